@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The small devices through which a guest ends the VM:
+ *   - debug-exit (port LAYOUT_PORT_DEBUG_EXIT): a byte v written -> status v
+ *   - pvpanic (port LAYOUT_PORT_PVPANIC): QEMU's protocol; read returns the
+ *     supported events (bit 0 PANICKED, bit 1 CRASH_LOADED), a write with
+ *     bit 0 set reports a guest kernel panic
+ *   - ACPI hardware-reduced sleep control/status and reset registers (FADT
+ *     SLEEP_CONTROL_REG, SLEEP_STATUS_REG, RESET_REG): SLP_EN with
+ *     SLP_TYP=5 is S5 (poweroff); writing the reset value resets
+ *   - i8042 (ports 0x60, 0x64): just enough keyboard controller for Linux's
+ *     reboot=k: command 0xfe pulses the CPU reset line
+ *   - a sink for port 0x80 (POST codes / io_delay)
+ *
+ * Each reports through one callback; the VMM decides what the event means
+ * (exit status, --reboot). Devices never stop the VM themselves.
+ */
+#ifndef DEVICES_PLATFORM_H
+#define DEVICES_PLATFORM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+enum platform_event {
+	PLATFORM_EVENT_POWEROFF,   /* ACPI S5 */
+	PLATFORM_EVENT_RESET,      /* ACPI reset register or i8042 0xfe */
+	PLATFORM_EVENT_PANIC,      /* pvpanic PANICKED */
+	PLATFORM_EVENT_DEBUG_EXIT, /* debug-exit port; arg = status byte */
+};
+
+struct platform_config {
+	void (*event)(void *opaque, enum platform_event ev, uint8_t arg);
+	void *opaque;
+};
+
+struct platform_devs {
+	pthread_mutex_t lock;
+	struct platform_config cfg;
+	uint8_t sleep_sts;   /* WAK_STS (bit 7) */
+	uint8_t i8042_cmd;   /* last command byte written to 0x64 */
+	uint8_t i8042_out;   /* output buffer for 0x60 */
+	uint8_t i8042_status;
+};
+
+void platform_init(struct platform_devs *p, const struct platform_config *cfg);
+void platform_destroy(struct platform_devs *p);
+
+/* Register all of the above on the PIO bus at the vmm/layout.h ports. */
+int platform_register(struct platform_devs *p, struct bus *pio)
+	__attribute__((warn_unused_result));
+
+#endif /* DEVICES_PLATFORM_H */

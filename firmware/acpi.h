@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI tables: RSDP, XSDT, FADT (hardware-reduced, with SLEEP_CONTROL,
+ * SLEEP_STATUS and RESET registers), MADT (a LAPIC per vCPU, the IOAPIC,
+ * interrupt source overrides) and a DSDT (COM1, pvpanic, virtio-mmio
+ * devices, \_S5) produced by the AML writer in aml.c.
+ */
+#ifndef FIRMWARE_ACPI_H
+#define FIRMWARE_ACPI_H
+
+#include <stdint.h>
+
+#include "vmm/guest_mem.h"
+
+#define ACPI_MAX_MMIO_DEVS 32
+
+/* A virtio-mmio device to announce in the DSDT (_HID "LNRO0005",
+ * _CRS = Memory32Fixed(base, size) + Interrupt(irq, level, active high)). */
+struct acpi_mmio_dev {
+	uint64_t base;
+	uint32_t size;
+	uint32_t irq;
+};
+
+struct acpi_config {
+	unsigned int ncpus; /* APIC ids 0..ncpus-1; IOAPIC id ncpus */
+	struct acpi_mmio_dev mmio_devs[ACPI_MAX_MMIO_DEVS];
+	unsigned int nmmio_devs;
+};
+
+/* Write all tables into [start, end) of guest memory, RSDP at `start`
+ * (16-byte aligned, inside the 0xe0000..0xfffff scan area). Returns 0 or a
+ * negative errno (-ENOSPC if they do not fit). */
+int acpi_write_tables(const struct guest_mem *gm, uint64_t start, uint64_t end,
+		      const struct acpi_config *cfg) __attribute__((warn_unused_result));
+
+#endif /* FIRMWARE_ACPI_H */

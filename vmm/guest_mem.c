@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
+{
+	uint64_t end;
+	unsigned int i;
+
+	if (size == 0 || host == NULL || __builtin_add_overflow(gpa, size, &end))
+		return -EINVAL;
+	if (gm->nregions >= GM_MAX_REGIONS)
+		return -ENOSPC;
+	for (i = 0; i < gm->nregions; i++)
+		if (ranges_overlap(gpa, size, gm->regions[i].gpa, gm->regions[i].size))
+			return -EEXIST;
+	gm->regions[gm->nregions++] = (struct gm_region){
+		.gpa = gpa, .size = size, .host = host, .owned = false
+	};
+	gm->ram_size += size;
+	return 0;
+}
+
+static void *map_ram(uint64_t size, bool hugepages)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p;
+
+	if (hugepages)
+		flags |= MAP_HUGETLB;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Guest RAM is useless in a core dump and may be huge. */
+	madvise(p, size, MADV_DONTDUMP);
+	if (!hugepages)
+		madvise(p, size, MADV_HUGEPAGE); /* transparent huge pages, if enabled */
+	return p;
+}
+
+int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end,
+	    bool hugepages)
+{
+	uint64_t low = ram_size, high = 0;
+	unsigned int i;
+	int ret;
+
+	memset(gm, 0, sizeof(*gm));
+	if (ram_size == 0 || hole_start > hole_end)
+		return -EINVAL;
+	if (hugepages && (ram_size & ((2ULL << 20) - 1)))
+		return -EINVAL; /* hugetlb mappings are made of whole 2 MiB pages */
+	if (ram_size > hole_start) {
+		low = hole_start;
+		high = ram_size - hole_start;
+	}
+	for (i = 0; i < 2; i++) {
+		uint64_t size = i == 0 ? low : high;
+		uint64_t gpa = i == 0 ? 0 : hole_end;
+		void *host;
+
+		if (size == 0)
+			continue;
+		host = map_ram(size, hugepages);
+		if (!host) {
+			ret = -errno;
+			goto fail;
+		}
+		ret = gm_add_region(gm, gpa, size, host);
+		if (ret < 0) {
+			munmap(host, size);
+			goto fail;
+		}
+		gm->regions[gm->nregions - 1].owned = true;
+	}
+	return 0;
+fail:
+	gm_destroy(gm);
+	return ret;
+}
+
+void gm_destroy(struct guest_mem *gm)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nregions; i++)
+		if (gm->regions[i].owned)
+			munmap(gm->regions[i].host, gm->regions[i].size);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		uint64_t off;
+
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		/* off < size and len <= size - off: no overflow possible */
+		if (off < r->size && len <= r->size - off)
+			return r->host + off;
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	const void *src = gm_slice(gm, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+{
+	void *dst = gm_slice(gm, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+uint64_t gm_low_ram_end(const struct guest_mem *gm)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nregions; i++)
+		if (gm->regions[i].gpa == 0)
+			return gm->regions[i].size;
+	return 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupt lines, as a device sees them: a device is handed a struct
+ * irq_line at construction and calls irq_line_set() on it. It never learns
+ * whether the other end is KVM's in-kernel IOAPIC (KVM_IRQ_LINE), an irqfd,
+ * or a unit test's fake.
+ *
+ * Also: helpers to wire irqfds and ioeventfds to the VM file descriptor.
+ */
+#ifndef VMM_IRQ_H
+#define VMM_IRQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct irq_line {
+	int (*set)(struct irq_line *line, int level);
+	void *opaque;
+	uint32_t gsi;
+	int vm_fd; /* for the KVM implementation */
+};
+
+/* A line driven with KVM_IRQ_LINE on the VM fd. */
+void irq_line_init_kvm(struct irq_line *line, int vm_fd, uint32_t gsi);
+
+static inline int irq_line_set(struct irq_line *line, int level)
+{
+	return line->set(line, level);
+}
+
+/* Raise then lower: an edge for edge-triggered consumers. */
+int irq_line_pulse(struct irq_line *line);
+
+/* KVM_IRQFD: writes to `efd` inject `gsi`. */
+int irq_irqfd_assign(int vm_fd, int efd, uint32_t gsi) __attribute__((warn_unused_result));
+int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi);
+
+/* KVM_IOEVENTFD: a guest write of `len` bytes to `addr` signals `efd`
+ * without leaving the kernel (is_pio selects the PIO bus). If `match` is
+ * true the write must carry `datamatch`. */
+int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio,
+			 bool match, uint64_t datamatch) __attribute__((warn_unused_result));
+
+#endif /* VMM_IRQ_H */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* The single piece of mutable process-wide state outside main(): the log
+ * level, set once at start-up. */
+static enum log_level current_level = LOG_WARN;
+
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return current_level;
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	char line[1024];
+
+	if (level > current_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One fprintf call so concurrent threads do not interleave a line.
+	 * "\r\n" keeps lines tidy while the terminal is in raw mode. */
+	fprintf(stderr, "vmm: %s%s\r\n", prefix[level], line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void log_warn_ratelimited(struct ratelimit *rl, const char *fmt, ...)
+{
+	uint64_t now = now_ns();
+	va_list ap;
+
+	if (now - rl->window_start_ns >= 1000000000ULL) {
+		if (rl->suppressed)
+			log_warn("%u similar warnings suppressed", rl->suppressed);
+		rl->window_start_ns = now;
+		rl->count = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->count >= RATELIMIT_BURST) {
+		rl->suppressed++;
+		return;
+	}
+	rl->count++;
+	va_start(ap, fmt);
+	log_vmsg(LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
