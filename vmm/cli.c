@@ -1,2 +1,240 @@
-/* placeholder: being written */
-typedef int placeholder_cli;
+/* SPDX-License-Identifier: MIT */
+#include "vmm/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_text[] =
+	"usage: vmm --kernel FILE [options]\n"
+	"\n"
+	"Boot a Linux kernel (bzImage or ELF vmlinux) in a KVM virtual machine.\n"
+	"\n"
+	"  -k, --kernel FILE        kernel: bzImage or ELF vmlinux (required)\n"
+	"  -i, --initrd FILE        initial ramdisk\n"
+	"  -c, --cmdline STRING     kernel command line (default: \"console=ttyS0\")\n"
+	"  -m, --mem SIZE           guest RAM, e.g. 512M, 2G (default 512M; 16M..1T)\n"
+	"  -p, --cpus N             virtual CPUs (default 1; 1..254)\n"
+	"      --hugepages          back guest RAM with hugetlbfs pages\n"
+	"  -t, --timeout SECONDS    stop the VM after SECONDS (exit status 5)\n"
+	"      --console-log FILE   also write the serial console output to FILE\n"
+	"      --reboot             a guest reboot restarts the VM (default: vmm exits, status 3)\n"
+	"      --trace-exits        print VM-exit counts by reason and port/address at exit\n"
+	"      --pvm=auto|on|off    PVM host workarounds (default auto: on when kvm_pvm is loaded)\n"
+	"  -v, --verbose            more messages (repeat for debug)\n"
+	"  -q, --quiet              errors only\n"
+	"  -h, --help               this text\n"
+	"  -V, --version            version\n"
+	"\n"
+	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
+	"4 guest panic (pvpanic), 5 timeout, N guest wrote N to the debug-exit port 0x501,\n"
+	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130).\n"
+	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
+
+const char *cli_help_text(void)
+{
+	return help_text;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (*end == 'B' || (*end == 'b' && shift))
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_HUGEPAGES = 256,
+	OPT_CONSOLE_LOG,
+	OPT_REBOOT,
+	OPT_TRACE_EXITS,
+	OPT_PVM,
+};
+
+static const struct option long_opts[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'p' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "reboot", no_argument, NULL, OPT_REBOOT },
+	{ "trace-exits", no_argument, NULL, OPT_TRACE_EXITS },
+	{ "pvm", required_argument, NULL, OPT_PVM },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	unsigned long n;
+	char *end;
+
+	switch (opt) {
+	case 'k': cfg->kernel = arg; break;
+	case 'i': cfg->initrd = arg; break;
+	case 'c': cfg->cmdline = arg; break;
+	case 'm':
+		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
+			set_err(err, errlen, "--mem: '%s' is not a size (examples: 512M, 2G)", arg);
+			return -1;
+		}
+		if (cfg->mem_size < CLI_MIN_MEM || cfg->mem_size > CLI_MAX_MEM) {
+			set_err(err, errlen, "--mem: %s is out of range (16M..1T)", arg);
+			return -1;
+		}
+		if (cfg->mem_size & 0xfff) {
+			set_err(err, errlen, "--mem: %s is not a multiple of 4 KiB", arg);
+			return -1;
+		}
+		break;
+	case 'p':
+		if (parse_uint(arg, CLI_MAX_CPUS, &n) < 0 || n == 0) {
+			set_err(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
+				CLI_MAX_CPUS);
+			return -1;
+		}
+		cfg->cpus = (unsigned int)n;
+		break;
+	case 't':
+		errno = 0;
+		cfg->timeout_sec = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(cfg->timeout_sec) ||
+		    cfg->timeout_sec <= 0 || cfg->timeout_sec > 31536000.0) {
+			set_err(err, errlen, "--timeout: '%s' is not a positive number of seconds",
+				arg);
+			return -1;
+		}
+		break;
+	case OPT_HUGEPAGES: cfg->hugepages = true; break;
+	case OPT_CONSOLE_LOG: cfg->console_log = arg; break;
+	case OPT_REBOOT: cfg->reboot = true; break;
+	case OPT_TRACE_EXITS: cfg->trace_exits = true; break;
+	case OPT_PVM:
+		if (!strcmp(arg, "auto"))
+			cfg->pvm = CLI_PVM_AUTO;
+		else if (!strcmp(arg, "on"))
+			cfg->pvm = CLI_PVM_ON;
+		else if (!strcmp(arg, "off"))
+			cfg->pvm = CLI_PVM_OFF;
+		else {
+			set_err(err, errlen, "--pvm: '%s' is not auto, on or off", arg);
+			return -1;
+		}
+		break;
+	case 'v': cfg->verbosity++; break;
+	case 'q': cfg->verbosity = -1; break;
+	default: return -1;
+	}
+	return 0;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	int opt;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = CLI_DEFAULT_MEM;
+	cfg->cpus = 1;
+	cfg->cmdline = "console=ttyS0";
+	err[0] = '\0';
+
+	optind = 0; /* reset getopt (GNU: 0 also reinitialises), so tests can call us again */
+	opterr = 0; /* we print our own one-line errors */
+	while ((opt = getopt_long(argc, argv, ":k:i:c:m:p:t:vqhV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(help_text, stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("vmm %s\n", VMM_VERSION);
+			return CLI_EXIT_OK;
+		case ':':
+			set_err(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return CLI_ERROR;
+		case '?':
+			set_err(err, errlen, "unknown option '%s' (see vmm --help)", argv[optind - 1]);
+			return CLI_ERROR;
+		default:
+			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
+				if (!err[0])
+					set_err(err, errlen, "bad option (see vmm --help)");
+				return CLI_ERROR;
+			}
+		}
+	}
+	if (optind < argc) {
+		set_err(err, errlen, "unexpected argument '%s' (see vmm --help)", argv[optind]);
+		return CLI_ERROR;
+	}
+	if (!cfg->kernel) {
+		set_err(err, errlen, "no kernel given: use --kernel FILE (see vmm --help)");
+		return CLI_ERROR;
+	}
+	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1))) {
+		set_err(err, errlen, "--hugepages needs --mem to be a multiple of 2M");
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+}

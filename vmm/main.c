@@ -1,1 +1,119 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm: boot a Linux kernel in a KVM virtual machine.
+ *
+ * main() parses the command line, prepares the process (signals, the
+ * terminal), and runs VMs: one, or a new one after each guest reset when
+ * --reboot is given. Everything about the machine itself is in vm.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* If fd 0, 1 or 2 is closed, the next open() would take its place and we
+ * would write the console into /dev/kvm or similar: fill them first. */
+static void ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+				_exit(VM_EXIT_ERROR);
+}
+
+/* SIGINT/SIGTERM/SIGHUP are read through a signalfd by the event loop and
+ * the vCPU kick signal is unblocked only on vCPU threads, so block them all
+ * here, before any thread starts (threads inherit the mask). */
+static void block_signals(void)
+{
+	sigset_t set;
+
+	vcpu_install_kick_handler();
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
+}
+
+struct terminal {
+	bool raw;
+	struct termios saved;
+};
+
+/* Raw mode: every key (Ctrl-C included) goes to the guest; Ctrl-A x quits. */
+static void terminal_enter_raw(struct terminal *t)
+{
+	struct termios raw;
+
+	t->raw = false;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) < 0)
+		return;
+	raw = t->saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		t->raw = true;
+}
+
+static void terminal_restore(struct terminal *t)
+{
+	if (t->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+	t->raw = false;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmm_config cfg;
+	struct terminal term = { 0 };
+	char err[512];
+	int status;
+
+	ensure_std_fds();
+	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+	case CLI_EXIT_OK:
+		return 0;
+	case CLI_ERROR:
+		fprintf(stderr, "vmm: error: %s\n", err);
+		return VM_EXIT_USAGE;
+	case CLI_RUN:
+		break;
+	}
+	log_set_level(cfg.verbosity < 0	  ? LOG_ERROR
+		      : cfg.verbosity == 0 ? LOG_WARN
+		      : cfg.verbosity == 1 ? LOG_INFO
+					   : LOG_DEBUG);
+	block_signals();
+
+	for (;;) {
+		struct vm vm;
+
+		if (vm_create(&vm, &cfg) < 0) {
+			vm_destroy(&vm);
+			terminal_restore(&term);
+			return VM_EXIT_ERROR;
+		}
+		terminal_enter_raw(&term);
+		status = vm_run(&vm);
+		terminal_restore(&term);
+		if (!(cfg.reboot && vm.stop_reason == VM_STOP_RESET)) {
+			vm_destroy(&vm);
+			break;
+		}
+		vm_destroy(&vm);
+		log_info("guest reset: restarting the VM (--reboot)");
+	}
+	return status;
+}

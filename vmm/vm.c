@@ -1,2 +1,629 @@
-/* placeholder: being written */
-typedef int placeholder_vm;
+/* SPDX-License-Identifier: MIT */
+/*
+ * The composition root: the one place that knows every layer. Reading
+ * vm_create() from top to bottom is the tour of how a VM is put together.
+ */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/pvm.h"
+#include "firmware/acpi.h"
+#include "firmware/e820.h"
+#include "firmware/mptable.h"
+#include "vmm/layout.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+
+#define KVM_API_EXPECTED 12
+/* Where KVM puts the real-mode TSS and identity page table Intel VMX needs
+ * (3 pages + 1 page just below the BIOS ROM, inside the MMIO hole). */
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+#define CTRL_A 0x01
+
+/* ---------------------------------------------------------------- KVM */
+
+static int kvm_open_checked(void)
+{
+	static const struct { int cap; const char *name; } required[] = {
+		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+	};
+	unsigned int i;
+	int fd, api;
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			log_err("/dev/kvm does not exist: KVM is not available on this host "
+				"(load kvm_intel or kvm_amd, or enable virtualization in the firmware)");
+		else if (e == EACCES || e == EPERM)
+			log_err("no permission to open /dev/kvm: add your user to the 'kvm' group "
+				"or run as root");
+		else
+			log_err("cannot open /dev/kvm: %s", strerror(e));
+		return -e;
+	}
+	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_EXPECTED) {
+		log_err("/dev/kvm speaks KVM API version %d, vmm needs %d", api, KVM_API_EXPECTED);
+		close(fd);
+		return -ENOTSUP;
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0) {
+			log_err("this KVM lacks %s, which vmm needs", required[i].name);
+			close(fd);
+			return -ENOTSUP;
+		}
+	}
+	return fd;
+}
+
+static int vm_setup_kvm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int max_vcpus;
+
+	vm->kvm_fd = kvm_open_checked();
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_vcpus > 0 && vm->ncpus > (unsigned int)max_vcpus) {
+		log_err("--cpus %u: this KVM supports at most %d vCPUs", vm->ncpus, max_vcpus);
+		return -EINVAL;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size < (int)sizeof(struct kvm_run)) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -EIO;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
+			log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	}
+	/* In-kernel PIC, IOAPIC and LAPICs, and the PIT: interrupts and timers
+	 * never leave the kernel. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("KVM_CREATE_PIT2 failed: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
+	ret = gm_init(&vm->mem, vm->cfg->mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
+		      vm->cfg->hugepages);
+	if (ret) {
+		if (vm->cfg->hugepages)
+			log_err("cannot allocate %llu MiB of huge pages: %s (reserve them in "
+				"/proc/sys/vm/nr_hugepages)",
+				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
+		else
+			log_err("cannot map %llu MiB of guest RAM: %s",
+				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < vm->mem.nregions; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+			log_err("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- firmware+boot */
+
+static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
+{
+	struct e820_entry e820[E820_MAX_ENTRIES];
+	struct x86_boot_result boot;
+	struct acpi_config acpi;
+	char *cmdline;
+	int n, ret;
+
+	n = e820_build(&vm->mem, e820, E820_MAX_ENTRIES);
+	if (n < 0) {
+		log_err("cannot build the e820 map: %s", strerror(-n));
+		return n;
+	}
+	if (vm->pvm) {
+		if (asprintf(&cmdline, "%s %s", vm->cfg->cmdline, pvm_cmdline_extra()) < 0)
+			return -ENOMEM;
+	} else {
+		cmdline = strdup(vm->cfg->cmdline);
+		if (!cmdline)
+			return -ENOMEM;
+	}
+	memset(&boot, 0, sizeof(boot));
+	ret = x86_load_kernel(&vm->mem,
+			      &(struct x86_boot_request){
+				      .kernel_path = vm->cfg->kernel,
+				      .initrd_path = vm->cfg->initrd,
+				      .cmdline = cmdline,
+				      .e820 = e820,
+				      .ne820 = (unsigned int)n,
+			      },
+			      &boot);
+	free(cmdline);
+	if (ret) {
+		log_err("%s", boot.err[0] ? boot.err : strerror(-ret));
+		return ret;
+	}
+	log_info("kernel %s: %s, entry 0x%llx", vm->cfg->kernel,
+		 boot.kind == X86_KERNEL_BZIMAGE ? "bzImage" : "ELF",
+		 (unsigned long long)boot.entry);
+
+	memset(&acpi, 0, sizeof(acpi));
+	acpi.ncpus = vm->ncpus;
+	ret = acpi_write_tables(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_END, &acpi);
+	if (ret) {
+		log_err("cannot write the ACPI tables: %s", strerror(-ret));
+		return ret;
+	}
+	ret = mptable_write(&vm->mem, LAYOUT_MPTABLE_START, LAYOUT_BIOS_END, vm->ncpus);
+	if (ret) {
+		log_err("cannot write the MP table: %s", strerror(-ret));
+		return ret;
+	}
+	ret = x86_write_boot_tables(&vm->mem);
+	if (ret) {
+		log_err("cannot write the boot page tables: %s", strerror(-ret));
+		return ret;
+	}
+	*entry = boot.entry;
+	*zero_page = boot.zero_page;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- console */
+
+static void console_write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* console gone (EPIPE...): drop output, keep running */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* serial -> host: runs on a vCPU thread under the serial lock */
+static void console_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct vm *vm = opaque;
+
+	console_write_all(STDOUT_FILENO, buf, len);
+	if (vm->console_log_fd >= 0)
+		console_write_all(vm->console_log_fd, buf, len);
+}
+
+static void stdin_set_polling(struct vm *vm, bool on)
+{
+	if (vm->stdin_fd < 0)
+		return;
+	if (el_modify(&vm->loop, &vm->stdin_src, on ? EPOLLIN : 0) == 0)
+		vm->stdin_paused = !on;
+}
+
+/* The guest drained the receive FIFO: poll stdin again (serial lock held). */
+static void console_rx_space(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	if (__atomic_load_n(&vm->stdin_paused, __ATOMIC_ACQUIRE))
+		stdin_set_polling(vm, true);
+}
+
+static void console_help(void)
+{
+	static const char help[] = "\r\nvmm console: Ctrl-A x  quit\r\n"
+				   "             Ctrl-A Ctrl-A  send Ctrl-A\r\n"
+				   "             Ctrl-A h  this help\r\n";
+
+	console_write_all(STDERR_FILENO, (const uint8_t *)help, sizeof(help) - 1);
+}
+
+/* Strip the Ctrl-A escapes out of buf in place; returns the bytes left. */
+static size_t console_filter(struct vm *vm, uint8_t *buf, size_t len)
+{
+	size_t i, out = 0;
+
+	for (i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+
+		if (vm->escape_pending) {
+			vm->escape_pending = false;
+			if (c == 'x' || c == 'X') {
+				log_info("quit requested from the console");
+				vm_request_stop(vm, VM_STOP_USER_QUIT, VM_EXIT_SIGNAL_BASE + SIGINT);
+				return out;
+			}
+			if (c == 'h' || c == 'H' || c == '?')
+				console_help();
+			else if (c == CTRL_A)
+				buf[out++] = CTRL_A;
+			continue;
+		}
+		if (c == CTRL_A && isatty(vm->stdin_fd))
+			vm->escape_pending = true;
+		else
+			buf[out++] = c;
+	}
+	return out;
+}
+
+static void stdin_handler(struct el_source *src, uint32_t events)
+{
+	struct vm *vm = src->opaque;
+	uint8_t buf[SERIAL_FIFO_SIZE];
+	size_t space, n;
+	ssize_t got;
+
+	space = serial_rx_space(&vm->serial);
+	if (space == 0) {
+		stdin_set_polling(vm, false);
+		/* the guest may have read in between: look again */
+		if (serial_rx_space(&vm->serial) > 0)
+			stdin_set_polling(vm, true);
+		return;
+	}
+	got = read(vm->stdin_fd, buf, space < sizeof(buf) ? space : sizeof(buf));
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (got <= 0) { /* EOF or error: stop serving input, keep the VM */
+		(void)el_remove(&vm->loop, &vm->stdin_src);
+		vm->stdin_fd = -1;
+		return;
+	}
+	n = console_filter(vm, buf, (size_t)got);
+	if (n)
+		(void)serial_receive(&vm->serial, buf, n);
+}
+
+/* ------------------------------------------------------------ stopping */
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	first = vm->stop_reason == VM_STOP_NONE;
+	if (first) {
+		vm->exit_status = status;
+		__atomic_store_n(&vm->stop_reason, reason, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (first)
+		el_stop(&vm->loop);
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_STOP_NONE;
+}
+
+/* devices/platform.c events: runs on a vCPU thread */
+static void platform_event(void *opaque, enum platform_event ev, uint8_t arg)
+{
+	struct vm *vm = opaque;
+
+	switch (ev) {
+	case PLATFORM_EVENT_POWEROFF:
+		log_info("guest powered off");
+		vm_request_stop(vm, VM_STOP_POWEROFF, VM_EXIT_POWEROFF);
+		break;
+	case PLATFORM_EVENT_RESET:
+		log_info("guest reset");
+		vm_request_stop(vm, VM_STOP_RESET, VM_EXIT_RESET);
+		break;
+	case PLATFORM_EVENT_PANIC:
+		log_warn("guest kernel panicked (pvpanic)");
+		vm_request_stop(vm, VM_STOP_PANIC, VM_EXIT_PANIC);
+		break;
+	case PLATFORM_EVENT_DEBUG_EXIT:
+		log_info("guest exit through the debug-exit port: status %u", arg);
+		vm_request_stop(vm, VM_STOP_DEBUG_EXIT, arg);
+		break;
+	}
+}
+
+static void signal_handler(struct el_source *src, uint32_t events)
+{
+	struct vm *vm = src->opaque;
+	struct signalfd_siginfo si;
+
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("stopping on signal %u", si.ssi_signo);
+	vm_request_stop(vm, VM_STOP_SIGNAL, VM_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
+}
+
+static void timer_handler(struct el_source *src, uint32_t events)
+{
+	struct vm *vm = src->opaque;
+	uint64_t expirations;
+
+	if (read(vm->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	log_warn("timeout: the guest ran for %g s", vm->cfg->timeout_sec);
+	vm_request_stop(vm, VM_STOP_TIMEOUT, VM_EXIT_TIMEOUT);
+}
+
+/* ------------------------------------------------------------ devices */
+
+static int vm_setup_devices(struct vm *vm)
+{
+	int ret;
+
+	irq_line_init_kvm(&vm->com1_irq, vm->vm_fd, LAYOUT_COM1_IRQ);
+	serial_init(&vm->serial, &(struct serial_config){
+					 .irq = &vm->com1_irq,
+					 .tx = console_tx,
+					 .tx_opaque = vm,
+					 .rx_space = console_rx_space,
+					 .rx_opaque = vm,
+				 });
+	ret = bus_register(&vm->pio, LAYOUT_PORT_COM1, SERIAL_REG_COUNT, &serial_bus_ops,
+			   &vm->serial, &vm->serial.lock, "serial");
+	if (ret)
+		return ret;
+	platform_init(&vm->platform, &(struct platform_config){ .event = platform_event,
+								.opaque = vm });
+	return platform_register(&vm->platform, &vm->pio);
+}
+
+static int vm_setup_event_sources(struct vm *vm)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return -errno;
+	vm->signal_src = (struct el_source){ .fd = vm->signal_fd, .handler = signal_handler,
+					     .opaque = vm };
+	ret = el_add(&vm->loop, &vm->signal_src, EPOLLIN);
+	if (ret)
+		return ret;
+
+	if (vm->cfg->timeout_sec > 0) {
+		struct itimerspec its = { 0 };
+		double t = vm->cfg->timeout_sec;
+
+		its.it_value.tv_sec = (time_t)t;
+		its.it_value.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
+			return -errno;
+		vm->timer_src = (struct el_source){ .fd = vm->timer_fd, .handler = timer_handler,
+						    .opaque = vm };
+		ret = el_add(&vm->loop, &vm->timer_src, EPOLLIN);
+		if (ret)
+			return ret;
+	}
+
+	/* stdin feeds the UART. epoll refuses regular files (EPERM) and a
+	 * closed stdin (EBADF): then the guest simply gets no input. */
+	vm->stdin_fd = STDIN_FILENO;
+	vm->stdin_src = (struct el_source){ .fd = STDIN_FILENO, .handler = stdin_handler,
+					    .opaque = vm };
+	if (el_add(&vm->loop, &vm->stdin_src, EPOLLIN) < 0) {
+		log_debug("stdin is not pollable; the guest gets no console input");
+		vm->stdin_fd = -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int vm_create(struct vm *vm, const struct vmm_config *cfg)
+{
+	struct kvm_cpuid2 *cpuid = NULL;
+	uint64_t entry = 0, zero_page = 0;
+	unsigned int i;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->timer_fd = vm->console_log_fd = -1;
+	vm->stdin_fd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->pvm = cfg->pvm == CLI_PVM_ON || (cfg->pvm == CLI_PVM_AUTO && pvm_detect());
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	ret = el_init(&vm->loop);
+	if (ret) {
+		log_err("cannot create the event loop: %s", strerror(-ret));
+		return ret;
+	}
+	if (cfg->console_log) {
+		vm->console_log_fd = open(cfg->console_log,
+					  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm->console_log_fd < 0) {
+			ret = -errno;
+			log_err("cannot open console log %s: %s", cfg->console_log, strerror(errno));
+			return ret;
+		}
+	}
+	if (vm->pvm)
+		log_info("host KVM is PVM: applying the PVM workarounds");
+
+	/* 1. KVM: the VM, its interrupt controllers and timer */
+	ret = vm_setup_kvm(vm);
+	if (ret)
+		return ret;
+	/* 2. guest RAM, registered with KVM */
+	ret = vm_setup_memory(vm);
+	if (ret)
+		return ret;
+	/* 3. what firmware would leave: e820, ACPI, MP table; the kernel itself */
+	ret = vm_load_guest(vm, &entry, &zero_page);
+	if (ret)
+		return ret;
+	/* 4. devices on the buses */
+	ret = vm_setup_devices(vm);
+	if (ret) {
+		log_err("cannot set up devices: %s", strerror(-ret));
+		return ret;
+	}
+	/* 5. vCPUs: all get CPUID/MSRs/LAPIC, the BSP also the boot registers */
+	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
+	if (!cpuid) {
+		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
+		return ret;
+	}
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		free(cpuid);
+		return -ENOMEM;
+	}
+	for (i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_create(vm, &vm->vcpus[i], i, cpuid);
+		if (ret) {
+			free(cpuid);
+			return ret;
+		}
+	}
+	free(cpuid);
+	ret = x86_vcpu_set_boot_regs(vm->vcpus[0].fd, entry, zero_page);
+	if (ret) {
+		log_err("cannot set the boot CPU's registers: %s", strerror(-ret));
+		return ret;
+	}
+	/* 6. the event loop's own sources */
+	ret = vm_setup_event_sources(vm);
+	if (ret) {
+		log_err("cannot set up signal/timer handling: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			log_err("cannot start vCPU thread %u: %s", i, strerror(-ret));
+			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+			break;
+		}
+		vm->nstarted++;
+	}
+	if (!vm_stopping(vm)) {
+		ret = el_run(&vm->loop);
+		if (ret) {
+			log_err("event loop failed: %s", strerror(-ret));
+			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+		}
+	}
+	/* Every thread is told, then joined: nothing outlives vm_run(). */
+	for (i = 0; i < vm->nstarted; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; i < vm->nstarted; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (vm->cfg->trace_exits) {
+		vcpu_print_trace(vm->vcpus, vm->ncpus);
+		fprintf(stderr, "vmm: unclaimed accesses: pio %llu, mmio %llu\r\n",
+			(unsigned long long)bus_unclaimed(&vm->pio),
+			(unsigned long long)bus_unclaimed(&vm->mmio));
+	}
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	if (vm->vcpus) {
+		for (i = 0; i < vm->ncpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	serial_destroy(&vm->serial);
+	platform_destroy(&vm->platform);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	gm_destroy(&vm->mem);
+	el_destroy(&vm->loop);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	if (vm->timer_fd >= 0)
+		close(vm->timer_fd);
+	if (vm->console_log_fd >= 0)
+		close(vm->console_log_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_mutex_destroy(&vm->stop_lock);
+}

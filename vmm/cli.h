@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line parsing. cli_parse() only parses and validates; it touches
+ * no files and no devices, so every error case is unit-testable.
+ */
+#ifndef VMM_CLI_H
+#define VMM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLI_MIN_MEM (16ULL << 20)
+#define CLI_MAX_MEM (1ULL << 40) /* 1 TiB */
+#define CLI_MAX_CPUS 254	 /* xAPIC ids 0..253, the IOAPIC takes the next */
+#define CLI_DEFAULT_MEM (512ULL << 20)
+
+enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
+
+struct vmm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned int cpus;
+	bool hugepages;
+	double timeout_sec; /* 0: none */
+	const char *console_log;
+	bool reboot;	  /* guest reset restarts the VM instead of exiting */
+	bool trace_exits; /* print VM-exit counts at exit */
+	enum cli_pvm_mode pvm;
+	int verbosity; /* -v / -q */
+};
+
+enum cli_result {
+	CLI_RUN = 0,	     /* configuration valid: run the VM */
+	CLI_EXIT_OK = 1,     /* --help or --version printed */
+	CLI_ERROR = -1,	     /* err holds a one-line message */
+};
+
+enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen);
+
+/* "512M", "2G", "1048576", "64k": bytes, with binary suffixes K/M/G/T
+ * (case-insensitive, optional trailing B/iB). -EINVAL for nonsense,
+ * -ERANGE on overflow. */
+int cli_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
+
+/* The --help text. */
+const char *cli_help_text(void);
+
+#endif /* VMM_CLI_H */

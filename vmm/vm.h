@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM: the composition root. vm_create() builds the whole machine in
+ * one explicit order (KVM, RAM, firmware tables, kernel, devices, vCPUs);
+ * vm_run() runs it until something ends it and returns the process exit
+ * status; vm_destroy() takes it apart again.
+ *
+ * Threads: one per vCPU (vcpu.c) plus the event loop, which runs on the
+ * thread that calls vm_run().
+ */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/platform.h"
+#include "devices/serial.h"
+#include "vmm/bus.h"
+#include "vmm/cli.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/irq.h"
+
+/* Process exit statuses (documented in README and --help). */
+enum vm_exit_status {
+	VM_EXIT_POWEROFF = 0,
+	VM_EXIT_ERROR = 1,
+	VM_EXIT_USAGE = 2,
+	VM_EXIT_RESET = 3,
+	VM_EXIT_PANIC = 4,
+	VM_EXIT_TIMEOUT = 5,
+	VM_EXIT_SIGNAL_BASE = 128,
+};
+
+/* Why the VM stopped (for --reboot and for messages). */
+enum vm_stop_reason {
+	VM_STOP_NONE,
+	VM_STOP_POWEROFF,
+	VM_STOP_RESET,
+	VM_STOP_PANIC,
+	VM_STOP_DEBUG_EXIT,
+	VM_STOP_TIMEOUT,
+	VM_STOP_SIGNAL,
+	VM_STOP_USER_QUIT,
+	VM_STOP_ERROR,
+};
+
+struct vcpu;
+struct exit_trace;
+
+struct vm {
+	const struct vmm_config *cfg;
+	bool pvm;
+	int kvm_fd;
+	int vm_fd;
+	int run_size; /* mmap size of struct kvm_run */
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct event_loop loop;
+
+	struct serial serial;
+	struct irq_line com1_irq;
+	struct platform_devs platform;
+
+	struct vcpu *vcpus;
+	unsigned int ncpus;
+	unsigned int nstarted;
+
+	int console_log_fd;
+	int stdin_fd;		 /* -1 when input is not served */
+	bool stdin_paused;	 /* receive FIFO full: stdin not polled */
+	bool escape_pending;	 /* Ctrl-A seen */
+	struct el_source stdin_src;
+	struct el_source signal_src;
+	struct el_source timer_src;
+	int signal_fd;
+	int timer_fd;
+
+	/* Lock order: stop_lock is a leaf (taken under device locks). */
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;
+	int exit_status;
+};
+
+/* Build the machine described by cfg. On failure prints one line and
+ * returns a negative errno (the caller exits 1). */
+int vm_create(struct vm *vm, const struct vmm_config *cfg) __attribute__((warn_unused_result));
+
+/* Run until the guest or the user ends the VM; returns the exit status. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Ask the VM to stop with `status` (first caller wins). Any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
+
+bool vm_stopping(struct vm *vm);
+
+#endif /* VMM_VM_H */
