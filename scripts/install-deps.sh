@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages vmm needs to build, test and build its
+# guest images. Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential meson ninja-build pkg-config python3
+  libcmocka-dev libfdt-dev libslirp-dev libaio-dev
+  acpica-tools clang-format
+  # guest images: the kernel from Debian's sources, busybox for the initramfs
+  linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
+  rsync kmod
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
