@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Quick start 2: install what is needed, build, and run every test:
+#   1. unit tests (cmocka) and test-guest boot tests      (build/)
+#   2. unit tests again under AddressSanitizer + UBSan    (build-asan/)
+#   3. the Linux boot test (kernel built once, cached in ~/.cache/vmm)
+#   4. clang-format check
+# Prints one closing line "tests: N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0; failed=0; skipped=0
+fail_names=()
+
+# Add the results of one `meson test` run (its JSON log) to the totals.
+count_meson() {
+  local log=$1/meson-logs/testlog.json r
+  [ -f "$log" ] || { failed=$((failed + 1)); fail_names+=("meson test in $1 (no log)"); return; }
+  while read -r r; do
+    case "$r" in
+      OK|EXPECTEDFAIL) passed=$((passed + 1)) ;;
+      SKIP) skipped=$((skipped + 1)) ;;
+      *) failed=$((failed + 1)) ;;
+    esac
+  done < <(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    print(json.loads(l)["result"])' "$log")
+  while read -r r; do fail_names+=("$r"); done < <(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    j = json.loads(l)
+    if j["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"): print(j["name"])' "$log")
+}
+
+step() { echo; echo "=== $*"; }
+
+step "install dependencies"
+./scripts/install-deps.sh || exit 1
+
+step "build (warnings are errors)"
+./scripts/build.sh build || exit 1
+
+step "unit tests and test-guest boot tests"
+meson test -C build --print-errorlogs --num-processes 2
+count_meson build
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+if [ ! -f build-asan/build.ninja ]; then
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null || exit 1
+fi
+ninja -C build-asan || exit 1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+count_meson build-asan
+
+step "Linux guest: build (cached) and boot"
+if ./guest-images/build-all.sh; then
+  python3 tests/linux/boot_test.py --vmm build/vmm
+  rc=$?
+  case $rc in
+    0) passed=$((passed + 1)) ;;
+    77) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)); fail_names+=("linux boot test") ;;
+  esac
+else
+  failed=$((failed + 1)); fail_names+=("guest image build")
+fi
+
+step "clang-format"
+if ./scripts/check-format.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fail_names+=("clang-format"); fi
+
+echo
+for n in "${fail_names[@]}"; do echo "FAILED: $n"; done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
