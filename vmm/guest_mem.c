@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -143,4 +144,31 @@ uint64_t gm_low_ram_end(const struct guest_mem *gm)
 		if (gm->regions[i].gpa == 0)
 			return gm->regions[i].size;
 	return 0;
+}
+
+uint64_t gm_resident_bytes(const struct guest_mem *gm)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), total = 0;
+	unsigned char vec[4096];
+	unsigned int i;
+
+	for (i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		uint64_t off;
+
+		/* mincore in chunks of 4096 pages to keep the vector small */
+		for (off = 0; off < r->size; off += sizeof(vec) * page) {
+			uint64_t len = r->size - off;
+			uint64_t j, npages;
+
+			if (len > sizeof(vec) * page)
+				len = sizeof(vec) * page;
+			npages = (len + page - 1) / page;
+			if (mincore(r->host + off, len, vec) < 0)
+				return 0;
+			for (j = 0; j < npages; j++)
+				total += (vec[j] & 1) * page;
+		}
+	}
+	return total;
 }

@@ -56,6 +56,10 @@ int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
 	__attribute__((warn_unused_result));
 
+/* Bytes of guest RAM the host has actually committed (mincore), i.e. the
+ * pages the guest (or the loader) touched. */
+uint64_t gm_resident_bytes(const struct guest_mem *gm);
+
 /* The end of the RAM region that starts at 0 (top of low RAM). */
 uint64_t gm_low_ram_end(const struct guest_mem *gm);
 

@@ -591,6 +591,12 @@ int vm_run(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nstarted; i++)
 		vcpu_join(&vm->vcpus[i]);
+	/* Numbers for bench/ (and the curious): when the guest first ran, in
+	 * the same clock a parent process can read, and how much guest RAM
+	 * the host had to commit. */
+	log_info("first KVM_RUN at monotonic %llu ns; guest RAM touched: %llu KiB",
+		 (unsigned long long)vm->first_run_ns,
+		 (unsigned long long)(gm_resident_bytes(&vm->mem) >> 10));
 	if (vm->cfg->trace_exits) {
 		vcpu_print_trace(vm->vcpus, vm->ncpus);
 		fprintf(stderr, "vmm: unclaimed accesses: pio %llu, mmio %llu\r\n",

@@ -80,6 +80,8 @@ struct vm {
 	int signal_fd;
 	int timer_fd;
 
+	uint64_t first_run_ns; /* CLOCK_MONOTONIC just before vCPU 0's first KVM_RUN */
+
 	/* Lock order: stop_lock is a leaf (taken under device locks). */
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
