@@ -9,11 +9,16 @@
  *     SLEEP_CONTROL_REG, SLEEP_STATUS_REG, RESET_REG): SLP_EN with
  *     SLP_TYP=5 is S5 (poweroff); writing the reset value resets
  *   - i8042 (ports 0x60, 0x64): just enough keyboard controller for Linux's
- *     reboot=k: command 0xfe pulses the CPU reset line
+ *     reboot=k (command 0xfe pulses the CPU reset line) and for its i8042
+ *     probe to finish quickly: no keyboard or mouse is attached
  *   - a sink for port 0x80 (POST codes / io_delay)
  *
  * Each reports through one callback; the VMM decides what the event means
  * (exit status, --reboot). Devices never stop the VM themselves.
+ *
+ * Locking: p->lock protects the struct; platform_register() hands it to
+ * the bus, which holds it around every access, so cfg.event runs with
+ * p->lock held and must not access these ports itself.
  */
 #ifndef DEVICES_PLATFORM_H
 #define DEVICES_PLATFORM_H
@@ -22,11 +27,12 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/log.h"
 
 enum platform_event {
-	PLATFORM_EVENT_POWEROFF,   /* ACPI S5 */
-	PLATFORM_EVENT_RESET,      /* ACPI reset register or i8042 0xfe */
-	PLATFORM_EVENT_PANIC,      /* pvpanic PANICKED */
+	PLATFORM_EVENT_POWEROFF,   /* ACPI S5; arg = 0 */
+	PLATFORM_EVENT_RESET,	   /* ACPI reset register or i8042 0xfe; arg = 0 */
+	PLATFORM_EVENT_PANIC,	   /* pvpanic PANICKED; arg = the byte written */
 	PLATFORM_EVENT_DEBUG_EXIT, /* debug-exit port; arg = status byte */
 };
 
@@ -38,17 +44,20 @@ struct platform_config {
 struct platform_devs {
 	pthread_mutex_t lock;
 	struct platform_config cfg;
-	uint8_t sleep_sts;   /* WAK_STS (bit 7) */
-	uint8_t i8042_cmd;   /* last command byte written to 0x64 */
-	uint8_t i8042_out;   /* output buffer for 0x60 */
+	uint8_t sleep_sts; /* WAK_STS (bit 7) */
+	uint8_t i8042_cmd; /* command written to 0x64 still waiting for its
+			    * parameter byte on 0x60, or 0 */
+	uint8_t i8042_out; /* output buffer for 0x60 */
 	uint8_t i8042_status;
+	uint8_t i8042_ctr;     /* controller command byte (0x20 reads, 0x60 writes) */
+	uint8_t i8042_outport; /* controller output port (0xd0 reads, 0xd1 writes) */
+	struct ratelimit rl;   /* for the guest's mistakes */
 };
 
 void platform_init(struct platform_devs *p, const struct platform_config *cfg);
 void platform_destroy(struct platform_devs *p);
 
 /* Register all of the above on the PIO bus at the vmm/layout.h ports. */
-int platform_register(struct platform_devs *p, struct bus *pio)
-	__attribute__((warn_unused_result));
+int platform_register(struct platform_devs *p, struct bus *pio) __attribute__((warn_unused_result));
 
 #endif /* DEVICES_PLATFORM_H */

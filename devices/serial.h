@@ -7,9 +7,14 @@
  * receive-data interrupts, level-driven on the irq_line.
  *
  * Output bytes go to cfg.tx; input arrives with serial_receive() (from the
- * event loop reading stdin). Locking: every entry point takes s->lock; the
- * bus is given the same lock for register accesses, so callbacks (tx,
- * rx_space) run with s->lock held and must not call back into the serial.
+ * event loop reading stdin).
+ *
+ * Locking: s->lock protects everything below it. The caller of
+ * bus_register() passes &s->lock, so the bus takes it around serial_bus_ops
+ * (which therefore do not lock); serial_receive() and serial_rx_space()
+ * take it themselves. The callbacks (cfg.tx, cfg.rx_space) and the irq
+ * line's set() run with s->lock held and must not call back into the
+ * serial. Lock order: s->lock, then whatever the callbacks take.
  */
 #ifndef DEVICES_SERIAL_H
 #define DEVICES_SERIAL_H
@@ -29,7 +34,9 @@ struct serial_config {
 	/* transmit: guest wrote bytes (one at a time today; may batch later) */
 	void (*tx)(void *opaque, const uint8_t *buf, size_t len);
 	void *tx_opaque;
-	/* called when the receive FIFO gains space after being full */
+	/* called when the receive FIFO gains space after being full, or after
+	 * serial_receive()/serial_rx_space() told the caller there was none
+	 * (guest read, FIFO reset, leaving loopback) */
 	void (*rx_space)(void *opaque);
 	void *rx_opaque;
 };
@@ -44,7 +51,8 @@ struct serial {
 	uint8_t rx_fifo[SERIAL_FIFO_SIZE];
 	unsigned int rx_head, rx_count;
 	int thr_empty_pending; /* THRE interrupt pending until IIR read or THR write */
-	int irq_level;
+	int irq_level;	       /* what the irq line was last driven to */
+	int rx_waiting;	       /* the host was refused input: call rx_space on room */
 };
 
 void serial_init(struct serial *s, const struct serial_config *cfg);
@@ -54,10 +62,13 @@ void serial_destroy(struct serial *s);
 extern const struct bus_dev_ops serial_bus_ops;
 
 /* Queue host input for the guest. Returns how many bytes were accepted
- * (0 when the FIFO is full: wait for rx_space). */
+ * (0 when the FIFO is full or the UART is in loopback: wait for rx_space).
+ * The FIFO holds SERIAL_FIFO_SIZE bytes while the guest has it enabled
+ * (FCR bit 0) and a single byte (the 8250's RBR) otherwise. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 
-/* Free space in the receive FIFO. */
+/* Free space in the receive FIFO (0 in loopback). If 0, rx_space will be
+ * called once room appears. */
 size_t serial_rx_space(struct serial *s);
 
 #endif /* DEVICES_SERIAL_H */

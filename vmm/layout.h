@@ -53,6 +53,7 @@
 /* ---- I/O ports ---- */
 #define LAYOUT_PORT_I8042_DATA 0x60
 #define LAYOUT_PORT_I8042_CMD 0x64 /* write 0xfe: pulse the reset line */
+#define LAYOUT_PORT_RTC 0x70       /* CMOS RTC index/data (0x70, 0x71) */
 #define LAYOUT_PORT_POST 0x80      /* Linux's io_delay writes here; a sink */
 #define LAYOUT_PORT_COM1 0x3f8
 #define LAYOUT_COM1_IRQ 4

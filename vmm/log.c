@@ -21,6 +21,9 @@ enum log_level log_get_level(void)
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
 	char line[1024];

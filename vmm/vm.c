@@ -426,7 +426,11 @@ static int vm_setup_devices(struct vm *vm)
 		return ret;
 	platform_init(&vm->platform, &(struct platform_config){ .event = platform_event,
 								.opaque = vm });
-	return platform_register(&vm->platform, &vm->pio);
+	ret = platform_register(&vm->platform, &vm->pio);
+	if (ret)
+		return ret;
+	rtc_init(&vm->rtc, NULL); /* the host's clock */
+	return rtc_register(&vm->rtc, &vm->pio);
 }
 
 static int vm_setup_event_sources(struct vm *vm)
@@ -617,6 +621,7 @@ void vm_destroy(struct vm *vm)
 	}
 	serial_destroy(&vm->serial);
 	platform_destroy(&vm->platform);
+	rtc_destroy(&vm->rtc);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->mem);

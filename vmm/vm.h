@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "devices/platform.h"
+#include "devices/rtc.h"
 #include "devices/serial.h"
 #include "vmm/bus.h"
 #include "vmm/cli.h"
@@ -65,6 +66,7 @@ struct vm {
 	struct serial serial;
 	struct irq_line com1_irq;
 	struct platform_devs platform;
+	struct rtc rtc;
 
 	struct vcpu *vcpus;
 	unsigned int ncpus;

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The PC's CMOS real-time clock (a Motorola MC146818 at ports 0x70/0x71):
+ * write a register index to 0x70, then read or write its value at 0x71.
+ *
+ *   0x00-0x09  seconds, alarm, minutes, alarm, hours, alarm, day of week,
+ *              day of month, month, year: the host's UTC clock (plus
+ *              whatever offset the guest set), BCD or binary and 12 or 24
+ *              hour as register B says
+ *   0x0a       register A: divider bits; UIP (bit 7) always reads 0
+ *   0x0b       register B: default 0x02 (24 hour, BCD)
+ *   0x0c       register C: interrupt flags, always 0 (no RTC interrupt)
+ *   0x0d       register D: 0x80, "valid RAM and time"
+ *   0x32       century (IBM PC convention; FADT.century may point here)
+ *   the rest   battery-backed RAM, zero at start
+ *
+ * Linux reads the wall clock from here at boot (mach_get_cmos_time() via
+ * mc146818_get_time()); without this device it reads 0xff and retries for
+ * as long as UIP looks set. The periodic/alarm/update interrupt (IRQ 8) is
+ * not modelled.
+ *
+ * Locking: r->lock protects the struct; rtc_register() hands it to the
+ * bus, which holds it around every access.
+ */
+#ifndef DEVICES_RTC_H
+#define DEVICES_RTC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vmm/bus.h"
+#include "vmm/layout.h"
+
+#define RTC_PORT_BASE LAYOUT_PORT_RTC /* index; +1 data */
+#define RTC_PORT_COUNT	2
+#define RTC_CMOS_SIZE	128
+#define RTC_REG_CENTURY 0x32
+
+struct rtc_config {
+	/* Seconds since the epoch, UTC. NULL: the host's CLOCK_REALTIME.
+	 * Tests pass a fixed clock. */
+	int64_t (*now)(void *opaque);
+	void *opaque;
+};
+
+struct rtc {
+	pthread_mutex_t lock;
+	struct rtc_config cfg;
+	uint8_t index;		     /* last index written to 0x70 (NMI bit dropped) */
+	uint8_t cmos[RTC_CMOS_SIZE]; /* RAM, alarms, registers A-D */
+	int64_t offset;		     /* guest time - host time, in seconds */
+	bool frozen;		     /* register B SET: time held in frozen_tm */
+	struct tm frozen_tm;
+};
+
+void rtc_init(struct rtc *r, const struct rtc_config *cfg);
+void rtc_destroy(struct rtc *r);
+
+/* Register ports 0x70-0x71 on the PIO bus. */
+int rtc_register(struct rtc *r, struct bus *pio) __attribute__((warn_unused_result));
+
+#endif /* DEVICES_RTC_H */
