@@ -13,6 +13,9 @@
 #include "vmm/guest_mem.h"
 
 #define ACPI_MAX_MMIO_DEVS 32
+/* Processor Local APIC entries carry 8-bit APIC ids; 255 is broadcast and
+ * the IOAPIC takes the id after the last CPU. */
+#define ACPI_MAX_CPUS 254
 
 /* A virtio-mmio device to announce in the DSDT (_HID "LNRO0005",
  * _CRS = Memory32Fixed(base, size) + Interrupt(irq, level, active high)). */
@@ -29,8 +32,12 @@ struct acpi_config {
 };
 
 /* Write all tables into [start, end) of guest memory, RSDP at `start`
- * (16-byte aligned, inside the 0xe0000..0xfffff scan area). Returns 0 or a
- * negative errno (-ENOSPC if they do not fit). */
+ * (16-byte aligned, inside the 0xe0000..0xfffff scan area), then XSDT,
+ * FADT, MADT and DSDT, each 16-byte aligned. Returns 0 or a negative errno:
+ * -ENOSPC if they do not fit, -EFAULT if [start, end) is not guest RAM,
+ * -EINVAL for a misaligned start or a bad config (ncpus 0 or more than
+ * ACPI_MAX_CPUS, too many devices, a window not below 4 GiB, an irq that is
+ * not an IOAPIC pin). */
 int acpi_write_tables(const struct guest_mem *gm, uint64_t start, uint64_t end,
 		      const struct acpi_config *cfg) __attribute__((warn_unused_result));
 
