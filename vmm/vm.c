@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
@@ -483,10 +484,27 @@ static int vm_setup_event_sources(struct vm *vm)
 
 /* ------------------------------------------------------------ lifecycle */
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* -vv: how long each step of building the machine took */
+static void vm_log_step(uint64_t *t, const char *step)
+{
+	uint64_t now = monotonic_ns();
+
+	log_debug("%-28s %7.3f ms", step, (double)(now - *t) / 1e6);
+	*t = now;
+}
+
 int vm_create(struct vm *vm, const struct vmm_config *cfg)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
-	uint64_t entry = 0, zero_page = 0;
+	uint64_t entry = 0, zero_page = 0, t = monotonic_ns();
 	unsigned int i;
 	int ret;
 
@@ -520,20 +538,24 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 	ret = vm_setup_kvm(vm);
 	if (ret)
 		return ret;
+	vm_log_step(&t, "KVM VM, irqchip, PIT");
 	/* 2. guest RAM, registered with KVM */
 	ret = vm_setup_memory(vm);
 	if (ret)
 		return ret;
+	vm_log_step(&t, "guest RAM");
 	/* 3. what firmware would leave: e820, ACPI, MP table; the kernel itself */
 	ret = vm_load_guest(vm, &entry, &zero_page);
 	if (ret)
 		return ret;
+	vm_log_step(&t, "kernel and firmware tables");
 	/* 4. devices on the buses */
 	ret = vm_setup_devices(vm);
 	if (ret) {
 		log_err("cannot set up devices: %s", strerror(-ret));
 		return ret;
 	}
+	vm_log_step(&t, "devices");
 	/* 5. vCPUs: all get CPUID/MSRs/LAPIC, the BSP also the boot registers */
 	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
 	if (!cpuid) {
@@ -560,13 +582,32 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 		log_err("cannot set the boot CPU's registers: %s", strerror(-ret));
 		return ret;
 	}
+	vm_log_step(&t, "vCPUs");
 	/* 6. the event loop's own sources */
 	ret = vm_setup_event_sources(vm);
 	if (ret) {
 		log_err("cannot set up signal/timer handling: %s", strerror(-ret));
 		return ret;
 	}
+	vm_log_step(&t, "event sources");
 	return 0;
+}
+
+/* Peak resident set of this process (VmHWM). Unlike getrusage's ru_maxrss
+ * it starts afresh at exec, so it is vmm's own, not its parent's. */
+static unsigned long peak_rss_kib(void)
+{
+	unsigned long kib = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
 }
 
 int vm_run(struct vm *vm)
@@ -598,9 +639,10 @@ int vm_run(struct vm *vm)
 	/* Numbers for bench/ (and the curious): when the guest first ran, in
 	 * the same clock a parent process can read, and how much guest RAM
 	 * the host had to commit. */
-	log_info("first KVM_RUN at monotonic %llu ns; guest RAM touched: %llu KiB",
+	log_info("first KVM_RUN at monotonic %llu ns; guest RAM touched: %llu KiB; "
+		 "peak RSS: %lu KiB",
 		 (unsigned long long)vm->first_run_ns,
-		 (unsigned long long)(gm_resident_bytes(&vm->mem) >> 10));
+		 (unsigned long long)(gm_resident_bytes(&vm->mem) >> 10), peak_rss_kib());
 	if (vm->cfg->trace_exits) {
 		vcpu_print_trace(vm->vcpus, vm->ncpus);
 		fprintf(stderr, "vmm: unclaimed accesses: pio %llu, mmio %llu\r\n",

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Print every benchmark number. Build first: scripts/build.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 startup.py
+python3 memory.py
+python3 exit_roundtrip.py
