@@ -5,7 +5,9 @@
  * KVM_RUN again. bench/exit_roundtrip.py compares vmm's full path (bus
  * lookup, device lock, handler) against this.
  *
- * usage: kvm_bare_loop N      prints "bare: N exits in T ns (X ns/exit)"
+ * usage: kvm_bare_loop N [irqchip]
+ *   prints "bare: N exits in T ns (X ns/exit)". With "irqchip" the VM also
+ *   gets KVM's in-kernel interrupt controllers, as vmm's VMs have.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +31,9 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	/* real mode at 0x1000: mov ecx, N; 1: out 0x80, al; dec ecx; jnz 1b; hlt */
-	uint8_t code[] = { 0x66, 0xb9, 0, 0, 0, 0, 0xe6, 0x80, 0x66, 0x49, 0x75, 0xfa, 0xf4 };
+	/* real mode at 0x1000: mov ecx, N; 1: out 0x80, al; dec ecx; jnz 1b;
+	 * out 0x81, al (done) */
+	uint8_t code[] = { 0x66, 0xb9, 0, 0, 0, 0, 0xe6, 0x80, 0x66, 0x49, 0x75, 0xfa, 0xe6, 0x81 };
 	struct kvm_userspace_memory_region region;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -40,8 +43,8 @@ int main(int argc, char **argv)
 	uint8_t *mem;
 	int kvm, vm, vcpu, size;
 
-	if (argc != 2 || (n = (uint32_t)strtoul(argv[1], NULL, 10)) == 0) {
-		fprintf(stderr, "usage: kvm_bare_loop N\n");
+	if (argc < 2 || argc > 3 || (n = (uint32_t)strtoul(argv[1], NULL, 10)) == 0) {
+		fprintf(stderr, "usage: kvm_bare_loop N [irqchip]\n");
 		return 2;
 	}
 	memcpy(&code[2], &n, 4);
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (argc == 3 && ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
+		return 1;
 	mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm < 0 || mem == MAP_FAILED)
 		return 1;
@@ -85,11 +90,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "kvm_bare_loop: KVM_RUN: %s\n", strerror(errno));
 			return 1;
 		}
-		if (run->exit_reason == KVM_EXIT_IO) {
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == 0x80) {
 			exits++;
 			continue;
 		}
-		if (run->exit_reason == KVM_EXIT_HLT)
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == 0x81)
 			break;
 		fprintf(stderr, "kvm_bare_loop: unexpected exit %u\n", run->exit_reason);
 		return 1;
