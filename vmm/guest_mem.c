@@ -32,11 +32,16 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 
 static void *map_ram(uint64_t size, bool hugepages)
 {
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	void *p;
 
+	/* Huge pages are reserved at mmap time, so a shortage is a clean
+	 * ENOMEM here rather than a SIGBUS when the guest touches the page
+	 * (which MAP_NORESERVE would give). Ordinary RAM is committed lazily. */
 	if (hugepages)
 		flags |= MAP_HUGETLB;
+	else
+		flags |= MAP_NORESERVE;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Bad input to the vmm binary: every case must end with exactly one line on
+stderr naming the problem and the documented non-zero status -- never a crash,
+a hang or a stack of messages.
+
+    test_bad_input.py --vmm build/vmm --guest-dir build/tests/guests
+
+Cases that need /dev/kvm are skipped (with the reason) where it is missing.
+Prints "N passed, N failed, N skipped"; exit 0 only if nothing failed.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--vmm", required=True)
+ap.add_argument("--guest-dir", required=True)
+args = ap.parse_args()
+
+have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+hello = os.path.join(args.guest_dir, "hello.elf")
+tmp = tempfile.mkdtemp(prefix="vmm-badinput-")
+
+
+def write(name, data):
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+with open(hello, "rb") as f:
+    hello_bytes = f.read()
+truncated_elf = write("truncated.elf", hello_bytes[:200])
+text_file = write("notes.txt", b"this is not a kernel\n" * 100)
+empty = write("empty", b"")
+bad_bzimage = bytearray(4096)
+bad_bzimage[0x1fe:0x200] = b"\x55\xaa"
+bad_bzimage[0x202:0x206] = b"HdrS"
+bad_bzimage[0x206:0x208] = (0x0200).to_bytes(2, "little")  # protocol 2.00: too old
+old_bzimage = write("old-bzimage", bytes(bad_bzimage))
+hugepages_free = 0
+try:
+    with open("/proc/sys/vm/nr_hugepages") as f:
+        hugepages_free = int(f.read())
+except OSError:
+    pass
+
+# (name, argv, expected status, words the one line must contain, needs kvm)
+CASES = [
+    ("no arguments", [], 2, ["no kernel"], False),
+    ("unknown flag", ["--kernel", hello, "--frobnicate"], 2, ["--frobnicate"], False),
+    ("flag without value", ["--kernel"], 2, ["needs a value"], False),
+    ("nonsense memory", ["--kernel", hello, "--mem", "lots"], 2, ["--mem", "lots"], False),
+    ("too little memory", ["--kernel", hello, "--mem", "1M"], 2, ["--mem"], False),
+    ("zero cpus", ["--kernel", hello, "--cpus", "0"], 2, ["--cpus"], False),
+    ("too many cpus", ["--kernel", hello, "--cpus", "1000"], 2, ["--cpus"], False),
+    ("negative timeout", ["--kernel", hello, "--timeout", "-1"], 2, ["--timeout"], False),
+    ("stray argument", ["--kernel", hello, "extra"], 2, ["extra"], False),
+    ("missing kernel", ["--kernel", os.path.join(tmp, "nope")], 1, ["nope"], True),
+    ("kernel is a directory", ["--kernel", tmp], 1, [tmp], True),
+    ("empty kernel", ["--kernel", empty], 1, ["empty"], True),
+    ("text file as kernel", ["--kernel", text_file], 1, ["notes.txt"], True),
+    ("truncated ELF", ["--kernel", truncated_elf], 1, ["truncated.elf"], True),
+    ("bzImage protocol too old", ["--kernel", old_bzimage], 1, ["old-bzimage"], True),
+    ("missing initrd", ["--kernel", hello, "--initrd", os.path.join(tmp, "rd")], 1, ["rd"], True),
+    ("unwritable console log", ["--kernel", hello, "--console-log", "/proc/no/such/log"], 1,
+     ["/proc/no/such/log"], True),
+    ("command line too long", ["--kernel", hello, "--cmdline", "x" * 70000], 1, ["command line"], True),
+]
+if hugepages_free == 0:
+    CASES.append(("hugepages not reserved", ["--kernel", hello, "--hugepages", "--mem", "64M"], 1,
+                  ["huge"], True))
+
+passed = failed = skipped = 0
+for name, argv, status, words, needs_kvm in CASES:
+    if needs_kvm and not have_kvm:
+        print(f"SKIP {name}: /dev/kvm not available")
+        skipped += 1
+        continue
+    try:
+        p = subprocess.run([args.vmm] + argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=60, text=True, errors="replace")
+    except subprocess.TimeoutExpired:
+        print(f"FAIL {name}: vmm did not exit within 60 s")
+        failed += 1
+        continue
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    problems = []
+    if p.returncode != status:
+        problems.append(f"status {p.returncode}, expected {status}")
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} lines on stderr, expected 1: {lines!r}")
+    elif not all(w in lines[0] for w in words):
+        problems.append(f"'{lines[0]}' does not mention {words}")
+    if p.stdout.strip():
+        problems.append(f"unexpected stdout {p.stdout[:200]!r}")
+    if problems:
+        print(f"FAIL {name}: " + "; ".join(problems))
+        failed += 1
+    else:
+        print(f"ok   {name}: {lines[0]}")
+        passed += 1
+
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
