@@ -33,7 +33,7 @@ KILL_AFTER = 90
 class Case:
     def __init__(self, name, guest, status, expect=(), cmdline=None, args=(),
                  vmm_timeout=VMM_TIMEOUT, kill_after=KILL_AFTER, check=None,
-                 signal_after=None):
+                 signal_after=None, stdin_data=None):
         self.name = name
         self.guest = guest
         self.status = status
@@ -44,6 +44,11 @@ class Case:
         self.kill_after = kill_after
         self.check = check  # extra check(case, run) -> error string or None
         self.signal_after = signal_after  # (seconds, signal) sent to the vmm
+        self.stdin_data = stdin_data  # bytes written to the vmm's stdin
+
+
+# console input larger than the UART's 16-byte FIFO, every byte value but '.'
+ECHO_INPUT = bytes(b for b in range(1, 256) if b != ord('.')) * 4
 
 
 def smp_case(ncpus):
@@ -99,6 +104,8 @@ CASES = [
     Case('int3', 'int3', 0,
          expect=['breakpoint handled', '2 breakpoints handled, execution continued']),
     Case('fwait', 'fwait', 0, expect=['fwait: execution continued']),
+    Case('echo', 'echo', 0, stdin_data=ECHO_INPUT + b'.',
+         expect=['echo: %d bytes, sum %d' % (len(ECHO_INPUT), sum(ECHO_INPUT))]),
     Case('hang-timeout', 'hang', 5, expect=['hang: spinning'],
          vmm_timeout=2, kill_after=30, check=check_fast_timeout),
     Case('hang-sigterm', 'hang', 128 + signal.SIGTERM, expect=['hang: spinning'],
@@ -153,6 +160,9 @@ def run_vmm(vmm, case, guest_dir, tmpdir):
                threading.Thread(target=drain, args=(proc.stderr, err), daemon=True)]
     for t in readers:
         t.start()
+    if case.stdin_data:
+        proc.stdin.write(case.stdin_data)
+        proc.stdin.flush()
     try:
         if case.signal_after:
             delay, sig = case.signal_after

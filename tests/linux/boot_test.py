@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Boot the Linux test guest (guest-images/) in vmm and check what it does.
+
+    python3 tests/linux/boot_test.py [--vmm build/vmm] [--kernel vmlinux]
+                                     [--initrd initramfs.cpio] [--timeout 900]
+
+The kernel and initramfs default to those named in
+${VMM_CACHE:-~/.cache/vmm}/current.env (written by guest-images/build-all.sh).
+vmm runs with 2 vCPUs and 256 MiB; the test reads the serial console and
+requires, in the kernel log:
+
+  - the ACPI MADT used for the SMP configuration, and the DSDT loaded;
+  - both CPUs up ("smp: Brought up 1 node, 2 CPUs");
+  - the serial console on COM1 ("ttyS0 at I/O 0x3f8");
+  - the kernel starting /init ("Run /init as init process");
+
+and that vmm then ends on its own with the right exit status:
+
+  - on a host whose KVM is PVM (/sys/module/kvm_pvm exists) guest user space
+    cannot make system calls, so /init dies, the kernel panics, pvpanic
+    reports it: exit status 4 and "Kernel panic" in the log;
+  - elsewhere /init runs ("vmm-guest: init running") and powers the machine
+    off through ACPI S5: exit status 0.
+
+On PVM hosts the test uses the small initramfs (INITRD_MINI: a static
+/init of a few KiB) unless --initrd is given: user space cannot run there
+anyway, and unpacking busybox's 2 MiB costs ~8 s (a third of the boot) of
+interpreted guest kernel code.
+
+Prints the time (host seconds since vmm started, and the guest's printk time)
+of each milestone. Exit status: 0 pass, 1 fail, 77 skip (no /dev/kvm, or the
+guest images are not built).
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Kernel options, and why:
+#   console=ttyS0         the kernel log on COM1, which the test reads
+#   earlyprintk=serial    messages from the first instructions on, so a hang
+#                         in early boot still shows where it stopped
+#   panic=-1              reboot at once on a panic (after pvpanic reported it)
+#   no_timer_check        skip the IO-APIC timer check (it waits for ticks;
+#                         KVM guests set it anyway)
+#   tsc=reliable          no TSC warp check when the AP comes up and no
+#                         clocksource watchdog (both spin in interpreted code
+#                         on PVM hosts; the TSC of a KVM guest is stable)
+#   pci=off               vmm has no PCI bus: skip probing config space
+#                         (the kernel has PCI only because ACPICA needs it)
+BASE_CMDLINE = ("console=ttyS0 earlyprintk=serial panic=-1 no_timer_check "
+                "tsc=reliable pci=off")
+
+# (name, regex, required): milestones in the order they normally appear.
+def milestones(cpus):
+    cpu_word = "CPU" if cpus == 1 else "CPUs"
+    return [
+        ("kernel started", r"Linux version \d+\.\d+", True),
+        ("ACPI MADT used", r"ACPI: Using ACPI \(MADT\) for SMP configuration", True),
+        ("SMP bring-up", r"smp: Bringing up secondary CPUs", cpus > 1),
+        (f"{cpus} {cpu_word} up", rf"smp: Brought up \d+ nodes?, {cpus} {cpu_word}\b", True),
+        ("ACPI DSDT loaded", r"ACPI: \d+ ACPI AML tables successfully acquired and loaded",
+         True),
+        ("serial console", r"ttyS0 at I/O 0x3f8", True),
+        ("initramfs unpacked", r"Freeing initrd memory", False),
+        ("/init started", r"Run /init as init process", True),
+        ("user space", r"vmm-guest: init running", False),
+        ("kernel panic", r"Kernel panic - not syncing", False),
+    ]
+
+
+def read_env(path):
+    env = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.split("=", 1)
+                    env[k] = v
+    except OSError:
+        pass
+    return env
+
+
+def is_pvm():
+    return os.path.exists("/sys/module/kvm_pvm")
+
+
+def parse_args():
+    cache = os.environ.get("VMM_CACHE", os.path.expanduser("~/.cache/vmm"))
+    env = read_env(os.path.join(cache, "current.env"))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--vmm", default=os.environ.get("VMM", os.path.join(REPO, "build", "vmm")))
+    p.add_argument("--kernel", default=os.environ.get("KERNEL", env.get("KERNEL")))
+    p.add_argument("--initrd", default=os.environ.get("INITRD"),
+                   help="default: INITRD_MINI of current.env on PVM hosts, INITRD elsewhere")
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--mem", default="256M")
+    p.add_argument("--timeout", type=int, default=900,
+                   help="vmm --timeout, seconds (the guest takes ~2 min on PVM hosts)")
+    p.add_argument("--cmdline", default="", help="appended to the test's kernel command line")
+    p.add_argument("--log", help="write the console log here (default: a temporary file)")
+    p.add_argument("--pvm", choices=["auto", "yes", "no"], default="auto",
+                   help="expect PVM behaviour (default: auto, /sys/module/kvm_pvm)")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
+    args = p.parse_args()
+    args.pvm = is_pvm() if args.pvm == "auto" else args.pvm == "yes"
+    if args.initrd is None:
+        args.initrd = env.get("INITRD_MINI") if args.pvm else env.get("INITRD")
+        if args.initrd is None:
+            args.initrd = env.get("INITRD")
+    return args
+
+
+def main():
+    args = parse_args()
+
+    if not os.path.exists("/dev/kvm"):
+        print("SKIP: /dev/kvm does not exist (no KVM on this host)")
+        return SKIP
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP: /dev/kvm is not readable and writable by this user")
+        return SKIP
+    if not args.kernel or not args.initrd:
+        print("SKIP: no guest images: run guest-images/build-all.sh "
+              "(or pass --kernel and --initrd)")
+        return SKIP
+    for what, path in (("vmm", args.vmm), ("kernel", args.kernel), ("initrd", args.initrd)):
+        if not os.path.isfile(path):
+            print(f"FAIL: {what} {path} not found")
+            return 1
+
+    cmdline = BASE_CMDLINE + (" " + args.cmdline if args.cmdline else "")
+    cmd = [args.vmm, "--kernel", args.kernel, "--initrd", args.initrd,
+           "--cpus", str(args.cpus), "--mem", args.mem, "--timeout", str(args.timeout),
+           "--cmdline", cmdline]
+    expect_status = 4 if args.pvm else 0
+    print(f"boot_test: host KVM is {'PVM' if args.pvm else 'not PVM'}: expecting exit "
+          f"status {expect_status} ({'pvpanic after /init dies' if args.pvm else 'ACPI power-off from /init'})")
+    print("boot_test: " + " ".join(repr(c) if " " in c else c for c in cmd), flush=True)
+
+    if args.log:
+        log = open(args.log, "w")
+    else:
+        log = tempfile.NamedTemporaryFile("w", prefix="vmm-linux-boot-", suffix=".log",
+                                          delete=False)
+    stones = milestones(args.cpus)
+    seen = {}  # name -> (host seconds, guest printk time or None)
+    lines = []
+    printk_time = re.compile(r"^\[\s*(\d+\.\d+)\]")
+
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    # The vmm enforces --timeout itself; this is only a backstop.
+    killer = threading.Timer(args.timeout + 60, proc.kill)
+    killer.start()
+    try:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            now = time.monotonic() - start
+            lines.append(line)
+            log.write(line + "\n")
+            log.flush()
+            if not args.quiet:
+                print("  | " + line, flush=True)
+            for name, rx, _ in stones:
+                if name not in seen and re.search(rx, line):
+                    m = printk_time.match(line)
+                    seen[name] = (now, float(m.group(1)) if m else None)
+                    print(f"boot_test: {now:7.1f} s  {name}", flush=True)
+        status = proc.wait()
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    total = time.monotonic() - start
+
+    failures = []
+    for name, _, required in stones:
+        if required and name not in seen:
+            failures.append(f"missing in the kernel log: {name}")
+    if args.pvm:
+        if "kernel panic" not in seen:
+            failures.append("no kernel panic after /init (expected on PVM hosts)")
+    else:
+        if "user space" not in seen:
+            failures.append("/init did not print 'vmm-guest: init running'")
+    if status != expect_status:
+        failures.append(f"vmm exit status {status}, expected {expect_status}")
+    bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops", l)]
+    if bad:
+        failures.append("kernel reported problems:\n      " + "\n      ".join(bad[:10]))
+
+    print()
+    print(f"boot_test: milestones (host s since vmm start / guest printk s), console log: {log.name}")
+    for name, _, _ in stones:
+        if name in seen:
+            host, guest = seen[name]
+            g = f"{guest:8.2f}" if guest is not None else "       -"
+            print(f"  {host:7.1f}  {g}  {name}")
+        else:
+            print(f"        -         -  {name} (not seen)")
+    print(f"  {total:7.1f}         -  vmm exited with status {status}")
+    if failures:
+        if args.quiet:
+            print("boot_test: last console lines:")
+            for l in lines[-40:]:
+                print("  | " + l)
+        for f in failures:
+            print("FAIL: " + f)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
