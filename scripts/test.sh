@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start 2: install what is needed, build, and run every test:
-#   1. unit tests (cmocka) and test-guest boot tests      (build/)
-#   2. unit tests again under AddressSanitizer + UBSan    (build-asan/)
+#   1. unit tests (cmocka), test-guest boot tests, CLI/console tests (build/)
+#   2. the same again with AddressSanitizer + UBSan       (build-asan/)
 #   3. the Linux boot test (kernel built once, cached in ~/.cache/vmm)
 #   4. clang-format check
 # Prints one closing line "tests: N passed, N failed, N skipped".
@@ -42,13 +42,13 @@ step "unit tests and test-guest boot tests"
 meson test -C build --print-errorlogs --num-processes 2
 count_meson build
 
-step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+step "unit, guest and CLI tests again with vmm built with AddressSanitizer + UBSan"
 if [ ! -f build-asan/build.ninja ]; then
   meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null || exit 1
 fi
 ninja -C build-asan || exit 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+  meson test -C build-asan --suite unit --suite guests --suite cli --print-errorlogs --num-processes 2
 count_meson build-asan
 
 step "Linux guest: build (cached) and boot"
