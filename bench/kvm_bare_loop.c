@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 	if (vm < 0 || mem == MAP_FAILED)
 		return 1;
 	memcpy(mem + 0x1000, code, sizeof(code));
-	region = (struct kvm_userspace_memory_region){ .slot = 0, .guest_phys_addr = 0,
+	region = (struct kvm_userspace_memory_region){ .slot = 0,
+						       .guest_phys_addr = 0,
 						       .memory_size = 0x10000,
 						       .userspace_addr = (uintptr_t)mem };
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 	t_pit = now_ms();
 	ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		   -1, 0);
-	region = (struct kvm_userspace_memory_region){ .slot = 0, .memory_size = size,
+	region = (struct kvm_userspace_memory_region){ .slot = 0,
+						       .memory_size = size,
 						       .userspace_addr = (uintptr_t)ram };
 	if (ram == MAP_FAILED || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return 1;

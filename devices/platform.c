@@ -161,11 +161,15 @@ static void acpi_pm_write(void *opaque, uint64_t off, const void *data, uint32_t
 
 	for (i = 0; i < len; i++) {
 		switch (LAYOUT_PORT_ACPI_SLEEP_CTL + off + i) {
-		case LAYOUT_PORT_ACPI_SLEEP_CTL: acpi_sleep_ctl_write(p, in[i]); break;
+		case LAYOUT_PORT_ACPI_SLEEP_CTL:
+			acpi_sleep_ctl_write(p, in[i]);
+			break;
 		case LAYOUT_PORT_ACPI_SLEEP_STS:
 			p->sleep_sts &= ~(in[i] & WAK_STS); /* write 1 to clear */
 			break;
-		default: acpi_reset_write(p, in[i]); break;
+		default:
+			acpi_reset_write(p, in[i]);
+			break;
 		}
 	}
 }
@@ -202,7 +206,9 @@ static void i8042_command(struct platform_devs *p, uint8_t cmd)
 		return;
 	}
 	switch (cmd) {
-	case I8042_CMD_READ_CTR: i8042_output(p, p->i8042_ctr, 0); break;
+	case I8042_CMD_READ_CTR:
+		i8042_output(p, p->i8042_ctr, 0);
+		break;
 	case I8042_CMD_WRITE_CTR:
 	case I8042_CMD_WRITE_OUTPORT:
 	case I8042_CMD_KBD_LOOP:
@@ -210,18 +216,34 @@ static void i8042_command(struct platform_devs *p, uint8_t cmd)
 	case I8042_CMD_AUX_SEND:
 		p->i8042_cmd = cmd; /* the parameter follows on 0x60 */
 		break;
-	case I8042_CMD_AUX_DISABLE: p->i8042_ctr |= I8042_CTR_AUXDIS; break;
-	case I8042_CMD_AUX_ENABLE: p->i8042_ctr &= ~I8042_CTR_AUXDIS; break;
-	case I8042_CMD_AUX_TEST: i8042_output(p, I8042_RET_AUX_ABSENT, 0); break;
+	case I8042_CMD_AUX_DISABLE:
+		p->i8042_ctr |= I8042_CTR_AUXDIS;
+		break;
+	case I8042_CMD_AUX_ENABLE:
+		p->i8042_ctr &= ~I8042_CTR_AUXDIS;
+		break;
+	case I8042_CMD_AUX_TEST:
+		i8042_output(p, I8042_RET_AUX_ABSENT, 0);
+		break;
 	case I8042_CMD_CTL_TEST:
 		p->i8042_status |= I8042_STR_SYS;
 		i8042_output(p, I8042_RET_CTL_TEST, 0);
 		break;
-	case I8042_CMD_KBD_TEST: i8042_output(p, I8042_RET_KBD_TEST_OK, 0); break;
-	case I8042_CMD_KBD_DISABLE: p->i8042_ctr |= I8042_CTR_KBDDIS; break;
-	case I8042_CMD_KBD_ENABLE: p->i8042_ctr &= ~I8042_CTR_KBDDIS; break;
-	case I8042_CMD_READ_OUTPORT: i8042_output(p, p->i8042_outport, 0); break;
-	default: log_debug("i8042: ignoring command %#x", cmd); break;
+	case I8042_CMD_KBD_TEST:
+		i8042_output(p, I8042_RET_KBD_TEST_OK, 0);
+		break;
+	case I8042_CMD_KBD_DISABLE:
+		p->i8042_ctr |= I8042_CTR_KBDDIS;
+		break;
+	case I8042_CMD_KBD_ENABLE:
+		p->i8042_ctr &= ~I8042_CTR_KBDDIS;
+		break;
+	case I8042_CMD_READ_OUTPORT:
+		i8042_output(p, p->i8042_outport, 0);
+		break;
+	default:
+		log_debug("i8042: ignoring command %#x", cmd);
+		break;
 	}
 }
 
@@ -236,8 +258,12 @@ static void i8042_data(struct platform_devs *p, uint8_t val)
 		/* the status register's system flag mirrors CTR bit 2 */
 		p->i8042_status = (p->i8042_status & ~I8042_STR_SYS) | (val & I8042_CTR_SYS);
 		break;
-	case I8042_CMD_WRITE_OUTPORT: i8042_write_outport(p, val); break;
-	case I8042_CMD_KBD_LOOP: i8042_output(p, val, 0); break;
+	case I8042_CMD_WRITE_OUTPORT:
+		i8042_write_outport(p, val);
+		break;
+	case I8042_CMD_KBD_LOOP:
+		i8042_output(p, val, 0);
+		break;
 	case I8042_CMD_AUX_LOOP:
 		/*
 		 * There is no aux port to loop through. Echo the byte as

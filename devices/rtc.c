@@ -136,7 +136,8 @@ static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)
 	case RTC_DAY_OF_MONTH:
 	case RTC_MONTH:
 	case RTC_YEAR:
-	case RTC_REG_CENTURY: break;
+	case RTC_REG_CENTURY:
+		break;
 	case RTC_REG_A:
 		/* No update cycle is ever in progress: the time is computed
 		 * at each read, so every readout is consistent. Linux's
@@ -147,19 +148,28 @@ static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)
 		val = r->cmos[RTC_REG_C];
 		r->cmos[RTC_REG_C] = 0;
 		return val;
-	case RTC_REG_D: return RTC_VRT;
-	default: return r->cmos[idx];
+	case RTC_REG_D:
+		return RTC_VRT;
+	default:
+		return r->cmos[idx];
 	}
 
 	rtc_get_tm(r, &tm);
 	switch (idx) {
-	case RTC_SECONDS: return rtc_encode(r, (unsigned int)tm.tm_sec);
-	case RTC_MINUTES: return rtc_encode(r, (unsigned int)tm.tm_min);
-	case RTC_HOURS: return rtc_encode_hour(r, tm.tm_hour);
-	case RTC_DAY_OF_WEEK: return rtc_encode(r, (unsigned int)tm.tm_wday + 1); /* Sunday = 1 */
-	case RTC_DAY_OF_MONTH: return rtc_encode(r, (unsigned int)tm.tm_mday);
-	case RTC_MONTH: return rtc_encode(r, (unsigned int)tm.tm_mon + 1);
-	case RTC_YEAR: return rtc_encode(r, (unsigned int)(tm.tm_year + 1900) % 100);
+	case RTC_SECONDS:
+		return rtc_encode(r, (unsigned int)tm.tm_sec);
+	case RTC_MINUTES:
+		return rtc_encode(r, (unsigned int)tm.tm_min);
+	case RTC_HOURS:
+		return rtc_encode_hour(r, tm.tm_hour);
+	case RTC_DAY_OF_WEEK:
+		return rtc_encode(r, (unsigned int)tm.tm_wday + 1); /* Sunday = 1 */
+	case RTC_DAY_OF_MONTH:
+		return rtc_encode(r, (unsigned int)tm.tm_mday);
+	case RTC_MONTH:
+		return rtc_encode(r, (unsigned int)tm.tm_mon + 1);
+	case RTC_YEAR:
+		return rtc_encode(r, (unsigned int)(tm.tm_year + 1900) % 100);
 	default: /* RTC_REG_CENTURY */
 		return rtc_encode(r, (unsigned int)(tm.tm_year + 1900) / 100);
 	}
@@ -241,15 +251,23 @@ static void rtc_write_reg(struct rtc *r, uint8_t idx, uint8_t val)
 	case RTC_DAY_OF_MONTH:
 	case RTC_MONTH:
 	case RTC_YEAR:
-	case RTC_REG_CENTURY: rtc_write_time(r, idx, val); break;
-	case RTC_DAY_OF_WEEK: break; /* derived from the date */
+	case RTC_REG_CENTURY:
+		rtc_write_time(r, idx, val);
+		break;
+	case RTC_DAY_OF_WEEK:
+		break; /* derived from the date */
 	case RTC_REG_A:
 		r->cmos[RTC_REG_A] = val & ~RTC_UIP; /* UIP is read-only */
 		break;
-	case RTC_REG_B: rtc_write_reg_b(r, val); break;
+	case RTC_REG_B:
+		rtc_write_reg_b(r, val);
+		break;
 	case RTC_REG_C:
-	case RTC_REG_D: break; /* read-only */
-	default: r->cmos[idx] = val; break;
+	case RTC_REG_D:
+		break; /* read-only */
+	default:
+		r->cmos[idx] = val;
+		break;
 	}
 }
 

@@ -33,7 +33,7 @@
 #include "vmm/bus.h"
 #include "vmm/layout.h"
 
-#define RTC_PORT_BASE LAYOUT_PORT_RTC /* index; +1 data */
+#define RTC_PORT_BASE	LAYOUT_PORT_RTC /* index; +1 data */
 #define RTC_PORT_COUNT	2
 #define RTC_CMOS_SIZE	128
 #define RTC_REG_CENTURY 0x32

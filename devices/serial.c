@@ -330,11 +330,16 @@ static uint8_t serial_read_reg(struct serial *s, unsigned int reg)
 	uint8_t val;
 
 	switch (reg) {
-	case UART_RBR_THR: return (s->lcr & LCR_DLAB) ? s->dll : serial_rx_pop(s);
-	case UART_IER: return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
-	case UART_IIR_FCR: return serial_read_iir(s);
-	case UART_LCR: return s->lcr;
-	case UART_MCR: return s->mcr;
+	case UART_RBR_THR:
+		return (s->lcr & LCR_DLAB) ? s->dll : serial_rx_pop(s);
+	case UART_IER:
+		return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+	case UART_IIR_FCR:
+		return serial_read_iir(s);
+	case UART_LCR:
+		return s->lcr;
+	case UART_MCR:
+		return s->mcr;
 	case UART_LSR:
 		/* Reading LSR clears the error bits and with them the
 		 * receiver line status interrupt (DS, LSR). */
@@ -346,7 +351,8 @@ static uint8_t serial_read_reg(struct serial *s, unsigned int reg)
 		val = s->msr;
 		s->msr &= ~MSR_DELTAS;
 		return val;
-	default: return s->scr;
+	default:
+		return s->scr;
 	}
 }
 
@@ -371,13 +377,19 @@ static void serial_write_reg(struct serial *s, unsigned int reg, uint8_t val)
 		 * the "EFR" reads back as the non-zero IIR. */
 		serial_write_fcr(s, val);
 		break;
-	case UART_LCR: s->lcr = val; break;
-	case UART_MCR: serial_write_mcr(s, val); break;
+	case UART_LCR:
+		s->lcr = val;
+		break;
+	case UART_MCR:
+		serial_write_mcr(s, val);
+		break;
 	case UART_LSR:
 	case UART_MSR:
 		/* writable only "for factory test" (DS, LSR); ignored */
 		break;
-	default: s->scr = val; break;
+	default:
+		s->scr = val;
+		break;
 	}
 }
 

@@ -15,7 +15,7 @@
 #define ACPI_MAX_MMIO_DEVS 32
 /* Processor Local APIC entries carry 8-bit APIC ids; 255 is broadcast and
  * the IOAPIC takes the id after the last CPU. */
-#define ACPI_MAX_CPUS 254
+#define ACPI_MAX_CPUS	   254
 
 /* A virtio-mmio device to announce in the DSDT (_HID "LNRO0005",
  * _CRS = Memory32Fixed(base, size) + Interrupt(irq, level, active high)). */

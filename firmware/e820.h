@@ -10,9 +10,9 @@
 
 #include "vmm/guest_mem.h"
 
-#define E820_TYPE_RAM 1
+#define E820_TYPE_RAM	   1
 #define E820_TYPE_RESERVED 2
-#define E820_TYPE_ACPI 3
+#define E820_TYPE_ACPI	   3
 
 #define E820_MAX_ENTRIES 16
 

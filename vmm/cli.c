@@ -25,7 +25,7 @@ static const char help_text[] =
 	"      --console-log FILE   also write the serial console output to FILE\n"
 	"      --reboot             a guest reboot restarts the VM (default: vmm exits, status 3)\n"
 	"      --trace-exits        print VM-exit counts by reason and port/address at exit\n"
-	"      --pvm=auto|on|off    PVM host workarounds (default auto: on when kvm_pvm is loaded)\n"
+	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -54,11 +54,24 @@ int cli_parse_size(const char *s, uint64_t *out)
 	if (errno == ERANGE)
 		return -ERANGE;
 	switch (toupper((unsigned char)*end)) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	default: break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -132,9 +145,15 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 	char *end;
 
 	switch (opt) {
-	case 'k': cfg->kernel = arg; break;
-	case 'i': cfg->initrd = arg; break;
-	case 'c': cfg->cmdline = arg; break;
+	case 'k':
+		cfg->kernel = arg;
+		break;
+	case 'i':
+		cfg->initrd = arg;
+		break;
+	case 'c':
+		cfg->cmdline = arg;
+		break;
 	case 'm':
 		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
 			set_err(err, errlen, "--mem: '%s' is not a size (examples: 512M, 2G)", arg);
@@ -167,10 +186,18 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 			return -1;
 		}
 		break;
-	case OPT_HUGEPAGES: cfg->hugepages = true; break;
-	case OPT_CONSOLE_LOG: cfg->console_log = arg; break;
-	case OPT_REBOOT: cfg->reboot = true; break;
-	case OPT_TRACE_EXITS: cfg->trace_exits = true; break;
+	case OPT_HUGEPAGES:
+		cfg->hugepages = true;
+		break;
+	case OPT_CONSOLE_LOG:
+		cfg->console_log = arg;
+		break;
+	case OPT_REBOOT:
+		cfg->reboot = true;
+		break;
+	case OPT_TRACE_EXITS:
+		cfg->trace_exits = true;
+		break;
 	case OPT_PVM:
 		if (!strcmp(arg, "auto"))
 			cfg->pvm = CLI_PVM_AUTO;
@@ -183,9 +210,14 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 			return -1;
 		}
 		break;
-	case 'v': cfg->verbosity++; break;
-	case 'q': cfg->verbosity = -1; break;
-	default: return -1;
+	case 'v':
+		cfg->verbosity++;
+		break;
+	case 'q':
+		cfg->verbosity = -1;
+		break;
+	default:
+		return -1;
 	}
 	return 0;
 }
@@ -214,7 +246,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 			set_err(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return CLI_ERROR;
 		case '?':
-			set_err(err, errlen, "unknown option '%s' (see vmm --help)", argv[optind - 1]);
+			set_err(err, errlen, "unknown option '%s' (see vmm --help)",
+				argv[optind - 1]);
 			return CLI_ERROR;
 		default:
 			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CLI_MIN_MEM (16ULL << 20)
-#define CLI_MAX_MEM (1ULL << 40) /* 1 TiB */
-#define CLI_MAX_CPUS 254	 /* xAPIC ids 0..253, the IOAPIC takes the next */
+#define CLI_MIN_MEM	(16ULL << 20)
+#define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
+#define CLI_MAX_CPUS	254	     /* xAPIC ids 0..253, the IOAPIC takes the next */
 #define CLI_DEFAULT_MEM (512ULL << 20)
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
@@ -33,9 +33,9 @@ struct vmm_config {
 };
 
 enum cli_result {
-	CLI_RUN = 0,	     /* configuration valid: run the VM */
-	CLI_EXIT_OK = 1,     /* --help or --version printed */
-	CLI_ERROR = -1,	     /* err holds a one-line message */
+	CLI_RUN = 0,	 /* configuration valid: run the VM */
+	CLI_EXIT_OK = 1, /* --help or --version printed */
+	CLI_ERROR = -1,	 /* err holds a one-line message */
 };
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen);

@@ -23,9 +23,8 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 	for (i = 0; i < gm->nregions; i++)
 		if (ranges_overlap(gpa, size, gm->regions[i].gpa, gm->regions[i].size))
 			return -EEXIST;
-	gm->regions[gm->nregions++] = (struct gm_region){
-		.gpa = gpa, .size = size, .host = host, .owned = false
-	};
+	gm->regions[gm->nregions++] =
+		(struct gm_region){ .gpa = gpa, .size = size, .host = host, .owned = false };
 	gm->ram_size += size;
 	return 0;
 }

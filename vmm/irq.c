@@ -51,11 +51,14 @@ int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi)
 	return irqfd_ctl(vm_fd, efd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
 }
 
-int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio,
-			 bool match, uint64_t datamatch)
+int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			 uint64_t datamatch)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = datamatch, .addr = addr, .len = len, .fd = efd,
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = efd,
 		.flags = (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
 			 (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
 	};

@@ -38,7 +38,7 @@ int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi);
 /* KVM_IOEVENTFD: a guest write of `len` bytes to `addr` signals `efd`
  * without leaving the kernel (is_pio selects the PIO bus). If `match` is
  * true the write must carry `datamatch`. */
-int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio,
-			 bool match, uint64_t datamatch) __attribute__((warn_unused_result));
+int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			 uint64_t datamatch) __attribute__((warn_unused_result));
 
 #endif /* VMM_IRQ_H */

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	case CLI_RUN:
 		break;
 	}
-	log_set_level(cfg.verbosity < 0	  ? LOG_ERROR
+	log_set_level(cfg.verbosity < 0	   ? LOG_ERROR
 		      : cfg.verbosity == 0 ? LOG_WARN
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);

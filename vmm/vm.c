@@ -29,10 +29,10 @@
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 
-#define KVM_API_EXPECTED 12
+#define KVM_API_EXPECTED      12
 /* Where KVM puts the real-mode TSS and identity page table Intel VMX needs
  * (3 pages + 1 page just below the BIOS ROM, inside the MMIO hole). */
-#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_TSS_ADDR	      0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 #define CTRL_A 0x01
@@ -41,7 +41,10 @@
 
 static int kvm_open_checked(void)
 {
-	static const struct { int cap; const char *name; } required[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} required[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
@@ -61,7 +64,8 @@ static int kvm_open_checked(void)
 
 		if (e == ENOENT)
 			log_err("/dev/kvm does not exist: KVM is not available on this host "
-				"(load kvm_intel or kvm_amd, or enable virtualization in the firmware)");
+				"(load kvm_intel or kvm_amd, or enable virtualization in the "
+				"firmware)");
 		else if (e == EACCES || e == EPERM)
 			log_err("no permission to open /dev/kvm: add your user to the 'kvm' group "
 				"or run as root");
@@ -293,7 +297,8 @@ static size_t console_filter(struct vm *vm, uint8_t *buf, size_t len)
 			vm->escape_pending = false;
 			if (c == 'x' || c == 'X') {
 				log_info("quit requested from the console");
-				vm_request_stop(vm, VM_STOP_USER_QUIT, VM_EXIT_SIGNAL_BASE + SIGINT);
+				vm_request_stop(vm, VM_STOP_USER_QUIT,
+						VM_EXIT_SIGNAL_BASE + SIGINT);
 				return out;
 			}
 			if (c == 'h' || c == 'H' || c == '?')
@@ -425,8 +430,8 @@ static int vm_setup_devices(struct vm *vm)
 			   &vm->serial, &vm->serial.lock, "serial");
 	if (ret)
 		return ret;
-	platform_init(&vm->platform, &(struct platform_config){ .event = platform_event,
-								.opaque = vm });
+	platform_init(&vm->platform,
+		      &(struct platform_config){ .event = platform_event, .opaque = vm });
 	ret = platform_register(&vm->platform, &vm->pio);
 	if (ret)
 		return ret;
@@ -446,8 +451,8 @@ static int vm_setup_event_sources(struct vm *vm)
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0)
 		return -errno;
-	vm->signal_src = (struct el_source){ .fd = vm->signal_fd, .handler = signal_handler,
-					     .opaque = vm };
+	vm->signal_src =
+		(struct el_source){ .fd = vm->signal_fd, .handler = signal_handler, .opaque = vm };
 	ret = el_add(&vm->loop, &vm->signal_src, EPOLLIN);
 	if (ret)
 		return ret;
@@ -463,7 +468,8 @@ static int vm_setup_event_sources(struct vm *vm)
 		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
 			return -errno;
-		vm->timer_src = (struct el_source){ .fd = vm->timer_fd, .handler = timer_handler,
+		vm->timer_src = (struct el_source){ .fd = vm->timer_fd,
+						    .handler = timer_handler,
 						    .opaque = vm };
 		ret = el_add(&vm->loop, &vm->timer_src, EPOLLIN);
 		if (ret)
@@ -473,8 +479,8 @@ static int vm_setup_event_sources(struct vm *vm)
 	/* stdin feeds the UART. epoll refuses regular files (EPERM) and a
 	 * closed stdin (EBADF): then the guest simply gets no input. */
 	vm->stdin_fd = STDIN_FILENO;
-	vm->stdin_src = (struct el_source){ .fd = STDIN_FILENO, .handler = stdin_handler,
-					    .opaque = vm };
+	vm->stdin_src =
+		(struct el_source){ .fd = STDIN_FILENO, .handler = stdin_handler, .opaque = vm };
 	if (el_add(&vm->loop, &vm->stdin_src, EPOLLIN) < 0) {
 		log_debug("stdin is not pollable; the guest gets no console input");
 		vm->stdin_fd = -1;
@@ -523,11 +529,12 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 		return ret;
 	}
 	if (cfg->console_log) {
-		vm->console_log_fd = open(cfg->console_log,
-					  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		vm->console_log_fd =
+			open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (vm->console_log_fd < 0) {
 			ret = -errno;
-			log_err("cannot open console log %s: %s", cfg->console_log, strerror(errno));
+			log_err("cannot open console log %s: %s", cfg->console_log,
+				strerror(errno));
 			return ret;
 		}
 	}

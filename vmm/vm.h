@@ -73,9 +73,9 @@ struct vm {
 	unsigned int nstarted;
 
 	int console_log_fd;
-	int stdin_fd;		 /* -1 when input is not served */
-	bool stdin_paused;	 /* receive FIFO full: stdin not polled */
-	bool escape_pending;	 /* Ctrl-A seen */
+	int stdin_fd;	     /* -1 when input is not served */
+	bool stdin_paused;   /* receive FIFO full: stdin not polled */
+	bool escape_pending; /* Ctrl-A seen */
 	struct el_source stdin_src;
 	struct el_source signal_src;
 	struct el_source timer_src;

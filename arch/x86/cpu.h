@@ -14,8 +14,8 @@
 
 #include "vmm/guest_mem.h"
 
-#define X86_BOOT_CS 0x10
-#define X86_BOOT_DS 0x18
+#define X86_BOOT_CS  0x10
+#define X86_BOOT_DS  0x18
 #define X86_BOOT_TSS 0x20
 
 /* Write the boot GDT, an empty IDT and the identity-mapping page tables

@@ -8,9 +8,9 @@
 
 #include "vmm/log.h"
 
-#define X86_INSN_INT3 0xcc
+#define X86_INSN_INT3  0xcc
 #define X86_INSN_FWAIT 0x9b
-#define X86_VECTOR_BP 3
+#define X86_VECTOR_BP  3
 
 bool pvm_detect(void)
 {
@@ -64,8 +64,7 @@ static int skip_insn(int vcpu_fd, unsigned int len)
 	return 0;
 }
 
-int pvm_handle_emulation_failure(int vcpu_fd, const struct kvm_run *run,
-				 const struct guest_mem *gm)
+int pvm_handle_emulation_failure(int vcpu_fd, const struct kvm_run *run, const struct guest_mem *gm)
 {
 	struct kvm_vcpu_events events;
 	uint8_t op;

@@ -28,7 +28,7 @@ const char *pvm_cmdline_extra(void);
  * does not emulate. Returns 0 if handled (the vCPU may run on), or a
  * negative errno if this is a genuine failure.
  */
-int pvm_handle_emulation_failure(int vcpu_fd, const struct kvm_run *run,
-				 const struct guest_mem *gm) __attribute__((warn_unused_result));
+int pvm_handle_emulation_failure(int vcpu_fd, const struct kvm_run *run, const struct guest_mem *gm)
+	__attribute__((warn_unused_result));
 
 #endif /* ARCH_X86_PVM_H */

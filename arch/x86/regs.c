@@ -7,20 +7,20 @@
 #include "vmm/layout.h"
 
 /* Segment descriptor flags (Intel SDM vol. 3, 3.4.5) */
-#define GDT_ENTRY(flags, base, limit)                                                  \
-	((((base)&0xff000000ULL) << (56 - 24)) | (((flags)&0x0000f0ffULL) << 40) |     \
-	 (((limit)&0x000f0000ULL) << (48 - 16)) | (((base)&0x00ffffffULL) << 16) |     \
+#define GDT_ENTRY(flags, base, limit)                                              \
+	((((base)&0xff000000ULL) << (56 - 24)) | (((flags)&0x0000f0ffULL) << 40) | \
+	 (((limit)&0x000f0000ULL) << (48 - 16)) | (((base)&0x00ffffffULL) << 16) | \
 	 (((limit)&0x0000ffffULL)))
 
 /* Page-table entry bits */
 #define PTE_PRESENT (1ULL << 0)
-#define PTE_RW (1ULL << 1)
-#define PTE_PS (1ULL << 7) /* 2 MiB page in a PD entry */
+#define PTE_RW	    (1ULL << 1)
+#define PTE_PS	    (1ULL << 7) /* 2 MiB page in a PD entry */
 
-#define CR0_PE (1ULL << 0)
-#define CR0_ET (1ULL << 4)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
+#define CR0_PE	 (1ULL << 0)
+#define CR0_ET	 (1ULL << 4)
+#define CR0_PG	 (1ULL << 31)
+#define CR4_PAE	 (1ULL << 5)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
@@ -110,28 +110,35 @@ int x86_vcpu_set_boot_regs(int vcpu_fd, uint64_t entry, uint64_t zero_page)
 	return 0;
 }
 
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_IA32_SYSENTER_CS	0x174
+#define MSR_IA32_SYSENTER_ESP	0x175
+#define MSR_IA32_SYSENTER_EIP	0x176
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSCALL_MASK	0xc0000084
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_IA32_TSC		0x10
+#define MSR_IA32_MISC_ENABLE	0x1a0
+#define MSR_MTRR_DEF_TYPE	0x2ff
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_ENABLE (1ULL << 11)
-#define MTRR_TYPE_WB 6ULL
+#define MTRR_ENABLE		(1ULL << 11)
+#define MTRR_TYPE_WB		6ULL
 
 static int set_msrs(int vcpu_fd)
 {
-	static const struct { uint32_t index; uint64_t data; } init[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 },  { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
-		{ MSR_CSTAR, 0 },	      { MSR_KERNEL_GS_BASE, 0 },
-		{ MSR_SYSCALL_MASK, 0 },      { MSR_LSTAR, 0 },
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
 		{ MSR_IA32_TSC, 0 },
 		/* as firmware leaves them: fast strings on, MTRRs enabled with
 		 * write-back default so the guest does not run uncached */
@@ -160,9 +167,9 @@ static int set_msrs(int vcpu_fd)
 }
 
 /* LAPIC local vector table (Intel SDM vol. 3, 10.5.1) */
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI 0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 static uint32_t lapic_get(const struct kvm_lapic_state *s, unsigned int reg)
@@ -185,8 +192,10 @@ static int set_lapic(int vcpu_fd)
 	if (ioctl(vcpu_fd, KVM_GET_LAPIC, &lapic) < 0)
 		return -errno;
 	/* delivery mode lives in bits 8..10 */
-	lapic_set(&lapic, APIC_LVT0, (lapic_get(&lapic, APIC_LVT0) & ~0x700u) | (APIC_MODE_EXTINT << 8));
-	lapic_set(&lapic, APIC_LVT1, (lapic_get(&lapic, APIC_LVT1) & ~0x700u) | (APIC_MODE_NMI << 8));
+	lapic_set(&lapic, APIC_LVT0,
+		  (lapic_get(&lapic, APIC_LVT0) & ~0x700u) | (APIC_MODE_EXTINT << 8));
+	lapic_set(&lapic, APIC_LVT1,
+		  (lapic_get(&lapic, APIC_LVT1) & ~0x700u) | (APIC_MODE_NMI << 8));
 	if (ioctl(vcpu_fd, KVM_SET_LAPIC, &lapic) < 0)
 		return -errno;
 	return 0;
@@ -198,7 +207,7 @@ int x86_vcpu_init_common(int vcpu_fd)
 	int ret;
 
 	memset(&fpu, 0, sizeof(fpu));
-	fpu.fcw = 0x37f;     /* x87 default after FNINIT */
+	fpu.fcw = 0x37f;    /* x87 default after FNINIT */
 	fpu.mxcsr = 0x1f80; /* all SSE exceptions masked */
 	if (ioctl(vcpu_fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;

@@ -7,9 +7,9 @@
  */
 #include "lib/guest.h"
 
-#define COM1 0x3f8
+#define COM1	 0x3f8
 #define UART_LSR 5
-#define LSR_DR 0x01
+#define LSR_DR	 0x01
 
 int guest_main(uint64_t zero_page);
 

@@ -117,7 +117,8 @@ int vprintf(const char *fmt, va_list ap)
 			con_putc('%');
 			out++;
 			break;
-		case '\0': return out;
+		case '\0':
+			return out;
 		default:
 			con_putc('%');
 			con_putc(*fmt);

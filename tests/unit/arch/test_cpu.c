@@ -18,7 +18,10 @@ static struct kvm_cpuid2 *make_cpuid(void)
 	/* a host-like table: leaf 1, leaf 4 (two cache levels), leaf 0xb
 	 * (two levels + invalid), 0x80000008 */
 	static const struct kvm_cpuid_entry2 host[] = {
-		{ .function = 0x1, .eax = 0x806f8, .ebx = 0x12340800, .ecx = 0x7ffafbff,
+		{ .function = 0x1,
+		  .eax = 0x806f8,
+		  .ebx = 0x12340800,
+		  .ecx = 0x7ffafbff,
 		  .edx = 0x0fabfbff },
 		{ .function = 0x4, .index = 0, .eax = 0xfc004121 },
 		{ .function = 0x4, .index = 3, .eax = 0xfc3fc163 },

@@ -181,7 +181,8 @@ static void check_madt(unsigned int ncpus)
 			assert_int_equal(p[5], 1);    /* LINT1 */
 			nmis++;
 			break;
-		default: fail_msg("unexpected MADT entry type %u", p[0]);
+		default:
+			fail_msg("unexpected MADT entry type %u", p[0]);
 		}
 		p += p[1];
 	}

@@ -107,7 +107,8 @@ static void mp_parse(const uint8_t *ram, unsigned int ncpus, struct mp_counts *c
 			c->lintsrcs++;
 			p += 8;
 			break;
-		default: fail_msg("unknown entry type %u", p[0]);
+		default:
+			fail_msg("unknown entry type %u", p[0]);
 		}
 	}
 	assert_ptr_equal(p, end);

@@ -125,9 +125,8 @@ static void test_many_ranges_sorted(void **state)
 	bus_init(&bus, "test");
 	/* registered out of order; lookup must still find each */
 	for (i = 31; i >= 0; i--)
-		assert_int_equal(bus_register(&bus, (uint64_t)i * 0x100, 0x10, &fake_ops, &d, NULL,
-					      "r"),
-				 0);
+		assert_int_equal(
+			bus_register(&bus, (uint64_t)i * 0x100, 0x10, &fake_ops, &d, NULL, "r"), 0);
 	for (i = 0; i < 32; i++) {
 		assert_non_null(bus_find(&bus, (uint64_t)i * 0x100 + 0xf));
 		assert_int_equal(bus_find(&bus, (uint64_t)i * 0x100)->base, (uint64_t)i * 0x100);

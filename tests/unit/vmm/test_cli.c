@@ -13,11 +13,11 @@
 
 static char err[256];
 
-#define PARSE(cfg, ...)                                                                     \
-	({                                                                                  \
-		char *argv_[] = { "vmm", __VA_ARGS__, NULL };                               \
-		cli_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cfg), err,   \
-			  sizeof(err));                                                     \
+#define PARSE(cfg, ...)                                                                   \
+	({                                                                                \
+		char *argv_[] = { "vmm", __VA_ARGS__, NULL };                             \
+		cli_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cfg), err, \
+			  sizeof(err));                                                   \
 	})
 
 static void test_sizes(void **state)

@@ -95,9 +95,8 @@ static void test_init_splits_around_hole(void **state)
 	*(volatile uint8_t *)gm_slice(&gm, hole + (16ULL << 20), 1) = 1;
 	gm_destroy(&gm);
 	/* the real layout: 4 GiB of RAM leaves 1 GiB above 4 GiB */
-	assert_int_equal(gm_init(&gm, 4ULL << 30, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
-				 false),
-			 0);
+	assert_int_equal(
+		gm_init(&gm, 4ULL << 30, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END, false), 0);
 	assert_int_equal(gm.regions[1].gpa, 4ULL << 30);
 	assert_int_equal(gm.regions[1].size, 1ULL << 30);
 	gm_destroy(&gm);
