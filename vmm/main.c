@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	struct vmm_config cfg;
 	struct terminal term = { 0 };
 	char err[512];
+	uint64_t deadline = 0;
 	int status;
 
 	ensure_std_fds();
@@ -96,11 +97,13 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
 	block_signals();
+	if (cfg.timeout_sec > 0)
+		deadline = vm_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
 
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, &cfg) < 0) {
+		if (vm_create(&vm, &cfg, deadline) < 0) {
 			vm_destroy(&vm);
 			terminal_restore(&term);
 			return VM_EXIT_ERROR;

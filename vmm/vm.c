@@ -457,16 +457,16 @@ static int vm_setup_event_sources(struct vm *vm)
 	if (ret)
 		return ret;
 
-	if (vm->cfg->timeout_sec > 0) {
+	if (vm->timeout_deadline_ns) {
+		/* An absolute deadline, so --timeout bounds the whole run even
+		 * when --reboot starts the VM again. */
 		struct itimerspec its = { 0 };
-		double t = vm->cfg->timeout_sec;
 
-		its.it_value.tv_sec = (time_t)t;
-		its.it_value.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
+		its.it_value.tv_sec = (time_t)(vm->timeout_deadline_ns / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(vm->timeout_deadline_ns % 1000000000ULL);
 		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
+		if (vm->timer_fd < 0 ||
+		    timerfd_settime(vm->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 			return -errno;
 		vm->timer_src = (struct el_source){ .fd = vm->timer_fd,
 						    .handler = timer_handler,
@@ -490,7 +490,7 @@ static int vm_setup_event_sources(struct vm *vm)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static uint64_t monotonic_ns(void)
+uint64_t vm_monotonic_ns(void)
 {
 	struct timespec ts;
 
@@ -501,21 +501,22 @@ static uint64_t monotonic_ns(void)
 /* -vv: how long each step of building the machine took */
 static void vm_log_step(uint64_t *t, const char *step)
 {
-	uint64_t now = monotonic_ns();
+	uint64_t now = vm_monotonic_ns();
 
 	log_debug("%-28s %7.3f ms", step, (double)(now - *t) / 1e6);
 	*t = now;
 }
 
-int vm_create(struct vm *vm, const struct vmm_config *cfg)
+int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
-	uint64_t entry = 0, zero_page = 0, t = monotonic_ns();
+	uint64_t entry = 0, zero_page = 0, t = vm_monotonic_ns();
 	unsigned int i;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
+	vm->timeout_deadline_ns = timeout_deadline_ns;
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->timer_fd = vm->console_log_fd = -1;
 	vm->stdin_fd = -1;
 	vm->ncpus = cfg->cpus;

@@ -82,6 +82,7 @@ struct vm {
 	int signal_fd;
 	int timer_fd;
 
+	uint64_t timeout_deadline_ns;
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC just before vCPU 0's first KVM_RUN */
 
 	/* Lock order: stop_lock is a leaf (taken under device locks). */
@@ -90,9 +91,14 @@ struct vm {
 	int exit_status;
 };
 
-/* Build the machine described by cfg. On failure prints one line and
- * returns a negative errno (the caller exits 1). */
-int vm_create(struct vm *vm, const struct vmm_config *cfg) __attribute__((warn_unused_result));
+/* Build the machine described by cfg. timeout_deadline_ns: CLOCK_MONOTONIC
+ * instant at which the VM stops with VM_EXIT_TIMEOUT (0: never). On failure
+ * prints one line and returns a negative errno (the caller exits 1). */
+int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
+	__attribute__((warn_unused_result));
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vm_monotonic_ns(void);
 
 /* Run until the guest or the user ends the VM; returns the exit status. */
 int vm_run(struct vm *vm);

@@ -71,6 +71,14 @@ def check_console_log(case, run):
     return None
 
 
+def check_restarted(case, run):
+    """--reboot: the guest must have started again after its reset."""
+    n = text(run.stdout).count('pulsing the reset line')
+    if n < 2:
+        return 'the guest ran %d time(s); --reboot should restart it' % n
+    return None
+
+
 def check_fast_timeout(case, run):
     if run.elapsed > case.vmm_timeout + 10:
         return ('--timeout %d took %.1f s to stop the VM'
@@ -99,6 +107,9 @@ CASES = [
     Case('poweroff', 'poweroff', 0,
          expect=['writing 0x34 to SLEEP_CONTROL_REG']),
     Case('reboot', 'reboot', 3, expect=['pulsing the reset line']),
+    # --reboot restarts the VM; --timeout bounds the whole run across restarts
+    Case('reboot-restarts', 'reboot', 5, args=['--reboot'], vmm_timeout=3, kill_after=30,
+         check=check_restarted),
     Case('panic', 'panic', 4, expect=['reporting a panic']),
     Case('triplefault', 'triplefault', 3, expect=['ud2 with an empty IDT']),
     Case('int3', 'int3', 0,
