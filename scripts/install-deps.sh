@@ -8,7 +8,7 @@ PACKAGES=(
   libcmocka-dev libfdt-dev libslirp-dev libaio-dev
   acpica-tools clang-format
   # guest images: the kernel from Debian's sources, busybox for the initramfs
-  linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
+  linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils lz4
   rsync kmod
 )
 

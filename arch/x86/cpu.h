@@ -38,7 +38,10 @@ struct kvm_cpuid2 *x86_cpuid_supported(int kvm_fd, int *err);
 int x86_vcpu_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t apic_id,
 		       uint32_t ncpus) __attribute__((warn_unused_result));
 
-/* Patch one copy of the table (exposed for unit tests). */
+/* Patch one copy of the table (exposed for unit tests). It may add up to
+ * X86_CPUID_EXTRA_ENTRIES entries (missing topology subleaves): the table
+ * must have room for them after its nent entries. */
+#define X86_CPUID_EXTRA_ENTRIES 4
 void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t ncpus);
 
 #endif /* ARCH_X86_CPU_H */

@@ -41,10 +41,50 @@ static uint32_t bits_for(uint32_t n)
 	return b;
 }
 
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t fn, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == fn && cpuid->entries[i].index == index)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+/*
+ * The extended topology leaves (0xb, and 0x1f where the host has it) need
+ * three subleaves: SMT, core, and the invalid level that ends the list.
+ * KVM_GET_SUPPORTED_CPUID passes on only what the host reports (a host that
+ * is itself a small VM may list just subleaf 0), so add what is missing;
+ * x86_cpuid_patch() then fills them in.
+ */
+static void cpuid_add_topology_subleaves(struct kvm_cpuid2 *cpuid)
+{
+	static const uint32_t leaves[] = { 0xb, 0x1f };
+	unsigned int l;
+	uint32_t sub;
+
+	for (l = 0; l < 2; l++) {
+		if (!cpuid_find(cpuid, leaves[l], 0))
+			continue;
+		for (sub = 1; sub < 3; sub++) {
+			if (cpuid_find(cpuid, leaves[l], sub))
+				continue;
+			cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
+				.function = leaves[l],
+				.index = sub,
+				.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+			};
+		}
+	}
+}
+
 void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t ncpus)
 {
 	uint32_t core_bits = bits_for(ncpus);
 	uint32_t i;
+
+	cpuid_add_topology_subleaves(cpuid);
 
 	for (i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -91,6 +131,15 @@ void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t ncpus)
 				e->ecx = e->index & 0xff;
 			}
 			break;
+		case 0x8000001e:
+			/* AMD extended APIC id and topology (TOPOEXT): Linux takes
+			 * the core id and threads per core from here on AMD, so the
+			 * host's values would make every vCPU the same core. */
+			e->eax = apic_id;
+			e->ebx = apic_id & 0xff; /* core id; [15:8] threads per core - 1 = 0 */
+			e->ecx = 0;		 /* node 0, one node per package */
+			e->edx = 0;
+			break;
 		case 0x80000008:
 			/* ECX[7:0] = cores per package - 1 (AMD), [15:12] id size */
 			e->ecx = (e->ecx & ~0xf0ffu) | (core_bits << 12) | ((ncpus - 1) & 0xff);
@@ -105,7 +154,8 @@ int x86_vcpu_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t
 		       uint32_t ncpus)
 {
 	size_t size = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
-	struct kvm_cpuid2 *cpuid = malloc(size);
+	struct kvm_cpuid2 *cpuid =
+		malloc(size + X86_CPUID_EXTRA_ENTRIES * sizeof(supported->entries[0]));
 	int ret = 0;
 
 	if (!cpuid)

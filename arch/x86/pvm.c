@@ -21,8 +21,10 @@ const char *pvm_cmdline_extra(void)
 {
 	/* The guest sees the host's CPUID whatever KVM_SET_CPUID2 says, and PVM
 	 * does not virtualise these features for the guest kernel; Linux must
-	 * be told not to use them (measured on 6.1, see docs/pvm.md). */
-	return "noxsave clearcpuid=smap,smep,cx16,pku,umip,xsave,popcnt,bmi1,bmi2,movbe,abm,"
+	 * be told not to use them (measured on 6.1, see docs/pvm.md). The
+	 * older "noxsave" is not needed: Linux 6.1 no longer knows it (it would
+	 * pass it on to /init) and clearcpuid=xsave does the same. */
+	return "clearcpuid=smap,smep,cx16,pku,umip,xsave,popcnt,bmi1,bmi2,movbe,abm,"
 	       "fsgsbase,rdrand,rdseed,rdpid,adx,clflushopt,clwb,erms,fsrm,sha_ni,aes,pclmulqdq,"
 	       "avx,avx2,fma,f16c,sse4_1,sse4_2,ssse3,invpcid,pcid,rdtscp";
 }

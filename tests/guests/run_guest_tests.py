@@ -104,6 +104,10 @@ CASES = [
          expect=['MADT lists 2 CPUs', 'expected 3 CPUs']),
     Case('smp-bad-madt', 'smp', 14, cmdline='corrupt_madt=1',
          expect=['APIC at 0x', 'has a bad checksum']),
+    # CPUID topology as the guest sees it: 2 cores in one package
+    Case('cpuid', 'cpuid', 0, args=['--cpus', '2'],
+         expect=['cpuid b.0: eax=0 ebx=1 ecx=100', 'cpuid b.1: eax=1 ebx=2 ecx=201',
+                 'lapic id 0, consistent']),
     Case('poweroff', 'poweroff', 0,
          expect=['writing 0x34 to SLEEP_CONTROL_REG']),
     Case('reboot', 'reboot', 3, expect=['pulsing the reset line']),

@@ -109,7 +109,8 @@ def parse_args():
     p.add_argument("--timeout", type=int, default=900,
                    help="vmm --timeout, seconds (the guest takes ~2 min on PVM hosts)")
     p.add_argument("--cmdline", default="", help="appended to the test's kernel command line")
-    p.add_argument("--log", help="write the console log here (default: a temporary file)")
+    p.add_argument("--log", help="write the console log here (default: a temporary file, "
+                   "removed when the test passes)")
     p.add_argument("--pvm", choices=["auto", "yes", "no"], default="auto",
                    help="expect PVM behaviour (default: auto, /sys/module/kvm_pvm)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
@@ -222,6 +223,8 @@ def main():
         for f in failures:
             print("FAIL: " + f)
         return 1
+    if not args.log:
+        os.unlink(log.name)  # kept only when the test fails
     print("PASS")
     return 0
 

@@ -29,10 +29,14 @@ static struct kvm_cpuid2 *make_cpuid(void)
 		{ .function = 0xb, .index = 0, .eax = 1, .ebx = 2, .ecx = 0x100, .edx = 7 },
 		{ .function = 0xb, .index = 1, .eax = 7, .ebx = 96, .ecx = 0x201, .edx = 7 },
 		{ .function = 0xb, .index = 2, .eax = 0, .ebx = 0, .ecx = 2, .edx = 7 },
+		/* a host that lists only subleaf 0 of 0x1f: 1 and 2 get added */
+		{ .function = 0x1f, .index = 0, .eax = 1, .ebx = 2, .ecx = 0x100, .edx = 7 },
 		{ .function = 0x80000008, .eax = 0x3030, .ecx = 0x705f },
+		{ .function = 0x8000001e, .eax = 0x0e, .ebx = 0x0107, .ecx = 0x0300 },
 	};
 	size_t n = sizeof(host) / sizeof(host[0]);
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+	struct kvm_cpuid2 *c =
+		calloc(1, sizeof(*c) + (n + X86_CPUID_EXTRA_ENTRIES) * sizeof(c->entries[0]));
 
 	assert_non_null(c);
 	c->nent = (uint32_t)n;
@@ -77,6 +81,12 @@ static void test_cpuid_apic_ids_and_topology(void **state)
 		assert_int_equal((leaf(c, 0xb, 1)->ecx >> 8) & 0xff, 2);
 		assert_int_equal(leaf(c, 0xb, 2)->ebx, 0);
 		assert_int_equal(leaf(c, 0xb, 2)->edx, id);
+		/* the same for 0x1f, whose subleaves 1 and 2 were missing */
+		assert_int_equal(leaf(c, 0x1f, 1)->eax, 3);
+		assert_int_equal(leaf(c, 0x1f, 1)->ebx, 6);
+		assert_int_equal(leaf(c, 0x1f, 1)->edx, id);
+		assert_int_equal(leaf(c, 0x1f, 1)->flags, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+		assert_int_equal((leaf(c, 0x1f, 2)->ecx >> 8) & 0xff, 0);
 		/* leaf 4: cores per package - 1 = 7 (rounded to a power of two) */
 		assert_int_equal(leaf(c, 4, 0)->eax >> 26, 7);
 		assert_true(((leaf(c, 4, 3)->eax >> 14) & 0xfff) <= 7);
@@ -84,6 +94,11 @@ static void test_cpuid_apic_ids_and_topology(void **state)
 		/* AMD: cores - 1 */
 		assert_int_equal(leaf(c, 0x80000008, 0)->ecx & 0xff, 5);
 		assert_int_equal(leaf(c, 0x80000008, 0)->eax, 0x3030);
+		/* AMD TOPOEXT: extended APIC id, core id = APIC id, 1 thread
+		 * per core, node 0 */
+		assert_int_equal(leaf(c, 0x8000001e, 0)->eax, id);
+		assert_int_equal(leaf(c, 0x8000001e, 0)->ebx, id);
+		assert_int_equal(leaf(c, 0x8000001e, 0)->ecx, 0);
 		free(c);
 	}
 }
