@@ -307,7 +307,7 @@ static size_t console_filter(struct vm *vm, uint8_t *buf, size_t len)
 				buf[out++] = CTRL_A;
 			continue;
 		}
-		if (c == CTRL_A && isatty(vm->stdin_fd))
+		if (c == CTRL_A && vm->stdin_is_tty)
 			vm->escape_pending = true;
 		else
 			buf[out++] = c;
@@ -479,6 +479,7 @@ static int vm_setup_event_sources(struct vm *vm)
 	/* stdin feeds the UART. epoll refuses regular files (EPERM) and a
 	 * closed stdin (EBADF): then the guest simply gets no input. */
 	vm->stdin_fd = STDIN_FILENO;
+	vm->stdin_is_tty = isatty(STDIN_FILENO);
 	vm->stdin_src =
 		(struct el_source){ .fd = STDIN_FILENO, .handler = stdin_handler, .opaque = vm };
 	if (el_add(&vm->loop, &vm->stdin_src, EPOLLIN) < 0) {

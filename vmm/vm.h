@@ -75,6 +75,7 @@ struct vm {
 	int console_log_fd;
 	int stdin_fd;	     /* -1 when input is not served */
 	bool stdin_paused;   /* receive FIFO full: stdin not polled */
+	bool stdin_is_tty;   /* Ctrl-A escapes only on a terminal */
 	bool escape_pending; /* Ctrl-A seen */
 	struct el_source stdin_src;
 	struct el_source signal_src;
