@@ -259,12 +259,15 @@ static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 		console_write_all(vm->console_log_fd, buf, len);
 }
 
+/* Called from the event loop (pause) and from vCPU threads (resume): the
+ * flag is atomic, and the loop re-checks for space after pausing, so a
+ * resume racing with a pause is never lost. */
 static void stdin_set_polling(struct vm *vm, bool on)
 {
-	if (vm->stdin_fd < 0)
-		return;
+	if (__atomic_load_n(&vm->stdin_fd, __ATOMIC_ACQUIRE) < 0)
+		return; /* input is gone (EOF) */
 	if (el_modify(&vm->loop, &vm->stdin_src, on ? EPOLLIN : 0) == 0)
-		vm->stdin_paused = !on;
+		__atomic_store_n(&vm->stdin_paused, !on, __ATOMIC_RELEASE);
 }
 
 /* The guest drained the receive FIFO: poll stdin again (serial lock held). */
@@ -335,7 +338,7 @@ static void stdin_handler(struct el_source *src, uint32_t events)
 		return;
 	if (got <= 0) { /* EOF or error: stop serving input, keep the VM */
 		(void)el_remove(&vm->loop, &vm->stdin_src);
-		vm->stdin_fd = -1;
+		__atomic_store_n(&vm->stdin_fd, -1, __ATOMIC_RELEASE);
 		return;
 	}
 	n = console_filter(vm, buf, (size_t)got);
