@@ -74,6 +74,14 @@ err_close:
 	return ret;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static void trace_access(struct vcpu_stats *st, bool mmio, bool write, uint64_t addr)
 {
 	uint64_t key = addr | (mmio ? 1ULL << 63 : 0) | (write ? 1ULL << 62 : 0);
@@ -204,8 +212,14 @@ static void *vcpu_thread(void *arg)
 		vm->first_run_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	}
 	while (!vm_stopping(vm)) {
-		int ret = ioctl(vcpu->fd, KVM_RUN, 0);
+		int ret;
 
+		/* --trace-exits: time spent in vmm between two KVM_RUNs */
+		if (vm->cfg->trace_exits && vcpu->stats.runs)
+			vcpu->stats.user_ns += now_ns() - vcpu->stats.exit_ns;
+		ret = ioctl(vcpu->fd, KVM_RUN, 0);
+		if (vm->cfg->trace_exits)
+			vcpu->stats.exit_ns = now_ns();
 		vcpu->stats.runs++;
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -281,11 +295,12 @@ static const char *exit_reason_name(unsigned int r)
 void vcpu_print_trace(struct vcpu *vcpus, unsigned int n)
 {
 	struct vcpu_trace_slot merged[VCPU_TRACE_SLOTS * 4];
-	uint64_t reasons[64] = { 0 }, runs = 0, overflow = 0;
+	uint64_t reasons[64] = { 0 }, runs = 0, overflow = 0, user_ns = 0;
 	unsigned int nmerged = 0, i, j, k;
 
 	for (i = 0; i < n; i++) {
 		runs += vcpus[i].stats.runs;
+		user_ns += vcpus[i].stats.user_ns;
 		overflow += vcpus[i].stats.slots_overflow;
 		for (j = 0; j < 64; j++)
 			reasons[j] += vcpus[i].stats.exits_by_reason[j];
@@ -314,8 +329,9 @@ void vcpu_print_trace(struct vcpu *vcpus, unsigned int n)
 			merged[j] = merged[j - 1];
 			merged[j - 1] = t;
 		}
-	fprintf(stderr, "vmm: VM exits: %llu KVM_RUN calls on %u vCPUs\r\n",
-		(unsigned long long)runs, n);
+	fprintf(stderr,
+		"vmm: VM exits: %llu KVM_RUN calls on %u vCPUs, %.0f ns in vmm per exit\r\n",
+		(unsigned long long)runs, n, runs > n ? (double)user_ns / (double)(runs - n) : 0.0);
 	for (j = 0; j < 64; j++)
 		if (reasons[j])
 			fprintf(stderr, "vmm:   %-16s %12llu\r\n", exit_reason_name(j),

@@ -24,6 +24,8 @@ struct vcpu_trace_slot {
 struct vcpu_stats {
 	uint64_t exits_by_reason[64];
 	uint64_t runs;
+	uint64_t exit_ns; /* when the last KVM_RUN returned */
+	uint64_t user_ns; /* time handling exits, between KVM_RUNs */
 	struct vcpu_trace_slot slots[VCPU_TRACE_SLOTS];
 	uint64_t slots_overflow;
 };
