@@ -5,6 +5,7 @@
 
 #include "arch/x86/cpu.h"
 #include "vmm/layout.h"
+#include "vmm/log.h"
 
 /* Segment descriptor flags (Intel SDM vol. 3, 3.4.5) */
 #define GDT_ENTRY(flags, base, limit)                                              \
@@ -124,6 +125,8 @@ int x86_vcpu_set_boot_regs(int vcpu_fd, uint64_t entry, uint64_t zero_page)
 #define MISC_ENABLE_FAST_STRING 1ULL
 #define MTRR_ENABLE		(1ULL << 11)
 #define MTRR_TYPE_WB		6ULL
+#define MSR_K7_HWCR		0xc0010015
+#define HWCR_TSC_FREQ_SEL	(1ULL << 24)
 
 static int set_msrs(int vcpu_fd)
 {
@@ -144,6 +147,10 @@ static int set_msrs(int vcpu_fd)
 		 * write-back default so the guest does not run uncached */
 		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB },
+		/* AMD: the TSC counts at the P0 frequency, as firmware sets it
+		 * (else Linux warns "[Firmware Bug]: TSC doesn't count with P0
+		 * frequency!"). Last: hosts that refuse it (Intel) stop here. */
+		{ MSR_K7_HWCR, HWCR_TSC_FREQ_SEL },
 	};
 	struct {
 		struct kvm_msrs hdr;
@@ -161,8 +168,11 @@ static int set_msrs(int vcpu_fd)
 	ret = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
 	if (ret < 0)
 		return -errno;
-	/* KVM_SET_MSRS returns how many it set; an MSR a host (PVM) does not
-	 * virtualise stops the list. The remaining ones are optional. */
+	/* KVM_SET_MSRS returns how many it set: an MSR this KVM refuses stops
+	 * the list. None of them is needed to boot, so note it and go on. */
+	if ((unsigned int)ret < n)
+		log_debug("KVM refused MSR %#x; %u of %u initial MSRs set", init[ret].index,
+			  (unsigned int)ret, n);
 	return 0;
 }
 
