@@ -71,18 +71,31 @@ CASES = [
      ["/proc/no/such/log"], True),
     ("command line too long", ["--kernel", hello, "--cmdline", "x" * 70000], 1, ["command line"], True),
 ]
+# /dev/kvm without permission: as an unprivileged user, where we can become one
+SKIPPED_UP_FRONT = 0
+setpriv = "/usr/bin/setpriv"
+if os.geteuid() == 0 and os.path.exists(setpriv) and (os.stat("/dev/kvm").st_mode & 0o006) == 0:
+    CASES.append(("no permission for /dev/kvm",
+                  ["--kernel", hello], 1, ["no permission", "/dev/kvm"], True))
+    PREFIX = {"no permission for /dev/kvm": [setpriv, "--reuid=65534", "--regid=65534",
+                                             "--clear-groups"]}
+else:
+    print("SKIP no permission for /dev/kvm: needs root, setpriv and a /dev/kvm others cannot open")
+    PREFIX = {}
+    SKIPPED_UP_FRONT = 1
 if hugepages_free == 0:
     CASES.append(("hugepages not reserved", ["--kernel", hello, "--hugepages", "--mem", "64M"], 1,
                   ["huge"], True))
 
-passed = failed = skipped = 0
+passed = failed = 0
+skipped = SKIPPED_UP_FRONT
 for name, argv, status, words, needs_kvm in CASES:
     if needs_kvm and not have_kvm:
         print(f"SKIP {name}: /dev/kvm not available")
         skipped += 1
         continue
     try:
-        p = subprocess.run([args.vmm] + argv, stdin=subprocess.DEVNULL, capture_output=True,
+        p = subprocess.run(PREFIX.get(name, []) + [args.vmm] + argv, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=60, text=True, errors="replace")
     except subprocess.TimeoutExpired:
         print(f"FAIL {name}: vmm did not exit within 60 s")
