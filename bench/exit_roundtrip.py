@@ -9,9 +9,10 @@ bare: bench/kvm_bare_loop, a 100-line VMM whose vCPU runs `out 0x80` N times
 in real mode and whose loop does nothing but re-enter KVM_RUN.
 in vmm: vmm --trace-exits times its own share directly (from KVM_RUN returning
 to the next KVM_RUN: exit decoding, bus lookup, device lock and handler). The
-rest of the difference to the bare loop is on the guest and KVM side (the
-test guest runs a 64-bit loop with paging, the bare one a 3-instruction
-real-mode loop), which matters on hosts that interpret guest ring-0 code.
+rest of the difference to the bare loop is on the guest and KVM side: both
+guests run the same 3-instruction loop, but vmm's in 64-bit mode with paging
+and the bare one in real mode, which matters on hosts that interpret guest
+ring-0 code (PVM).
 """
 import argparse
 import os
