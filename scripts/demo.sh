@@ -4,6 +4,9 @@
 # 2 vCPUs on the serial console. Ctrl-A x quits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The guest images are cached in ${VMM_CACHE:-$HOME/.cache/vmm}; CI may run
+# with HOME unset.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 ./scripts/install-deps.sh
 ./scripts/build.sh build
 ./guest-images/build-all.sh

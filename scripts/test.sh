@@ -7,6 +7,9 @@
 # Prints one closing line "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The guest images are cached in ${VMM_CACHE:-$HOME/.cache/vmm}; CI may run
+# with HOME unset.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 
 passed=0; failed=0; skipped=0
 fail_names=()
