@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/cpu.h"
@@ -72,14 +71,6 @@ err_close:
 	close(vcpu->fd);
 	vcpu->fd = -1;
 	return ret;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void trace_access(struct vcpu_stats *st, bool mmio, bool write, uint64_t addr)
@@ -205,21 +196,17 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	if (vcpu->id == 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		vm->first_run_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	}
+	if (vcpu->id == 0)
+		vm->first_run_ns = vm_monotonic_ns();
 	while (!vm_stopping(vm)) {
 		int ret;
 
 		/* --trace-exits: time spent in vmm between two KVM_RUNs */
 		if (vm->cfg->trace_exits && vcpu->stats.runs)
-			vcpu->stats.user_ns += now_ns() - vcpu->stats.exit_ns;
+			vcpu->stats.user_ns += vm_monotonic_ns() - vcpu->stats.exit_ns;
 		ret = ioctl(vcpu->fd, KVM_RUN, 0);
 		if (vm->cfg->trace_exits)
-			vcpu->stats.exit_ns = now_ns();
+			vcpu->stats.exit_ns = vm_monotonic_ns();
 		vcpu->stats.runs++;
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -92,7 +92,7 @@ static int kvm_open_checked(void)
 static int vm_setup_kvm(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	int max_vcpus;
+	int max_vcpus, ret;
 
 	vm->kvm_fd = kvm_open_checked();
 	if (vm->kvm_fd < 0)
@@ -111,8 +111,9 @@ static int vm_setup_kvm(struct vm *vm)
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
-		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
-		return -errno;
+		ret = -errno; /* before log_err can change errno */
+		log_err("KVM_CREATE_VM failed: %s", strerror(-ret));
+		return ret;
 	}
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
 		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
@@ -125,12 +126,14 @@ static int vm_setup_kvm(struct vm *vm)
 	/* In-kernel PIC, IOAPIC and LAPICs, and the PIT: interrupts and timers
 	 * never leave the kernel. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		log_err("KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		log_err("KVM_CREATE_IRQCHIP failed: %s", strerror(-ret));
+		return ret;
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_err("KVM_CREATE_PIT2 failed: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		log_err("KVM_CREATE_PIT2 failed: %s", strerror(-ret));
+		return ret;
 	}
 	return 0;
 }
@@ -162,8 +165,9 @@ static int vm_setup_memory(struct vm *vm)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-			log_err("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
-			return -errno;
+			ret = -errno;
+			log_err("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-ret));
+			return ret;
 		}
 	}
 	return 0;
