@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "firmware/aml.h"
+#include "firmware/checksum.h"
 #include "vmm/layout.h"
 
 #define ACPI_OEM_ID	      "VMM   "
@@ -173,16 +174,6 @@ enum {
 	ACPI_MADT_LAPIC_NMI = 4,
 };
 
-static uint8_t acpi_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum = (uint8_t)(sum + *b++);
-	return (uint8_t)-sum;
-}
-
 /* Fill a header; the checksum is set by acpi_finish() once the body is. */
 static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev,
 			     const char *table_id)
@@ -203,7 +194,7 @@ static void acpi_finish(void *table, size_t len)
 	struct acpi_header *h = table;
 
 	h->checksum = 0;
-	h->checksum = acpi_checksum(table, len);
+	h->checksum = fw_checksum8(table, len);
 }
 
 static struct acpi_gas acpi_gas_io8(uint16_t port)
@@ -496,8 +487,8 @@ int acpi_write_tables(const struct guest_mem *gm, uint64_t start, uint64_t end,
 	rsdp.revision = 2;
 	rsdp.length = sizeof(rsdp);
 	rsdp.xsdt_address = xsdt_at;
-	rsdp.checksum = acpi_checksum(&rsdp, 20); /* 5.2.5.3: the ACPI 1.0 part */
-	rsdp.extended_checksum = acpi_checksum(&rsdp, sizeof(rsdp));
+	rsdp.checksum = fw_checksum8(&rsdp, 20); /* 5.2.5.3: the ACPI 1.0 part */
+	rsdp.extended_checksum = fw_checksum8(&rsdp, sizeof(rsdp));
 
 	ret = gm_write(gm, rsdp_at, &rsdp, sizeof(rsdp));
 	if (!ret)

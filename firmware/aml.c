@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "firmware/checksum.h"
+
 /* Opcodes (20.3 "AML Byte Stream Byte Values") */
 #define AML_ZERO_OP	       0x00
 #define AML_ONE_OP	       0x01
@@ -454,15 +456,10 @@ void aml_res_ext_irq(struct aml_buf *r, unsigned int flags, uint32_t gsi)
  * end tag included, sum to zero. */
 void aml_res_end(struct aml_buf *r)
 {
-	uint8_t sum = AML_RES_END_TAG;
-	size_t i;
-
+	aml_byte(r, AML_RES_END_TAG);
 	if (r->err)
 		return;
-	for (i = 0; i < r->len; i++)
-		sum = (uint8_t)(sum + r->data[i]);
-	aml_byte(r, AML_RES_END_TAG);
-	aml_byte(r, (uint8_t)-sum);
+	aml_byte(r, fw_checksum8(r->data, r->len));
 }
 
 void aml_resource_template(struct aml_buf *b, const struct aml_buf *r)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "firmware/checksum.h"
 #include "vmm/layout.h"
 
 #define MP_SPEC_REV 4 /* 1.4 */
@@ -110,16 +111,6 @@ enum { MP_IRQ_INT = 0, MP_IRQ_NMI = 1, MP_IRQ_EXTINT = 3 };
 #define MP_ISA_BUS_ID 0
 #define MP_ISA_IRQS   16 /* IRQ 2 is the cascade and is not routed */
 #define MP_ALL_LAPICS 0xff
-
-static uint8_t mp_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum = (uint8_t)(sum + *b++);
-	return (uint8_t)-sum;
-}
 
 static size_t mptable_size(unsigned int ncpus)
 {
@@ -226,14 +217,14 @@ int mptable_write(const struct guest_mem *gm, uint64_t gpa, uint64_t limit, unsi
 	mpc.lapic = (uint32_t)LAYOUT_LAPIC_ADDR;
 	memcpy(buf + sizeof(mpf), &mpc, sizeof(mpc));
 	buf[sizeof(mpf) + offsetof(struct mpc_table, checksum)] =
-		mp_checksum(buf + sizeof(mpf), mpc.length);
+		fw_checksum8(buf + sizeof(mpf), mpc.length);
 
 	memset(&mpf, 0, sizeof(mpf));
 	memcpy(mpf.signature, "_MP_", 4);
 	mpf.physptr = (uint32_t)(gpa + sizeof(mpf));
 	mpf.length = 1;
 	mpf.spec_rev = MP_SPEC_REV;
-	mpf.checksum = mp_checksum(&mpf, sizeof(mpf));
+	mpf.checksum = fw_checksum8(&mpf, sizeof(mpf));
 	memcpy(buf, &mpf, sizeof(mpf));
 
 	ret = gm_write(gm, gpa, buf, size);
