@@ -25,20 +25,24 @@
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
+/* The boot GDT, written to guest memory and mirrored in the segment
+ * registers: index 2 = __BOOT_CS, 3 = __BOOT_DS, 4 = a TSS (KVM wants a
+ * usable TR). */
+static const uint64_t boot_gdt[] = {
+	GDT_ENTRY(0, 0, 0),
+	GDT_ENTRY(0, 0, 0),
+	[X86_BOOT_CS / 8] = GDT_ENTRY(0xa09b, 0, 0xfffff), /* code: present, exec/read, L=1, G=1 */
+	[X86_BOOT_DS / 8] =
+		GDT_ENTRY(0xc093, 0, 0xfffff), /* data: present, read/write, D/B=1, G=1 */
+	[X86_BOOT_TSS / 8] = GDT_ENTRY(0x808b, 0, 0xfffff), /* 32-bit busy TSS */
+};
+
 int x86_write_boot_tables(const struct guest_mem *gm)
 {
-	/* index 2 = __BOOT_CS, 3 = __BOOT_DS, 4 = a TSS (KVM wants a usable TR) */
-	const uint64_t gdt[] = {
-		GDT_ENTRY(0, 0, 0),
-		GDT_ENTRY(0, 0, 0),
-		GDT_ENTRY(0xa09b, 0, 0xfffff), /* code: present, exec/read, L=1, G=1 */
-		GDT_ENTRY(0xc093, 0, 0xfffff), /* data: present, read/write, D/B=1, G=1 */
-		GDT_ENTRY(0x808b, 0, 0xfffff), /* 32-bit busy TSS */
-	};
 	uint64_t idt = 0, e;
 	int ret, i;
 
-	ret = gm_write(gm, LAYOUT_GDT_ADDR, gdt, sizeof(gdt));
+	ret = gm_write(gm, LAYOUT_GDT_ADDR, boot_gdt, sizeof(boot_gdt));
 	if (!ret)
 		ret = gm_write(gm, LAYOUT_IDT_ADDR, &idt, sizeof(idt));
 	if (ret)
@@ -83,14 +87,14 @@ int x86_vcpu_set_boot_regs(int vcpu_fd, uint64_t entry, uint64_t zero_page)
 
 	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
-	code = seg_from_gdt(GDT_ENTRY(0xa09b, 0, 0xfffff), X86_BOOT_CS);
-	data = seg_from_gdt(GDT_ENTRY(0xc093, 0, 0xfffff), X86_BOOT_DS);
-	tss = seg_from_gdt(GDT_ENTRY(0x808b, 0, 0xfffff), X86_BOOT_TSS);
+	code = seg_from_gdt(boot_gdt[X86_BOOT_CS / 8], X86_BOOT_CS);
+	data = seg_from_gdt(boot_gdt[X86_BOOT_DS / 8], X86_BOOT_DS);
+	tss = seg_from_gdt(boot_gdt[X86_BOOT_TSS / 8], X86_BOOT_TSS);
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.tr = tss;
 	sregs.gdt.base = LAYOUT_GDT_ADDR;
-	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.gdt.limit = sizeof(boot_gdt) - 1;
 	sregs.idt.base = LAYOUT_IDT_ADDR;
 	sregs.idt.limit = 7;
 	sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
