@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O engine under the disk formats: asynchronous preadv/pwritev,
+ * fdatasync and fallocate on file descriptors, with one completion eventfd.
+ *
+ * Kinds: libaio (io_submit/io_getevents; truly asynchronous with O_DIRECT,
+ * and with io_set_eventfd so completions wake the event loop), a small thread
+ * pool (used for fdatasync and fallocate, which Linux AIO does not do, and
+ * for everything when io_setup fails), and sync (the operation is performed
+ * inside ioe_submit; the callback still runs from ioe_process).
+ *
+ * Callbacks run only from ioe_process()/ioe_drain(), never from inside
+ * ioe_submit(), on the calling thread. An engine serves one thread at a time.
+ *
+ * Short transfers: the engine resubmits the remainder of a short write or
+ * read; a read that reaches end of file fills the rest with zeros (a qcow2
+ * cluster at the end of a file, a raw image shorter than its size).
+ */
+#ifndef VMM_DEVICES_DISK_IO_ENGINE_H
+#define VMM_DEVICES_DISK_IO_ENGINE_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/disk/disk.h"
+
+enum ioe_op {
+	IOE_READ,
+	IOE_WRITE,
+	IOE_FDATASYNC,
+	IOE_PUNCH_HOLE,	 /* fallocate(PUNCH_HOLE | KEEP_SIZE) over [off, off+len) */
+	IOE_ZERO_RANGE,	 /* fallocate(ZERO_RANGE), falling back to writing zeros */
+	IOE_NOP,	 /* no I/O: just run done(r, 0) from ioe_process(). For work a
+			  * format finishes without touching a file (a read of an
+			  * unallocated cluster) but must not complete inside submit. */
+};
+
+#define IOE_MAX_IOV 1024 /* IOV_MAX */
+
+struct ioe_req {
+	/* Filled in by the caller; iov must stay valid until done() runs. */
+	enum ioe_op op;
+	int fd;
+	uint64_t off;
+	uint64_t len; /* PUNCH_HOLE/ZERO_RANGE; READ/WRITE use the iovecs */
+	const struct iovec *iov;
+	int iovcnt; /* <= IOE_MAX_IOV */
+	/* res: 0 on success (the full length was transferred), or -errno. */
+	void (*done)(struct ioe_req *r, int res);
+	void *opaque;
+
+	/* Engine-private. */
+	uint64_t priv_done;   /* bytes transferred so far */
+	struct ioe_req *priv_next;
+	unsigned char priv_iocb[64]; /* struct iocb, kept opaque here */
+};
+
+int ioe_create(enum disk_engine_kind kind, unsigned int depth, struct io_engine **out)
+	__attribute__((warn_unused_result));
+/* Completes everything in flight, then frees. */
+void ioe_destroy(struct io_engine *e);
+/* The kind actually in use (AUTO resolved). */
+enum disk_engine_kind ioe_kind(const struct io_engine *e);
+
+/* 0, or -errno if the request cannot be queued (done() will not run).
+ * More than `depth` requests may be submitted: the excess waits in the
+ * engine's own queue. */
+int ioe_submit(struct io_engine *e, struct ioe_req *r) __attribute__((warn_unused_result));
+int ioe_event_fd(const struct io_engine *e);
+/* Run callbacks of finished requests (non-blocking); returns how many. */
+int ioe_process(struct io_engine *e);
+/* Block until nothing is in flight, running callbacks. */
+void ioe_drain(struct io_engine *e);
+unsigned int ioe_inflight(const struct io_engine *e);
+
+#endif /* VMM_DEVICES_DISK_IO_ENGINE_H */

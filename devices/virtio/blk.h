@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.2 section 5.2) over a block backend (devices/disk).
+ */
+#ifndef VMM_DEVICES_VIRTIO_BLK_H
+#define VMM_DEVICES_VIRTIO_BLK_H
+
+#include "devices/disk/disk.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/event_loop.h"
+
+struct virtio_blk;
+
+struct virtio_blk_params {
+	struct disk *disk;	/* not owned: the caller closes it after destroy */
+	const char *serial;	/* VIRTIO_BLK_T_GET_ID, up to 20 bytes; NULL = none */
+	struct event_loop *el;	/* the disk's completion fd is watched here */
+	const char *name;	/* "virtio-blk vda" */
+};
+
+int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out)
+	__attribute__((warn_unused_result));
+/* The device to hand to the transport (virtio_mmio_init). */
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* After the transport is destroyed and with the event loop stopped:
+ * complete everything in flight (disk_drain), leave the loop, free. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif /* VMM_DEVICES_VIRTIO_BLK_H */
