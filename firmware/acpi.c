@@ -356,8 +356,12 @@ static void dsdt_virtio_mmio(struct aml_buf *b, unsigned int i, const struct acp
 	aml_init(&res);
 	aml_res_memory32_fixed(&res, true, (uint32_t)d->base, d->size);
 	/* An Extended Interrupt descriptor: Linux takes its trigger and
-	 * polarity as given, without the ISA defaults (drivers/acpi/resource.c). */
-	aml_res_ext_irq(&res, AML_IRQ_CONSUMER, d->irq); /* level, active high, exclusive */
+	 * polarity as given, without the ISA defaults (drivers/acpi/resource.c).
+	 * Edge, active high: the VMM signals through a KVM irqfd, which raises
+	 * and lowers the pin at once. Declared level, a second interrupt that
+	 * arrives while the first is still unacknowledged (remote IRR set)
+	 * would be lost. */
+	aml_res_ext_irq(&res, AML_IRQ_CONSUMER | AML_IRQ_EDGE, d->irq);
 	dsdt_crs(b, &res);
 	aml_close(b, dev);
 }

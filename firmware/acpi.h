@@ -18,7 +18,7 @@
 #define ACPI_MAX_CPUS	   254
 
 /* A virtio-mmio device to announce in the DSDT (_HID "LNRO0005",
- * _CRS = Memory32Fixed(base, size) + Interrupt(irq, level, active high)). */
+ * _CRS = Memory32Fixed(base, size) + Interrupt(irq, edge, active high)). */
 struct acpi_mmio_dev {
 	uint64_t base;
 	uint32_t size;

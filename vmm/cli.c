@@ -25,6 +25,11 @@ static const char help_text[] =
 	"      --console-log FILE   also write the serial console output to FILE\n"
 	"      --reboot             a guest reboot restarts the VM (default: vmm exits, status 3)\n"
 	"      --trace-exits        print VM-exit counts by reason and port/address at exit\n"
+	"  -d, --disk PATH[,OPT...] a virtio-blk disk (raw or qcow2); repeat for more (first is\n"
+	"                           /dev/vda). OPT: readonly, format=raw|qcow2, serial=S,\n"
+	"                           cache=none (O_DIRECT) | writeback, aio=native|threads|sync\n"
+	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
+	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
@@ -118,6 +123,7 @@ enum {
 	OPT_REBOOT,
 	OPT_TRACE_EXITS,
 	OPT_PVM,
+	OPT_VIRTIO_CMDLINE,
 };
 
 static const struct option long_opts[] = {
@@ -132,6 +138,8 @@ static const struct option long_opts[] = {
 	{ "reboot", no_argument, NULL, OPT_REBOOT },
 	{ "trace-exits", no_argument, NULL, OPT_TRACE_EXITS },
 	{ "pvm", required_argument, NULL, OPT_PVM },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -210,6 +218,18 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 			return -1;
 		}
 		break;
+	case 'd':
+		if (cfg->ndisks == CLI_MAX_DISKS) {
+			set_err(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+			return -1;
+		}
+		if (cli_parse_disk(arg, &cfg->disks[cfg->ndisks], err, errlen) < 0)
+			return -1;
+		cfg->ndisks++;
+		break;
+	case OPT_VIRTIO_CMDLINE:
+		cfg->virtio_cmdline = true;
+		break;
 	case 'v':
 		cfg->verbosity++;
 		break;
@@ -220,6 +240,130 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return -1;
 	}
 	return 0;
+}
+
+/* "on"/"off" style values of --disk options. */
+static int parse_bool(const char *v, bool *out)
+{
+	if (!v || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errlen)
+{
+	char *val = strchr(opt, '=');
+	bool b;
+
+	if (val)
+		*val++ = '\0';
+	if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
+		if (parse_bool(val, &b) < 0)
+			goto bad_value;
+		d->readonly = b;
+	} else if (!strcmp(opt, "format") && val) {
+		if (!strcmp(val, "raw"))
+			d->format = "raw";
+		else if (!strcmp(val, "qcow2"))
+			d->format = "qcow2";
+		else
+			goto bad_value;
+	} else if (!strcmp(opt, "serial") && val) {
+		/* virtio-blk GET_ID carries at most 20 bytes (5.2.6) */
+		if (!*val || strlen(val) > 20) {
+			set_err(err, errlen, "--disk: serial '%s' must be 1 to 20 characters", val);
+			return -1;
+		}
+		free(d->serial);
+		d->serial = strdup(val);
+		if (!d->serial)
+			goto nomem;
+	} else if (!strcmp(opt, "cache") && val) {
+		if (!strcmp(val, "none"))
+			d->direct = true;
+		else if (!strcmp(val, "writeback"))
+			d->direct = false;
+		else
+			goto bad_value;
+	} else if (!strcmp(opt, "aio") && val) {
+		if (!strcmp(val, "native"))
+			d->aio = CLI_AIO_NATIVE;
+		else if (!strcmp(val, "threads"))
+			d->aio = CLI_AIO_THREADS;
+		else if (!strcmp(val, "sync"))
+			d->aio = CLI_AIO_SYNC;
+		else
+			goto bad_value;
+	} else {
+		set_err(err, errlen,
+			"--disk: unknown option '%s' (readonly, format=, serial=, cache=, aio=)", opt);
+		return -1;
+	}
+	return 0;
+bad_value:
+	set_err(err, errlen, "--disk: bad value '%s' for %s", val ? val : "", opt);
+	return -1;
+nomem:
+	set_err(err, errlen, "out of memory");
+	return -1;
+}
+
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
+{
+	char *copy, *opt, *save = NULL;
+	int ret = 0;
+
+	memset(d, 0, sizeof(*d));
+	copy = strdup(arg);
+	if (!copy) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	opt = strchr(copy, ',');
+	if (opt)
+		*opt++ = '\0';
+	if (!copy[0]) {
+		set_err(err, errlen, "--disk: no file name in '%s'", arg);
+		ret = -EINVAL;
+		goto out;
+	}
+	d->path = strdup(copy);
+	if (!d->path) {
+		set_err(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (opt = opt ? strtok_r(opt, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
+		if (parse_disk_opt(opt, d, err, errlen) < 0) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+out:
+	free(copy);
+	if (ret)
+		cli_free_disk(d);
+	return ret;
+}
+
+void cli_free_disk(struct cli_disk *d)
+{
+	free(d->path);
+	free(d->serial);
+	memset(d, 0, sizeof(*d));
+}
+
+void cli_free(struct vmm_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->ndisks; i++)
+		cli_free_disk(&cfg->disks[i]);
+	cfg->ndisks = 0;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
@@ -234,7 +378,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 
 	optind = 0; /* reset getopt (GNU: 0 also reinitialises), so tests can call us again */
 	opterr = 0; /* we print our own one-line errors */
-	while ((opt = getopt_long(argc, argv, ":k:i:c:m:p:t:vqhV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:i:c:m:p:t:d:vqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			fputs(help_text, stdout);

@@ -17,6 +17,22 @@
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
 
+/* Each virtio-mmio device takes one GSI of the IOAPIC's 5..23. */
+#define CLI_MAX_DISKS 16
+
+enum cli_aio { CLI_AIO_AUTO, CLI_AIO_NATIVE, CLI_AIO_THREADS, CLI_AIO_SYNC };
+
+/* --disk PATH[,readonly][,format=raw|qcow2][,serial=S][,cache=none|writeback]
+ *        [,aio=native|threads|sync] */
+struct cli_disk {
+	char *path;	/* owned (cli_free) */
+	char *serial;	/* owned, NULL if none */
+	const char *format; /* "raw", "qcow2" or NULL (probe) */
+	bool readonly;
+	bool direct; /* cache=none: O_DIRECT */
+	enum cli_aio aio;
+};
+
 struct vmm_config {
 	const char *kernel;
 	const char *initrd;
@@ -30,6 +46,11 @@ struct vmm_config {
 	bool trace_exits; /* print VM-exit counts at exit */
 	enum cli_pvm_mode pvm;
 	int verbosity; /* -v / -q */
+	struct cli_disk disks[CLI_MAX_DISKS]; /* the first is /dev/vda */
+	unsigned int ndisks;
+	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
+	 * command line instead of in the ACPI DSDT. */
+	bool virtio_cmdline;
 };
 
 enum cli_result {
@@ -38,7 +59,15 @@ enum cli_result {
 	CLI_ERROR = -1,	 /* err holds a one-line message */
 };
 
+/* Parse argv into cfg (which it first clears). Free with cli_free(), also
+ * after an error. */
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen);
+void cli_free(struct vmm_config *cfg);
+
+/* One --disk value into d (owned strings: free with cli_free_disk). */
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void cli_free_disk(struct cli_disk *d);
 
 /* "512M", "2G", "1048576", "64k": bytes, with binary suffixes K/M/G/T
  * (case-insensitive, optional trailing B/iB). -EINVAL for nonsense,

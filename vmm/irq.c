@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 static int irq_line_set_kvm(struct irq_line *line, int level)
 {
@@ -21,6 +23,7 @@ void irq_line_init_kvm(struct irq_line *line, int vm_fd, uint32_t gsi)
 	line->set = irq_line_set_kvm;
 	line->vm_fd = vm_fd;
 	line->gsi = gsi;
+	line->efd = -1;
 }
 
 int irq_line_pulse(struct irq_line *line)
@@ -66,4 +69,43 @@ int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool i
 	if (ioctl(vm_fd, KVM_IOEVENTFD, &io) < 0)
 		return -errno;
 	return 0;
+}
+
+static int irq_line_set_irqfd(struct irq_line *line, int level)
+{
+	uint64_t one = 1;
+
+	if (!level)
+		return 0;
+	if (write(line->efd, &one, sizeof(one)) != sizeof(one))
+		return errno == EAGAIN ? 0 : -errno; /* EAGAIN: already pending */
+	return 0;
+}
+
+int irq_line_init_irqfd(struct irq_line *line, int vm_fd, uint32_t gsi)
+{
+	int ret;
+
+	memset(line, 0, sizeof(*line));
+	line->set = irq_line_set_irqfd;
+	line->vm_fd = vm_fd;
+	line->gsi = gsi;
+	line->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (line->efd < 0)
+		return -errno;
+	ret = irq_irqfd_assign(vm_fd, line->efd, gsi);
+	if (ret) {
+		close(line->efd);
+		line->efd = -1;
+	}
+	return ret;
+}
+
+void irq_line_destroy(struct irq_line *line)
+{
+	if (line->set != irq_line_set_irqfd || line->efd < 0)
+		return;
+	(void)irq_irqfd_deassign(line->vm_fd, line->efd, line->gsi);
+	close(line->efd);
+	line->efd = -1;
 }

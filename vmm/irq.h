@@ -17,11 +17,23 @@ struct irq_line {
 	int (*set)(struct irq_line *line, int level);
 	void *opaque;
 	uint32_t gsi;
-	int vm_fd; /* for the KVM implementation */
+	int vm_fd; /* for the KVM implementations */
+	int efd;   /* the irqfd's eventfd, or -1 */
 };
 
 /* A line driven with KVM_IRQ_LINE on the VM fd. */
 void irq_line_init_kvm(struct irq_line *line, int vm_fd, uint32_t gsi);
+
+/*
+ * A line backed by a KVM irqfd: set(1) signals the eventfd and KVM injects
+ * `gsi` without a trip through userspace; set(0) does nothing. KVM's irqfd
+ * raises and lowers the pin at once, so this is an edge: declare the
+ * interrupt edge-triggered to the guest.
+ */
+int irq_line_init_irqfd(struct irq_line *line, int vm_fd, uint32_t gsi)
+	__attribute__((warn_unused_result));
+/* Undo irq_line_init_irqfd (a no-op for other lines). */
+void irq_line_destroy(struct irq_line *line);
 
 static inline int irq_line_set(struct irq_line *line, int level)
 {

@@ -85,9 +85,11 @@ int main(int argc, char **argv)
 	ensure_std_fds();
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_EXIT_OK:
+		cli_free(&cfg);
 		return 0;
 	case CLI_ERROR:
 		fprintf(stderr, "vmm: error: %s\n", err);
+		cli_free(&cfg);
 		return VM_EXIT_USAGE;
 	case CLI_RUN:
 		break;
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
 		if (vm_create(&vm, &cfg, deadline) < 0) {
 			vm_destroy(&vm);
 			terminal_restore(&term);
+			cli_free(&cfg);
 			return VM_EXIT_ERROR;
 		}
 		terminal_enter_raw(&term);
@@ -118,5 +121,6 @@ int main(int argc, char **argv)
 		vm_destroy(&vm);
 		log_info("guest reset: restarting the VM (--reboot)");
 	}
+	cli_free(&cfg);
 	return status;
 }

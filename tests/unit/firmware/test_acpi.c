@@ -251,10 +251,10 @@ static void check_dsdt(unsigned int ndevs)
 		uint8_t res[22] = { 0x86, 0x09, 0x00, 0x01 };
 
 		/* Memory32Fixed(ReadWrite, base, size), then
-		 * Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive){irq} */
+		 * Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive){irq} */
 		memcpy(res + 4, &(uint32_t){ (uint32_t)d->base }, 4);
 		memcpy(res + 8, &d->size, 4);
-		memcpy(res + 12, (const uint8_t[]){ 0x89, 0x06, 0x00, 0x01, 0x01 }, 5);
+		memcpy(res + 12, (const uint8_t[]){ 0x89, 0x06, 0x00, 0x03, 0x01 }, 5);
 		memcpy(res + 17, &d->irq, 4);
 		res[21] = 0x79;
 		check_template(t.dsdt, len, res, sizeof(res));

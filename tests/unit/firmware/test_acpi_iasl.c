@@ -263,7 +263,7 @@ static void check_with_iasl(struct iasl_state *st, unsigned int ncpus, unsigned 
 		assert_non_null(strstr(dsl, "LNRO0005"));
 		assert_non_null(strstr(dsl, "Memory32Fixed (ReadWrite"));
 		assert_non_null(
-			strstr(dsl, "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive"));
+			strstr(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
 	} else {
 		assert_null(strstr(dsl, "LNRO0005"));
 	}

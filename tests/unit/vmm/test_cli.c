@@ -47,6 +47,76 @@ static void test_sizes(void **state)
 	assert_int_equal(cli_parse_size("17179869184T", &v), -ERANGE);
 }
 
+static void test_disks(void **state)
+{
+	struct vmm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--disk", "root.qcow2", "-d",
+			       "data.raw,readonly,format=raw,serial=abc,cache=none,aio=threads",
+			       "--disk", "x,ro=off,aio=native", "--virtio-cmdline"),
+			 CLI_RUN);
+	assert_int_equal(cfg.ndisks, 3);
+	assert_string_equal(cfg.disks[0].path, "root.qcow2");
+	assert_null(cfg.disks[0].format);
+	assert_null(cfg.disks[0].serial);
+	assert_false(cfg.disks[0].readonly);
+	assert_false(cfg.disks[0].direct);
+	assert_int_equal(cfg.disks[0].aio, CLI_AIO_AUTO);
+	assert_string_equal(cfg.disks[1].path, "data.raw");
+	assert_true(cfg.disks[1].readonly);
+	assert_string_equal(cfg.disks[1].format, "raw");
+	assert_string_equal(cfg.disks[1].serial, "abc");
+	assert_true(cfg.disks[1].direct);
+	assert_int_equal(cfg.disks[1].aio, CLI_AIO_THREADS);
+	assert_false(cfg.disks[2].readonly);
+	assert_int_equal(cfg.disks[2].aio, CLI_AIO_NATIVE);
+	assert_true(cfg.virtio_cmdline);
+	cli_free(&cfg);
+	assert_int_equal(cfg.ndisks, 0);
+}
+
+static void test_disk_errors(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "", "no file name" },
+		{ ",readonly", "no file name" },
+		{ "a,format=vmdk", "bad value 'vmdk' for format" },
+		{ "a,bogus", "unknown option 'bogus'" },
+		{ "a,serial=123456789012345678901", "1 to 20 characters" },
+		{ "a,serial=", "1 to 20 characters" },
+		{ "a,cache=unsafe", "bad value 'unsafe' for cache" },
+		{ "a,aio=io_uring", "bad value 'io_uring' for aio" },
+		{ "a,readonly=maybe", "bad value 'maybe' for readonly" },
+	};
+	struct vmm_config cfg;
+	unsigned int i;
+	char *argv[40];
+	int argc = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--disk", (char *)bad[i][0]),
+				 CLI_ERROR);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("'%s': got '%s', want '%s'", bad[i][0], err, bad[i][1]);
+		assert_null(strchr(err, '\n'));
+		cli_free(&cfg);
+	}
+	/* one more than CLI_MAX_DISKS */
+	argv[argc++] = "vmm";
+	argv[argc++] = "--kernel";
+	argv[argc++] = "k";
+	for (i = 0; i <= CLI_MAX_DISKS; i++) {
+		argv[argc++] = "-d";
+		argv[argc++] = "img";
+	}
+	argv[argc] = NULL;
+	assert_int_equal(cli_parse(argc, argv, &cfg, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "at most 16 disks"));
+	cli_free(&cfg);
+}
+
 static void test_defaults_and_full(void **state)
 {
 	struct vmm_config cfg;
@@ -131,6 +201,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_defaults_and_full),
+		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_disk_errors),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_help_version),
 	};
