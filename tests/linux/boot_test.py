@@ -4,6 +4,7 @@
 
     python3 tests/linux/boot_test.py [--vmm build/vmm] [--kernel vmlinux]
                                      [--initrd initramfs.cpio] [--timeout 900]
+                                     [--root-disk [root.qcow2]] [--virtio-cmdline]
 
 The kernel and initramfs default to those named in
 ${VMM_CACHE:-~/.cache/vmm}/current.env (written by guest-images/build-all.sh).
@@ -22,6 +23,16 @@ and that vmm then ends on its own with the right exit status:
     reports it: exit status 4 and "Kernel panic" in the log;
   - elsewhere /init runs ("vmm-guest: init running") and powers the machine
     off through ACPI S5: exit status 0.
+
+With --root-disk the guest boots without an initramfs from an ext4 root file
+system on /dev/vda (ROOTFS of current.env: a qcow2 image made by
+guest-images/build-rootfs.sh). The test puts a copy-on-write overlay over it
+(vmm-img create -b, so the cached image is never written), boots with
+root=/dev/vda, and also requires the virtio-blk disk to appear, ext4 to mount
+it and the kernel to start /sbin/init from it; afterwards `qemu-img check`
+must find the overlay (which the kernel wrote to when mounting) clean. With
+--virtio-cmdline vmm announces the disk with virtio_mmio.device= instead of
+in the DSDT.
 
 On PVM hosts the test uses the small initramfs (INITRD_MINI: a static
 /init of a few KiB) unless --initrd is given: user space cannot run there
@@ -61,8 +72,21 @@ BASE_CMDLINE = ("console=ttyS0 earlyprintk=serial panic=-1 no_timer_check "
                 "tsc=reliable pci=off")
 
 # (name, regex, required): milestones in the order they normally appear.
-def milestones(cpus):
+def milestones(cpus, root_disk=False):
     cpu_word = "CPU" if cpus == 1 else "CPUs"
+    if root_disk:
+        init = [
+            ("virtio disk vda", r"virtio_blk virtio\d+: \[vda\] \d+ 512-byte logical blocks",
+             True),
+            ("ext4 mounted", r"EXT4-fs \(vda\): mounted filesystem", True),
+            ("root mounted", r"VFS: Mounted root \(ext4 filesystem\)", True),
+            ("/sbin/init started", r"Run /sbin/init as init process", True),
+        ]
+    else:
+        init = [
+            ("initramfs unpacked", r"Freeing initrd memory", False),
+            ("/init started", r"Run /init as init process", True),
+        ]
     return [
         ("kernel started", r"Linux version \d+\.\d+", True),
         ("ACPI MADT used", r"ACPI: Using ACPI \(MADT\) for SMP configuration", True),
@@ -71,8 +95,7 @@ def milestones(cpus):
         ("ACPI DSDT loaded", r"ACPI: \d+ ACPI AML tables successfully acquired and loaded",
          True),
         ("serial console", r"ttyS0 at I/O 0x3f8", True),
-        ("initramfs unpacked", r"Freeing initrd memory", False),
-        ("/init started", r"Run /init as init process", True),
+    ] + init + [
         ("user space", r"vmm-guest: init running", False),
         ("kernel panic", r"Kernel panic - not syncing", False),
     ]
@@ -96,6 +119,37 @@ def is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
 
 
+def make_overlay(args, overlay):
+    """A qcow2 overlay over the root image: the guest's writes land in it."""
+    vmm_img = args.vmm_img or os.path.join(os.path.dirname(os.path.abspath(args.vmm)), "vmm-img")
+    backing = os.path.abspath(args.root_disk)
+    if os.path.isfile(vmm_img):
+        cmd = [vmm_img, "create", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
+    else:
+        cmd = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        return f"cannot run {cmd[0]}: {e}"
+    if r.returncode != 0:
+        return f"{' '.join(cmd)} failed: {r.stdout.strip()}"
+    print(f"boot_test: overlay {overlay} over {backing} ({os.path.basename(cmd[0])})")
+    return None
+
+
+def check_image(path):
+    """None if `qemu-img check` finds the image clean, else the reason."""
+    try:
+        r = subprocess.run(["qemu-img", "check", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    except OSError:
+        print("boot_test: qemu-img not installed: the overlay is not checked")
+        return None
+    if r.returncode != 0:
+        return f"qemu-img check {path}: status {r.returncode}: {r.stdout.strip()}"
+    return None
+
+
 def parse_args():
     cache = os.environ.get("VMM_CACHE", os.path.expanduser("~/.cache/vmm"))
     env = read_env(os.path.join(cache, "current.env"))
@@ -113,6 +167,13 @@ def parse_args():
                    "removed when the test passes)")
     p.add_argument("--pvm", choices=["auto", "yes", "no"], default="auto",
                    help="expect PVM behaviour (default: auto, /sys/module/kvm_pvm)")
+    p.add_argument("--root-disk", nargs="?", const=env.get("ROOTFS", ""), default=None,
+                   metavar="IMAGE", help="boot from an ext4 root on /dev/vda (default image: "
+                   "ROOTFS of current.env) instead of an initramfs")
+    p.add_argument("--virtio-cmdline", action="store_true",
+                   help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
+    p.add_argument("--vmm-img", default=None,
+                   help="vmm-img for the overlay (default: next to --vmm, else qemu-img)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
     args = p.parse_args()
     args.pvm = is_pvm() if args.pvm == "auto" else args.pvm == "yes"
@@ -132,19 +193,36 @@ def main():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("SKIP: /dev/kvm is not readable and writable by this user")
         return SKIP
-    if not args.kernel or not args.initrd:
+    if not args.kernel or (not args.initrd and args.root_disk is None) or args.root_disk == "":
         print("SKIP: no guest images: run guest-images/build-all.sh "
-              "(or pass --kernel and --initrd)")
+              "(or pass --kernel and --initrd / --root-disk)")
         return SKIP
-    for what, path in (("vmm", args.vmm), ("kernel", args.kernel), ("initrd", args.initrd)):
+    need = [("vmm", args.vmm), ("kernel", args.kernel)]
+    need.append(("root disk", args.root_disk) if args.root_disk else ("initrd", args.initrd))
+    for what, path in need:
         if not os.path.isfile(path):
             print(f"FAIL: {what} {path} not found")
             return 1
 
     cmdline = BASE_CMDLINE + (" " + args.cmdline if args.cmdline else "")
-    cmd = [args.vmm, "--kernel", args.kernel, "--initrd", args.initrd,
-           "--cpus", str(args.cpus), "--mem", args.mem, "--timeout", str(args.timeout),
-           "--cmdline", cmdline]
+    cmd = [args.vmm, "--kernel", args.kernel]
+    tmpdir = None
+    overlay = None
+    if args.root_disk:
+        tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
+        overlay = os.path.join(tmpdir.name, "overlay.qcow2")
+        err = make_overlay(args, overlay)
+        if err:
+            print("FAIL: " + err)
+            return 1
+        cmd += ["--disk", overlay]
+        cmdline += " root=/dev/vda rw rootfstype=ext4"
+        if args.virtio_cmdline:
+            cmd.append("--virtio-cmdline")
+    else:
+        cmd += ["--initrd", args.initrd]
+    cmd += ["--cpus", str(args.cpus), "--mem", args.mem, "--timeout", str(args.timeout),
+            "--cmdline", cmdline]
     expect_status = 4 if args.pvm else 0
     print(f"boot_test: host KVM is {'PVM' if args.pvm else 'not PVM'}: expecting exit "
           f"status {expect_status} ({'pvpanic after /init dies' if args.pvm else 'ACPI power-off from /init'})")
@@ -155,7 +233,7 @@ def main():
     else:
         log = tempfile.NamedTemporaryFile("w", prefix="vmm-linux-boot-", suffix=".log",
                                           delete=False)
-    stones = milestones(args.cpus)
+    stones = milestones(args.cpus, bool(args.root_disk))
     seen = {}  # name -> (host seconds, guest printk time or None)
     lines = []
     printk_time = re.compile(r"^\[\s*(\d+\.\d+)\]")
@@ -201,9 +279,17 @@ def main():
             failures.append("/init did not print 'vmm-guest: init running'")
     if status != expect_status:
         failures.append(f"vmm exit status {status}, expected {expect_status}")
-    bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops", l)]
+    bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops|"
+                                         r"EXT4-fs error|I/O error|virtio_mmio.*(failed|error)", l)]
     if bad:
         failures.append("kernel reported problems:\n      " + "\n      ".join(bad[:10]))
+    if overlay:
+        err = check_image(overlay)
+        if err:
+            failures.append(err)
+        else:
+            print("boot_test: qemu-img check: the overlay the guest wrote to is clean")
+        tmpdir.cleanup()
 
     print()
     print(f"boot_test: milestones (host s since vmm start / guest printk s), console log: {log.name}")
