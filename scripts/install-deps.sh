@@ -7,6 +7,9 @@ PACKAGES=(
   build-essential meson ninja-build pkg-config python3
   libcmocka-dev libfdt-dev libslirp-dev libaio-dev
   acpica-tools clang-format
+  # storage: libFuzzer targets (clang + its runtime), qemu-img for interop tests
+  # and the root disk image, mke2fs for the ext4 root file system
+  clang libclang-rt-dev qemu-utils e2fsprogs
   # guest images: the kernel from Debian's sources, busybox for the initramfs
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils lz4
   rsync kmod
