@@ -2,8 +2,9 @@
 # Quick start 2: install what is needed, build, and run every test:
 #   1. unit tests (cmocka), test-guest boot tests, CLI/console tests (build/)
 #   2. the same again with AddressSanitizer + UBSan       (build-asan/)
-#   3. the Linux boot test (kernel built once, cached in ~/.cache/vmm)
-#   4. clang-format check
+#   3. the libFuzzer targets, a short run each                (build-fuzz/)
+#   4. the Linux boot tests (kernel built once, cached in ~/.cache/vmm)
+#   5. clang-format check
 # Prints one closing line "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,23 @@ ninja -C build-asan || exit 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --suite unit --suite guests --suite cli --print-errorlogs --num-processes 2
 count_meson build-asan
+
+step "fuzz targets (clang libFuzzer + ASan/UBSan), ${FUZZ_SECONDS:-20} s each"
+if [ ! -f build-fuzz/build.ninja ]; then
+  CC=clang meson setup build-fuzz -Dfuzz=true -Dfuzz_seconds="${FUZZ_SECONDS:-20}" \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dtests=disabled >/dev/null || exit 1
+else
+  meson configure build-fuzz -Dfuzz_seconds="${FUZZ_SECONDS:-20}" || exit 1
+fi
+# Only the fuzz targets and what they link (not the whole tree) are built with clang here.
+fuzz_targets=$(cd tests/fuzz && ls fuzz_*.c 2>/dev/null | sed 's|^\(.*\)\.c$|tests/fuzz/\1|')
+if [ -n "$fuzz_targets" ]; then
+  # shellcheck disable=SC2086
+  ninja -C build-fuzz $fuzz_targets || exit 1
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 2
+  count_meson build-fuzz
+fi
 
 step "Linux guest: build (cached) and boot"
 if ./guest-images/build-all.sh; then
