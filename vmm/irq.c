@@ -54,21 +54,34 @@ int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi)
 	return irqfd_ctl(vm_fd, efd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
 }
 
-int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
-			 uint64_t datamatch)
+static int ioeventfd_ctl(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			 uint64_t datamatch, uint32_t flags)
 {
 	struct kvm_ioeventfd io = {
 		.datamatch = datamatch,
 		.addr = addr,
 		.len = len,
 		.fd = efd,
-		.flags = (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+		.flags = flags | (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
 			 (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
 	};
 
 	if (ioctl(vm_fd, KVM_IOEVENTFD, &io) < 0)
 		return -errno;
 	return 0;
+}
+
+int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			 uint64_t datamatch)
+{
+	return ioeventfd_ctl(vm_fd, efd, addr, len, is_pio, match, datamatch, 0);
+}
+
+int irq_ioeventfd_deassign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			   uint64_t datamatch)
+{
+	return ioeventfd_ctl(vm_fd, efd, addr, len, is_pio, match, datamatch,
+			     KVM_IOEVENTFD_FLAG_DEASSIGN);
 }
 
 static int irq_line_set_irqfd(struct irq_line *line, int level)

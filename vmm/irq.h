@@ -52,5 +52,8 @@ int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi);
  * true the write must carry `datamatch`. */
 int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
 			 uint64_t datamatch) __attribute__((warn_unused_result));
+/* Undo irq_ioeventfd_assign (the same arguments). */
+int irq_ioeventfd_deassign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
+			   uint64_t datamatch);
 
 #endif /* VMM_IRQ_H */

@@ -180,7 +180,7 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	struct e820_entry e820[E820_MAX_ENTRIES];
 	struct x86_boot_result boot;
 	struct acpi_config acpi;
-	char *cmdline;
+	char *cmdline, *virtio;
 	int n, ret;
 
 	n = e820_build(&vm->mem, e820, E820_MAX_ENTRIES);
@@ -188,14 +188,14 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 		log_err("cannot build the e820 map: %s", strerror(-n));
 		return n;
 	}
-	if (vm->pvm) {
-		if (asprintf(&cmdline, "%s %s", vm->cfg->cmdline, pvm_cmdline_extra()) < 0)
-			return -ENOMEM;
-	} else {
-		cmdline = strdup(vm->cfg->cmdline);
-		if (!cmdline)
-			return -ENOMEM;
-	}
+	ret = vm_virtio_cmdline(vm, &virtio);
+	if (ret)
+		return ret;
+	ret = asprintf(&cmdline, "%s%s%s%s%s", vm->cfg->cmdline, virtio ? " " : "",
+		       virtio ? virtio : "", vm->pvm ? " " : "", vm->pvm ? pvm_cmdline_extra() : "");
+	free(virtio);
+	if (ret < 0)
+		return -ENOMEM;
 	memset(&boot, 0, sizeof(boot));
 	ret = x86_load_kernel(&vm->mem,
 			      &(struct x86_boot_request){
@@ -217,6 +217,7 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 
 	memset(&acpi, 0, sizeof(acpi));
 	acpi.ncpus = vm->ncpus;
+	vm_virtio_describe(vm, &acpi);
 	ret = acpi_write_tables(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_END, &acpi);
 	if (ret) {
 		log_err("cannot write the ACPI tables: %s", strerror(-ret));
@@ -550,6 +551,12 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 	if (vm->pvm)
 		log_info("host KVM is PVM: applying the PVM workarounds");
 
+	/* 0. disk images: a bad one is reported before anything else happens */
+	ret = vm_virtio_open(vm);
+	if (ret)
+		return ret;
+	vm_log_step(&t, "disk images");
+
 	/* 1. KVM: the VM, its interrupt controllers and timer */
 	ret = vm_setup_kvm(vm);
 	if (ret)
@@ -571,6 +578,9 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 		log_err("cannot set up devices: %s", strerror(-ret));
 		return ret;
 	}
+	ret = vm_virtio_attach(vm); /* logs its own errors */
+	if (ret)
+		return ret;
 	vm_log_step(&t, "devices");
 	/* 5. vCPUs: all get CPUID/MSRs/LAPIC, the BSP also the boot registers */
 	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
@@ -677,6 +687,7 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
+	vm_virtio_destroy(vm);
 	serial_destroy(&vm->serial);
 	platform_destroy(&vm->platform);
 	rtc_destroy(&vm->rtc);

@@ -51,6 +51,8 @@ enum vm_stop_reason {
 
 struct vcpu;
 struct exit_trace;
+struct vm_virtio_dev;
+struct acpi_config;
 
 struct vm {
 	const struct vmm_config *cfg;
@@ -67,6 +69,9 @@ struct vm {
 	struct irq_line com1_irq;
 	struct platform_devs platform;
 	struct rtc rtc;
+
+	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk */
+	unsigned int nvirtio;
 
 	struct vcpu *vcpus;
 	unsigned int ncpus;
@@ -110,5 +115,13 @@ void vm_destroy(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 
 bool vm_stopping(struct vm *vm);
+
+/* vm_virtio.c: the virtio devices, in vm_create()'s order. */
+int vm_virtio_open(struct vm *vm) __attribute__((warn_unused_result));
+void vm_virtio_describe(struct vm *vm, struct acpi_config *acpi);
+/* virtio_mmio.device=... for --virtio-cmdline (NULL otherwise); caller frees. */
+int vm_virtio_cmdline(struct vm *vm, char **out) __attribute__((warn_unused_result));
+int vm_virtio_attach(struct vm *vm) __attribute__((warn_unused_result));
+void vm_virtio_destroy(struct vm *vm);
 
 #endif /* VMM_VM_H */

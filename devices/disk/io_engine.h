@@ -48,11 +48,19 @@ struct ioe_req {
 	/* res: 0 on success (the full length was transferred), or -errno. */
 	void (*done)(struct ioe_req *r, int res);
 	void *opaque;
+	/* READ/WRITE on an O_DIRECT fd: the alignment the fd needs (0 = none).
+	 * Buffers not aligned to it go through an aligned bounce buffer; off
+	 * and the total length must be multiples of it (else -EINVAL). */
+	uint32_t align;
 
 	/* Engine-private. */
 	uint64_t priv_done;   /* bytes transferred so far */
+	uint64_t priv_total;  /* READ/WRITE: sum of the iovec lengths */
 	struct ioe_req *priv_next;
-	unsigned char priv_iocb[64]; /* struct iocb, kept opaque here */
+	void *priv_bounce;    /* aligned copy of the data, or NULL */
+	struct iovec priv_biov; /* the one iovec over priv_bounce */
+	int priv_res;
+	uint64_t priv_iocb[8]; /* struct iocb (64 bytes), kept opaque here */
 };
 
 int ioe_create(enum disk_engine_kind kind, unsigned int depth, struct io_engine **out)

@@ -102,4 +102,26 @@ int qcow2_check(const char *path, bool repair, struct qcow2_check_result *res,
 		void (*progress)(void *opaque, uint64_t done, uint64_t total), void *opaque,
 		char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* What qcow2_check_image() may change (qemu-img check -r leaks|all). */
+enum qcow2_repair {
+	QCOW2_REPAIR_NONE,
+	QCOW2_REPAIR_LEAKS, /* only lower refcounts that are too high */
+	QCOW2_REPAIR_ALL,   /* also raise too-low refcounts, fix COPIED flags */
+};
+
+struct qcow2_check_opts {
+	enum qcow2_repair repair;
+	void (*progress)(void *opaque, uint64_t done, uint64_t total); /* may be NULL */
+	/* One line per problem found, without newline, e.g. "Leaked cluster 7
+	 * refcount=2 reference=1" (may be NULL). */
+	void (*report)(void *opaque, const char *line);
+	void *opaque;
+};
+
+/* qcow2_check() with a repair mode and per-problem reports (vmm-img check).
+ * qcow2_check(repair) is this with QCOW2_REPAIR_ALL or _NONE. */
+int qcow2_check_image(const char *path, const struct qcow2_check_opts *o,
+		      struct qcow2_check_result *res, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* VMM_DEVICES_DISK_QCOW2_H */

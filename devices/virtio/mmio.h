@@ -27,6 +27,7 @@
 #include "vmm/bus.h"
 #include "vmm/event_loop.h"
 #include "vmm/irq.h"
+#include "vmm/log.h"
 
 /* 4.2.2 register offsets */
 #define VIRTIO_MMIO_MAGIC_VALUE		0x000 /* "virt" */
@@ -92,6 +93,11 @@ struct virtio_mmio {
 	int kick_fd[VIRTIO_MAX_QUEUES];
 	struct el_source kick_src[VIRTIO_MAX_QUEUES];
 	bool ioeventfd[VIRTIO_MAX_QUEUES]; /* kick_fd is also a KVM ioeventfd */
+
+	/* DriverFeatures was written with a non-zero word past bit 63: no
+	 * such feature exists, so FEATURES_OK must not stick. */
+	bool features_bad;
+	struct ratelimit rl; /* the guest's register mistakes */
 };
 
 /*
@@ -104,9 +110,24 @@ struct virtio_mmio {
 int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev,
 		     const struct virtio_mmio_params *p) __attribute__((warn_unused_result));
 /* Remove the kick sources from the event loop (call it with the loop
- * stopped), reset the device, close the eventfds. */
+ * stopped), unregister the ioeventfds, reset the device, close the
+ * eventfds. */
 void virtio_mmio_destroy(struct virtio_mmio *t);
 
+/*
+ * The device's configuration changed (e.g. a disk was resized): bump
+ * ConfigGeneration and, once the driver is up (DRIVER_OK), raise the
+ * configuration-change interrupt (INT_CONFIG, 4.2.2 / 2.4.2). Call with
+ * t->lock held (from a device op, or after taking dev->lock).
+ */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+/*
+ * The register window. Accesses to registers (offsets < 0x100) must be 4 bytes
+ * wide and aligned; config space (0x100 + [0, config_size)) takes 1, 2, 4 or
+ * 8 bytes. Anything else reads as 0 / is ignored, with a rate-limited warning.
+ * The bus calls these with t->lock held.
+ */
 extern const struct bus_dev_ops virtio_mmio_bus_ops;
 
 #endif /* VMM_DEVICES_VIRTIO_MMIO_H */

@@ -19,9 +19,14 @@
 #include <sys/uio.h>
 
 #include "vmm/guest_mem.h"
+#include "vmm/log.h"
 
-/* The longest descriptor chain we accept (direct or through one indirect
- * table). Linux never builds longer chains for queues of 256 entries. */
+/* The longest descriptor chain we accept, counted in buffers (direct ones
+ * plus those of the one indirect table a chain may end in). A direct chain
+ * is also never longer than the queue size (2.7.13: "A driver MUST NOT create
+ * a descriptor chain longer than the Queue Size"), which catches loops.
+ * Linux builds at most seg_max + 2 buffers per virtio-blk request, so a
+ * device must advertise seg_max <= VIRTQ_MAX_CHAIN - 2. */
 #define VIRTQ_MAX_CHAIN 256
 #define VIRTQ_MAX_SIZE	32768 /* 2.7: Queue Size is at most 32768 */
 
@@ -33,15 +38,25 @@ struct virtq {
 
 	/* Device state. */
 	const struct guest_mem *mem;
-	bool event_idx;	     /* VIRTIO_F_RING_EVENT_IDX negotiated */
-	bool indirect;	     /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
-	uint16_t last_avail; /* next avail ring slot to pop */
-	uint16_t used_idx;   /* our copy of used->idx */
+	bool event_idx;		 /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool indirect;		 /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
+	uint16_t last_avail;	 /* next avail ring slot to pop */
+	uint16_t used_idx;	 /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt (event idx) */
 	bool signalled_used_valid;
 	uint8_t *inflight; /* one bit per head: popped and not yet pushed */
 	unsigned int ninflight;
-	bool broken; /* the driver broke the rules: serve nothing more */
+	bool broken;	     /* the driver broke the rules: serve nothing more */
+	bool notify_enabled; /* virtq_set_notify state (true after init) */
+
+	/* Host views of the rings; virtq_init checked that each ring lies in
+	 * one RAM region, and regions never move while the VM runs. */
+	uint8_t *desc_h;  /* struct virtq_desc[size] */
+	uint8_t *avail_h; /* flags, idx, ring[size], used_event */
+	uint8_t *used_h;  /* flags, idx, ring[size] of {id, len}, avail_event */
+
+	const char *name; /* for warnings: the device's name, or NULL */
+	struct ratelimit rl;
 };
 
 /* One popped chain. Device-readable ("out") segments come first in iov[],
@@ -56,7 +71,9 @@ struct virtq_elem {
 /*
  * Check a queue the driver set up (sizes, alignment 2.7: desc 16, avail 2,
  * used 4; every ring inside guest RAM) and prepare it: event_idx/indirect
- * from the negotiated features, indices zero. Returns 0 or -EINVAL.
+ * from the negotiated features, indices zero. Returns 0, -EINVAL, or
+ * -ENOMEM. Reads the register fields (size, *_gpa) and `name` (set it
+ * before, for warnings; may be NULL); everything else is reinitialised.
  */
 int virtq_init(struct virtq *q, const struct guest_mem *mem, uint64_t features)
 	__attribute__((warn_unused_result));
@@ -65,15 +82,21 @@ void virtq_destroy(struct virtq *q);
 
 /*
  * Pop the next available chain into `e`. Returns 1 if one was popped, 0 if
- * the ring is empty, -EINVAL if the driver broke the rules (the queue is
- * then marked broken, a rate-limited warning is logged, and the caller should
- * fail the device: virtio_ctx.fail()). `e` is only valid on 1.
+ * the ring is empty (or the queue was never set up), -EINVAL if the driver
+ * broke the rules (the queue is then marked broken, a rate-limited warning is
+ * logged, and the caller should fail the device: virtio_ctx.fail()); a broken
+ * queue keeps returning -EINVAL. `e` is only valid on 1.
+ *
+ * After a kick, pop until 0: with EVENT_IDX the driver only kicks again once
+ * we have caught up (avail_event is published when the ring is found empty).
  */
 int virtq_pop(struct virtq *q, struct virtq_elem *e) __attribute__((warn_unused_result));
 
 /* Return a chain: used ring entry {head, len}, then publish used->idx
  * (with the write barrier the spec asks for in 2.7.8). -EINVAL if head is
- * not in flight. */
+ * not in flight (a device bug, not the guest's). `len` is the number of bytes
+ * the device wrote into the chain's writable buffers (2.7.8.1). Allowed on a
+ * broken queue, so in-flight requests can still be completed. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len) __attribute__((warn_unused_result));
 
 /* After one or more pushes: does the driver want an interrupt?

@@ -49,6 +49,11 @@ struct virtio_dev;
  * `fail(dev_ctx)` marks the device DEVICE_NEEDS_RESET and raises the
  * configuration-change interrupt (virtio 1.2 section 2.1.2): the device must
  * then stop touching its queues until reset.
+ * All three callbacks must be called with the transport lock (dev->lock)
+ * held, which is already the case inside the ops below.
+ *
+ * `queues[i].ready` is false for a queue the driver did not set up; such a
+ * queue pops nothing. A device that needs a queue can refuse in activate().
  */
 struct virtio_ctx {
 	const struct guest_mem *mem;
@@ -57,6 +62,9 @@ struct virtio_ctx {
 	uint64_t features; /* negotiated (driver-accepted) features */
 	void (*signal_used)(struct virtio_ctx *ctx, struct virtq *q);
 	void (*fail)(struct virtio_ctx *ctx);
+	/* The device's config space changed: new ConfigGeneration and a
+	 * configuration-change interrupt (2.4.2). */
+	void (*config_changed)(struct virtio_ctx *ctx);
 	void *transport; /* opaque to the device */
 };
 
@@ -73,9 +81,12 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *dev, struct virtio_ctx *ctx);
 	/* The driver kicked queue `qidx` (loop). */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned int qidx);
-	/* Status was written 0 (vCPU): forget the queues and the ctx. I/O
-	 * already submitted may still complete later; the device must then
-	 * drop the result instead of touching the (now reset) queues. */
+	/* Status was written 0 (vCPU), or the transport is destroyed: forget
+	 * the queues and the ctx. Called on every reset, also when activate()
+	 * never ran or failed (the driver writes 0 first when it probes), so
+	 * it must be idempotent. I/O already submitted may still complete
+	 * later; the device must then drop the result instead of touching the
+	 * (now reset) queues. */
 	void (*reset)(struct virtio_dev *dev);
 };
 

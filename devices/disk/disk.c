@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening images and the format-independent half of the block backend API:
+ * open flags, file type, advisory locking, format probing, O_DIRECT
+ * alignment, the I/O engine, request validation and the synchronous
+ * helpers. The formats (raw.c, qcow2*.c) only map requests to file I/O.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devices/disk/disk.h"
+#include "devices/disk/disk_priv.h"
+#include "devices/disk/io_engine.h"
+#include "devices/disk/qcow2.h"
+#include "vmm/log.h"
+
+#define PROBE_LEN 4096 /* one page: aligned enough for any O_DIRECT device */
+
+int disk_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
+{
+	uint64_t end;
+
+	if ((offset | len) % DISK_SECTOR_SIZE)
+		return -EINVAL;
+	if (__builtin_add_overflow(offset, len, &end) || end > d->size)
+		return -EINVAL;
+	return 0;
+}
+
+const char *disk_probe_format(int fd)
+{
+	void *buf;
+	ssize_t got;
+	const char *fmt = "raw";
+
+	/* An aligned buffer and length, so the probe also works with O_DIRECT. */
+	if (posix_memalign(&buf, PROBE_LEN, PROBE_LEN)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	do {
+		got = pread(fd, buf, PROBE_LEN, 0);
+	} while (got < 0 && errno == EINTR);
+	if (got < 0) {
+		int saved = errno;
+
+		free(buf);
+		errno = saved;
+		return NULL;
+	}
+	if (got >= 4) {
+		const unsigned char *b = buf;
+		uint32_t magic = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+				 (uint32_t)b[2] << 8 | b[3];
+
+		if (magic == QCOW2_MAGIC)
+			fmt = "qcow2";
+	}
+	free(buf);
+	return fmt;
+}
+
+/*
+ * The smallest request alignment O_DIRECT accepts on this file: the
+ * logical block size of the device under the file system (512 or 4096).
+ * Probed as QEMU does (block/file-posix.c raw_probe_alignment): a read of
+ * `a` bytes at offset 0 fails with EINVAL if `a` is too small.
+ */
+static uint32_t probe_direct_alignment(int fd)
+{
+	void *buf;
+	uint32_t a = 4096;
+
+	if (posix_memalign(&buf, 4096, 4096))
+		return 4096;
+	for (uint32_t try = 512; try <= 4096; try *= 2) {
+		if (pread(fd, buf, try, 0) >= 0 || errno != EINVAL) {
+			a = try;
+			break;
+		}
+	}
+	free(buf);
+	return a;
+}
+
+/*
+ * An OFD lock (per open file description, released when the fd closes)
+ * over the whole file: a write lock for read-write opens, a read lock for
+ * read-only ones. Two VMs writing one image corrupt it (qcow2 metadata
+ * especially); a writer next to readers gives them torn data.
+ */
+static int lock_image(int fd, bool readonly, const char *path, char *err, size_t errlen)
+{
+	struct flock fl = {
+		.l_type = readonly ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0,
+	};
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return disk_err(err, errlen, -EBUSY, "%s: image is in use by another process",
+				path);
+	if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL) {
+		/* Some network file systems have no locks: go on unlocked. */
+		log_warn("%s: cannot lock the image (%s); not protected against a second user",
+			 path, strerror(errno));
+		return 0;
+	}
+	return disk_err(err, errlen, -errno, "%s: cannot lock the image: %s", path,
+			strerror(errno));
+}
+
+static int open_file(const char *path, bool readonly, bool direct, int *fdp, char *err,
+		     size_t errlen)
+{
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+	int fd = -1, ret;
+
+	fd = open(path, flags | (direct ? O_DIRECT : 0));
+	if (fd < 0 && direct && errno == EINVAL) {
+		/* tmpfs before 6.6 and some FUSE file systems refuse O_DIRECT at
+		 * open(); tell that apart from a bad path. */
+		fd = open(path, flags);
+		if (fd >= 0) {
+			close(fd);
+			return disk_err(err, errlen, -EINVAL,
+					"%s: O_DIRECT not supported on this file system", path);
+		}
+	}
+	if (fd < 0)
+		return disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		ret = disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ret = disk_err(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
+		goto err_close;
+	}
+	ret = lock_image(fd, readonly, path, err, errlen);
+	if (ret)
+		goto err_close;
+	*fdp = fd;
+	return 0;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
+/*
+ * The shared part of disk_open and disk_open_backing. `engine` NULL: create
+ * one from the options and own it.
+ */
+static int open_image(const char *path, const struct disk_open_opts *o, struct io_engine *engine,
+		      unsigned int depth, struct disk **out, char *err, size_t errlen)
+{
+	const char *probed;
+	struct disk *d;
+	int fd = -1, ret;
+
+	if (depth >= DISK_MAX_CHAIN)
+		return disk_err(err, errlen, -ELOOP, "%s: backing chain longer than %d images",
+				path, DISK_MAX_CHAIN);
+	if (o->format && strcmp(o->format, "raw") && strcmp(o->format, "qcow2"))
+		return disk_err(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
+				o->format);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return disk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+	d->path = strdup(path);
+	if (!d->path) {
+		ret = disk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+		goto err_free;
+	}
+	d->readonly = o->readonly;
+
+	ret = open_file(path, o->readonly, o->direct, &fd, err, errlen);
+	if (ret)
+		goto err_free;
+
+	probed = disk_probe_format(fd);
+	if (!probed) {
+		ret = disk_err(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
+		goto err_close;
+	}
+	if (o->format && !strcmp(o->format, "qcow2") && strcmp(probed, "qcow2")) {
+		ret = disk_err(err, errlen, -EINVAL, "%s: not a qcow2 image (no QFI\\xfb magic)",
+			       path);
+		goto err_close;
+	}
+	if (o->format && !strcmp(o->format, "raw") && !strcmp(probed, "qcow2"))
+		/* Explicitly asked for: the guest sees the qcow2 bytes. */
+		log_warn("%s: qcow2 image opened as raw, as requested", path);
+
+	d->alignment = o->direct ? probe_direct_alignment(fd) : DISK_SECTOR_SIZE;
+	if (engine) {
+		d->engine = engine;
+	} else {
+		ret = ioe_create(o->engine, o->queue_depth, &d->engine);
+		if (ret) {
+			ret = disk_err(err, errlen, ret, "%s: cannot create the I/O engine: %s",
+				       path, strerror(-ret));
+			goto err_close;
+		}
+		d->owns_engine = true;
+	}
+
+	/* From here the driver owns fd (disk_priv.h). */
+	if (o->format ? !strcmp(o->format, "raw") : !strcmp(probed, "raw")) {
+		ret = raw_open(d, fd, o, err, errlen);
+	} else {
+		ret = qcow2_open(d, fd, o, depth, err, errlen);
+	}
+	if (ret)
+		goto err_engine;
+	*out = d;
+	return 0;
+
+err_engine:
+	if (d->owns_engine)
+		ioe_destroy(d->engine);
+	goto err_free;
+err_close:
+	close(fd);
+err_free:
+	free(d->path);
+	free(d);
+	return ret;
+}
+
+int disk_open(const char *path, const struct disk_open_opts *opts, struct disk **out, char *err,
+	      size_t errlen)
+{
+	static const struct disk_open_opts defaults = { .engine = DISK_ENGINE_AUTO };
+
+	return open_image(path, opts ? opts : &defaults, NULL, 0, out, err, errlen);
+}
+
+int disk_open_backing(const char *path, const char *format, struct io_engine *engine,
+		      unsigned int depth, struct disk **out, char *err, size_t errlen)
+{
+	struct disk_open_opts o = { .readonly = true, .format = format };
+
+	return open_image(path, &o, engine, depth, out, err, errlen);
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	/* Complete whatever is in flight before the driver frees its state. */
+	ioe_drain(d->engine);
+	d->ops->close(d);
+	if (d->owns_engine)
+		ioe_destroy(d->engine);
+	free(d->path);
+	free(d);
+}
+
+int disk_submit(struct disk *d, struct disk_req *req)
+{
+	uint64_t total = 0;
+	int ret;
+
+	switch (req->op) {
+	case DISK_READ:
+	case DISK_WRITE:
+		if (req->iovcnt < 0 || req->iovcnt > IOE_MAX_IOV || (req->iovcnt && !req->iov))
+			return -EINVAL;
+		for (int i = 0; i < req->iovcnt; i++)
+			if (__builtin_add_overflow(total, req->iov[i].iov_len, &total))
+				return -EINVAL;
+		if (total != req->len)
+			return -EINVAL;
+		break;
+	case DISK_DISCARD:
+		if (!d->can_discard)
+			return -EOPNOTSUPP;
+		break;
+	case DISK_FLUSH:
+	case DISK_WRITE_ZEROES:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (d->readonly && req->op != DISK_READ && req->op != DISK_FLUSH)
+		return -EROFS;
+	if (req->op != DISK_FLUSH) {
+		ret = disk_check_range(d, req->offset, req->len);
+		if (ret)
+			return ret;
+	}
+	req->priv_pending = 0;
+	req->priv_err = 0;
+	return d->ops->submit(d, req);
+}
+
+int disk_event_fd(const struct disk *d)
+{
+	return ioe_event_fd(d->engine);
+}
+
+int disk_process(struct disk *d)
+{
+	return ioe_process(d->engine);
+}
+
+void disk_drain(struct disk *d)
+{
+	ioe_drain(d->engine);
+}
+
+struct sync_wait {
+	bool done;
+	int ret;
+};
+
+static void sync_done(struct disk_req *req, int ret)
+{
+	struct sync_wait *w = req->opaque;
+
+	w->done = true;
+	w->ret = ret;
+}
+
+static int sync_req(struct disk *d, struct disk_req *req)
+{
+	struct sync_wait w = { 0 };
+	int ret;
+
+	req->done = sync_done;
+	req->opaque = &w;
+	ret = disk_submit(d, req);
+	if (ret)
+		return ret;
+	while (!w.done) {
+		struct pollfd p = { .fd = disk_event_fd(d), .events = POLLIN };
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		disk_process(d);
+	}
+	return w.ret;
+}
+
+int disk_pread(struct disk *d, void *buf, size_t len, uint64_t off)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct disk_req req = { .op = DISK_READ, .offset = off, .len = len, .iov = &iov,
+				.iovcnt = 1 };
+
+	return sync_req(d, &req);
+}
+
+int disk_pwrite(struct disk *d, const void *buf, size_t len, uint64_t off)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct disk_req req = { .op = DISK_WRITE, .offset = off, .len = len, .iov = &iov,
+				.iovcnt = 1 };
+
+	return sync_req(d, &req);
+}
+
+int disk_flush(struct disk *d)
+{
+	struct disk_req req = { .op = DISK_FLUSH };
+
+	return sync_req(d, &req);
+}

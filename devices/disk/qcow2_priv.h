@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Between the three parts of the qcow2 driver:
+ *   qcow2.c      header parse, create, open/close
+ *   qcow2_map.c  L1/L2 tables, the L2 cache, refcounts and cluster allocation
+ *   qcow2_io.c   the request path (reads, writes, flush, discard, write-zeroes)
+ *
+ * How metadata is kept (the design in one place):
+ *
+ * - Metadata is write-through: every change to an L1, L2 or refcount entry
+ *   is pwrite()n to the image (synchronously, on the event-loop thread) when
+ *   it is made. The L2 cache therefore never holds dirty tables, eviction is
+ *   free, and FLUSH is a single fdatasync. Data I/O is asynchronous through
+ *   the shared I/O engine.
+ *
+ * - Allocation is append-only: new clusters are always taken from the end
+ *   of the image (past the end of the file and past every cluster with a
+ *   non-zero refcount, see q2_open_map). Such a "fresh" cluster has never
+ *   been written, so it reads as zeros (a hole or beyond EOF). This lets an
+ *   allocating write without a backing file write only the guest's bytes
+ *   (no zero fill for the rest of the cluster), and it means a crash can
+ *   never expose stale data through a half-written cluster. Clusters are
+ *   never freed while the image is open (DISCARD punches a hole instead,
+ *   see qcow2_io.c), so a cluster with I/O in flight can never be reused.
+ *
+ * - Clusters are reserved in batches: refcounts for a contiguous run of
+ *   clusters are raised and written, then one fdatasync barrier, and only
+ *   then are the clusters handed out. Anything that later points to them
+ *   (an L2 entry, an L1 entry) is written after that barrier, so refcounts
+ *   are always on stable storage before they are relied on. A crash leaks
+ *   at most the unused part of a batch (`vmm-img check -r leaks` repairs);
+ *   close() returns the unused part.
+ *
+ * - Ordering within an allocating write: the data (merged with copy-on-write
+ *   data from the backing file) is written first; only when that write has
+ *   completed is the L2 entry written. A new L2 table is written (zeroed)
+ *   before the L1 entry that points to it.
+ */
+#ifndef VMM_DEVICES_DISK_QCOW2_PRIV_H
+#define VMM_DEVICES_DISK_QCOW2_PRIV_H
+
+#include <endian.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "devices/disk/disk_priv.h"
+#include "devices/disk/qcow2.h"
+#include "vmm/log.h"
+
+/* QEMU's implementation limits, which we share so that every image we make
+ * opens in QEMU and no header can make us allocate absurd tables. */
+#define QCOW2_MAX_L1_BYTES	 (32ULL << 20)
+#define QCOW2_MAX_REFTABLE_BYTES (8ULL << 20)
+#define QCOW2_V2_HEADER_LEN	 72U
+#define QCOW2_V3_HEADER_LEN	 104U /* minimum for version 3 */
+#define QCOW2_CREATE_HEADER_LEN	 112U /* what we (and QEMU) write: + compression_type, padded */
+
+/* Header extension types (qcow2.txt "Header extensions"). */
+#define QCOW2_EXT_END		0x00000000U
+#define QCOW2_EXT_BACKING_FMT	0xe2792acaU
+#define QCOW2_EXT_FEATURE_TABLE 0x6803f857U
+#define QCOW2_EXT_BITMAPS	0x23852875U
+#define QCOW2_EXT_CRYPTO	0x0537be77U
+#define QCOW2_EXT_DATA_FILE	0x44415441U
+
+#define QCOW2_INCOMPAT_KNOWN                                                                    \
+	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DATA_FILE |               \
+	 QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
+
+/* Offset of header fields we rewrite in place. */
+#define QCOW2_HDR_INCOMPAT_OFF	   72
+#define QCOW2_HDR_AUTOCLEAR_OFF	   88
+#define QCOW2_HDR_REFTABLE_OFF	   48 /* refcount_table_offset, then _clusters at 56 */
+
+static inline uint32_t q2_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return be32toh(v);
+}
+
+static inline uint64_t q2_be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+static inline void q2_put_be32(uint8_t *p, uint32_t v)
+{
+	v = htobe32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void q2_put_be64(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
+}
+
+/* One cached L2 table, entries kept big-endian exactly as on disk. */
+struct q2_l2 {
+	uint64_t *t;
+	uint64_t l1_idx; /* UINT64_MAX: slot empty */
+	uint64_t lru;	 /* q->l2_clock at last use */
+};
+
+/* An allocating write in flight over guest clusters [gc, gc + n). Other
+ * requests that need to allocate (or set the zero flag) in that range wait
+ * on it, so a cluster is never allocated twice and no write is lost. */
+struct q2_part;
+struct q2_alloc {
+	uint64_t gc, n;
+	struct q2_part *waiters; /* re-driven when the L2 entries are written */
+	struct q2_alloc *next, *prev;
+};
+
+/* Kinds of guest cluster as an L2 entry describes them. */
+enum q2_kind {
+	Q2_NORMAL,  /* allocated: data at host offset */
+	Q2_ZERO,    /* v3 zero flag, no host cluster: reads zeros */
+	Q2_ZERO_AT, /* v3 zero flag with a preallocated host cluster: reads zeros */
+	Q2_UNALLOC, /* reads from the backing file, or zeros */
+	Q2_BAD,	    /* compressed, or an offset we refuse: -EIO/-ENOTSUP */
+};
+
+struct qcow2 {
+	struct disk *d;
+	int fd;	     /* image (metadata I/O; also data I/O unless data_fd differs) */
+	int data_fd; /* the fd disk.c gave us (may be O_DIRECT): data I/O */
+	struct qcow2_header h;
+
+	unsigned int cluster_bits, l2_bits;
+	uint64_t cluster_size;
+	uint64_t l2_entries;
+
+	uint64_t *l1; /* host byte order */
+	uint64_t l1_size;
+
+	/* Refcount table in host byte order, and the refcount block geometry. */
+	uint64_t *rt;
+	uint64_t rt_entries;
+	unsigned int refcount_order;
+	unsigned int rb_bits; /* log2(entries per refcount block) */
+
+	/* Allocation: clusters >= cursor are fresh. [resv_next, resv_end) is
+	 * the reserved (refcount 1, fdatasync'ed) pool not yet handed out. */
+	uint64_t cursor;
+	uint64_t resv_next, resv_end;
+	uint64_t batch; /* clusters per reservation; grows with use */
+
+	/* L2 cache. */
+	struct q2_l2 *l2c;
+	unsigned int l2c_n;
+	uint64_t l2_clock;
+
+	struct q2_alloc *allocs; /* in flight */
+
+	uint8_t *zeros; /* cluster_size of zeros (COW fill, WRITE_ZEROES) */
+	struct iovec zero_iov; /* {zeros, cluster_size}: the source of WRITE_ZEROES */
+	struct ratelimit rl;
+	bool readonly;
+};
+
+/* qcow2.c: `name` resolved against the directory of `image` (malloc'd). */
+char *q2_backing_path(const char *image, const char *name);
+
+/* qcow2_map.c */
+int q2_open_map(struct qcow2 *q, char *err, size_t errlen) __attribute__((warn_unused_result));
+void q2_close_map(struct qcow2 *q);
+/* Look up guest cluster `gc`: its kind and (for NORMAL/ZERO_AT) host
+ * offset. May read an L2 table synchronously on a cache miss. Returns 0 or
+ * a negative errno (a bad L1/L2 entry: -EIO, warned about). */
+int q2_lookup(struct qcow2 *q, uint64_t gc, enum q2_kind *kind, uint64_t *host)
+	__attribute__((warn_unused_result));
+/* Make sure the L2 table covering guest cluster `gc` exists (allocating and
+ * linking a zeroed one if not). */
+int q2_ensure_l2(struct qcow2 *q, uint64_t gc) __attribute__((warn_unused_result));
+/* Write `n` L2 entries for guest clusters [gc, gc+n) (all in one L2 table,
+ * which must exist); entry i = first + i * step (host byte order). */
+int q2_set_l2(struct qcow2 *q, uint64_t gc, uint64_t n, uint64_t first, uint64_t step)
+	__attribute__((warn_unused_result));
+/* Take up to `want` contiguous reserved clusters; *host = first byte
+ * offset, returns the count (>= 1) or a negative errno. */
+int64_t q2_reserve(struct qcow2 *q, uint64_t want, uint64_t *host)
+	__attribute__((warn_unused_result));
+/* Return the unused reservation (refcounts back to 0). */
+int q2_unreserve(struct qcow2 *q) __attribute__((warn_unused_result));
+
+/* Refcount entry access for any refcount_order (0..6) within a block. */
+uint64_t q2_rc_get(const uint8_t *block, unsigned int order, uint64_t idx);
+void q2_rc_set(uint8_t *block, unsigned int order, uint64_t idx, uint64_t v);
+
+/* qcow2_io.c */
+int q2_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_result));
+
+/* Full pread/pwrite (retrying short transfers); a read past EOF fills
+ * zeros. 0 or -errno. */
+int q2_pread(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
+int q2_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+	__attribute__((warn_unused_result));
+
+#endif /* VMM_DEVICES_DISK_QCOW2_PRIV_H */
