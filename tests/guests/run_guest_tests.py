@@ -14,8 +14,11 @@ The exit statuses checked are the vmm's contract: 0 poweroff, 3 reset,
 """
 
 import argparse
+import hashlib
 import os
+import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,7 +36,7 @@ KILL_AFTER = 90
 class Case:
     def __init__(self, name, guest, status, expect=(), cmdline=None, args=(),
                  vmm_timeout=VMM_TIMEOUT, kill_after=KILL_AFTER, check=None,
-                 signal_after=None, stdin_data=None):
+                 signal_after=None, stdin_data=None, prepare=None):
         self.name = name
         self.guest = guest
         self.status = status
@@ -45,6 +48,10 @@ class Case:
         self.check = check  # extra check(case, run) -> error string or None
         self.signal_after = signal_after  # (seconds, signal) sent to the vmm
         self.stdin_data = stdin_data  # bytes written to the vmm's stdin
+        # prepare(case, ctx) -> extra vmm arguments, run before the vmm in
+        # the case's temp dir (e.g. to create disk images); raises
+        # CaseError. ctx (a Ctx) is then run.ctx for check().
+        self.prepare = prepare
 
 
 # console input larger than the UART's 16-byte FIFO, every byte value but '.'
@@ -84,6 +91,283 @@ def check_fast_timeout(case, run):
         return ('--timeout %d took %.1f s to stop the VM'
                 % (case.vmm_timeout, run.elapsed))
     return None
+
+
+# ---- virtio-blk: the blk guest (tests/guests/blk.c) and its disk images ----
+
+class CaseError(Exception):
+    """A case's set-up failed (prepare)."""
+
+
+class Ctx:
+    """What a case's prepare() and check() share: where things are."""
+
+    def __init__(self, vmm, guest_dir, tmpdir):
+        self.vmm = vmm
+        self.guest_dir = guest_dir
+        self.tmpdir = tmpdir
+        self.images = []  # (path, fmt) in --disk order
+        self.digests = {}  # path -> sha256 before the run
+
+
+SECTOR = 512
+BLK_MAGIC = 0x4b4c427600000000
+BLK_MIB = 16  # default image size: 32768 sectors
+
+
+def blk_pattern(sector, nsect, tag):
+    """blk.c fill_pattern(): what a sector written with `tag` holds."""
+    if not tag:
+        return bytes(nsect * SECTOR)
+    out = bytearray()
+    for s in range(sector, sector + nsect):
+        b = bytearray([(s * 31 + tag) & 0xff]) * SECTOR
+        b[0:16] = struct.pack('<QQ', s, BLK_MAGIC | tag)
+        out += b
+    return bytes(out)
+
+
+def blk_rw_writes(cap):
+    """The (sector, count) regions mode=rw writes (blk.c rw_writes())."""
+    return [(0, 1), (1, 1), (16, 8), (64, 8), (128, 32), (cap // 2 + 3, 1), (cap - 1, 1),
+            (cap - 9, 8)]
+
+
+def tool(ctx, name):
+    """build/vmm-img beside the vmm, else qemu-img for `name` == 'vmm-img'."""
+    if name == 'vmm-img':
+        path = os.path.join(os.path.dirname(os.path.abspath(ctx.vmm)), 'vmm-img')
+        if os.access(path, os.X_OK):
+            return [path]
+    if shutil.which('qemu-img'):
+        return ['qemu-img']
+    raise CaseError('neither vmm-img nor qemu-img found')
+
+
+def sh(cmd, ok=(0,)):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode not in ok:
+        raise CaseError('%s: status %d: %s' % (' '.join(cmd), p.returncode,
+                                               (p.stderr or p.stdout).strip()))
+    return p.stdout
+
+
+def make_image(ctx, name, fmt, mib=BLK_MIB, fill=()):
+    """A disk image of `mib` MiB in the case's temp dir; fill = [(sector,
+    bytes)] written first. qcow2 images are made with vmm-img (qemu-img if
+    it is missing): `create` when empty, `convert` from raw otherwise."""
+    path = os.path.join(ctx.tmpdir, name + '.' + fmt)
+    raw = path if fmt == 'raw' else path + '.src'
+    if fmt == 'raw' or fill:
+        with open(raw, 'wb') as f:
+            for sector, data in fill:
+                f.seek(sector * SECTOR)
+                f.write(data)
+            f.truncate(mib << 20)
+    if fmt == 'qcow2':
+        if fill:
+            sh(tool(ctx, 'vmm-img') + ['convert', '-f', 'raw', '-O', 'qcow2', raw, path])
+            os.unlink(raw)
+        else:
+            sh(tool(ctx, 'vmm-img') + ['create', '-f', 'qcow2', path, '%dM' % mib])
+    ctx.images.append((path, fmt))
+    return path
+
+
+def disk_arg(path, fmt, opts=''):
+    # raw is named explicitly; qcow2 is left to the vmm's format probe
+    spec = path + (',format=raw' if fmt == 'raw' else '') + opts
+    return ['--disk', spec]
+
+
+def image_bytes(ctx, path, fmt):
+    """The guest-visible contents of an image. qcow2 is checked and read by
+    qemu-img (an independent implementation) when installed."""
+    if fmt == 'qcow2':
+        qimg = ['qemu-img'] if shutil.which('qemu-img') else tool(ctx, 'vmm-img')
+        sh(qimg + ['check', '-f', 'qcow2', path])
+        out = path + '.converted'
+        sh(qimg + ['convert', '-f', 'qcow2', '-O', 'raw', path, out])
+        path = out
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def expect_sectors(data, regions, what):
+    """regions: (sector, count, tag); returns an error string or None."""
+    for sector, n, tag in regions:
+        got = data[sector * SECTOR:(sector + n) * SECTOR]
+        want = blk_pattern(sector, n, tag)
+        if got != want:
+            bad = next(i for i in range(n)
+                       if got[i * SECTOR:(i + 1) * SECTOR] != want[i * SECTOR:(i + 1) * SECTOR])
+            return '%s: sector %d in the image is not tag %d' % (what, sector + bad, tag)
+    return None
+
+
+def blk_case(name, mode, fmt, status=0, expect=(), cmdline='', disks=None, check=None,
+             pre=None, vmm_timeout=VMM_TIMEOUT):
+    """A blk guest case. disks(ctx) -> vmm arguments (default: one empty
+    16 MiB image of `fmt`); pre(ctx) runs before the case's own vmm."""
+
+    def prepare(case, ctx):
+        args = disks(ctx) if disks else disk_arg(make_image(ctx, 'disk', fmt), fmt)
+        if pre:
+            pre(ctx, args)
+        return args
+
+    sectors = '' if 'sectors=' in cmdline else 'sectors=%d ' % (BLK_MIB * 2048)
+    cmd = ('mode=%s %s%s' % (mode, sectors, cmdline)).strip()
+    return Case(name, 'blk', status, expect=list(expect), cmdline=cmd, check=check,
+                prepare=prepare, vmm_timeout=vmm_timeout)
+
+
+def check_rw_image(case, run):
+    path, fmt = run.ctx.images[0]
+    cap = BLK_MIB * 2048
+    try:
+        data = image_bytes(run.ctx, path, fmt)
+    except CaseError as e:
+        return str(e)
+    if len(data) != cap * SECTOR:
+        return 'image is %d bytes, expected %d' % (len(data), cap * SECTOR)
+    return (expect_sectors(data, [(s, n, 1) for s, n in blk_rw_writes(cap)], 'rw') or
+            expect_sectors(data, [(2, 14, 0), (cap // 2 + 4, 8, 0)], 'rw (never written)'))
+
+
+def rw_first(ctx, args):
+    """Before a verify run: a mode=rw run on the same image."""
+    sub = Case('rw-pass', 'blk', 0, cmdline='mode=rw sectors=%d' % (BLK_MIB * 2048))
+    run = run_vmm(ctx.vmm, sub, ctx.guest_dir, ctx.tmpdir, args)
+    if run.status != 0 or 'mode=rw passed' not in text(run.stdout):
+        raise CaseError('the mode=rw run before it ended with status %s:\n%s%s'
+                        % (run.status, text(run.stdout), text(run.stderr)))
+
+
+def check_discard_image(case, run):
+    path, fmt = run.ctx.images[0]
+    try:
+        data = image_bytes(run.ctx, path, fmt)
+    except CaseError as e:
+        return str(e)
+    # blk.c mode_discard(): the spans and what they hold afterwards
+    return expect_sectors(data, [(2016, 32, 3), (2048, 256, 0), (2304, 32, 3), (2392, 8, 3),
+                                 (2400, 40, 0), (2440, 16, 3), (3072, 256, 0)], 'discard')
+
+
+RO_FILL = [(0, blk_pattern(0, 64, 5))]
+
+
+def ro_disks(fmt):
+    def disks(ctx):
+        path = make_image(ctx, 'ro', fmt, fill=RO_FILL)
+        with open(path, 'rb') as f:
+            ctx.digests[path] = hashlib.sha256(f.read()).hexdigest()
+        return disk_arg(path, fmt, ',readonly')
+    return disks
+
+
+def check_unchanged(case, run):
+    for path, digest in run.ctx.digests.items():
+        with open(path, 'rb') as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest:
+                return '%s changed although it was read-only' % os.path.basename(path)
+    return None
+
+
+def multi_disks(fmt0, fmt1):
+    def disks(ctx):
+        a = make_image(ctx, 'a', fmt0, mib=16)
+        b = make_image(ctx, 'b', fmt1, mib=24)
+        return disk_arg(a, fmt0) + disk_arg(b, fmt1)
+    return disks
+
+
+def check_multi_images(case, run):
+    for i, (path, fmt) in enumerate(run.ctx.images):
+        cap = (16, 24)[i] * 2048
+        try:
+            data = image_bytes(run.ctx, path, fmt)
+        except CaseError as e:
+            return str(e)
+        e = expect_sectors(data, [(s, n, 10 + i) for s, n in blk_rw_writes(cap)],
+                           'disk %d' % i)
+        if e:
+            return e
+    return None
+
+
+def check_malformed_image(case, run):
+    path, fmt = run.ctx.images[0]
+    try:
+        data = image_bytes(run.ctx, path, fmt)
+    except CaseError as e:
+        return str(e)
+    # the chain without a status byte (tag 7 over sector 0) must not land
+    return expect_sectors(data, [(0, 8, 6)], 'malformed')
+
+
+def bench_disks(fmt, mib=16):
+    """Every 4 KiB block starts with its block number (blk.c bench_done())."""
+    def disks(ctx):
+        block = bytearray(b'\xa5' * 4096)
+        fill = bytearray()
+        for i in range(mib * 256):
+            block[0:8] = struct.pack('<Q', i)
+            fill += block
+        return disk_arg(make_image(ctx, 'bench', fmt, mib=mib, fill=[(0, bytes(fill))]), fmt)
+    return disks
+
+
+RW_OK = ['vda: capacity 32768 sectors', 'used-buffer interrupt raised and acknowledged',
+         'read back 8 regions, data matches', 'flush ok',
+         'out-of-range and odd-length requests get IOERR', 'unknown request type gets UNSUPP',
+         "id 'disk-7'", 'mode=rw passed']
+
+BLK_CASES = []
+for _fmt in ('raw', 'qcow2'):
+    BLK_CASES += [
+        blk_case('blk-rw-' + _fmt, 'rw', _fmt, expect=RW_OK, cmdline='serial=disk-7',
+                 disks=lambda ctx, f=_fmt: disk_arg(make_image(ctx, 'disk', f), f,
+                                                   ',serial=disk-7'),
+                 check=check_rw_image),
+        blk_case('blk-verify-' + _fmt, 'verify', _fmt, pre=rw_first,
+                 expect=['mode=verify passed: tag 1 data persisted'], check=check_rw_image),
+        blk_case('blk-discard-' + _fmt, 'discard', _fmt,
+                 expect=['discarded range reads as zeros, neighbours intact',
+                         'write-zeroes range reads as zeros, neighbours intact',
+                         'mode=discard passed'], check=check_discard_image),
+        blk_case('blk-ro-' + _fmt, 'ro', _fmt, disks=ro_disks(_fmt),
+                 expect=['RO offered', 'writes refused with IOERR, data unchanged',
+                         'mode=ro passed'], check=check_unchanged),
+        blk_case('blk-malformed-' + _fmt, 'malformed', _fmt,
+                 expect=['chain without a status byte: DEVICE_NEEDS_RESET',
+                         'descriptor loop: DEVICE_NEEDS_RESET', 'reset, device works again',
+                         'mode=malformed passed'], check=check_malformed_image),
+        blk_case('blk-bench-' + _fmt, 'bench', _fmt, cmdline='n1=200 n32=1000',
+                 disks=bench_disks(_fmt),
+                 expect=['BENCH qd=1 n=200 errors=0', 'BENCH qd=32 n=1000 errors=0',
+                         'mode=bench passed']),
+    ]
+BLK_CASES += [
+    blk_case('blk-multi-raw', 'multi', 'raw', disks=multi_disks('raw', 'raw'),
+             cmdline='sectors0=32768 sectors1=49152',
+             expect=['vdb: capacity 49152 sectors', 'mode=multi passed'],
+             check=check_multi_images),
+    blk_case('blk-multi-mixed', 'multi', 'raw', disks=multi_disks('raw', 'qcow2'),
+             cmdline='sectors0=32768 sectors1=49152',
+             expect=['vdb: capacity 49152 sectors', 'mode=multi passed'],
+             check=check_multi_images),
+    # The guest's checks can fail: a capacity it does not expect is 22
+    # (BS_CAPACITY), data that is not what it looks for is 24 (BS_DATA),
+    # no device at all is 20 (BS_NO_DEVICE).
+    blk_case('blk-wrong-capacity', 'rw', 'raw', status=22, cmdline='sectors=1000',
+             expect=['capacity 32768, expected 1000']),
+    blk_case('blk-verify-wrong-tag', 'verify', 'raw', status=24, cmdline='tag=2', pre=rw_first,
+             expect=['differs from tag 2']),
+    Case('blk-no-disk', 'blk', 20, cmdline='mode=rw',
+         expect=['no virtio-blk device at 0xd0000000']),
+]
 
 
 CASES = [
@@ -127,6 +411,8 @@ CASES = [
          kill_after=30, signal_after=(1.0, signal.SIGTERM)),
 ]
 
+CASES += BLK_CASES
+
 
 class Run:
     stdout = b''
@@ -135,6 +421,7 @@ class Run:
     elapsed = 0.0
     killed = False
     console_log = None
+    ctx = None
 
 
 def kvm_unavailable():
@@ -147,10 +434,10 @@ def kvm_unavailable():
     return None
 
 
-def run_vmm(vmm, case, guest_dir, tmpdir):
+def run_vmm(vmm, case, guest_dir, tmpdir, extra_args=()):
     run = Run()
     cmd = [vmm, '--kernel', os.path.join(guest_dir, case.guest + '.elf'),
-           '--timeout', str(case.vmm_timeout)] + case.args
+           '--timeout', str(case.vmm_timeout)] + case.args + list(extra_args)
     if case.cmdline is not None:
         cmd += ['--cmdline', case.cmdline]
     if case.check is check_console_log:
@@ -209,7 +496,17 @@ def text(b):
 
 def run_case(vmm, case, guest_dir):
     with tempfile.TemporaryDirectory(prefix='vmm-guest-') as tmpdir:
-        run = run_vmm(vmm, case, guest_dir, tmpdir)
+        extra, ctx = [], None
+        if case.prepare:
+            ctx = Ctx(vmm, guest_dir, tmpdir)
+            try:
+                extra = case.prepare(case, ctx)
+            except CaseError as e:
+                print('FAIL: %s (setup: %s)' % (case.name, e))
+                sys.stdout.flush()
+                return False
+        run = run_vmm(vmm, case, guest_dir, tmpdir, extra)
+        run.ctx = ctx
         errors = []
         if run.killed:
             errors.append('vmm did not exit within %d s; killed' % case.kill_after)
