@@ -42,6 +42,19 @@ bad_bzimage[0x1fe:0x200] = b"\x55\xaa"
 bad_bzimage[0x202:0x206] = b"HdrS"
 bad_bzimage[0x206:0x208] = (0x0200).to_bytes(2, "little")  # protocol 2.00: too old
 old_bzimage = write("old-bzimage", bytes(bad_bzimage))
+# disk images: a qcow2 header with an impossible cluster size, garbage with
+# the qcow2 magic, and a qcow2 that needs a backing file that is not there
+bad_qcow2 = bytearray(4096)
+bad_qcow2[0:4] = b"QFI\xfb"
+bad_qcow2[4:8] = (3).to_bytes(4, "big")     # version 3
+bad_qcow2[20:24] = (40).to_bytes(4, "big")  # cluster_bits 40: nonsense
+corrupt_qcow2 = write("corrupt.qcow2", bytes(bad_qcow2))
+short_qcow2 = write("short.qcow2", b"QFI\xfb\x00\x00\x00\x03")
+orphan = os.path.join(tmp, "orphan.qcow2")
+subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b",
+                os.path.join(tmp, "gone.qcow2"), "-F", "qcow2", orphan, "1M"],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+raw_disk = write("disk.raw", bytes(1 << 20))
 hugepages_free = 0
 try:
     with open("/proc/sys/vm/nr_hugepages") as f:
@@ -70,7 +83,24 @@ CASES = [
     ("unwritable console log", ["--kernel", hello, "--console-log", "/proc/no/such/log"], 1,
      ["/proc/no/such/log"], True),
     ("command line too long", ["--kernel", hello, "--cmdline", "x" * 70000], 1, ["command line"], True),
+    ("disk option unknown", ["--kernel", hello, "--disk", raw_disk + ",turbo"], 2, ["turbo"], False),
+    ("disk format unknown", ["--kernel", hello, "--disk", raw_disk + ",format=vmdk"], 2, ["vmdk"],
+     False),
+    ("disk without a name", ["--kernel", hello, "--disk", ",readonly"], 2, ["--disk"], False),
+    ("too many disks", ["--kernel", hello] + ["--disk", raw_disk] * 17, 2, ["16 disks"], False),
+    ("missing disk", ["--kernel", hello, "--disk", os.path.join(tmp, "nodisk.img")], 1,
+     ["nodisk.img"], True),
+    ("disk is a directory", ["--kernel", hello, "--disk", tmp], 1, [tmp], True),
+    ("empty disk", ["--kernel", hello, "--disk", empty], 1, ["empty"], True),
+    ("corrupt qcow2", ["--kernel", hello, "--disk", corrupt_qcow2], 1, ["corrupt.qcow2"], True),
+    ("truncated qcow2", ["--kernel", hello, "--disk", short_qcow2], 1, ["short.qcow2"], True),
+    ("qcow2 backing file missing", ["--kernel", hello, "--disk", orphan], 1, ["gone.qcow2"], True),
+    ("same disk twice", ["--kernel", hello, "--disk", raw_disk, "--disk", raw_disk], 1,
+     ["in use"], True),
 ]
+if not os.path.exists(orphan):
+    CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]
+    print("SKIP qcow2 backing file missing: qemu-img is not installed")
 # /dev/kvm without permission: as an unprivileged user, where we can become one
 SKIPPED_UP_FRONT = 0
 setpriv = "/usr/bin/setpriv"
