@@ -156,6 +156,13 @@ static void io_done(struct ioe_req *r, int res)
 	part_finish(p, res ? res : p->err);
 }
 
+/* With O_DIRECT (data_fd is then a descriptor of its own), guest buffers
+ * that are not aligned must go through the engine's bounce buffer. */
+static uint32_t data_align(const struct qcow2 *q, int fd)
+{
+	return fd == q->data_fd && q->data_fd != q->fd ? q->d->alignment : 0;
+}
+
 /* Queue the part's engine request. 0: it owns a pending count now. */
 static int part_submit(struct q2_part *p, enum ioe_op op, int fd, uint64_t off, uint64_t len)
 {
@@ -165,6 +172,7 @@ static int part_submit(struct q2_part *p, enum ioe_op op, int fd, uint64_t off, 
 	p->io.len = len;
 	p->io.iov = p->iov;
 	p->io.iovcnt = p->iovcnt;
+	p->io.align = data_align(p->q, fd);
 	p->io.done = io_done;
 	return ioe_submit(p->q->d->engine, &p->io);
 }
@@ -262,6 +270,7 @@ static int alloc_write(struct q2_part *p)
 	p->io.len = 0;
 	p->io.iov = p->iov;
 	p->io.iovcnt = p->iovcnt;
+	p->io.align = data_align(p->q, p->q->data_fd);
 	p->io.done = alloc_write_done;
 	return ioe_submit(p->q->d->engine, &p->io);
 }

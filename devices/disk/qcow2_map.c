@@ -562,7 +562,13 @@ int q2_open_map(struct qcow2 *q, char *err, size_t errlen)
 	if (q->l2c_n > q->l1_size)
 		q->l2c_n = (unsigned int)max_u64(1, q->l1_size);
 	q->l2c = calloc(q->l2c_n, sizeof(*q->l2c));
-	q->zeros = calloc(1, cs);
+	/* Page-aligned, so zero writes need no bounce buffer with O_DIRECT. */
+	void *z;
+
+	if (posix_memalign(&z, 4096, cs) == 0) {
+		memset(z, 0, cs);
+		q->zeros = z;
+	}
 	if (!q->l2c || !q->zeros)
 		return disk_err(err, errlen, -ENOMEM, "out of memory");
 	for (unsigned int i = 0; i < q->l2c_n; i++)
