@@ -142,11 +142,16 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' }, { "engine", required_argument, NULL, 'e' },
-		{ "direct", no_argument, NULL, 'D' },	    { "write", no_argument, NULL, 'w' },
-		{ "pattern", required_argument, NULL, 'p' }, { "step", required_argument, NULL, 'S' },
-		{ "bs", required_argument, NULL, 's' },	    { "depth", required_argument, NULL, 'd' },
-		{ "count", required_argument, NULL, 'c' },  { "time", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "engine", required_argument, NULL, 'e' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "write", no_argument, NULL, 'w' },
+		{ "pattern", required_argument, NULL, 'p' },
+		{ "step", required_argument, NULL, 'S' },
+		{ "bs", required_argument, NULL, 's' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "time", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct disk_open_opts o = { .engine = DISK_ENGINE_AUTO };
@@ -277,8 +282,9 @@ drain:
 		printf("disk_backend: format=%s engine=%s direct=%d rw=%s pattern=%s bs=%llu "
 		       "depth=%u ops=%llu secs=%.3f iops=%.0f mbps=%.1f\n",
 		       b.d->format,
-		       ioe_kind(b.d->engine) == DISK_ENGINE_AIO ? "aio" :
-		       ioe_kind(b.d->engine) == DISK_ENGINE_THREADS ? "threads" : "sync",
+		       ioe_kind(b.d->engine) == DISK_ENGINE_AIO	      ? "aio"
+		       : ioe_kind(b.d->engine) == DISK_ENGINE_THREADS ? "threads"
+								      : "sync",
 		       o.direct, b.write ? "write" : "read", pat, (unsigned long long)b.bs, depth,
 		       (unsigned long long)b.completed, secs, (double)b.completed / secs,
 		       (double)b.completed * (double)b.bs / secs / 1e6);

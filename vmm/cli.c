@@ -300,7 +300,8 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 			goto bad_value;
 	} else {
 		set_err(err, errlen,
-			"--disk: unknown option '%s' (readonly, format=, serial=, cache=, aio=)", opt);
+			"--disk: unknown option '%s' (readonly, format=, serial=, cache=, aio=)",
+			opt);
 		return -1;
 	}
 	return 0;

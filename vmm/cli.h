@@ -25,8 +25,8 @@ enum cli_aio { CLI_AIO_AUTO, CLI_AIO_NATIVE, CLI_AIO_THREADS, CLI_AIO_SYNC };
 /* --disk PATH[,readonly][,format=raw|qcow2][,serial=S][,cache=none|writeback]
  *        [,aio=native|threads|sync] */
 struct cli_disk {
-	char *path;	/* owned (cli_free) */
-	char *serial;	/* owned, NULL if none */
+	char *path;	    /* owned (cli_free) */
+	char *serial;	    /* owned, NULL if none */
 	const char *format; /* "raw", "qcow2" or NULL (probe) */
 	bool readonly;
 	bool direct; /* cache=none: O_DIRECT */
@@ -45,7 +45,7 @@ struct vmm_config {
 	bool reboot;	  /* guest reset restarts the VM instead of exiting */
 	bool trace_exits; /* print VM-exit counts at exit */
 	enum cli_pvm_mode pvm;
-	int verbosity; /* -v / -q */
+	int verbosity;			      /* -v / -q */
 	struct cli_disk disks[CLI_MAX_DISKS]; /* the first is /dev/vda */
 	unsigned int ndisks;
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel

@@ -192,7 +192,8 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	if (ret)
 		return ret;
 	ret = asprintf(&cmdline, "%s%s%s%s%s", vm->cfg->cmdline, virtio ? " " : "",
-		       virtio ? virtio : "", vm->pvm ? " " : "", vm->pvm ? pvm_cmdline_extra() : "");
+		       virtio ? virtio : "", vm->pvm ? " " : "",
+		       vm->pvm ? pvm_cmdline_extra() : "");
 	free(virtio);
 	if (ret < 0)
 		return -ENOMEM;

@@ -143,13 +143,14 @@ int vm_virtio_attach(struct vm *vm)
 			return ret;
 		}
 		v->irq_ready = true;
-		ret = virtio_blk_create(&(struct virtio_blk_params){
-						.disk = v->disk,
-						.serial = vm->cfg->disks[i].serial,
-						.el = &vm->loop,
-						.name = v->name,
-					},
-					&v->blk);
+		ret = virtio_blk_create(
+			&(struct virtio_blk_params){
+				.disk = v->disk,
+				.serial = vm->cfg->disks[i].serial,
+				.el = &vm->loop,
+				.name = v->name,
+			},
+			&v->blk);
 		if (ret) {
 			log_err("%s: cannot create the device: %s", v->name, strerror(-ret));
 			return ret;
@@ -168,8 +169,8 @@ int vm_virtio_attach(struct vm *vm)
 			return ret;
 		}
 		v->mmio_ready = true;
-		ret = bus_register(&vm->mmio, v->base, VIRTIO_MMIO_WINDOW_SIZE, &virtio_mmio_bus_ops,
-				   &v->mmio, &v->mmio.lock, v->name);
+		ret = bus_register(&vm->mmio, v->base, VIRTIO_MMIO_WINDOW_SIZE,
+				   &virtio_mmio_bus_ops, &v->mmio, &v->mmio.lock, v->name);
 		if (ret)
 			return ret;
 	}

@@ -69,8 +69,8 @@ const char *disk_probe_format(int fd)
 	}
 	if (got >= 4) {
 		const unsigned char *b = buf;
-		uint32_t magic = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-				 (uint32_t)b[2] << 8 | b[3];
+		uint32_t magic =
+			(uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 
 		if (magic == QCOW2_MAGIC)
 			fmt = "qcow2";
@@ -157,7 +157,8 @@ static int open_file(const char *path, bool readonly, bool direct, int *fdp, cha
 		goto err_close;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		ret = disk_err(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
+		ret = disk_err(err, errlen, -EINVAL, "%s: not a regular file or block device",
+			       path);
 		goto err_close;
 	}
 	ret = lock_image(fd, readonly, path, err, errlen);
@@ -370,8 +371,9 @@ static int sync_req(struct disk *d, struct disk_req *req)
 int disk_pread(struct disk *d, void *buf, size_t len, uint64_t off)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct disk_req req = { .op = DISK_READ, .offset = off, .len = len, .iov = &iov,
-				.iovcnt = 1 };
+	struct disk_req req = {
+		.op = DISK_READ, .offset = off, .len = len, .iov = &iov, .iovcnt = 1
+	};
 
 	return sync_req(d, &req);
 }
@@ -379,8 +381,9 @@ int disk_pread(struct disk *d, void *buf, size_t len, uint64_t off)
 int disk_pwrite(struct disk *d, const void *buf, size_t len, uint64_t off)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct disk_req req = { .op = DISK_WRITE, .offset = off, .len = len, .iov = &iov,
-				.iovcnt = 1 };
+	struct disk_req req = {
+		.op = DISK_WRITE, .offset = off, .len = len, .iov = &iov, .iovcnt = 1
+	};
 
 	return sync_req(d, &req);
 }

@@ -30,7 +30,7 @@ enum disk_op {
 	DISK_READ,
 	DISK_WRITE,
 	DISK_FLUSH,
-	DISK_DISCARD,	  /* may deallocate; later reads return zeros or old data */
+	DISK_DISCARD,	   /* may deallocate; later reads return zeros or old data */
 	DISK_WRITE_ZEROES, /* later reads return zeros; `unmap` allows deallocation */
 };
 
@@ -63,10 +63,10 @@ enum disk_engine_kind {
 
 struct disk_open_opts {
 	bool readonly;
-	bool direct;		    /* O_DIRECT; an error where the file system refuses it */
+	bool direct; /* O_DIRECT; an error where the file system refuses it */
 	enum disk_engine_kind engine;
-	const char *format;	    /* "raw", "qcow2", or NULL to probe */
-	unsigned int queue_depth;   /* engine depth; 0 = 128 */
+	const char *format;	  /* "raw", "qcow2", or NULL to probe */
+	unsigned int queue_depth; /* engine depth; 0 = 128 */
 };
 
 struct disk;
@@ -83,14 +83,14 @@ struct disk {
 	const struct disk_ops *ops;
 	const char *format; /* "raw" or "qcow2" */
 	char *path;
-	uint64_t size;	    /* virtual size, bytes, a multiple of DISK_SECTOR_SIZE */
+	uint64_t size; /* virtual size, bytes, a multiple of DISK_SECTOR_SIZE */
 	bool readonly;
 	bool can_discard;   /* DISCARD/WRITE_ZEROES(unmap) free space */
 	uint32_t alignment; /* required buffer/offset alignment (512, or 4096 with O_DIRECT) */
 	struct io_engine *engine; /* shared with the backing chain */
 	bool owns_engine;
-	struct disk *backing;	  /* qcow2 backing file, or NULL */
-	void *priv;		  /* format driver state */
+	struct disk *backing; /* qcow2 backing file, or NULL */
+	void *priv;	      /* format driver state */
 };
 
 /*

@@ -23,8 +23,8 @@
  */
 int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned int depth, char *err,
-	       size_t errlen) __attribute__((warn_unused_result));
+int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned int depth,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Open `path` as a backing file: read-only, format `format` (NULL: probe),

@@ -53,8 +53,8 @@ struct ioe_fifo {
 struct io_engine {
 	enum disk_engine_kind kind;
 	unsigned int depth;
-	int efd;		/* completion eventfd (EFD_NONBLOCK) */
-	unsigned int inflight;	/* accepted by submit, callback not yet run */
+	int efd;	       /* completion eventfd (EFD_NONBLOCK) */
+	unsigned int inflight; /* accepted by submit, callback not yet run */
 
 	/* libaio: owned by the caller's thread only. */
 	io_context_t ctx;
@@ -176,8 +176,8 @@ static int exec_rw(struct ioe_req *r)
 			got = pwritev(r->fd, tail, n, (off_t)pos);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (r->op == IOE_READ &&
-		    (got == 0 || (got < 0 && errno == EINVAL && r->priv_done && at_eof(r->fd, pos)))) {
+		if (r->op == IOE_READ && (got == 0 || (got < 0 && errno == EINVAL && r->priv_done &&
+						       at_eof(r->fd, pos)))) {
 			/* End of file: the rest reads as zeros (io_engine.h). */
 			iov_zero(iov, cnt, r->priv_done);
 			r->priv_done = r->priv_total;
@@ -385,7 +385,8 @@ static int prep_rw(struct ioe_req *r)
 	for (int i = 0; i < r->iovcnt; i++) {
 		if (__builtin_add_overflow(total, r->iov[i].iov_len, &total))
 			return -EINVAL;
-		if (r->align > 1 && (((uintptr_t)r->iov[i].iov_base | r->iov[i].iov_len) % r->align))
+		if (r->align > 1 &&
+		    (((uintptr_t)r->iov[i].iov_base | r->iov[i].iov_len) % r->align))
 			misaligned = true;
 	}
 	if (total > INT64_MAX || r->off > INT64_MAX - total)
@@ -593,8 +594,9 @@ int ioe_create(enum disk_engine_kind kind, unsigned int depth, struct io_engine 
 	}
 	e->kind = kind;
 
-	want = kind == DISK_ENGINE_AIO ? IOE_POOL_THREADS_AIO :
-	       kind == DISK_ENGINE_THREADS ? IOE_POOL_THREADS_THREADS : 0;
+	want = kind == DISK_ENGINE_AIO	     ? IOE_POOL_THREADS_AIO
+	       : kind == DISK_ENGINE_THREADS ? IOE_POOL_THREADS_THREADS
+					     : 0;
 	for (; e->nthreads < want; e->nthreads++) {
 		ret = pthread_create(&e->threads[e->nthreads], NULL, pool_main, e);
 		if (ret) {

@@ -28,11 +28,11 @@ enum ioe_op {
 	IOE_READ,
 	IOE_WRITE,
 	IOE_FDATASYNC,
-	IOE_PUNCH_HOLE,	 /* fallocate(PUNCH_HOLE | KEEP_SIZE) over [off, off+len) */
-	IOE_ZERO_RANGE,	 /* fallocate(ZERO_RANGE), falling back to writing zeros */
-	IOE_NOP,	 /* no I/O: just run done(r, 0) from ioe_process(). For work a
-			  * format finishes without touching a file (a read of an
-			  * unallocated cluster) but must not complete inside submit. */
+	IOE_PUNCH_HOLE, /* fallocate(PUNCH_HOLE | KEEP_SIZE) over [off, off+len) */
+	IOE_ZERO_RANGE, /* fallocate(ZERO_RANGE), falling back to writing zeros */
+	IOE_NOP,	/* no I/O: just run done(r, 0) from ioe_process(). For work a
+			 * format finishes without touching a file (a read of an
+			 * unallocated cluster) but must not complete inside submit. */
 };
 
 #define IOE_MAX_IOV 1024 /* IOV_MAX */
@@ -54,10 +54,10 @@ struct ioe_req {
 	uint32_t align;
 
 	/* Engine-private. */
-	uint64_t priv_done;   /* bytes transferred so far */
-	uint64_t priv_total;  /* READ/WRITE: sum of the iovec lengths */
+	uint64_t priv_done;  /* bytes transferred so far */
+	uint64_t priv_total; /* READ/WRITE: sum of the iovec lengths */
 	struct ioe_req *priv_next;
-	void *priv_bounce;    /* aligned copy of the data, or NULL */
+	void *priv_bounce;	/* aligned copy of the data, or NULL */
 	struct iovec priv_biov; /* the one iovec over priv_bounce */
 	int priv_res;
 	uint64_t priv_iocb[8]; /* struct iocb (64 bytes), kept opaque here */

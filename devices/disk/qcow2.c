@@ -90,9 +90,10 @@ static int parse_extensions(const uint8_t *buf, size_t start, size_t end, struct
 		if (type == QCOW2_EXT_END)
 			return 0;
 		if (elen > end - data)
-			return disk_err(err, errlen, -EINVAL,
-					"header extension 0x%08x at %zu overruns the header cluster",
-					type, off);
+			return disk_err(
+				err, errlen, -EINVAL,
+				"header extension 0x%08x at %zu overruns the header cluster", type,
+				off);
 		switch (type) {
 		case QCOW2_EXT_BACKING_FMT:
 			if (elen >= sizeof(h->backing_format))
@@ -133,18 +134,18 @@ static int check_table(const char *what, uint64_t off, uint64_t bytes, uint64_t 
 	uint64_t end;
 
 	if (off == 0 || (off & (csize - 1)))
-		return disk_err(err, errlen, -EINVAL, "%s offset 0x%" PRIx64 " is not cluster aligned",
-				what, off);
+		return disk_err(err, errlen, -EINVAL,
+				"%s offset 0x%" PRIx64 " is not cluster aligned", what, off);
 	if (__builtin_add_overflow(off, bytes, &end) || end > file_size)
 		return disk_err(err, errlen, -EINVAL,
-				"%s (0x%" PRIx64 "+%" PRIu64 ") lies past the end of the file (%" PRIu64
-				" bytes)",
+				"%s (0x%" PRIx64 "+%" PRIu64
+				") lies past the end of the file (%" PRIu64 " bytes)",
 				what, off, bytes, file_size);
 	return 0;
 }
 
-int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
-		       struct qcow2_header *h, char *err, size_t errlen)
+int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct qcow2_header *h,
+		       char *err, size_t errlen)
 {
 	const uint8_t *ftbl = NULL;
 	uint32_t ftbl_len = 0;
@@ -153,7 +154,8 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 
 	memset(h, 0, sizeof(*h));
 	if (len < QCOW2_V2_HEADER_LEN || file_size < QCOW2_V2_HEADER_LEN)
-		return disk_err(err, errlen, -EINVAL, "file too short for a qcow2 header (%zu bytes)",
+		return disk_err(err, errlen, -EINVAL,
+				"file too short for a qcow2 header (%zu bytes)",
 				len < file_size ? len : (size_t)file_size);
 	if (len > file_size)
 		len = (size_t)file_size;
@@ -216,15 +218,16 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	/* Incompatible features: the unknown ones first (spec: "must fail to
 	 * open"), then the ones we know but do not implement. */
 	if (h->incompatible_features & ~QCOW2_INCOMPAT_KNOWN) {
-		unsigned int bit =
-			(unsigned int)__builtin_ctzll(h->incompatible_features & ~QCOW2_INCOMPAT_KNOWN);
+		unsigned int bit = (unsigned int)__builtin_ctzll(h->incompatible_features &
+								 ~QCOW2_INCOMPAT_KNOWN);
 
 		if (err && errlen)
 			feature_name(ftbl, ftbl_len, bit, err, errlen);
 		return -ENOTSUP;
 	}
 	if (h->incompatible_features & QCOW2_INCOMPAT_DATA_FILE)
-		return disk_err(err, errlen, -ENOTSUP, "unsupported qcow2 feature: external data file");
+		return disk_err(err, errlen, -ENOTSUP,
+				"unsupported qcow2 feature: external data file");
 	if (h->incompatible_features & QCOW2_INCOMPAT_EXTL2)
 		return disk_err(err, errlen, -ENOTSUP,
 				"unsupported qcow2 feature: extended L2 entries (subclusters)");
@@ -233,7 +236,8 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 			return disk_err(err, errlen, -EINVAL,
 					"compression type bit set but compression_type is 0");
 		return disk_err(err, errlen, -ENOTSUP,
-				"unsupported qcow2 feature: compression type %u", h->compression_type);
+				"unsupported qcow2 feature: compression type %u",
+				h->compression_type);
 	}
 	if (h->compression_type != 0)
 		return disk_err(err, errlen, -EINVAL,
@@ -241,27 +245,31 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 				h->compression_type);
 	if (h->crypt_method != 0)
 		return disk_err(err, errlen, -ENOTSUP, "unsupported qcow2 feature: encryption (%s)",
-				h->crypt_method == 1 ? "AES" :
-				h->crypt_method == 2 ? "LUKS" : "unknown method");
+				h->crypt_method == 1   ? "AES"
+				: h->crypt_method == 2 ? "LUKS"
+						       : "unknown method");
 	if (h->nb_snapshots != 0)
 		return disk_err(err, errlen, -ENOTSUP,
-				"unsupported qcow2 feature: internal snapshots (%u)", h->nb_snapshots);
+				"unsupported qcow2 feature: internal snapshots (%u)",
+				h->nb_snapshots);
 
 	/* Sizes and tables. */
 	if (h->size % DISK_SECTOR_SIZE)
-		return disk_err(err, errlen, -EINVAL, "virtual size %" PRIu64
-				" is not a multiple of 512", h->size);
+		return disk_err(err, errlen, -EINVAL,
+				"virtual size %" PRIu64 " is not a multiple of 512", h->size);
 	l2_entries = csize / 8;
 	if (h->size > (1ULL << 56))
-		return disk_err(err, errlen, -EINVAL, "virtual size %" PRIu64 " too large", h->size);
+		return disk_err(err, errlen, -EINVAL, "virtual size %" PRIu64 " too large",
+				h->size);
 	l1_need = (h->size + csize * l2_entries - 1) / (csize * l2_entries);
 	if ((uint64_t)h->l1_size * 8 > QCOW2_MAX_L1_BYTES)
-		return disk_err(err, errlen, -EINVAL, "L1 table too large (%u entries)", h->l1_size);
+		return disk_err(err, errlen, -EINVAL, "L1 table too large (%u entries)",
+				h->l1_size);
 	if (h->l1_size < l1_need)
-		return disk_err(err, errlen, -EINVAL,
-				"L1 table (%u entries) too small for the virtual size (needs %" PRIu64
-				")",
-				h->l1_size, l1_need);
+		return disk_err(
+			err, errlen, -EINVAL,
+			"L1 table (%u entries) too small for the virtual size (needs %" PRIu64 ")",
+			h->l1_size, l1_need);
 	if (h->l1_size > 0) {
 		ret = check_table("L1 table", h->l1_table_offset, (uint64_t)h->l1_size * 8, csize,
 				  file_size, err, errlen);
@@ -270,10 +278,12 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	}
 	if (h->refcount_table_clusters == 0 ||
 	    (uint64_t)h->refcount_table_clusters * csize > QCOW2_MAX_REFTABLE_BYTES)
-		return disk_err(err, errlen, -EINVAL, "refcount table size %u clusters out of range",
+		return disk_err(err, errlen, -EINVAL,
+				"refcount table size %u clusters out of range",
 				h->refcount_table_clusters);
 	ret = check_table("refcount table", h->refcount_table_offset,
-			  (uint64_t)h->refcount_table_clusters * csize, csize, file_size, err, errlen);
+			  (uint64_t)h->refcount_table_clusters * csize, csize, file_size, err,
+			  errlen);
 	if (ret)
 		return ret;
 
@@ -287,12 +297,14 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		if (__builtin_add_overflow(h->backing_file_offset, h->backing_file_size, &end) ||
 		    end > csize || end > len)
 			return disk_err(err, errlen, -EINVAL,
-					"backing file name (at %" PRIu64 ", %u bytes) outside the header",
+					"backing file name (at %" PRIu64
+					", %u bytes) outside the header",
 					h->backing_file_offset, h->backing_file_size);
 		memcpy(h->backing_file, buf + h->backing_file_offset, h->backing_file_size);
 		h->backing_file[h->backing_file_size] = '\0';
 		if (strlen(h->backing_file) != h->backing_file_size)
-			return disk_err(err, errlen, -EINVAL, "backing file name contains a NUL byte");
+			return disk_err(err, errlen, -EINVAL,
+					"backing file name contains a NUL byte");
 	} else if (h->backing_format[0]) {
 		/* harmless: QEMU ignores a format without a file */
 		h->backing_format[0] = '\0';
@@ -304,8 +316,7 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 
 /* The virtual size of an existing image to use as a backing file, when the
  * caller asked for size 0: a qcow2 header's size, else the file size. */
-static int backing_size(const char *path, const char *fmt, uint64_t *size, char *err,
-			size_t errlen)
+static int backing_size(const char *path, const char *fmt, uint64_t *size, char *err, size_t errlen)
 {
 	uint8_t buf[4096];
 	struct stat st;
@@ -382,9 +393,11 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err,
 	if (flen >= 32)
 		return disk_err(err, errlen, -EINVAL, "backing format name too long");
 	if (flen && !o->backing_file)
-		return disk_err(err, errlen, -EINVAL, "backing format given without a backing file");
+		return disk_err(err, errlen, -EINVAL,
+				"backing format given without a backing file");
 	if (QCOW2_CREATE_HEADER_LEN + 16 + ((flen + 7) & ~7UL) + 8 + blen > cs)
-		return disk_err(err, errlen, -EINVAL, "backing file name does not fit the header cluster");
+		return disk_err(err, errlen, -EINVAL,
+				"backing file name does not fit the header cluster");
 	if (size == 0 && o->backing_file) {
 		char *bp = q2_backing_path(path, o->backing_file);
 

@@ -12,24 +12,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QCOW2_MAGIC 0x514649fbU /* "QFI\xfb" */
-#define QCOW2_MIN_CLUSTER_BITS 9
-#define QCOW2_MAX_CLUSTER_BITS 21
+#define QCOW2_MAGIC		   0x514649fbU /* "QFI\xfb" */
+#define QCOW2_MIN_CLUSTER_BITS	   9
+#define QCOW2_MAX_CLUSTER_BITS	   21
 #define QCOW2_DEFAULT_CLUSTER_BITS 16
 
 /* Header incompatible feature bits */
-#define QCOW2_INCOMPAT_DIRTY	     (1ULL << 0)
-#define QCOW2_INCOMPAT_CORRUPT	     (1ULL << 1)
-#define QCOW2_INCOMPAT_DATA_FILE     (1ULL << 2)
-#define QCOW2_INCOMPAT_COMPRESSION   (1ULL << 3)
-#define QCOW2_INCOMPAT_EXTL2	     (1ULL << 4)
+#define QCOW2_INCOMPAT_DIRTY	    (1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT	    (1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE    (1ULL << 2)
+#define QCOW2_INCOMPAT_COMPRESSION  (1ULL << 3)
+#define QCOW2_INCOMPAT_EXTL2	    (1ULL << 4)
 /* Compatible feature bits */
-#define QCOW2_COMPAT_LAZY_REFCOUNTS  (1ULL << 0)
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
 
 /* L1/L2 entry bits */
 #define QCOW2_OFLAG_COPIED     (1ULL << 63) /* refcount is exactly 1 */
 #define QCOW2_OFLAG_COMPRESSED (1ULL << 62)
-#define QCOW2_OFLAG_ZERO       (1ULL << 0)  /* L2 (v3): reads as zeros */
+#define QCOW2_OFLAG_ZERO       (1ULL << 0) /* L2 (v3): reads as zeros */
 #define QCOW2_OFFSET_MASK      0x00fffffffffffe00ULL
 
 /* The header (and the extensions we understand), in host byte order. */
@@ -65,14 +65,13 @@ struct qcow2_header {
  * -ENOTSUP and a message naming the feature; anything malformed with
  * -EINVAL. Returns 0 on success.
  */
-int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
-		       struct qcow2_header *h, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct qcow2_header *h,
+		       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 struct qcow2_create_opts {
-	uint64_t size;		   /* virtual size; 0 with a backing file = its size */
-	unsigned int cluster_bits; /* 0 = 16 (64 KiB) */
-	const char *backing_file;  /* NULL for none; stored as given */
+	uint64_t size;		    /* virtual size; 0 with a backing file = its size */
+	unsigned int cluster_bits;  /* 0 = 16 (64 KiB) */
+	const char *backing_file;   /* NULL for none; stored as given */
 	const char *backing_format; /* NULL: probed when opened */
 };
 /* Create a new version 3 image (refcount_order 4, like qemu-img). The file
@@ -81,8 +80,8 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err,
 	__attribute__((warn_unused_result));
 
 struct qcow2_check_result {
-	uint64_t corruptions;	    /* refcount too low, bad offsets: data at risk */
-	uint64_t leaks;		    /* refcount too high: space wasted only */
+	uint64_t corruptions; /* refcount too low, bad offsets: data at risk */
+	uint64_t leaks;	      /* refcount too high: space wasted only */
 	uint64_t corruptions_fixed;
 	uint64_t leaks_fixed;
 	uint64_t allocated_clusters; /* guest data clusters allocated */

@@ -27,8 +27,8 @@
 struct q2_part {
 	struct qcow2 *q;
 	struct disk_req *req;
-	enum disk_op op;     /* what the part does for the guest */
-	uint64_t goff, len;  /* guest range */
+	enum disk_op op;	 /* what the part does for the guest */
+	uint64_t goff, len;	 /* guest range */
 	const struct iovec *src; /* the guest's buffers (or q->zeros) */
 	int srccnt;
 	uint64_t src_off;
@@ -41,9 +41,9 @@ struct q2_part {
 
 	/* allocating writes */
 	struct q2_alloc alloc;
-	uint64_t host;	  /* first host cluster */
-	uint64_t wr_off;  /* where the data write starts in the file */
-	uint8_t *cow;	  /* head and tail COW data from the backing file */
+	uint64_t host;	 /* first host cluster */
+	uint64_t wr_off; /* where the data write starts in the file */
+	uint8_t *cow;	 /* head and tail COW data from the backing file */
 	uint64_t head, tail;
 
 	struct q2_part *next_wait;
@@ -302,9 +302,13 @@ static int cow_read(struct q2_part *p, int i, uint8_t *buf, uint64_t off, uint64
 	if (bl == 0)
 		return 0;
 	p->biov[i] = (struct iovec){ .iov_base = buf, .iov_len = bl };
-	p->breq[i] = (struct disk_req){ .op = DISK_READ, .offset = off, .len = bl,
-					.iov = &p->biov[i], .iovcnt = 1,
-					.done = cow_read_done, .opaque = p };
+	p->breq[i] = (struct disk_req){ .op = DISK_READ,
+					.offset = off,
+					.len = bl,
+					.iov = &p->biov[i],
+					.iovcnt = 1,
+					.done = cow_read_done,
+					.opaque = p };
 	ret = disk_submit(b, &p->breq[i]);
 	return ret ? ret : 1;
 }
@@ -318,8 +322,8 @@ static int cow_read(struct q2_part *p, int i, uint8_t *buf, uint64_t off, uint64
  * (qcow2_priv.h). Returns 0 if the part is accounted for (in flight), or
  * -errno with nothing queued and nothing registered.
  */
-static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t n,
-		       uint64_t host, enum q2_kind first, enum q2_kind last)
+static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t n, uint64_t host,
+		       enum q2_kind first, enum q2_kind last)
 {
 	uint64_t cs = q->cluster_size, in = p->goff & (cs - 1);
 	uint64_t tail_in = (p->goff + p->len) & (cs - 1);
@@ -436,9 +440,13 @@ static int read_part(struct qcow2 *q, struct q2_part *p, enum q2_kind kind, uint
 			n = iov_slice(p->src, p->srccnt, p->src_off, bl, p->iov, p->srccnt);
 			if (n < 0)
 				return part_error(p, -EINVAL);
-			p->breq[0] = (struct disk_req){ .op = DISK_READ, .offset = p->goff,
-							.len = bl, .iov = p->iov, .iovcnt = n,
-							.done = backing_read_done, .opaque = p };
+			p->breq[0] = (struct disk_req){ .op = DISK_READ,
+							.offset = p->goff,
+							.len = bl,
+							.iov = p->iov,
+							.iovcnt = n,
+							.done = backing_read_done,
+							.opaque = p };
 			p->req->priv_pending++;
 			ret = disk_submit(b, &p->breq[0]);
 			if (ret == 0)
@@ -599,8 +607,9 @@ static void zwalk(struct qcow2 *q, struct disk_req *req, uint64_t goff, uint64_t
 			       k2 == Q2_NORMAL && h2 == host + n * cs)
 				n++;
 			p->len = n * cs;
-			ret = part_go(p, (op == DISK_DISCARD || req->unmap) ? IOE_PUNCH_HOLE :
-									   IOE_ZERO_RANGE,
+			ret = part_go(p,
+				      (op == DISK_DISCARD || req->unmap) ? IOE_PUNCH_HOLE
+									 : IOE_ZERO_RANGE,
 				      q->data_fd, host, n * cs);
 		} else if (kind == Q2_UNALLOC && q->d->backing && op == DISK_WRITE_ZEROES) {
 			a = alloc_find(q, gc);
@@ -635,7 +644,7 @@ static void zwalk(struct qcow2 *q, struct disk_req *req, uint64_t goff, uint64_t
 		if (ret)
 			return;
 		chunk = n * cs;
-next:
+	next:
 		goff += chunk;
 		len -= chunk;
 	}
@@ -662,7 +671,8 @@ int q2_submit(struct disk *d, struct disk_req *req)
 		if (!p)
 			req->priv_err = -ENOMEM;
 		else
-			(void)part_go(p, req->op == DISK_FLUSH ? IOE_FDATASYNC : IOE_NOP, q->fd, 0, 0);
+			(void)part_go(p, req->op == DISK_FLUSH ? IOE_FDATASYNC : IOE_NOP, q->fd, 0,
+				      0);
 	} else if (req->op == DISK_READ || req->op == DISK_WRITE) {
 		walk(q, req, req->op, req->offset, req->len, req->iov, req->iovcnt, 0);
 	} else if (req->op == DISK_DISCARD || req->op == DISK_WRITE_ZEROES) {

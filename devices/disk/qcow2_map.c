@@ -48,8 +48,8 @@ void q2_rc_set(uint8_t *block, unsigned int order, uint64_t idx, uint64_t v)
 		unsigned int sh = (unsigned int)((idx * bits) % 8);
 		uint8_t mask = (uint8_t)(((1U << bits) - 1) << sh);
 
-		block[idx * bits / 8] = (uint8_t)((block[idx * bits / 8] & ~mask) |
-						  ((v << sh) & mask));
+		block[idx * bits / 8] =
+			(uint8_t)((block[idx * bits / 8] & ~mask) | ((v << sh) & mask));
 		break;
 	}
 	case 3:
@@ -348,7 +348,8 @@ static int l2_table(struct qcow2 *q, uint64_t gc, struct q2_l2 **out, uint64_t *
 		return 0;
 	}
 	if (!host_ok(q, off)) {
-		log_warn_ratelimited(&q->rl, "%s: L1 entry %" PRIu64 " (0x%" PRIx64
+		log_warn_ratelimited(&q->rl,
+				     "%s: L1 entry %" PRIu64 " (0x%" PRIx64
 				     ") is unaligned or past the end of the image",
 				     q->d->path, l1_idx, off);
 		return -EIO;
@@ -387,7 +388,8 @@ int q2_lookup(struct qcow2 *q, uint64_t gc, enum q2_kind *kind, uint64_t *host)
 	}
 	if (off && !host_ok(q, off)) {
 		*kind = Q2_BAD;
-		log_warn_ratelimited(&q->rl, "%s: L2 entry for guest cluster %" PRIu64 " (0x%" PRIx64
+		log_warn_ratelimited(&q->rl,
+				     "%s: L2 entry for guest cluster %" PRIu64 " (0x%" PRIx64
 				     ") is unaligned or past the end of the image",
 				     q->d->path, gc, off);
 		return -EIO;

@@ -65,14 +65,14 @@
 #define QCOW2_EXT_CRYPTO	0x0537be77U
 #define QCOW2_EXT_DATA_FILE	0x44415441U
 
-#define QCOW2_INCOMPAT_KNOWN                                                                    \
-	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DATA_FILE |               \
+#define QCOW2_INCOMPAT_KNOWN                                                        \
+	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DATA_FILE | \
 	 QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
 
 /* Offset of header fields we rewrite in place. */
-#define QCOW2_HDR_INCOMPAT_OFF	   72
-#define QCOW2_HDR_AUTOCLEAR_OFF	   88
-#define QCOW2_HDR_REFTABLE_OFF	   48 /* refcount_table_offset, then _clusters at 56 */
+#define QCOW2_HDR_INCOMPAT_OFF	72
+#define QCOW2_HDR_AUTOCLEAR_OFF 88
+#define QCOW2_HDR_REFTABLE_OFF	48 /* refcount_table_offset, then _clusters at 56 */
 
 static inline uint32_t q2_be32(const uint8_t *p)
 {
@@ -160,7 +160,7 @@ struct qcow2 {
 
 	struct q2_alloc *allocs; /* in flight */
 
-	uint8_t *zeros; /* cluster_size of zeros (COW fill, WRITE_ZEROES) */
+	uint8_t *zeros;	       /* cluster_size of zeros (COW fill, WRITE_ZEROES) */
 	struct iovec zero_iov; /* {zeros, cluster_size}: the source of WRITE_ZEROES */
 	struct ratelimit rl;
 	bool readonly;

@@ -12,10 +12,10 @@
 struct virtio_blk;
 
 struct virtio_blk_params {
-	struct disk *disk;	/* not owned: the caller closes it after destroy */
-	const char *serial;	/* VIRTIO_BLK_T_GET_ID, up to 20 bytes; NULL = none */
-	struct event_loop *el;	/* the disk's completion fd is watched here */
-	const char *name;	/* "virtio-blk vda" */
+	struct disk *disk;     /* not owned: the caller closes it after destroy */
+	const char *serial;    /* VIRTIO_BLK_T_GET_ID, up to 20 bytes; NULL = none */
+	struct event_loop *el; /* the disk's completion fd is watched here */
+	const char *name;      /* "virtio-blk vda" */
 };
 
 int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out)

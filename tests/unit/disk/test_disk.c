@@ -316,7 +316,8 @@ static void test_direct(void **state)
 			disk_close(d);
 		} else {
 			assert_int_equal(ret, -EINVAL);
-			assert_non_null(strstr(f->err, "O_DIRECT not supported on this file system"));
+			assert_non_null(
+				strstr(f->err, "O_DIRECT not supported on this file system"));
 			assert_non_null(strstr(f->err, path));
 		}
 		unlink(path);
@@ -357,17 +358,16 @@ static void test_backing_open(void **state)
 
 	assert_int_equal(disk_open(f->img, NULL, &top, f->err, sizeof(f->err)), 0);
 	/* the top image holds the write lock: a backing open of it fails */
-	assert_int_equal(disk_open_backing(f->img, "raw", top->engine, 1, &b, f->err,
-					   sizeof(f->err)),
-			 -EBUSY);
+	assert_int_equal(
+		disk_open_backing(f->img, "raw", top->engine, 1, &b, f->err, sizeof(f->err)),
+		-EBUSY);
 	disk_close(top);
 
 	assert_int_equal(disk_open(f->img, &(struct disk_open_opts){ .readonly = true }, &top,
 				   f->err, sizeof(f->err)),
 			 0);
-	assert_int_equal(disk_open_backing(f->img, NULL, top->engine, 1, &b, f->err,
-					   sizeof(f->err)),
-			 0);
+	assert_int_equal(
+		disk_open_backing(f->img, NULL, top->engine, 1, &b, f->err, sizeof(f->err)), 0);
 	assert_true(b->readonly);
 	assert_false(b->owns_engine);
 	assert_ptr_equal(b->engine, top->engine);

@@ -29,8 +29,8 @@ struct fx {
 	char path[300];
 	int fd;
 	struct io_engine *e;
-	int ncalls;	/* callbacks run */
-	int nerr;	/* callbacks with res != 0 */
+	int ncalls; /* callbacks run */
+	int nerr;   /* callbacks with res != 0 */
 	int last_res;
 };
 
@@ -171,8 +171,10 @@ static void test_many_inflight(void **state)
 		fill(bufs + (size_t)i * BS, BS, (unsigned int)i + 10);
 		iov[i] = (struct iovec){ bufs + (size_t)i * BS, BS };
 		/* reverse order: offsets need not be submitted sequentially */
-		rq[i] = (struct ioe_req){ .op = IOE_WRITE, .fd = f->fd,
-					  .off = (uint64_t)(MANY - 1 - i) * BS, .iov = &iov[i],
+		rq[i] = (struct ioe_req){ .op = IOE_WRITE,
+					  .fd = f->fd,
+					  .off = (uint64_t)(MANY - 1 - i) * BS,
+					  .iov = &iov[i],
 					  .iovcnt = 1 };
 		submit_ok(f, &rq[i]);
 	}
@@ -236,8 +238,9 @@ static void test_eof_zero_fill(void **state)
 	char data[1000], buf[8192];
 	struct iovec v = { buf, sizeof(buf) };
 	struct ioe_req r = { .op = IOE_READ, .fd = f->fd, .off = 0, .iov = &v, .iovcnt = 1 };
-	struct ioe_req past = { .op = IOE_READ, .fd = f->fd, .off = 1 << 20, .iov = &v,
-				.iovcnt = 1 };
+	struct ioe_req past = {
+		.op = IOE_READ, .fd = f->fd, .off = 1 << 20, .iov = &v, .iovcnt = 1
+	};
 
 	fill(data, sizeof(data), 3);
 	assert_int_equal(pwrite(f->fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
@@ -331,8 +334,9 @@ static void test_errors(void **state)
 	char buf[512];
 	struct iovec v = { buf, sizeof(buf) };
 	struct ioe_req badfd = { .op = IOE_READ, .fd = 1000, .iov = &v, .iovcnt = 1 };
-	struct ioe_req rq = { .op = IOE_READ, .fd = f->fd, .iov = &v, .iovcnt = -1,
-			      .done = tio_done, .opaque = f };
+	struct ioe_req rq = {
+		.op = IOE_READ, .fd = f->fd, .iov = &v, .iovcnt = -1, .done = tio_done, .opaque = f
+	};
 	int rofd = open(f->path, O_RDONLY);
 	struct ioe_req rowrite = { .op = IOE_WRITE, .fd = rofd, .iov = &v, .iovcnt = 1 };
 
@@ -366,12 +370,20 @@ static void test_direct_bounce(void **state)
 	char *raw = malloc(8192 + 1), *buf = raw + 1, *back = malloc(4096 + 3);
 	char check[4096];
 	struct iovec wv = { buf, 4096 }, rv[2] = { { back + 3, 1536 }, { back + 3 + 1536, 2560 } };
-	struct ioe_req w = { .op = IOE_WRITE, .fd = dfd, .off = 4096, .iov = &wv, .iovcnt = 1,
-			     .align = 512 };
-	struct ioe_req r = { .op = IOE_READ, .fd = dfd, .off = 4096, .iov = rv, .iovcnt = 2,
-			     .align = 512 };
-	struct ioe_req bad = { .op = IOE_READ, .fd = dfd, .off = 100, .iov = rv, .iovcnt = 1,
-			       .align = 512, .done = tio_done, .opaque = f };
+	struct ioe_req w = {
+		.op = IOE_WRITE, .fd = dfd, .off = 4096, .iov = &wv, .iovcnt = 1, .align = 512
+	};
+	struct ioe_req r = {
+		.op = IOE_READ, .fd = dfd, .off = 4096, .iov = rv, .iovcnt = 2, .align = 512
+	};
+	struct ioe_req bad = { .op = IOE_READ,
+			       .fd = dfd,
+			       .off = 100,
+			       .iov = rv,
+			       .iovcnt = 1,
+			       .align = 512,
+			       .done = tio_done,
+			       .opaque = f };
 
 	if (dfd < 0) {
 		/* tmpfs before Linux 6.6 has no O_DIRECT */
@@ -399,16 +411,16 @@ static void test_direct_bounce(void **state)
 	free(raw);
 }
 
-#define KIND_TESTS(setup)                                                     \
-	cmocka_unit_test_setup_teardown(test_kind, setup, teardown),          \
-	cmocka_unit_test_setup_teardown(test_rw_iovecs, setup, teardown),     \
-	cmocka_unit_test_setup_teardown(test_many_inflight, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_eventfd_readable, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_eof_zero_fill, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_sync_punch_zero, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_nop_and_empty, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_errors, setup, teardown),        \
-	cmocka_unit_test_setup_teardown(test_direct_bounce, setup, teardown)
+#define KIND_TESTS(setup)                                                                \
+	cmocka_unit_test_setup_teardown(test_kind, setup, teardown),                     \
+		cmocka_unit_test_setup_teardown(test_rw_iovecs, setup, teardown),        \
+		cmocka_unit_test_setup_teardown(test_many_inflight, setup, teardown),    \
+		cmocka_unit_test_setup_teardown(test_eventfd_readable, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_eof_zero_fill, setup, teardown),    \
+		cmocka_unit_test_setup_teardown(test_sync_punch_zero, setup, teardown),  \
+		cmocka_unit_test_setup_teardown(test_nop_and_empty, setup, teardown),    \
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),           \
+		cmocka_unit_test_setup_teardown(test_direct_bounce, setup, teardown)
 
 int main(void)
 {

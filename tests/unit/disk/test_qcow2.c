@@ -82,8 +82,9 @@ static uint64_t fsize(const char *p)
 static void mk(struct fx *f, const char *name, uint64_t size, unsigned int cbits,
 	       const char *backing, const char *bfmt)
 {
-	struct qcow2_create_opts o = { .size = size, .cluster_bits = cbits,
-				       .backing_file = backing, .backing_format = bfmt };
+	struct qcow2_create_opts o = {
+		.size = size, .cluster_bits = cbits, .backing_file = backing, .backing_format = bfmt
+	};
 	int ret = qcow2_create(path(f, name), &o, f->err, sizeof(f->err));
 
 	if (ret)
@@ -224,7 +225,7 @@ static void test_header_bad(void **state)
 		{ 104, 1, 1, -EINVAL, "compression_type 1" },
 		{ 16, 4, 2000, -EINVAL, "backing file name length" },
 		{ 8, 8, 65530, -EINVAL, "outside the header" },
-		{ 116, 4, 60000, -EINVAL, "overruns" },		/* backing fmt ext length */
+		{ 116, 4, 60000, -EINVAL, "overruns" }, /* backing fmt ext length */
 		{ 112, 4, QCOW2_EXT_CRYPTO, -ENOTSUP, "encryption" },
 		{ 112, 4, QCOW2_EXT_DATA_FILE, -ENOTSUP, "external data file" },
 		{ 116, 4, 40, -EINVAL, "too long" },
@@ -433,9 +434,13 @@ static void test_inflight_same_cluster(void **state)
 	fill(buf, N * 4096, 9);
 	for (int i = 0; i < N; i++) {
 		iov[i] = (struct iovec){ buf + i * 4096, 4096 };
-		req[i] = (struct disk_req){ .op = DISK_WRITE, .offset = 5 * 65536 + i * 4096,
-					    .len = 4096, .iov = &iov[i], .iovcnt = 1,
-					    .done = if_done, .opaque = &c };
+		req[i] = (struct disk_req){ .op = DISK_WRITE,
+					    .offset = 5 * 65536 + i * 4096,
+					    .len = 4096,
+					    .iov = &iov[i],
+					    .iovcnt = 1,
+					    .done = if_done,
+					    .opaque = &c };
 		assert_int_equal(disk_submit(d, &req[i]), 0);
 	}
 	assert_int_equal(c.done, 0); /* never inside submit */
@@ -547,8 +552,9 @@ static void test_backing_missing(void **state)
 static int zreq(struct disk *d, enum disk_op opc, uint64_t off, uint64_t len, bool unmap)
 {
 	struct inflight c = { 0 };
-	struct disk_req req = { .op = opc, .offset = off, .len = len, .unmap = unmap,
-				.done = if_done, .opaque = &c };
+	struct disk_req req = {
+		.op = opc, .offset = off, .len = len, .unmap = unmap, .done = if_done, .opaque = &c
+	};
 	int ret = disk_submit(d, &req);
 
 	if (ret)
@@ -783,9 +789,10 @@ static void test_qemu_interop(void **state)
 	}
 	disk_close(d);
 	assert_int_equal(sh("qemu-img check -q '%s/v.qcow2'", f->dir), 0);
-	assert_int_equal(sh("cd '%s' && qemu-img convert -O raw v.qcow2 v.raw && cmp -s v.raw v.ref",
-			    f->dir),
-			 0);
+	assert_int_equal(
+		sh("cd '%s' && qemu-img convert -O raw v.qcow2 v.raw && cmp -s v.raw v.ref",
+		   f->dir),
+		0);
 	/* a compressed image: opens, the compressed cluster is refused */
 	assert_int_equal(sh("cd '%s' && qemu-img convert -c -O qcow2 v.ref c.qcow2", f->dir), 0);
 	d = op(f, "c.qcow2", true);

@@ -151,11 +151,13 @@ static void test_scatter_gather(void **state)
 	struct fx *f = *state;
 	char a[512], b[1536], c[2048], back[4096];
 	struct iovec wv[3] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
-	struct disk_req w = { .op = DISK_WRITE, .offset = 1 << 20, .len = 4096, .iov = wv,
-			      .iovcnt = 3 };
+	struct disk_req w = {
+		.op = DISK_WRITE, .offset = 1 << 20, .len = 4096, .iov = wv, .iovcnt = 3
+	};
 	struct iovec rv[3] = { { back + 3072, 1024 }, { back, 2048 }, { back + 2048, 1024 } };
-	struct disk_req r = { .op = DISK_READ, .offset = 1 << 20, .len = 4096, .iov = rv,
-			      .iovcnt = 3 };
+	struct disk_req r = {
+		.op = DISK_READ, .offset = 1 << 20, .len = 4096, .iov = rv, .iovcnt = 3
+	};
 
 	fill(a, sizeof(a), 1);
 	fill(b, sizeof(b), 2);
@@ -191,8 +193,11 @@ static void test_many_requests(void **state)
 	for (int i = 0; i < NREQ; i++) {
 		fill(data + (size_t)i * 8192, 8192, (unsigned int)i);
 		iov[i] = (struct iovec){ data + (size_t)i * 8192, 8192 };
-		rq[i] = (struct disk_req){ .op = DISK_WRITE, .offset = (uint64_t)i * 8192 * 3,
-					   .len = 8192, .iov = &iov[i], .iovcnt = 1 };
+		rq[i] = (struct disk_req){ .op = DISK_WRITE,
+					   .offset = (uint64_t)i * 8192 * 3,
+					   .len = 8192,
+					   .iov = &iov[i],
+					   .iovcnt = 1 };
 		submit_ok(f, &rq[i]);
 	}
 	wait_for(f, NREQ);
@@ -242,8 +247,9 @@ static void test_write_zeroes(void **state)
 	size_t len = 256 << 10;
 	char *buf = malloc(len), *zero = calloc(1, len);
 	struct disk_req keep = { .op = DISK_WRITE_ZEROES, .offset = 0, .len = len };
-	struct disk_req unmap = { .op = DISK_WRITE_ZEROES, .offset = len, .len = len,
-				  .unmap = true };
+	struct disk_req unmap = {
+		.op = DISK_WRITE_ZEROES, .offset = len, .len = len, .unmap = true
+	};
 	uint64_t before, mid;
 
 	assert_non_null(buf);
@@ -311,8 +317,11 @@ static void test_close_in_flight(void **state)
 
 	memset(buf, 1, sizeof(buf));
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct disk_req){ .op = DISK_WRITE, .offset = (uint64_t)i * 4096,
-					  .len = 4096, .iov = &v, .iovcnt = 1 };
+		w[i] = (struct disk_req){ .op = DISK_WRITE,
+					  .offset = (uint64_t)i * 4096,
+					  .len = 4096,
+					  .iov = &v,
+					  .iovcnt = 1 };
 		submit_ok(f, &w[i]);
 	}
 	disk_close(f->d);
@@ -325,14 +334,14 @@ static void test_close_in_flight(void **state)
 	assert_int_equal(buf[4095], 1);
 }
 
-#define KIND_TESTS(s)                                                      \
-	cmocka_unit_test_setup_teardown(test_sparse_reads_zero, s, teardown), \
-	cmocka_unit_test_setup_teardown(test_scatter_gather, s, teardown),  \
-	cmocka_unit_test_setup_teardown(test_many_requests, s, teardown),   \
-	cmocka_unit_test_setup_teardown(test_discard, s, teardown),         \
-	cmocka_unit_test_setup_teardown(test_write_zeroes, s, teardown),    \
-	cmocka_unit_test_setup_teardown(test_zero_length, s, teardown),     \
-	cmocka_unit_test_setup_teardown(test_close_in_flight, s, teardown)
+#define KIND_TESTS(s)                                                              \
+	cmocka_unit_test_setup_teardown(test_sparse_reads_zero, s, teardown),      \
+		cmocka_unit_test_setup_teardown(test_scatter_gather, s, teardown), \
+		cmocka_unit_test_setup_teardown(test_many_requests, s, teardown),  \
+		cmocka_unit_test_setup_teardown(test_discard, s, teardown),        \
+		cmocka_unit_test_setup_teardown(test_write_zeroes, s, teardown),   \
+		cmocka_unit_test_setup_teardown(test_zero_length, s, teardown),    \
+		cmocka_unit_test_setup_teardown(test_close_in_flight, s, teardown)
 
 int main(void)
 {

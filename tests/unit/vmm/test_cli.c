@@ -199,12 +199,9 @@ static void test_help_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_defaults_and_full),
-		cmocka_unit_test(test_disks),
-		cmocka_unit_test(test_disk_errors),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_sizes),  cmocka_unit_test(test_defaults_and_full),
+		cmocka_unit_test(test_disks),  cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_errors), cmocka_unit_test(test_help_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
