@@ -18,9 +18,18 @@ request lands ~31 MiB from the last one, and the 4 KiB offsets are visited
 in a scattered permutation (disk_backend --pattern stride does the same
 arithmetic as qemu-img.c bench_cb()).
 
-vmm: build/bench/disk_backend, engine auto (libaio), O_DIRECT when direct.
-QEMU: qemu-img bench -t none -i native when direct, -t writeback -i threads
-when cached.
+vmm: build/bench/disk_backend, engine auto (libaio for O_DIRECT; page-cache
+hits inline + a thread pool when cached, see devices/disk/io_engine.h),
+O_DIRECT when direct. QEMU: qemu-img bench -t none -i native when direct,
+-t writeback -i threads when cached.
+
+Before every single run the file's dirty pages are written back (fsync) and,
+for cached runs, the file is read into the page cache: otherwise a run pays
+for the writeback of the previous run's dirty pages (ext4 makes a write to a
+page under writeback wait), which made whichever tool or format ran second
+look up to 2x slower. Repeats are interleaved (vmm, qemu, vmm, qemu, ...),
+and the "spread" column is the largest (max-min)/median over the row's
+cells, so it says how much to trust the ratios.
 
 Target (issue 3): vmm's qcow2 at least matches QEMU's qcow2, and reaches
 90% of vmm's raw.
@@ -64,6 +73,17 @@ def warm(path):
     with open(path, "rb", buffering=0) as f:
         while f.read(8 << 20):
             pass
+
+
+def settle(path, cached):
+    """Write back the file's dirty pages; for cached runs, warm it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if cached:
+        warm(path)
 
 
 def run_vmm(tool, path, fmt, w, direct, bs, depth, count, stride):
@@ -132,6 +152,7 @@ def main():
     if "qcow2" in formats and "raw" in formats:
         hdr += f" {'q/qemu':>7} {'q/raw':>7}"
     hdr += f" {'raw/qemu':>8}" if "raw" in formats else ""
+    hdr += f" {'spread':>6}"
     print(hdr)
     misses = []
     for name, w, bs, stride, c_cached, c_d1, c_d32 in patterns:
@@ -139,12 +160,14 @@ def main():
             for depth in (1, 32):
                 count = (c_cached if not direct else c_d1 if depth == 1 else c_d32) // div
                 cell = {}
+                spread = 0.0
                 for fmt in formats:
-                    if not direct:
-                        warm(files[fmt])
-                    for who in ("vmm", "qemu"):
-                        times = []
-                        for _ in range(args.repeat):
+                    times = {"vmm": [], "qemu": []}
+                    for _ in range(args.repeat):
+                        for who in ("vmm", "qemu"):
+                            if times[who] is None:
+                                continue
+                            settle(files[fmt], not direct)
                             if who == "vmm":
                                 t, err = run_vmm(tool, files[fmt], fmt, w, direct, bs, depth,
                                                  count, stride)
@@ -153,10 +176,14 @@ def main():
                                                   stride)
                             if t is None:
                                 misses.append(f"{who} {fmt} {name}: {err}")
-                                break
-                            times.append(t)
-                        if times:
-                            rate = count / statistics.median(times)
+                                times[who] = None
+                                continue
+                            times[who].append(t)
+                    for who, ts in times.items():
+                        if ts:
+                            med = statistics.median(ts)
+                            spread = max(spread, (max(ts) - min(ts)) / med)
+                            rate = count / med
                             if bs >= 1 << 20:
                                 rate = rate * bs / 1e6
                             cell[(who, fmt)] = rate
@@ -174,9 +201,11 @@ def main():
                     line += f" {ratio(('vmm', 'qcow2'), ('vmm', 'raw')):>7}"
                 if "raw" in formats:
                     line += f" {ratio(('vmm', 'raw'), ('qemu', 'raw')):>8}"
+                line += f" {spread * 100:>5.0f}%" if args.repeat > 1 else f" {'-':>6}"
                 print(line, flush=True)
     print("q/qemu: vmm qcow2 / qemu-img bench qcow2 (target >= 1.0); "
-          "q/raw: vmm qcow2 / vmm raw (target >= 0.9); raw/qemu: vmm raw / qemu raw")
+          "q/raw: vmm qcow2 / vmm raw (target >= 0.9); raw/qemu: vmm raw / qemu raw; "
+          "spread: max (max-min)/median of the row's cells")
     for m in dict.fromkeys(misses):
         print(f"disk_backend: not measured: {m}")
 

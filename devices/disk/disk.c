@@ -221,6 +221,11 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 	if (engine) {
 		d->engine = engine;
 	} else {
+		/* AUTO: libaio for O_DIRECT files, page-cache reads inline with
+		 * RWF_NOWAIT (misses to a thread pool) and writes inline for
+		 * buffered ones -- libaio is synchronous on a buffered fd. The
+		 * drivers say which per request (ioe_req.cached); the numbers
+		 * behind the choice are in io_engine.h. */
 		ret = ioe_create(o->engine, o->queue_depth, &d->engine);
 		if (ret) {
 			ret = disk_err(err, errlen, ret, "%s: cannot create the I/O engine: %s",

@@ -55,7 +55,8 @@ struct disk_req {
 };
 
 enum disk_engine_kind {
-	DISK_ENGINE_AUTO,    /* libaio if io_setup works, else threads */
+	DISK_ENGINE_AUTO,    /* libaio for O_DIRECT; buffered: reads inline (RWF_NOWAIT, misses to a
+			      * thread pool), writes inline; threads if io_setup fails */
 	DISK_ENGINE_AIO,     /* Linux AIO (libaio) */
 	DISK_ENGINE_THREADS, /* a small thread pool doing preadv/pwritev */
 	DISK_ENGINE_SYNC,    /* the I/O is done inside submit (still reported from disk_process) */

@@ -9,6 +9,8 @@
  *     io_getevents() and a zero timeout.
  *   - pool and sync: the finished request goes on e->done_head (under
  *     e->lock) and the worker (or ioe_submit, for sync) writes e->efd.
+ *   - AUTO's inline page-cache requests (io_engine.h): done inside
+ *     ioe_submit(), then queued on e->done like a pool completion.
  * So one eventfd covers everything, and a callback never runs inside
  * ioe_submit() (the disk.h contract: virtio-blk may hold queue state across
  * a submit that a callback would modify).
@@ -36,6 +38,9 @@
 
 #define IOE_POOL_THREADS_AIO	 2 /* fdatasync/fallocate/short-transfer tails */
 #define IOE_POOL_THREADS_THREADS 4 /* the whole I/O load (2-core hosts: enough) */
+/* AUTO: page-cache reads up to this size are always tried inline; larger
+ * ones go to the pool when others are in flight (io_engine.h). */
+#define IOE_INLINE_MAX		 (64 * 1024)
 #define IOE_REAP_BATCH		 64
 #define IOE_ZERO_CHUNK		 (64 * 1024)
 
@@ -52,6 +57,7 @@ struct ioe_fifo {
 
 struct io_engine {
 	enum disk_engine_kind kind;
+	bool hybrid; /* AUTO: page-cache requests inline / pool */
 	unsigned int depth;
 	int efd;	       /* completion eventfd (EFD_NONBLOCK) */
 	unsigned int inflight; /* accepted by submit, callback not yet run */
@@ -66,6 +72,7 @@ struct io_engine {
 	pthread_cond_t cond;
 	struct ioe_fifo work;
 	struct ioe_fifo done;
+	bool sig_pending; /* efd written since ioe_process last read it */
 	bool stop;
 	unsigned int nthreads;
 	pthread_t threads[IOE_POOL_THREADS_THREADS];
@@ -245,14 +252,31 @@ static int exec_req(struct ioe_req *r)
 	return -EINVAL;
 }
 
+/*
+ * Put r on the done list; with e->lock held. Returns whether the eventfd
+ * must be written: only the first completion after ioe_process() took the
+ * list needs to (one write(2) per wakeup instead of one per request).
+ */
+static bool done_push_locked(struct io_engine *e, struct ioe_req *r)
+{
+	fifo_push(&e->done, r);
+	if (e->sig_pending)
+		return false;
+	e->sig_pending = true;
+	return true;
+}
+
 /* Queue a finished request for ioe_process() and wake the event loop. */
 static void finish_async(struct io_engine *e, struct ioe_req *r, int res)
 {
+	bool sig;
+
 	r->priv_res = res;
 	pthread_mutex_lock(&e->lock);
-	fifo_push(&e->done, r);
+	sig = done_push_locked(e, r);
 	pthread_mutex_unlock(&e->lock);
-	efd_signal(e);
+	if (sig)
+		efd_signal(e);
 }
 
 static void *pool_main(void *arg)
@@ -273,8 +297,8 @@ static void *pool_main(void *arg)
 		res = exec_req(r);
 		pthread_mutex_lock(&e->lock);
 		r->priv_res = res;
-		fifo_push(&e->done, r);
-		efd_signal(e);
+		if (done_push_locked(e, r))
+			efd_signal(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -339,8 +363,8 @@ static void aio_kick(struct io_engine *e)
 	}
 }
 
-/* Callbacks for requests the kernel finished. */
-static int aio_reap(struct io_engine *e)
+/* Requests the kernel finished go on `out` (the caller completes them). */
+static int aio_reap(struct io_engine *e, struct ioe_fifo *out)
 {
 	struct io_event ev[IOE_REAP_BATCH];
 	struct timespec zero = { 0, 0 };
@@ -366,7 +390,8 @@ static int aio_reap(struct io_engine *e)
 				pool_queue(e, r);
 				continue;
 			}
-			finish_async(e, r, res < 0 ? (int)res : 0);
+			r->priv_res = res < 0 ? (int)res : 0;
+			fifo_push(out, r);
 			n++;
 		}
 	} while (got == IOE_REAP_BATCH);
@@ -414,6 +439,44 @@ static int prep_rw(struct ioe_req *r)
 	return 0;
 }
 
+/*
+ * AUTO, a READ/WRITE on a page-cache fd (io_engine.h has the why). e->inflight
+ * already counts r.
+ */
+static void submit_cached(struct io_engine *e, struct ioe_req *r)
+{
+	const struct iovec *iov;
+	ssize_t got;
+	int cnt;
+
+	if (r->op == IOE_WRITE) {
+		/* Buffered writes to one file serialise on its inode lock
+		 * (ext4, xfs), so the pool buys no parallelism, only a hand-off. */
+		finish_async(e, r, exec_rw(r));
+		return;
+	}
+	if (r->priv_total > IOE_INLINE_MAX && e->inflight > 1) {
+		pool_queue(e, r); /* copies on several cores */
+		return;
+	}
+	/* Only what is in the page cache; never waits for the disk. */
+	iov = req_iov(r, &cnt);
+	do {
+		got = preadv2(r->fd, iov, cnt, (off_t)r->off, RWF_NOWAIT);
+	} while (got < 0 && errno == EINTR);
+	if (got >= 0 && (uint64_t)got == r->priv_total) {
+		r->priv_done = r->priv_total;
+		finish_async(e, r, 0);
+		return;
+	}
+	/* A cache miss (EAGAIN), a partial hit, end of file, a file system
+	 * without RWF_NOWAIT (EOPNOTSUPP), or an error: the pool does the rest
+	 * with blocking calls (exec_rw: zeros past EOF, the real errno). */
+	if (got > 0)
+		r->priv_done = (uint64_t)got;
+	pool_queue(e, r);
+}
+
 int ioe_submit(struct io_engine *e, struct ioe_req *r)
 {
 	int ret;
@@ -445,6 +508,10 @@ int ioe_submit(struct io_engine *e, struct ioe_req *r)
 
 	if (r->op == IOE_NOP || ((r->op == IOE_READ || r->op == IOE_WRITE) && !r->priv_total)) {
 		finish_async(e, r, 0);
+		return 0;
+	}
+	if (e->hybrid && r->cached && (r->op == IOE_READ || r->op == IOE_WRITE)) {
+		submit_cached(e, r);
 		return 0;
 	}
 	switch (e->kind) {
@@ -499,13 +566,24 @@ int ioe_process(struct io_engine *e)
 	if (read(e->efd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: nothing signalled; still look, it is cheap */
 	}
-	if (e->kind == DISK_ENGINE_AIO)
-		aio_reap(e);
-
 	pthread_mutex_lock(&e->lock);
 	list = e->done;
 	e->done.head = e->done.tail = NULL;
+	/* After the read above: a completion from here on writes efd again. */
+	e->sig_pending = false;
 	pthread_mutex_unlock(&e->lock);
+	if (e->kind == DISK_ENGINE_AIO) {
+		struct ioe_fifo aio = { NULL, NULL };
+
+		aio_reap(e, &aio);
+		if (aio.head) {
+			if (list.tail)
+				list.tail->priv_next = aio.head;
+			else
+				list.head = aio.head;
+			list.tail = aio.tail;
+		}
+	}
 
 	/* Callbacks may submit more requests; those land on e->done for the
 	 * next call, never on `list`. */
@@ -585,16 +663,18 @@ int ioe_create(enum disk_engine_kind kind, unsigned int depth, struct io_engine 
 		/* io_setup fails with EAGAIN when fs.aio-max-nr is used up and
 		 * ENOSYS in some sandboxes: AUTO then falls back to threads. */
 		ret = io_setup((int)depth, &e->ctx);
-		if (ret == 0)
+		if (ret == 0) {
+			e->hybrid = kind == DISK_ENGINE_AUTO;
 			kind = DISK_ENGINE_AIO;
-		else if (kind == DISK_ENGINE_AIO)
+		} else if (kind == DISK_ENGINE_AIO)
 			goto err_cond;
 		else
 			kind = DISK_ENGINE_THREADS;
 	}
 	e->kind = kind;
 
-	want = kind == DISK_ENGINE_AIO	     ? IOE_POOL_THREADS_AIO
+	want = e->hybrid		     ? IOE_POOL_THREADS_THREADS
+	       : kind == DISK_ENGINE_AIO     ? IOE_POOL_THREADS_AIO
 	       : kind == DISK_ENGINE_THREADS ? IOE_POOL_THREADS_THREADS
 					     : 0;
 	for (; e->nthreads < want; e->nthreads++) {

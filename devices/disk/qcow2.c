@@ -587,6 +587,7 @@ int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned 
 	/* Metadata is read and written in pieces smaller than O_DIRECT
 	 * allows: give it its own buffered descriptor of the same file. */
 	fl = fcntl(fd, F_GETFL);
+	q->data_cached = fl >= 0 && !(fl & O_DIRECT);
 	if (fl >= 0 && (fl & O_DIRECT)) {
 		char p[64];
 

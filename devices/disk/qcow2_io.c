@@ -173,6 +173,7 @@ static int part_submit(struct q2_part *p, enum ioe_op op, int fd, uint64_t off, 
 	p->io.iov = p->iov;
 	p->io.iovcnt = p->iovcnt;
 	p->io.align = data_align(p->q, fd);
+	p->io.cached = p->q->data_cached;
 	p->io.done = io_done;
 	return ioe_submit(p->q->d->engine, &p->io);
 }
@@ -271,6 +272,7 @@ static int alloc_write(struct q2_part *p)
 	p->io.iov = p->iov;
 	p->io.iovcnt = p->iovcnt;
 	p->io.align = data_align(p->q, p->q->data_fd);
+	p->io.cached = p->q->data_cached;
 	p->io.done = alloc_write_done;
 	return ioe_submit(p->q->d->engine, &p->io);
 }

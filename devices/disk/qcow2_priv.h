@@ -130,8 +130,9 @@ enum q2_kind {
 
 struct qcow2 {
 	struct disk *d;
-	int fd;	     /* image (metadata I/O; also data I/O unless data_fd differs) */
-	int data_fd; /* the fd disk.c gave us (may be O_DIRECT): data I/O */
+	int fd;		  /* image (metadata I/O; also data I/O unless data_fd differs) */
+	int data_fd;	  /* the fd disk.c gave us (may be O_DIRECT): data I/O */
+	bool data_cached; /* data_fd is not O_DIRECT (ioe_req.cached) */
 	struct qcow2_header h;
 
 	unsigned int cluster_bits, l2_bits;

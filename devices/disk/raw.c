@@ -24,6 +24,7 @@
 struct raw {
 	int fd;
 	uint32_t io_align; /* ioe_req.align: d->alignment with O_DIRECT, else 0 */
+	bool cached;	   /* ioe_req.cached: fd is not O_DIRECT */
 };
 
 /* One guest request in flight. */
@@ -81,6 +82,7 @@ static int raw_submit(struct disk *d, struct disk_req *req)
 		rio->io.iov = req->iov;
 		rio->io.iovcnt = req->iovcnt;
 		rio->io.align = raw->io_align;
+		rio->io.cached = raw->cached;
 		break;
 	case DISK_FLUSH:
 		rio->io.op = IOE_FDATASYNC;
@@ -157,6 +159,7 @@ int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, char *err, 
 	}
 	raw->fd = fd;
 	raw->io_align = o->direct ? d->alignment : 0;
+	raw->cached = !o->direct;
 	d->ops = &raw_ops;
 	d->format = "raw";
 	/* Both regular files (punch hole) and block devices (blkdev_fallocate:
