@@ -136,9 +136,11 @@ static enum blk_verdict answer(struct blk_req *req, uint8_t status, const char *
  */
 static bool range_ok(const struct blk_limits *lim, uint64_t sector, uint64_t nsec, uint64_t *off)
 {
-	uint64_t end;
+	uint64_t end, end_bytes;
 
-	if (__builtin_add_overflow(sector, nsec, &end) || end > lim->capacity)
+	/* Both ends in bytes must fit too, whatever the capacity claims. */
+	if (__builtin_add_overflow(sector, nsec, &end) || end > lim->capacity ||
+	    __builtin_mul_overflow(end, (uint64_t)DISK_SECTOR_SIZE, &end_bytes))
 		return false;
 	return !__builtin_mul_overflow(sector, (uint64_t)DISK_SECTOR_SIZE, off);
 }
