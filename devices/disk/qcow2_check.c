@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "devices/disk/disk_priv.h"
+#include "devices/disk/qcow2_priv.h"
 
 /* qcow2.txt: "Refcount table entry" bits 0-8 reserved; L1 entry bits 1-8
  * and 56-62 reserved; standard L2 entry bits 1-8 and 56-61 reserved. */
@@ -118,49 +119,6 @@ static void chk_progress(struct chk *c, uint64_t step)
 	c->prog_done += step;
 	if (c->o->progress)
 		c->o->progress(c->o->opaque, c->prog_done, c->prog_total);
-}
-
-/* pread the whole range; the part past end of file reads as zeros. */
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0) {
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int write_at(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
 }
 
 static void corrupt(struct chk *c, bool fixable)
@@ -257,7 +215,7 @@ static int walk_l2(struct chk *c, uint64_t l1_idx, uint64_t l2_off)
 	uint64_t j;
 	int ret;
 
-	ret = read_at(c->fd, c->buf, c->cs, l2_off);
+	ret = q2_pread(c->fd, c->buf, c->cs, l2_off);
 	if (ret < 0)
 		return disk_err(c->err, c->errlen, ret, "%s: reading L2 table at 0x%llx: %s",
 				c->path, (unsigned long long)l2_off, strerror(-ret));
@@ -465,7 +423,7 @@ static int compare_refcounts(struct chk *c, bool write)
 		if (!rb && last > c->nb_clusters)
 			last = c->nb_clusters;
 		if (rb) {
-			ret = read_at(c->fd, c->buf, c->cs, rb);
+			ret = q2_pread(c->fd, c->buf, c->cs, rb);
 			if (ret < 0)
 				return disk_err(c->err, c->errlen, ret,
 						"%s: reading refcount block at 0x%llx: %s", c->path,
@@ -521,7 +479,7 @@ static int compare_refcounts(struct chk *c, bool write)
 			corrupt(c, rb && want <= c->ref_max);
 		}
 		if (dirty) {
-			ret = write_at(c->fd, c->buf, c->cs, rb);
+			ret = q2_pwrite(c->fd, c->buf, c->cs, rb);
 			if (ret < 0)
 				return disk_err(c->err, c->errlen, ret,
 						"%s: writing refcount block at 0x%llx: %s", c->path,
@@ -583,13 +541,13 @@ static int fix_copied(struct chk *c)
 		}
 		if (!l2_off || (l2_off & (c->cs - 1)) || l2_off >= c->file_size)
 			continue;
-		ret = read_at(c->fd, c->buf, c->cs, l2_off);
+		ret = q2_pread(c->fd, c->buf, c->cs, l2_off);
 		if (ret < 0)
 			return ret;
 		for (j = 0; j < c->l2_entries; j++)
 			dirty |= fix_entry_copied(c, (uint64_t *)(void *)(c->buf + j * 8));
 		if (dirty) {
-			ret = write_at(c->fd, c->buf, c->cs, l2_off);
+			ret = q2_pwrite(c->fd, c->buf, c->cs, l2_off);
 			if (ret < 0)
 				return ret;
 		}
@@ -597,7 +555,7 @@ static int fix_copied(struct chk *c)
 	if (l1_dirty) {
 		for (i = 0; i < c->h.l1_size; i++)
 			c->l1[i] = htobe64(c->l1[i]);
-		ret = write_at(c->fd, c->l1, (size_t)c->h.l1_size * 8, c->h.l1_table_offset);
+		ret = q2_pwrite(c->fd, c->l1, (size_t)c->h.l1_size * 8, c->h.l1_table_offset);
 		for (i = 0; i < c->h.l1_size; i++)
 			c->l1[i] = be64toh(c->l1[i]);
 		if (ret < 0)
@@ -624,7 +582,7 @@ static int read_table(struct chk *c, uint64_t off, uint64_t n, uint64_t **out, c
 	if (!t)
 		return disk_err(c->err, c->errlen, -ENOMEM, "%s: out of memory for the %s", c->path,
 				what);
-	ret = read_at(c->fd, t, len, off);
+	ret = q2_pread(c->fd, t, len, off);
 	if (ret < 0) {
 		free(t);
 		return disk_err(c->err, c->errlen, ret, "%s: reading the %s: %s", c->path, what,
@@ -651,7 +609,7 @@ static int load(struct chk *c)
 	hdr = malloc(hlen ? hlen : 1);
 	if (!hdr)
 		return disk_err(c->err, c->errlen, -ENOMEM, "%s: out of memory", c->path);
-	ret = read_at(c->fd, hdr, hlen, 0);
+	ret = q2_pread(c->fd, hdr, hlen, 0);
 	if (ret < 0) {
 		free(hdr);
 		return disk_err(c->err, c->errlen, ret, "%s: %s", c->path, strerror(-ret));
@@ -715,7 +673,7 @@ static int clear_header_flags(struct chk *c)
 	if (c->h.version < 3 || f == c->h.incompatible_features)
 		return 0;
 	f = htobe64(f);
-	return write_at(c->fd, &f, 8, INCOMPAT_OFFSET);
+	return q2_pwrite(c->fd, &f, 8, INCOMPAT_OFFSET);
 }
 
 static int repair(struct chk *c)
