@@ -27,52 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
-size_t blk_iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		n = iov[i].iov_len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy(d + done, (const uint8_t *)iov[i].iov_base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
-size_t blk_iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
-			size_t len)
-{
-	const uint8_t *s = src;
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		n = iov[i].iov_len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, s + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
+#include "devices/virtio/queue.h"
 
 /* Sum of the segment lengths, saturating: a total that does not fit is
  * rejected by the caller anyway. */
@@ -188,8 +143,8 @@ static enum blk_verdict parse_dwz(const struct blk_limits *lim, const struct iov
 		uint32_t nsec, flags;
 
 		/* Fully inside the readable part: data_len was measured on it. */
-		blk_iov_to_buf(iov, nout, VIRTIO_BLK_HDR_SIZE + i * VIRTIO_BLK_DWZ_SEG_SIZE, raw,
-			       sizeof(raw));
+		virtq_iov_to_buf(iov, nout, VIRTIO_BLK_HDR_SIZE + i * VIRTIO_BLK_DWZ_SEG_SIZE, raw,
+				 sizeof(raw));
 		memcpy(&sector, raw, 8);
 		memcpy(&nsec, raw + 8, 4);
 		memcpy(&flags, raw + 12, 4);
@@ -246,7 +201,7 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 		}
 	}
 	/* Copy the header out once; the guest may rewrite it after this. */
-	blk_iov_to_buf(iov, nout, 0, hdr, sizeof(hdr));
+	virtq_iov_to_buf(iov, nout, 0, hdr, sizeof(hdr));
 	memcpy(&req->type, hdr, 4);
 	memcpy(&req->sector, hdr + 8, 8);
 	out_data = out_len - VIRTIO_BLK_HDR_SIZE;
@@ -316,7 +271,7 @@ void blk_req_fill_id(struct blk_req *req, const char *serial)
 	 * (the rest is NUL padding). A shorter buffer gets a prefix. */
 	if (serial)
 		memcpy(id, serial, strnlen(serial, sizeof(id)));
-	n = blk_iov_from_buf(req->iov, (unsigned int)req->iovcnt, 0, id, sizeof(id));
+	n = virtq_iov_from_buf(req->iov, (unsigned int)req->iovcnt, 0, id, sizeof(id));
 	req->used_len = (uint32_t)n + 1;
 }
 

@@ -153,10 +153,4 @@ uint32_t blk_req_used_len(const struct blk_req *req, uint8_t status);
 /* Map a backend result (0 or -errno) to a status byte. */
 uint8_t blk_status_from_errno(int ret);
 
-/* Byte copies over iovecs (guest buffers): from `src` starting at byte `off`
- * of the list, and into it. Return bytes copied (short at the end). */
-size_t blk_iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off, void *dst, size_t len);
-size_t blk_iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
-			size_t len);
-
 #endif /* VMM_DEVICES_VIRTIO_BLK_REQ_H */

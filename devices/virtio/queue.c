@@ -408,8 +408,8 @@ void virtq_set_notify(struct virtq *q, bool enable)
 
 /* ---- copying through an element ---- */
 
-static size_t elem_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
-			bool to_iov)
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
+		       bool to_iov)
 {
 	size_t done = 0;
 	unsigned int i;
@@ -434,12 +434,24 @@ static size_t elem_copy(const struct iovec *iov, unsigned int n, size_t off, voi
 	return done;
 }
 
+size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off, void *dst,
+			size_t len)
+{
+	return iov_copy(iov, cnt, off, dst, len, false);
+}
+
+size_t virtq_iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
+			  size_t len)
+{
+	return iov_copy(iov, cnt, off, (void *)src, len, true);
+}
+
 size_t virtq_elem_read(const struct virtq_elem *e, size_t off, void *dst, size_t len)
 {
-	return elem_copy(e->iov, e->nout, off, dst, len, false);
+	return iov_copy(e->iov, e->nout, off, dst, len, false);
 }
 
 size_t virtq_elem_write(const struct virtq_elem *e, size_t off, const void *src, size_t len)
 {
-	return elem_copy(e->iov + e->nout, e->nin, off, (void *)src, len, true);
+	return iov_copy(e->iov + e->nout, e->nin, off, (void *)src, len, true);
 }
