@@ -13,6 +13,8 @@ PACKAGES=(
   # guest images: the kernel from Debian's sources, busybox for the initramfs
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils lz4
   rsync kmod
+  # networking: ip(8) for the tap test's namespace and bridge
+  iproute2
 )
 
 missing=()

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What `--net user,...` and `--net tap,...` configure, as plain values (libc
+ * only): vmm/cli_net.c fills these in, the backends (slirp.c, tap.c) take
+ * them. Addresses are IPv4 in network byte order (struct in_addr).
+ */
+#ifndef VMM_DEVICES_NET_CONFIG_H
+#define VMM_DEVICES_NET_CONFIG_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NET_MAX_HOSTFWD 16
+#define NET_IFNAME_MAX	16 /* IFNAMSIZ, NUL included */
+
+/* hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (QEMU's syntax).
+ * An empty HOSTADDR is 127.0.0.1 (never all interfaces by accident); an
+ * empty GUESTADDR is the first DHCP address. */
+struct net_hostfwd {
+	bool udp;
+	struct in_addr host_addr;
+	uint16_t host_port; /* 1..65535 */
+	struct in_addr guest_addr;
+	uint16_t guest_port;
+};
+
+/* User-mode NAT. Defaults (net_user_config_default) follow QEMU:
+ * 10.0.2.0/24, gateway and DHCP server 10.0.2.2, DNS 10.0.2.3, first DHCP
+ * address 10.0.2.15. */
+struct net_user_config {
+	struct in_addr net, mask;
+	struct in_addr host;	   /* the gateway the guest sees; also the host's loopback */
+	struct in_addr dns;	   /* forwarded to the host's resolvers */
+	struct in_addr dhcp_start; /* first address handed out */
+	bool restricted;	   /* restrict=on: the guest reaches nothing outside */
+	struct net_hostfwd fwd[NET_MAX_HOSTFWD];
+	unsigned int nfwd;
+};
+
+/* A host tap device. */
+struct net_tap_config {
+	char ifname[NET_IFNAME_MAX]; /* "" = let the kernel pick tapN */
+	char bridge[NET_IFNAME_MAX]; /* "" = none; else attach (CAP_NET_ADMIN) */
+	bool vnet_hdr;		     /* IFF_VNET_HDR and offloads (default on) */
+};
+
+static inline void net_user_config_default(struct net_user_config *c)
+{
+	*c = (struct net_user_config){
+		.net.s_addr = htonl(0x0a000200),	/* 10.0.2.0 */
+		.mask.s_addr = htonl(0xffffff00),	/* /24 */
+		.host.s_addr = htonl(0x0a000202),	/* 10.0.2.2 */
+		.dns.s_addr = htonl(0x0a000203),	/* 10.0.2.3 */
+		.dhcp_start.s_addr = htonl(0x0a00020f), /* 10.0.2.15 */
+	};
+}
+
+#endif /* VMM_DEVICES_NET_CONFIG_H */
