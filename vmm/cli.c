@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "vmm/cli.h"
 
+#include "vmm/cli_priv.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,15 @@ static const char help_text[] =
 	"  -d, --disk PATH[,OPT...] a virtio-blk disk (raw or qcow2); repeat for more (first is\n"
 	"                           /dev/vda). OPT: readonly, format=raw|qcow2, serial=S,\n"
 	"                           cache=none (O_DIRECT) | writeback, aio=native|threads|sync\n"
+	"      --net user[,OPT...]  a virtio-net NIC on user-mode NAT (no privileges): guest\n"
+	"                           network 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, DHCP\n"
+	"                           from 10.0.2.15. OPT: mac=M, net=A/N, host=A, dns=A,\n"
+	"                           dhcpstart=A, restrict=on (no way out of the guest network),\n"
+	"                           hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT (host\n"
+	"                           address defaults to 127.0.0.1; repeatable)\n"
+	"      --net tap[,OPT...]   a virtio-net NIC on a host tap device. OPT: ifname=NAME,\n"
+	"                           bridge=BR (attach; needs CAP_NET_ADMIN), mac=M,\n"
+	"                           vnet_hdr=off (no offloads). Repeat --net for more NICs\n"
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
@@ -90,10 +101,7 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void cli_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,7 +110,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
 	char *end;
@@ -124,6 +132,7 @@ enum {
 	OPT_TRACE_EXITS,
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
+	OPT_NET,
 };
 
 static const struct option long_opts[] = {
@@ -140,6 +149,7 @@ static const struct option long_opts[] = {
 	{ "pvm", required_argument, NULL, OPT_PVM },
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -164,22 +174,23 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		break;
 	case 'm':
 		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
-			set_err(err, errlen, "--mem: '%s' is not a size (examples: 512M, 2G)", arg);
+			cli_set_err(err, errlen, "--mem: '%s' is not a size (examples: 512M, 2G)",
+				    arg);
 			return -1;
 		}
 		if (cfg->mem_size < CLI_MIN_MEM || cfg->mem_size > CLI_MAX_MEM) {
-			set_err(err, errlen, "--mem: %s is out of range (16M..1T)", arg);
+			cli_set_err(err, errlen, "--mem: %s is out of range (16M..1T)", arg);
 			return -1;
 		}
 		if (cfg->mem_size & 0xfff) {
-			set_err(err, errlen, "--mem: %s is not a multiple of 4 KiB", arg);
+			cli_set_err(err, errlen, "--mem: %s is not a multiple of 4 KiB", arg);
 			return -1;
 		}
 		break;
 	case 'p':
-		if (parse_uint(arg, CLI_MAX_CPUS, &n) < 0 || n == 0) {
-			set_err(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
-				CLI_MAX_CPUS);
+		if (cli_parse_uint(arg, CLI_MAX_CPUS, &n) < 0 || n == 0) {
+			cli_set_err(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
+				    CLI_MAX_CPUS);
 			return -1;
 		}
 		cfg->cpus = (unsigned int)n;
@@ -189,8 +200,8 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		cfg->timeout_sec = strtod(arg, &end);
 		if (errno || end == arg || *end || !isfinite(cfg->timeout_sec) ||
 		    cfg->timeout_sec <= 0 || cfg->timeout_sec > 31536000.0) {
-			set_err(err, errlen, "--timeout: '%s' is not a positive number of seconds",
-				arg);
+			cli_set_err(err, errlen,
+				    "--timeout: '%s' is not a positive number of seconds", arg);
 			return -1;
 		}
 		break;
@@ -214,18 +225,27 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		else if (!strcmp(arg, "off"))
 			cfg->pvm = CLI_PVM_OFF;
 		else {
-			set_err(err, errlen, "--pvm: '%s' is not auto, on or off", arg);
+			cli_set_err(err, errlen, "--pvm: '%s' is not auto, on or off", arg);
 			return -1;
 		}
 		break;
 	case 'd':
 		if (cfg->ndisks == CLI_MAX_DISKS) {
-			set_err(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+			cli_set_err(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
 			return -1;
 		}
 		if (cli_parse_disk(arg, &cfg->disks[cfg->ndisks], err, errlen) < 0)
 			return -1;
 		cfg->ndisks++;
+		break;
+	case OPT_NET:
+		if (cfg->nnets == CLI_MAX_NETS) {
+			cli_set_err(err, errlen, "--net: at most %d NICs", CLI_MAX_NETS);
+			return -1;
+		}
+		if (cli_parse_net(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, errlen) < 0)
+			return -1;
+		cfg->nnets++;
 		break;
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
@@ -242,8 +262,7 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 	return 0;
 }
 
-/* "on"/"off" style values of --disk options. */
-static int parse_bool(const char *v, bool *out)
+int cli_parse_bool(const char *v, bool *out)
 {
 	if (!v || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
 		*out = true;
@@ -262,7 +281,7 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 	if (val)
 		*val++ = '\0';
 	if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
-		if (parse_bool(val, &b) < 0)
+		if (cli_parse_bool(val, &b) < 0)
 			goto bad_value;
 		d->readonly = b;
 	} else if (!strcmp(opt, "format") && val) {
@@ -275,7 +294,8 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 	} else if (!strcmp(opt, "serial") && val) {
 		/* virtio-blk GET_ID carries at most 20 bytes (5.2.6) */
 		if (!*val || strlen(val) > 20) {
-			set_err(err, errlen, "--disk: serial '%s' must be 1 to 20 characters", val);
+			cli_set_err(err, errlen, "--disk: serial '%s' must be 1 to 20 characters",
+				    val);
 			return -1;
 		}
 		free(d->serial);
@@ -299,17 +319,18 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 		else
 			goto bad_value;
 	} else {
-		set_err(err, errlen,
+		cli_set_err(
+			err, errlen,
 			"--disk: unknown option '%s' (readonly, format=, serial=, cache=, aio=)",
 			opt);
 		return -1;
 	}
 	return 0;
 bad_value:
-	set_err(err, errlen, "--disk: bad value '%s' for %s", val ? val : "", opt);
+	cli_set_err(err, errlen, "--disk: bad value '%s' for %s", val ? val : "", opt);
 	return -1;
 nomem:
-	set_err(err, errlen, "out of memory");
+	cli_set_err(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -321,20 +342,20 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
 	memset(d, 0, sizeof(*d));
 	copy = strdup(arg);
 	if (!copy) {
-		set_err(err, errlen, "out of memory");
+		cli_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	opt = strchr(copy, ',');
 	if (opt)
 		*opt++ = '\0';
 	if (!copy[0]) {
-		set_err(err, errlen, "--disk: no file name in '%s'", arg);
+		cli_set_err(err, errlen, "--disk: no file name in '%s'", arg);
 		ret = -EINVAL;
 		goto out;
 	}
 	d->path = strdup(copy);
 	if (!d->path) {
-		set_err(err, errlen, "out of memory");
+		cli_set_err(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -388,30 +409,35 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 			printf("vmm %s\n", VMM_VERSION);
 			return CLI_EXIT_OK;
 		case ':':
-			set_err(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			cli_set_err(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return CLI_ERROR;
 		case '?':
-			set_err(err, errlen, "unknown option '%s' (see vmm --help)",
-				argv[optind - 1]);
+			cli_set_err(err, errlen, "unknown option '%s' (see vmm --help)",
+				    argv[optind - 1]);
 			return CLI_ERROR;
 		default:
 			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
 				if (!err[0])
-					set_err(err, errlen, "bad option (see vmm --help)");
+					cli_set_err(err, errlen, "bad option (see vmm --help)");
 				return CLI_ERROR;
 			}
 		}
 	}
 	if (optind < argc) {
-		set_err(err, errlen, "unexpected argument '%s' (see vmm --help)", argv[optind]);
+		cli_set_err(err, errlen, "unexpected argument '%s' (see vmm --help)", argv[optind]);
 		return CLI_ERROR;
 	}
 	if (!cfg->kernel) {
-		set_err(err, errlen, "no kernel given: use --kernel FILE (see vmm --help)");
+		cli_set_err(err, errlen, "no kernel given: use --kernel FILE (see vmm --help)");
+		return CLI_ERROR;
+	}
+	if (cfg->ndisks + cfg->nnets > CLI_MAX_VIRTIO) {
+		cli_set_err(err, errlen, "at most %d virtio devices (--disk and --net together)",
+			    CLI_MAX_VIRTIO);
 		return CLI_ERROR;
 	}
 	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1))) {
-		set_err(err, errlen, "--hugepages needs --mem to be a multiple of 2M");
+		cli_set_err(err, errlen, "--hugepages needs --mem to be a multiple of 2M");
 		return CLI_ERROR;
 	}
 	return CLI_RUN;

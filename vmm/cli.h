@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/net/net_config.h"
+
 #define CLI_MIN_MEM	(16ULL << 20)
 #define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
 #define CLI_MAX_CPUS	254	     /* xAPIC ids 0..253, the IOAPIC takes the next */
@@ -17,8 +19,11 @@
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
 
-/* Each virtio-mmio device takes one GSI of the IOAPIC's 5..23. */
-#define CLI_MAX_DISKS 16
+/* Each virtio-mmio device (disk or NIC) takes one GSI of the IOAPIC's
+ * 5..23: at most CLI_MAX_VIRTIO of them together. */
+#define CLI_MAX_VIRTIO 16
+#define CLI_MAX_DISKS  16
+#define CLI_MAX_NETS   8
 
 enum cli_aio { CLI_AIO_AUTO, CLI_AIO_NATIVE, CLI_AIO_THREADS, CLI_AIO_SYNC };
 
@@ -31,6 +36,15 @@ struct cli_disk {
 	bool readonly;
 	bool direct; /* cache=none: O_DIRECT */
 	enum cli_aio aio;
+};
+
+/* --net user[,OPT...] | --net tap[,OPT...] (see cli_net.c and --help) */
+enum cli_net_kind { CLI_NET_USER, CLI_NET_TAP };
+struct cli_net {
+	enum cli_net_kind kind;
+	uint8_t mac[6];
+	struct net_user_config user; /* CLI_NET_USER */
+	struct net_tap_config tap;   /* CLI_NET_TAP */
 };
 
 struct vmm_config {
@@ -48,6 +62,8 @@ struct vmm_config {
 	int verbosity;			      /* -v / -q */
 	struct cli_disk disks[CLI_MAX_DISKS]; /* the first is /dev/vda */
 	unsigned int ndisks;
+	struct cli_net nets[CLI_MAX_NETS]; /* in the order given: eth0, eth1, ... */
+	unsigned int nnets;
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
@@ -68,6 +84,13 @@ void cli_free(struct vmm_config *cfg);
 int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void cli_free_disk(struct cli_disk *d);
+
+/* One --net value into n; `index` (0 for the first NIC) picks the default
+ * MAC 52:54:00:12:34:56+index. Owns nothing. */
+int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* "10.0.2.15" into a (network byte order). -EINVAL unless a dotted quad. */
+int cli_parse_ipv4(const char *s, struct in_addr *a) __attribute__((warn_unused_result));
 
 /* "512M", "2G", "1048576", "64k": bytes, with binary suffixes K/M/G/T
  * (case-insensitive, optional trailing B/iB). -EINVAL for nonsense,

@@ -70,7 +70,7 @@ struct vm {
 	struct platform_devs platform;
 	struct rtc rtc;
 
-	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk */
+	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk, then one per --net */
 	unsigned int nvirtio;
 
 	struct vcpu *vcpus;

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "vmm/cli.h"
 
 static char err[256];
@@ -117,6 +119,143 @@ static void test_disk_errors(void **state)
 	cli_free(&cfg);
 }
 
+static const char *ip(struct in_addr a)
+{
+	static char buf[4][INET_ADDRSTRLEN];
+	static unsigned int n;
+
+	return inet_ntop(AF_INET, &a, buf[n++ % 4], INET_ADDRSTRLEN);
+}
+
+static void test_nets(void **state)
+{
+	struct vmm_config cfg;
+	const struct net_user_config *u;
+
+	(void)state;
+	assert_int_equal(
+		PARSE(&cfg, "--kernel", "k", "--net", "user", "--net",
+		      "user,mac=02:aa:bb:cc:dd:0e,net=192.168.5.0/255.255.255.0,dns=192.168.5.53,"
+		      "restrict=on,hostfwd=tcp::2222-:22,hostfwd=udp:0.0.0.0:5353-192.168.5.9:53",
+		      "--net", "tap,ifname=tap7,bridge=br0,vnet_hdr=off", "--net", "tap"),
+		CLI_RUN);
+	assert_int_equal(cfg.nnets, 4);
+	/* QEMU's defaults, MAC 52:54:00:12:34:56 + NIC index */
+	u = &cfg.nets[0].user;
+	assert_int_equal(cfg.nets[0].kind, CLI_NET_USER);
+	assert_memory_equal(cfg.nets[0].mac, ((uint8_t[]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 }), 6);
+	assert_string_equal(ip(u->net), "10.0.2.0");
+	assert_string_equal(ip(u->mask), "255.255.255.0");
+	assert_string_equal(ip(u->host), "10.0.2.2");
+	assert_string_equal(ip(u->dns), "10.0.2.3");
+	assert_string_equal(ip(u->dhcp_start), "10.0.2.15");
+	assert_false(u->restricted);
+	assert_int_equal(u->nfwd, 0);
+	/* net= moves host and dhcpstart with it; dns= as given */
+	u = &cfg.nets[1].user;
+	assert_memory_equal(cfg.nets[1].mac, ((uint8_t[]){ 2, 0xaa, 0xbb, 0xcc, 0xdd, 0x0e }), 6);
+	assert_string_equal(ip(u->net), "192.168.5.0");
+	assert_string_equal(ip(u->host), "192.168.5.2");
+	assert_string_equal(ip(u->dns), "192.168.5.53");
+	assert_string_equal(ip(u->dhcp_start), "192.168.5.15");
+	assert_true(u->restricted);
+	assert_int_equal(u->nfwd, 2);
+	assert_false(u->fwd[0].udp);
+	assert_string_equal(ip(u->fwd[0].host_addr), "127.0.0.1"); /* loopback, not any */
+	assert_int_equal(u->fwd[0].host_port, 2222);
+	assert_string_equal(ip(u->fwd[0].guest_addr), "192.168.5.15"); /* dhcpstart */
+	assert_int_equal(u->fwd[0].guest_port, 22);
+	assert_true(u->fwd[1].udp);
+	assert_string_equal(ip(u->fwd[1].host_addr), "0.0.0.0");
+	assert_string_equal(ip(u->fwd[1].guest_addr), "192.168.5.9");
+	assert_int_equal(u->fwd[1].guest_port, 53);
+	assert_int_equal(cfg.nets[2].kind, CLI_NET_TAP);
+	assert_string_equal(cfg.nets[2].tap.ifname, "tap7");
+	assert_string_equal(cfg.nets[2].tap.bridge, "br0");
+	assert_false(cfg.nets[2].tap.vnet_hdr);
+	assert_int_equal(cfg.nets[2].mac[5], 0x58);
+	assert_string_equal(cfg.nets[3].tap.ifname, "");
+	assert_true(cfg.nets[3].tap.vnet_hdr);
+	assert_int_equal(cfg.nets[3].mac[5], 0x59);
+	cli_free(&cfg);
+}
+
+static void test_net_errors(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "", "is not user[,...] or tap[,...]" },
+		{ "socket", "is not user[,...] or tap[,...]" },
+		{ "user,bogus=1", "unknown option 'bogus'" },
+		{ "tap,net=10.0.0.0/8", "unknown option 'net'" },
+		{ "user,mac=01:00:5e:00:00:01", "bad value '01:00:5e:00:00:01' for mac" },
+		{ "user,mac=00:00:00:00:00:00", "for mac" },
+		{ "user,mac=52:54:00:12:34", "for mac" },
+		{ "user,mac=52:54:00:12:34:5g", "for mac" },
+		{ "user,net=10.0.2.0/31", "bad value '10.0.2.0/31' for net" },
+		{ "user,net=10.0.2.0/255.0.255.0", "for net" },
+		{ "user,net=10.0.2", "for net" },
+		{ "user,host=10.0.3.2", "host=10.0.3.2 is not a host address in net=10.0.2.0/24" },
+		{ "user,dhcpstart=10.0.2.255", "dhcpstart=10.0.2.255 is not a host address" },
+		{ "user,dns=10.0.2.2", "must differ" },
+		{ "user,restrict=perhaps", "bad value 'perhaps' for restrict" },
+		{ "user,hostfwd=tcp:2222-:22", "bad hostfwd rule 'tcp:2222-:22'" },
+		{ "user,hostfwd=sctp::1-:2", "bad hostfwd rule" },
+		{ "user,hostfwd=tcp::0-:22", "bad hostfwd rule" },
+		{ "user,hostfwd=tcp::65536-:22", "bad hostfwd rule" },
+		{ "user,hostfwd=tcp::22-:", "bad hostfwd rule" },
+		{ "user,hostfwd=udp::53-10.9.9.9:53", "hostfwd guest address 10.9.9.9 is outside" },
+		{ "tap,ifname=a/b", "bad value 'a/b' for ifname" },
+		{ "tap,ifname=0123456789abcdef", "for ifname" },
+		{ "tap,bridge=", "for bridge" },
+		{ "tap,vnet_hdr=sometimes", "for vnet_hdr" },
+	};
+	struct vmm_config cfg;
+	unsigned int i;
+	char *argv[60];
+	int argc = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--net", (char *)bad[i][0]),
+				 CLI_ERROR);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("'%s': got '%s', want '%s'", bad[i][0], err, bad[i][1]);
+		assert_null(strchr(err, '\n'));
+		cli_free(&cfg);
+	}
+	/* more hostfwd rules than fit */
+	{
+		char arg[1024] = "user";
+		for (i = 0; i <= NET_MAX_HOSTFWD; i++)
+			snprintf(arg + strlen(arg), sizeof(arg) - strlen(arg),
+				 ",hostfwd=tcp::%u-:22", 2000 + i);
+		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--net", arg), CLI_ERROR);
+		assert_non_null(strstr(err, "at most 16 hostfwd rules"));
+		cli_free(&cfg);
+	}
+	/* more NICs than CLI_MAX_NETS, and more virtio devices than GSIs */
+	argv[argc++] = "vmm";
+	argv[argc++] = "--kernel";
+	argv[argc++] = "k";
+	for (i = 0; i <= CLI_MAX_NETS; i++) {
+		argv[argc++] = "--net";
+		argv[argc++] = "user";
+	}
+	argv[argc] = NULL;
+	assert_int_equal(cli_parse(argc, argv, &cfg, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "at most 8 NICs"));
+	cli_free(&cfg);
+	argc -= 2;
+	for (i = 0; i + CLI_MAX_NETS <= CLI_MAX_VIRTIO; i++) {
+		argv[argc++] = "-d";
+		argv[argc++] = "img";
+	}
+	argv[argc] = NULL;
+	assert_int_equal(cli_parse(argc, argv, &cfg, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "at most 16 virtio devices"));
+	cli_free(&cfg);
+}
+
 static void test_defaults_and_full(void **state)
 {
 	struct vmm_config cfg;
@@ -201,6 +340,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),  cmocka_unit_test(test_defaults_and_full),
 		cmocka_unit_test(test_disks),  cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_nets),   cmocka_unit_test(test_net_errors),
 		cmocka_unit_test(test_errors), cmocka_unit_test(test_help_version),
 	};
 

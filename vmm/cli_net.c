@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --net: one virtio-net NIC and its backend.
+ *
+ *   --net user[,mac=M][,net=A/N][,host=A][,dns=A][,dhcpstart=A][,restrict=on|off]
+ *             [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   --net tap[,ifname=NAME][,bridge=BR][,mac=M][,vnet_hdr=on|off]
+ *
+ * The option names and defaults are QEMU's (-netdev user / -netdev tap), so
+ * what users already know carries over. Two deliberate differences: an
+ * empty HOSTADDR in hostfwd binds 127.0.0.1, not every interface (write
+ * 0.0.0.0 for that), and host=/dns=/dhcpstart= follow net= when not given
+ * (net=192.168.5.0/24 gives .2, .3 and .15, as QEMU does).
+ *
+ * Everything is checked here, before any device exists, so that a typo is a
+ * one-line usage error (exit status 2) rather than a half-started VM.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+#include "vmm/cli_priv.h"
+
+int cli_parse_ipv4(const char *s, struct in_addr *a)
+{
+	/* inet_pton(AF_INET) takes exactly the dotted-quad form (no octal,
+	 * no short forms like "10.2"), which is what we want. */
+	return inet_pton(AF_INET, s, a) == 1 ? 0 : -EINVAL;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int i;
+
+	for (i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul((char[3]){ s[0], s[1], 0 }, NULL, 16);
+		s += 2;
+		if (*s != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+		s++;
+	}
+	/* A NIC's own address must be unicast (bit 0 of the first octet clear)
+	 * and not all zeros. */
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+/* "A.B.C.D/N" or "A.B.C.D/M.M.M.M" (N in 1..30: the network needs room for
+ * the gateway, DNS and DHCP addresses), or a bare address with /24. */
+static int parse_net(const char *s, struct in_addr *net, struct in_addr *mask)
+{
+	char buf[64];
+	char *slash;
+	unsigned long prefix;
+	uint32_t m;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (cli_parse_ipv4(buf, net) < 0)
+		return -EINVAL;
+	if (!slash) {
+		prefix = 24;
+	} else if (strchr(slash, '.')) {
+		if (cli_parse_ipv4(slash, mask) < 0)
+			return -EINVAL;
+		m = ntohl(mask->s_addr);
+		/* contiguous: ~m + 1 is a power of two */
+		if (m == 0 || ((~m + 1) & ~m))
+			return -EINVAL;
+		prefix = (unsigned long)__builtin_popcount(m);
+	} else if (cli_parse_uint(slash, 32, &prefix) < 0) {
+		return -EINVAL;
+	}
+	if (prefix < 1 || prefix > 30)
+		return -ERANGE;
+	m = prefix == 32 ? ~0U : ~((1U << (32 - prefix)) - 1);
+	mask->s_addr = htonl(m);
+	net->s_addr &= mask->s_addr;
+	return 0;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	unsigned long v;
+
+	if (cli_parse_uint(s, 65535, &v) < 0 || v == 0)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, addresses optional.
+ * A zero guest address means "the first DHCP address" (resolved later, once
+ * dhcpstart= is known). */
+static int parse_hostfwd(const char *rule, struct net_hostfwd *f)
+{
+	char buf[128];
+	char *proto, *haddr, *hport, *gaddr, *gport;
+
+	if (strlen(rule) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, rule);
+	proto = buf;
+	haddr = strchr(proto, ':');
+	if (!haddr)
+		return -EINVAL;
+	*haddr++ = '\0';
+	hport = strchr(haddr, ':');
+	if (!hport)
+		return -EINVAL;
+	*hport++ = '\0';
+	gaddr = strchr(hport, '-');
+	if (!gaddr)
+		return -EINVAL;
+	*gaddr++ = '\0';
+	gport = strchr(gaddr, ':');
+	if (!gport)
+		return -EINVAL;
+	*gport++ = '\0';
+
+	memset(f, 0, sizeof(*f));
+	if (!strcmp(proto, "udp"))
+		f->udp = true;
+	else if (*proto && strcmp(proto, "tcp"))
+		return -EINVAL;
+	if (!*haddr)
+		f->host_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (cli_parse_ipv4(haddr, &f->host_addr) < 0)
+		return -EINVAL;
+	if (*gaddr && cli_parse_ipv4(gaddr, &f->guest_addr) < 0)
+		return -EINVAL;
+	if (parse_port(hport, &f->host_port) < 0 || parse_port(gport, &f->guest_port) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ifname(const char *v, char out[NET_IFNAME_MAX])
+{
+	size_t i, n = strlen(v);
+
+	/* Linux dev_valid_name(): 1..15 bytes, no '/', ':' or white space,
+	 * not "." or "..". */
+	if (n == 0 || n >= NET_IFNAME_MAX || !strcmp(v, ".") || !strcmp(v, ".."))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (v[i] == '/' || v[i] == ':' || isspace((unsigned char)v[i]))
+			return -EINVAL;
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+/* Which of host=, dns=, dhcpstart= were given (the others follow net=). */
+struct user_given {
+	bool host, dns, dhcp_start;
+};
+
+static int parse_user_opt(const char *opt, const char *val, struct net_user_config *u,
+			  struct user_given *given, char *err, size_t errlen)
+{
+	if (!strcmp(opt, "net") && val)
+		return parse_net(val, &u->net, &u->mask);
+	if (!strcmp(opt, "host") && val) {
+		given->host = true;
+		return cli_parse_ipv4(val, &u->host);
+	}
+	if (!strcmp(opt, "dns") && val) {
+		given->dns = true;
+		return cli_parse_ipv4(val, &u->dns);
+	}
+	if (!strcmp(opt, "dhcpstart") && val) {
+		given->dhcp_start = true;
+		return cli_parse_ipv4(val, &u->dhcp_start);
+	}
+	if (!strcmp(opt, "restrict"))
+		return cli_parse_bool(val, &u->restricted);
+	if (!strcmp(opt, "hostfwd") && val) {
+		if (u->nfwd == NET_MAX_HOSTFWD) {
+			cli_set_err(err, errlen, "--net user: at most %d hostfwd rules",
+				    NET_MAX_HOSTFWD);
+			return -E2BIG;
+		}
+		if (parse_hostfwd(val, &u->fwd[u->nfwd]) < 0) {
+			cli_set_err(err, errlen,
+				    "--net user: bad hostfwd rule '%s' (expected "
+				    "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, ports "
+				    "1-65535)",
+				    val);
+			return -EINVAL;
+		}
+		u->nfwd++;
+		return 0;
+	}
+	cli_set_err(err, errlen,
+		    "--net user: unknown option '%s' (mac=, net=, host=, dns=, dhcpstart=, "
+		    "restrict=, hostfwd=)",
+		    opt);
+	return -ENOENT;
+}
+
+static int parse_tap_opt(const char *opt, const char *val, struct net_tap_config *t, char *err,
+			 size_t errlen)
+{
+	if (!strcmp(opt, "ifname") && val)
+		return parse_ifname(val, t->ifname);
+	if (!strcmp(opt, "bridge") && val)
+		return parse_ifname(val, t->bridge);
+	if (!strcmp(opt, "vnet_hdr"))
+		return cli_parse_bool(val, &t->vnet_hdr);
+	cli_set_err(err, errlen,
+		    "--net tap: unknown option '%s' (mac=, ifname=, bridge=, vnet_hdr=)", opt);
+	return -ENOENT;
+}
+
+static bool in_net(const struct net_user_config *u, struct in_addr a)
+{
+	uint32_t host = ntohl(a.s_addr) & ~ntohl(u->mask.s_addr);
+
+	/* inside the network, and neither its network nor broadcast address */
+	return (a.s_addr & u->mask.s_addr) == u->net.s_addr && host != 0 &&
+	       host != ~ntohl(u->mask.s_addr);
+}
+
+/* Fill what was not given from net=, then check the addresses fit. */
+static int finish_user(struct net_user_config *u, const struct user_given *given, char *err,
+		       size_t errlen)
+{
+	uint32_t net = ntohl(u->net.s_addr);
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	unsigned int i;
+	struct {
+		const char *name;
+		struct in_addr *addr;
+	} addrs[] = {
+		{ "host", &u->host },
+		{ "dns", &u->dns },
+		{ "dhcpstart", &u->dhcp_start },
+	};
+
+	if (!given->host)
+		u->host.s_addr = htonl(net | 2);
+	if (!given->dns)
+		u->dns.s_addr = htonl(net | 3);
+	if (!given->dhcp_start)
+		u->dhcp_start.s_addr = htonl(net | 15);
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		if (!in_net(u, *addrs[i].addr)) {
+			inet_ntop(AF_INET, addrs[i].addr, a, sizeof(a));
+			inet_ntop(AF_INET, &u->net, b, sizeof(b));
+			cli_set_err(err, errlen,
+				    "--net user: %s=%s is not a host address in net=%s/%d",
+				    addrs[i].name, a, b, __builtin_popcount(ntohl(u->mask.s_addr)));
+			return -EINVAL;
+		}
+	}
+	if (u->host.s_addr == u->dns.s_addr || u->dhcp_start.s_addr == u->host.s_addr ||
+	    u->dhcp_start.s_addr == u->dns.s_addr) {
+		cli_set_err(err, errlen, "--net user: host=, dns= and dhcpstart= must differ");
+		return -EINVAL;
+	}
+	for (i = 0; i < u->nfwd; i++) {
+		struct net_hostfwd *f = &u->fwd[i];
+
+		if (!f->guest_addr.s_addr)
+			f->guest_addr = u->dhcp_start;
+		else if (!in_net(u, f->guest_addr)) {
+			inet_ntop(AF_INET, &f->guest_addr, a, sizeof(a));
+			cli_set_err(
+				err, errlen,
+				"--net user: hostfwd guest address %s is outside the guest network",
+				a);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)
+{
+	const char *kind;
+	struct user_given given = { 0 };
+	char *copy, *opt, *val, *save = NULL;
+	int ret = 0;
+
+	memset(n, 0, sizeof(*n));
+	copy = strdup(arg);
+	if (!copy) {
+		cli_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	opt = strtok_r(copy, ",", &save);
+	if (opt && !strcmp(opt, "user")) {
+		n->kind = CLI_NET_USER;
+		net_user_config_default(&n->user);
+	} else if (opt && !strcmp(opt, "tap")) {
+		n->kind = CLI_NET_TAP;
+		n->tap.vnet_hdr = true;
+	} else {
+		cli_set_err(err, errlen, "--net: '%s' is not user[,...] or tap[,...]", arg);
+		ret = -EINVAL;
+		goto out;
+	}
+	kind = opt;
+	/* QEMU's default MAC, one per NIC */
+	memcpy(n->mac, (uint8_t[6]){ 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + index) }, 6);
+
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		val = strchr(opt, '=');
+		if (val)
+			*val++ = '\0';
+		err[0] = '\0';
+		if (!strcmp(opt, "mac") && val)
+			ret = parse_mac(val, n->mac);
+		else if (n->kind == CLI_NET_USER)
+			ret = parse_user_opt(opt, val, &n->user, &given, err, errlen);
+		else
+			ret = parse_tap_opt(opt, val, &n->tap, err, errlen);
+		if (ret) {
+			if (!err[0])
+				cli_set_err(err, errlen, "--net %s: bad value '%s' for %s", kind,
+					    val ? val : "", opt);
+			goto out;
+		}
+	}
+	if (n->kind == CLI_NET_USER)
+		ret = finish_user(&n->user, &given, err, errlen);
+out:
+	free(copy);
+	return ret < 0 ? ret : 0;
+}
