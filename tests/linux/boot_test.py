@@ -72,8 +72,17 @@ BASE_CMDLINE = ("console=ttyS0 earlyprintk=serial panic=-1 no_timer_check "
                 "tsc=reliable pci=off")
 
 # (name, regex, required): milestones in the order they normally appear.
-def milestones(cpus, root_disk=False, acpi=True):
+def milestones(cpus, root_disk=False, acpi=True, net_dhcp=False):
     cpu_word = "CPU" if cpus == 1 else "CPUs"
+    # ip=dhcp: the kernel's own DHCP client (net/ipv4/ipconfig.c) asks vmm's
+    # user network (QEMU's defaults) for an address before /init runs.
+    net = [
+        ("DHCP answer", r"IP-Config: Got DHCP answer from 10\.0\.2\.2, my address is 10\.0\.2\.15",
+         True),
+        ("address 10.0.2.15/24 via 10.0.2.2",
+         r"ipaddr=10\.0\.2\.15, mask=255\.255\.255\.0, gw=10\.0\.2\.2", True),
+        ("DNS server 10.0.2.3", r"nameserver0=10\.0\.2\.3", True),
+    ] if net_dhcp else []
     if root_disk:
         init = [
             ("virtio disk vda", r"virtio_blk virtio\d+: \[vda\] \d+ 512-byte logical blocks",
@@ -96,7 +105,7 @@ def milestones(cpus, root_disk=False, acpi=True):
         ("ACPI DSDT loaded", r"ACPI: \d+ ACPI AML tables successfully acquired and loaded",
          acpi),
         ("serial console", r"ttyS0 at I/O 0x3f8", True),
-    ] + init + [
+    ] + net + init + [
         ("user space", r"vmm-guest: init running", False),
         ("kernel panic", r"Kernel panic - not syncing", False),
     ]
@@ -173,6 +182,9 @@ def parse_args():
                    "ROOTFS of current.env) instead of an initramfs")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
+    p.add_argument("--net-dhcp", action="store_true",
+                   help="add a NIC on user networking (--net user) and boot with ip=dhcp: "
+                        "the kernel must get 10.0.2.15 from vmm's DHCP server")
     p.add_argument("--vmm-img", default=None,
                    help="vmm-img for the overlay (default: next to --vmm, else qemu-img)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
@@ -228,6 +240,9 @@ def main():
             cmdline += " acpi=off"
     else:
         cmd += ["--initrd", args.initrd]
+    if args.net_dhcp:
+        cmd += ["--net", "user"]
+        cmdline += " ip=dhcp"
     cmd += ["--cpus", str(args.cpus), "--mem", args.mem, "--timeout", str(args.timeout),
             "--cmdline", cmdline]
     expect_status = 4 if args.pvm else 0
@@ -248,7 +263,8 @@ def main():
     else:
         log = tempfile.NamedTemporaryFile("w", prefix="vmm-linux-boot-", suffix=".log",
                                           delete=False)
-    stones = milestones(args.cpus, bool(args.root_disk), acpi=not args.virtio_cmdline)
+    stones = milestones(args.cpus, bool(args.root_disk), acpi=not args.virtio_cmdline,
+                        net_dhcp=args.net_dhcp)
     seen = {}  # name -> (host seconds, guest printk time or None)
     lines = []
     printk_time = re.compile(r"^\[\s*(\d+\.\d+)\]")
@@ -295,7 +311,8 @@ def main():
     if status != expect_status:
         failures.append(f"vmm exit status {status}, expected {expect_status}")
     bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops|"
-                                         r"EXT4-fs error|I/O error|virtio_mmio.*(failed|error)", l)]
+                                         r"EXT4-fs error|I/O error|virtio_mmio.*(failed|error)|"
+                                         r"virtio_net.*(failed|error)|IP-Config: (Retrying|Auto-configuration of network failed)", l)]
     if bad:
         failures.append("kernel reported problems:\n      " + "\n      ".join(bad[:10]))
     if overlay:
