@@ -11,6 +11,7 @@ Prints "N passed, N failed, N skipped"; exit 0 only if nothing failed.
 """
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,11 @@ def write(name, data):
         f.write(data)
     return path
 
+
+busy_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+busy_sock.bind(("127.0.0.1", 0))
+busy_sock.listen(1)
+busy_port = busy_sock.getsockname()[1]
 
 with open(hello, "rb") as f:
     hello_bytes = f.read()
@@ -97,6 +103,19 @@ CASES = [
     ("qcow2 backing file missing", ["--kernel", hello, "--disk", orphan], 1, ["gone.qcow2"], True),
     ("same disk twice", ["--kernel", hello, "--disk", raw_disk, "--disk", raw_disk], 1,
      ["in use"], True),
+    ("net backend unknown", ["--kernel", hello, "--net", "socket,fd=3"], 2, ["socket"], False),
+    ("net hostfwd malformed", ["--kernel", hello, "--net", "user,hostfwd=tcp:22"], 2,
+     ["hostfwd", "tcp:22"], False),
+    ("net dhcpstart outside net", ["--kernel", hello, "--net", "user,dhcpstart=10.0.3.15"], 2,
+     ["dhcpstart=10.0.3.15"], False),
+    ("net bad mac", ["--kernel", hello, "--net", "tap,mac=ff:ff:ff:ff:ff:ff"], 2, ["mac"], False),
+    ("too many NICs", ["--kernel", hello] + ["--net", "user"] * 9, 2, ["8 NICs"], False),
+    ("too many virtio devices", ["--kernel", hello] + ["--net", "user"] * 8 +
+     ["--disk", raw_disk] * 9, 2, ["16 virtio devices"], False),
+    # a host port that is already taken: held by this script while vmm runs
+    ("net hostfwd port in use", ["--kernel", hello, "--net",
+                                 f"user,hostfwd=tcp:127.0.0.1:{busy_port}-:22"], 1,
+     [f"127.0.0.1:{busy_port}"], False),
 ]
 if not os.path.exists(orphan):
     CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]
@@ -113,6 +132,17 @@ else:
     print("SKIP no permission for /dev/kvm: needs root, setpriv and a /dev/kvm others cannot open")
     PREFIX = {}
     SKIPPED_UP_FRONT = 1
+# creating a tap needs CAP_NET_ADMIN: as an unprivileged user the error must say so
+if os.geteuid() == 0 and os.path.exists(setpriv) and os.path.exists("/dev/net/tun"):
+    CASES.append(("tap without CAP_NET_ADMIN",
+                  ["--kernel", hello, "--net", "tap,ifname=vmmbadtap0"], 1, ["CAP_NET_ADMIN"],
+                  False))
+    PREFIX["tap without CAP_NET_ADMIN"] = [setpriv, "--reuid=65534", "--regid=65534",
+                                           "--clear-groups", "--inh-caps=-all",
+                                           "--bounding-set=-all"]
+else:
+    print("SKIP tap without CAP_NET_ADMIN: needs root, setpriv and /dev/net/tun")
+    SKIPPED_UP_FRONT += 1
 if hugepages_free == 0:
     CASES.append(("hugepages not reserved", ["--kernel", hello, "--hugepages", "--mem", "64M"], 1,
                   ["huge"], True))
