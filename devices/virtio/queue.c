@@ -130,6 +130,19 @@ static int __attribute__((format(printf, 2, 3))) virtq_break(struct virtq *q, co
 
 /* ---- setup ---- */
 
+/* [a, a+alen) and [b, b+blen) share a byte (lengths > 0; a sum that wraps
+ * is caught by gm_slice afterwards, so saturate instead of overflowing). */
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	uint64_t a_end, b_end;
+
+	if (__builtin_add_overflow(a, alen, &a_end))
+		a_end = UINT64_MAX;
+	if (__builtin_add_overflow(b, blen, &b_end))
+		b_end = UINT64_MAX;
+	return a < b_end && b < a_end;
+}
+
 int virtq_init(struct virtq *q, const struct guest_mem *mem, uint64_t features)
 {
 	uint16_t size = q->size;
@@ -139,6 +152,17 @@ int virtq_init(struct virtq *q, const struct guest_mem *mem, uint64_t features)
 		return -EINVAL;
 	/* 2.7, table "Virtqueue Part Alignment": 16, 2, 4. */
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
+		return -EINVAL;
+	/* The used ring is the only part the device writes. Where it overlaps
+	 * the avail ring or the descriptors, our own writes (used->flags,
+	 * avail_event) change what we read next: a hostile driver can make
+	 * avail->idx move every time notifications are toggled, so a drain
+	 * loop ("re-enable, has_avail? pop again") never ends. No driver lays
+	 * out its rings like that (2.7 draws them as three separate areas). */
+	if (ranges_overlap(q->used_gpa, used_ring_bytes(size), q->avail_gpa,
+			   avail_ring_bytes(size)) ||
+	    ranges_overlap(q->used_gpa, used_ring_bytes(size), q->desc_gpa,
+			   (uint64_t)VIRTQ_DESC_SIZE * size))
 		return -EINVAL;
 	q->desc_h = gm_slice(mem, q->desc_gpa, (uint64_t)VIRTQ_DESC_SIZE * size);
 	q->avail_h = gm_slice(mem, q->avail_gpa, avail_ring_bytes(size));

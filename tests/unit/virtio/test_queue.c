@@ -613,8 +613,18 @@ static void test_init_validation(void **state)
 	assert_int_equal(try_init(v, 16, d, a, RAM_SIZE - 128), -EINVAL);
 	assert_int_equal(try_init(v, 16, d, a, UINT64_MAX - 3), -EINVAL);
 	/* 32768 entries: 512 KiB of descriptors fit in 1 MiB of RAM. */
-	assert_int_equal(try_init(v, 32768, 0x80000, 0x10000, 0x20000), 0);
-	assert_int_equal(try_init(v, 32768, 0x80000 + 0x10, 0x10000, 0x20000), -EINVAL);
+	assert_int_equal(try_init(v, 32768, 0x80000, 0x10000, 0x30000), 0);
+	assert_int_equal(try_init(v, 32768, 0x80000 + 0x10, 0x10000, 0x30000), -EINVAL);
+	/* The used ring (the part the device writes) over the avail ring or the
+	 * descriptors: our own writes would change what we read next. */
+	assert_int_equal(try_init(v, 32768, 0x80000, 0x10000, 0x20000), -EINVAL);
+	assert_int_equal(try_init(v, 16, d, a, a), -EINVAL);
+	assert_int_equal(try_init(v, 16, d, a, a + 4 * 2 + 4), -EINVAL); /* from avail->ring[4] */
+	assert_int_equal(try_init(v, 16, d, u + 128, u), -EINVAL);	 /* avail in used's tail */
+	assert_int_equal(try_init(v, 16, d, a, d + 64), -EINVAL);
+	assert_int_equal(try_init(v, 16, u, a, u), -EINVAL);
+	/* avail over the descriptors is odd but harmless: we never write either */
+	assert_int_equal(try_init(v, 16, d, d + 16, u), 0);
 	env_free(v);
 }
 
