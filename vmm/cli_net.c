@@ -222,30 +222,12 @@ static int parse_tap_opt(const char *opt, const char *val, struct net_tap_config
 	return -ENOENT;
 }
 
-static bool in_net(const struct net_user_config *u, struct in_addr a)
-{
-	uint32_t host = ntohl(a.s_addr) & ~ntohl(u->mask.s_addr);
-
-	/* inside the network, and neither its network nor broadcast address */
-	return (a.s_addr & u->mask.s_addr) == u->net.s_addr && host != 0 &&
-	       host != ~ntohl(u->mask.s_addr);
-}
-
-/* Fill what was not given from net=, then check the addresses fit. */
+/* Fill what was not given from net=, then check the whole configuration. */
 static int finish_user(struct net_user_config *u, const struct user_given *given, char *err,
 		       size_t errlen)
 {
 	uint32_t net = ntohl(u->net.s_addr);
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	unsigned int i;
-	struct {
-		const char *name;
-		struct in_addr *addr;
-	} addrs[] = {
-		{ "host", &u->host },
-		{ "dns", &u->dns },
-		{ "dhcpstart", &u->dhcp_start },
-	};
 
 	if (!given->host)
 		u->host.s_addr = htonl(net | 2);
@@ -253,36 +235,10 @@ static int finish_user(struct net_user_config *u, const struct user_given *given
 		u->dns.s_addr = htonl(net | 3);
 	if (!given->dhcp_start)
 		u->dhcp_start.s_addr = htonl(net | 15);
-	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
-		if (!in_net(u, *addrs[i].addr)) {
-			inet_ntop(AF_INET, addrs[i].addr, a, sizeof(a));
-			inet_ntop(AF_INET, &u->net, b, sizeof(b));
-			cli_set_err(err, errlen,
-				    "--net user: %s=%s is not a host address in net=%s/%d",
-				    addrs[i].name, a, b, __builtin_popcount(ntohl(u->mask.s_addr)));
-			return -EINVAL;
-		}
-	}
-	if (u->host.s_addr == u->dns.s_addr || u->dhcp_start.s_addr == u->host.s_addr ||
-	    u->dhcp_start.s_addr == u->dns.s_addr) {
-		cli_set_err(err, errlen, "--net user: host=, dns= and dhcpstart= must differ");
-		return -EINVAL;
-	}
-	for (i = 0; i < u->nfwd; i++) {
-		struct net_hostfwd *f = &u->fwd[i];
-
-		if (!f->guest_addr.s_addr)
-			f->guest_addr = u->dhcp_start;
-		else if (!in_net(u, f->guest_addr)) {
-			inet_ntop(AF_INET, &f->guest_addr, a, sizeof(a));
-			cli_set_err(
-				err, errlen,
-				"--net user: hostfwd guest address %s is outside the guest network",
-				a);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	for (i = 0; i < u->nfwd; i++)
+		if (!u->fwd[i].guest_addr.s_addr)
+			u->fwd[i].guest_addr = u->dhcp_start;
+	return net_user_config_check(u, err, errlen);
 }
 
 int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)

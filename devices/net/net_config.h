@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NET_MAX_HOSTFWD 16
@@ -56,5 +57,14 @@ static inline void net_user_config_default(struct net_user_config *c)
 		.dhcp_start.s_addr = htonl(0x0a00020f), /* 10.0.2.15 */
 	};
 }
+
+/* Is c usable? A contiguous mask, net without host bits; host, dns and
+ * dhcpstart host addresses inside the network (not its network or
+ * broadcast address) and distinct; hostfwd ports non-zero and guest
+ * addresses (where given) inside the network. Returns 0, or -EINVAL with a
+ * one-line message in err ("--net user: dhcpstart=10.0.3.15 is outside
+ * net=10.0.2.0/24"). */
+int net_user_config_check(const struct net_user_config *c, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif /* VMM_DEVICES_NET_CONFIG_H */

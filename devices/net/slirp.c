@@ -702,95 +702,6 @@ static void fmt_ip(char *buf, size_t len, struct in_addr a)
 		snprintf(buf, len, "?");
 }
 
-/* "10.0.2.0/24"; only for a contiguous mask. */
-static void fmt_net(char *buf, size_t len, const struct net_user_config *cfg)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	fmt_ip(ip, sizeof(ip), cfg->net);
-	snprintf(buf, len, "%s/%d", ip, __builtin_popcount(ntohl(cfg->mask.s_addr)));
-}
-
-__attribute__((warn_unused_result)) static int check_addr(const struct net_user_config *cfg,
-							  const char *what, struct in_addr a,
-							  char *err, size_t errlen)
-{
-	uint32_t net = ntohl(cfg->net.s_addr), mask = ntohl(cfg->mask.s_addr);
-	uint32_t v = ntohl(a.s_addr);
-	char ip[INET_ADDRSTRLEN], nw[INET_ADDRSTRLEN + 4];
-	const char *why = NULL;
-
-	if ((v & mask) != net)
-		why = "is outside";
-	else if (v == net)
-		why = "is the network address of";
-	else if (v == (net | ~mask))
-		why = "is the broadcast address of";
-	if (!why)
-		return 0;
-	fmt_ip(ip, sizeof(ip), a);
-	fmt_net(nw, sizeof(nw), cfg);
-	snprintf(err, errlen, "--net user: %s=%s %s net=%s", what, ip, why, nw);
-	return -EINVAL;
-}
-
-__attribute__((warn_unused_result)) static int check_config(const struct net_user_config *cfg,
-							    char *err, size_t errlen)
-{
-	uint32_t mask = ntohl(cfg->mask.s_addr);
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	unsigned int i;
-	int ret;
-
-	/* Contiguous: the inverted mask plus one is a power of two. */
-	if (!mask || ((~mask + 1) & ~mask)) {
-		fmt_ip(a, sizeof(a), cfg->mask);
-		snprintf(err, errlen, "--net user: netmask %s is not a contiguous prefix", a);
-		return -EINVAL;
-	}
-	if (ntohl(cfg->net.s_addr) & ~mask) {
-		fmt_ip(a, sizeof(a), cfg->net);
-		fmt_ip(b, sizeof(b), cfg->mask);
-		snprintf(err, errlen, "--net user: net=%s has bits outside netmask %s", a, b);
-		return -EINVAL;
-	}
-	ret = check_addr(cfg, "host", cfg->host, err, errlen);
-	if (!ret)
-		ret = check_addr(cfg, "dns", cfg->dns, err, errlen);
-	if (!ret)
-		ret = check_addr(cfg, "dhcpstart", cfg->dhcp_start, err, errlen);
-	if (ret)
-		return ret;
-	if (cfg->dhcp_start.s_addr == cfg->host.s_addr ||
-	    cfg->dhcp_start.s_addr == cfg->dns.s_addr) {
-		bool host = cfg->dhcp_start.s_addr == cfg->host.s_addr;
-
-		fmt_ip(a, sizeof(a), cfg->dhcp_start);
-		snprintf(err, errlen, "--net user: dhcpstart=%s is also the %s address", a,
-			 host ? "host" : "dns");
-		return -EINVAL;
-	}
-	if (cfg->nfwd > NET_MAX_HOSTFWD) {
-		snprintf(err, errlen, "--net user: %u hostfwd rules (at most %d)", cfg->nfwd,
-			 NET_MAX_HOSTFWD);
-		return -EINVAL;
-	}
-	for (i = 0; i < cfg->nfwd; i++) {
-		const struct net_hostfwd *f = &cfg->fwd[i];
-
-		if (!f->host_port || !f->guest_port) {
-			snprintf(err, errlen, "--net user: hostfwd rule %u has port 0", i + 1);
-			return -EINVAL;
-		}
-		if (f->guest_addr.s_addr) {
-			ret = check_addr(cfg, "hostfwd guest", f->guest_addr, err, errlen);
-			if (ret)
-				return ret;
-		}
-	}
-	return 0;
-}
-
 /* "hostfwd=tcp:127.0.0.1:2222-:22", as the user would have written it. */
 static void fmt_rule(char *buf, size_t len, const struct net_hostfwd *f)
 {
@@ -847,7 +758,7 @@ int net_slirp_create(const struct net_user_config *cfg, struct event_loop *el,
 	struct net_slirp *s;
 	int ret;
 
-	ret = check_config(cfg, err, errlen);
+	ret = net_user_config_check(cfg, err, errlen);
 	if (ret)
 		return ret;
 	s = calloc(1, sizeof(*s));
