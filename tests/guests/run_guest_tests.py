@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -99,6 +100,10 @@ class CaseError(Exception):
     """A case's set-up failed (prepare)."""
 
 
+class CaseSkip(Exception):
+    """A case cannot run here (prepare): no root, no `ip`..."""
+
+
 class Ctx:
     """What a case's prepare() and check() share: where things are."""
 
@@ -108,6 +113,10 @@ class Ctx:
         self.tmpdir = tmpdir
         self.images = []  # (path, fmt) in --disk order
         self.digests = {}  # path -> sha256 before the run
+        self.cmdline = None  # replaces the case's --cmdline when set
+        self.prefix = []  # run the vmm under this command (ip netns exec NS)
+        self.cleanups = []  # run after the vmm, even when the case failed
+        self.state = {}  # what prepare() leaves for check()
 
 
 SECTOR = 512
@@ -370,6 +379,295 @@ BLK_CASES += [
 ]
 
 
+# ---- virtio-net: the net guest (tests/guests/net.c) and its host side ----
+#
+# Traffic goes only to 127.0.0.1 (user networking) or to addresses inside
+# a network namespace the case creates (tap).
+
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """A port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class UdpEcho:
+    """A UDP echo server on 127.0.0.1 in a thread; .seen = [(addr, bytes)]."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.seen.append((addr, data))
+            self.sock.sendto(data, addr)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def net_echo_case(name, vmm_net, cmdline, check_seen, expect, status=0):
+    """A net guest run with a UDP echo server on 127.0.0.1:{port}."""
+
+    def prepare(case, ctx):
+        echo = UdpEcho()
+        ctx.cleanups.append(echo.close)
+        ctx.state['echo'] = echo
+        ctx.cmdline = cmdline.format(port=echo.port)
+        return ['--net', vmm_net]
+
+    def check(case, run):
+        return check_seen(run.ctx.state['echo'].seen)
+
+    return Case(name, 'net', status, expect=expect, prepare=prepare, check=check)
+
+
+# net.c exercise(): the sizes of the UDP echoes, in order
+NET_ECHO_SIZES = [64, 1400, 1472]
+
+
+def seen_echoes(seen):
+    sizes = [len(d) for _, d in seen]
+    if sizes != NET_ECHO_SIZES:
+        return 'the echo server saw datagrams of %s bytes, expected %s' % (sizes, NET_ECHO_SIZES)
+    if any(a[0] != '127.0.0.1' for a, _ in seen):
+        return 'datagrams came from %s, expected 127.0.0.1' % sorted({a[0] for a, _ in seen})
+    if any(not d.startswith(b'vmm-net ') for _, d in seen):
+        return 'a datagram without the guest\'s "vmm-net " prefix'
+    return None
+
+
+def seen_nothing(seen):
+    if seen:
+        return 'restrict=on, yet the host saw %d datagram(s) from the guest' % len(seen)
+    return None
+
+
+USER_OK = ['net0: DHCP: ack: ip 10.0.2.15 mask 255.255.255.0 router 10.0.2.2 dns 10.0.2.3',
+           'net0: ARP: 10.0.2.2 is at', 'ping 10.0.2.2: reply 3',
+           'UDP echo 0: 64 bytes back', 'UDP echo 2: 1472 bytes back', 'mode=user passed']
+
+
+class FwdSender:
+    """The host side of a hostfwd case: sends numbered datagrams to
+    127.0.0.1:hp (retrying until the guest is up) until `count` of them have
+    come back; .sent and .echoed are the payloads."""
+
+    def __init__(self, hp, count, limit=VMM_TIMEOUT):
+        self.hp, self.count, self.limit = hp, count, limit
+        self.sent, self.echoed, self.errors = [], [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        deadline = time.monotonic() + self.limit
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            while (len(self.echoed) < self.count and not self.stop.is_set() and
+                   time.monotonic() < deadline):
+                payload = b'hostfwd %d ' % len(self.sent) + b'x' * (50 + 100 * len(self.sent))
+                self.sent.append(payload)
+                s.sendto(payload, ('127.0.0.1', self.hp))
+                try:
+                    while len(self.echoed) < self.count:
+                        data, addr = s.recvfrom(65536)
+                        if addr != ('127.0.0.1', self.hp):
+                            self.errors.append('a reply from %s:%d' % addr)
+                        self.echoed.append(data)
+                except socket.timeout:
+                    pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=2)
+
+
+def hostfwd_case(name, count=3):
+    gp = 5555
+
+    def prepare(case, ctx):
+        hp = free_port()
+        sender = FwdSender(hp, count)
+        ctx.cleanups.append(sender.close)
+        ctx.state['sender'] = sender
+        ctx.cmdline = 'mode=fwd port=%d count=%d' % (gp, count)
+        return ['--net', 'user,hostfwd=udp:127.0.0.1:%d-:%d' % (hp, gp)]
+
+    def check(case, run):
+        sender = run.ctx.state['sender']
+        sender.close()
+        if sender.errors:
+            return '; '.join(sender.errors)
+        if len(sender.echoed) != count:
+            return '%d of %d datagrams came back through the hostfwd port (%d sent)' % (
+                len(sender.echoed), count, len(sender.sent))
+        strays = [e for e in sender.echoed if e not in sender.sent]
+        if strays:
+            return 'an echo that was never sent: %r' % strays[0][:40]
+        return None
+
+    return Case(name, 'net', 0, prepare=prepare, check=check,
+                expect=['net0: DHCP: ack: ip 10.0.2.15', 'waiting for datagrams on port %d' % gp,
+                        'mode=fwd passed: %d datagrams echoed' % count])
+
+
+def hostfwd_busy_case(name, proto):
+    """A hostfwd port some other socket holds: the vmm must say so in one
+    line and exit 1 before the guest runs."""
+    kind = socket.SOCK_DGRAM if proto == 'udp' else socket.SOCK_STREAM
+
+    def prepare(case, ctx):
+        holder = socket.socket(socket.AF_INET, kind)
+        ctx.cleanups.append(holder.close)
+        holder.bind(('127.0.0.1', 0))
+        if proto == 'tcp':
+            holder.listen(1)
+        ctx.state['port'] = port = holder.getsockname()[1]
+        ctx.cmdline = 'mode=fwd port=5555'
+        return ['--net', 'user,hostfwd=%s:127.0.0.1:%d-:5555' % (proto, port)]
+
+    def check(case, run):
+        lines = [l for l in text(run.stderr).splitlines() if l.strip()]
+        if len(lines) != 1:
+            return 'stderr has %d lines, expected one error line' % len(lines)
+        port = str(run.ctx.state['port'])
+        if port not in lines[0] and 'hostfwd' not in lines[0]:
+            return 'the error names neither hostfwd nor port %s: %r' % (port, lines[0])
+        if run.stdout:
+            return 'the guest ran (%d console bytes)' % len(run.stdout)
+        return None
+
+    return Case(name, 'net', 1, prepare=prepare, check=check, kill_after=30)
+
+
+# ---- tap in a network namespace of the case's own ----
+
+NS_ECHO = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print('ready', flush=True)
+while True:
+    d, a = s.recvfrom(65536)
+    s.sendto(d, a)
+    print('%s %d' % (a[0], len(d)), flush=True)
+'''
+TAP_NET = '192.168.77.'
+TAP_PORT = 7777
+
+
+def netns_setup(ctx, tag):
+    """A namespace holding bridge vmmbr0 (192.168.77.1/24) and a UDP echo
+    server on 192.168.77.1:TAP_PORT; the vmm runs inside it. Deleted by
+    the case's cleanups. Raises CaseSkip where it cannot be done."""
+    if os.geteuid() != 0:
+        raise CaseSkip('needs root (CAP_NET_ADMIN) for a network namespace and a tap')
+    if not shutil.which('ip'):
+        raise CaseSkip('needs ip (iproute2)')
+    ns = 'vmmtest-%s-%d-%d' % (tag, os.getpid(), int(time.monotonic() * 1000) % 100000)
+    p = subprocess.run(['ip', 'netns', 'add', ns], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise CaseSkip('ip netns add: %s' % p.stderr.strip())
+    ctx.cleanups.append(lambda: sh(['ip', 'netns', 'del', ns]))
+    for cmd in (['link', 'set', 'lo', 'up'],
+                ['link', 'add', 'vmmbr0', 'type', 'bridge'],
+                ['addr', 'add', TAP_NET + '1/24', 'dev', 'vmmbr0'],
+                ['link', 'set', 'vmmbr0', 'up']):
+        sh(['ip', '-n', ns] + cmd)
+    server = subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-c', NS_ECHO,
+                               TAP_NET + '1', str(TAP_PORT)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def stop_server():
+        server.kill()
+        out, _ = server.communicate(timeout=5)
+        ctx.state['ns_echo'] = out.splitlines()
+
+    ctx.cleanups.append(stop_server)
+    if server.stdout.readline().strip() != 'ready':
+        raise CaseError('the echo server in %s did not start: %s' % (ns, server.stderr.read()))
+    ctx.prefix = ['ip', 'netns', 'exec', ns]
+    return ns
+
+
+def tap_case(name, opts=''):
+    def prepare(case, ctx):
+        netns_setup(ctx, 'tap')
+        ctx.cmdline = 'mode=static ip=%s2 peer=%s1 port=%d' % (TAP_NET, TAP_NET, TAP_PORT)
+        return ['--net', 'tap,ifname=vmmtap0,bridge=vmmbr0' + opts]
+
+    def check(case, run):
+        got = [l for l in run.ctx.state.get('ns_echo', []) if l != 'ready']
+        want = ['%s2 %d' % (TAP_NET, n) for n in NET_ECHO_SIZES]
+        if got != want:
+            return 'the echo server in the namespace saw %s, expected %s' % (got, want)
+        return None
+
+    return Case(name, 'net', 0, prepare=prepare, check=check,
+                expect=['static ip 192.168.77.2 peer 192.168.77.1',
+                        'net0: ARP: 192.168.77.1 is at', 'ping 192.168.77.1: reply 3',
+                        'UDP echo 2: 1472 bytes back', 'mode=static passed'])
+
+
+NET_CASES = [
+    net_echo_case('net-user', 'user', 'mode=user port={port}', seen_echoes, USER_OK),
+    # the same without VIRTIO_NET_F_MRG_RXBUF: the device's other rx path
+    net_echo_case('net-user-nomrg', 'user', 'mode=user mrg=0 port={port}', seen_echoes,
+                  USER_OK),
+    # another network, a MAC of our own
+    net_echo_case('net-user-options',
+                  'user,mac=52:54:00:aa:bb:cc,net=10.9.8.0/24,host=10.9.8.1,dns=10.9.8.53,'
+                  'dhcpstart=10.9.8.100',
+                  'mode=user mac0=52:54:00:aa:bb:cc ip=10.9.8.100 router=10.9.8.1 '
+                  'dns=10.9.8.53 port={port}', seen_echoes,
+                  ['DHCP: ack: ip 10.9.8.100 mask 255.255.255.0 router 10.9.8.1 dns 10.9.8.53',
+                   'ping 10.9.8.1: reply 3', 'mode=user passed']),
+    # more frames than the guest has tx buffers (64) or rx buffers (64):
+    # every buffer is reused several times
+    net_echo_case('net-user-many', 'user', 'mode=user pings=200 port={port}', seen_echoes,
+                  ['ping 10.0.2.2: reply 200', 'mode=user passed']),
+    net_echo_case('net-restrict', 'user,restrict=on', 'mode=user restrict=1 port={port}',
+                  seen_nothing,
+                  ['DHCP: ack: ip 10.0.2.15 mask 255.255.255.0 router 0.0.0.0 dns 0.0.0.0',
+                   'restricted: no UDP datagram reached the host',
+                   'mode=user passed']),
+    hostfwd_case('net-hostfwd'),
+    Case('net-two-nics', 'net', 0, args=['--net', 'user', '--net', 'user,mac=52:54:00:ab:cd:ef'],
+         cmdline='mode=multi nics=2 mac1=52:54:00:ab:cd:ef',
+         expect=['net0: window 0xd0000000 mac 52:54:00:12:34:56',
+                 'net1: window 0xd0001000 mac 52:54:00:ab:cd:ef',
+                 'net0: DHCP: ack: ip 10.0.2.15', 'net1: DHCP: ack: ip 10.0.2.15',
+                 'mode=multi passed: 2 NICs']),
+    # The guest's checks can fail: an address it does not expect is 44
+    # (NS_DHCP_VALUE), a NIC where there is none is 40 (NS_NO_DEVICE).
+    net_echo_case('net-wrong-ip', 'user', 'mode=user ip=10.0.2.99 port={port}',
+                  lambda seen: None, ['DHCP gave ip 10.0.2.15'], status=44),
+    Case('net-no-nic', 'net', 40, cmdline='mode=user port=9',
+         expect=['no virtio-net device #0']),
+    hostfwd_busy_case('net-hostfwd-busy-udp', 'udp'),
+    hostfwd_busy_case('net-hostfwd-busy-tcp', 'tcp'),
+    tap_case('net-tap'),
+    tap_case('net-tap-novnet', ',vnet_hdr=off'),
+]
+
 CASES = [
     Case('hello', 'hello', 42, cmdline='exit=42',
          expect=['hello from guest', 'cmdline: exit=42', 'exiting with status 42']),
@@ -412,6 +710,7 @@ CASES = [
 ]
 
 CASES += BLK_CASES
+CASES += NET_CASES
 
 
 class Run:
@@ -434,12 +733,14 @@ def kvm_unavailable():
     return None
 
 
-def run_vmm(vmm, case, guest_dir, tmpdir, extra_args=()):
+def run_vmm(vmm, case, guest_dir, tmpdir, extra_args=(), cmdline=None, prefix=()):
     run = Run()
-    cmd = [vmm, '--kernel', os.path.join(guest_dir, case.guest + '.elf'),
-           '--timeout', str(case.vmm_timeout)] + case.args + list(extra_args)
-    if case.cmdline is not None:
-        cmd += ['--cmdline', case.cmdline]
+    cmd = list(prefix) + [vmm, '--kernel', os.path.join(guest_dir, case.guest + '.elf'),
+                          '--timeout', str(case.vmm_timeout)] + case.args + list(extra_args)
+    if cmdline is None:
+        cmdline = case.cmdline
+    if cmdline is not None:
+        cmd += ['--cmdline', cmdline]
     if case.check is check_console_log:
         run.console_log = os.path.join(tmpdir, case.name + '.console')
         cmd += ['--console-log', run.console_log]
@@ -494,18 +795,40 @@ def text(b):
     return b.decode('utf-8', errors='replace').replace('\r\n', '\n')
 
 
+def run_cleanups(ctx):
+    for fn in reversed(ctx.cleanups if ctx else []):
+        try:
+            fn()
+        except Exception as e:  # a cleanup must not hide the verdict
+            print('cleanup: %s' % e)
+    if ctx:
+        ctx.cleanups = []
+
+
 def run_case(vmm, case, guest_dir):
+    """True if the case passed, False if it failed, None if skipped."""
     with tempfile.TemporaryDirectory(prefix='vmm-guest-') as tmpdir:
         extra, ctx = [], None
         if case.prepare:
             ctx = Ctx(vmm, guest_dir, tmpdir)
             try:
                 extra = case.prepare(case, ctx)
+            except CaseSkip as e:
+                run_cleanups(ctx)
+                print('SKIP: %s (%s)' % (case.name, e))
+                sys.stdout.flush()
+                return None
             except CaseError as e:
+                run_cleanups(ctx)
                 print('FAIL: %s (setup: %s)' % (case.name, e))
                 sys.stdout.flush()
                 return False
-        run = run_vmm(vmm, case, guest_dir, tmpdir, extra)
+        try:
+            run = run_vmm(vmm, case, guest_dir, tmpdir, extra,
+                          cmdline=ctx.cmdline if ctx else None,
+                          prefix=ctx.prefix if ctx else ())
+        finally:
+            run_cleanups(ctx)
         run.ctx = ctx
         errors = []
         if run.killed:
@@ -560,10 +883,10 @@ def main():
         return SKIP
 
     cases = [by_name[n] for n in opts.cases] if opts.cases else CASES
-    ok = True
-    for case in cases:
-        ok = run_case(opts.vmm, case, opts.guest_dir) and ok
-    return 0 if ok else 1
+    results = [run_case(opts.vmm, case, opts.guest_dir) for case in cases]
+    if False in results:
+        return 1
+    return SKIP if all(r is None for r in results) else 0
 
 
 if __name__ == '__main__':
