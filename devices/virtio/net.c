@@ -263,7 +263,13 @@ static void net_tx(struct virtio_net *n)
 			frames++;
 		}
 		if (served >= NET_ROUND_MAX) {
-			if (frames) {
+			/* Kicks back on first: a round that emptied the ring
+			 * (a full 256-entry ring is exactly one round) then
+			 * waits for the next kick instead of waking itself for
+			 * nothing (2 syscalls and 15-20% of the per-frame cost
+			 * in bench/virtio_net_pps). */
+			virtq_set_notify(q, true);
+			if (frames && virtq_has_avail(q)) {
 				n->tx_resched = true;
 				net_kick_self(n);
 			}

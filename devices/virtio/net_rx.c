@@ -214,8 +214,17 @@ void net_rx(struct virtio_net *n)
 		int ret;
 
 		if (!n->rx_pending) {
-			if (budget == 0)
-				goto resched;
+			if (budget == 0) {
+				/* Only go round again if the guest has buffers
+				 * left; otherwise this is a stall like any other
+				 * (the next receiveq kick resumes us), not a
+				 * self-wake that finds an empty ring. */
+				virtq_set_notify(q, true);
+				if (virtq_has_avail(q))
+					goto resched;
+				n->rx_stalled = true;
+				break;
+			}
 			ret = rx_fetch(n);
 			if (ret == 0)
 				break;
