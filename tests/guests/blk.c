@@ -90,28 +90,6 @@ static int check_pattern(const char *what, const uint8_t *buf, uint64_t sector, 
 	return BS_DATA;
 }
 
-/* The value of `key=` on the command line and its length, or NULL. */
-static const char *cmdline_str(const char *cmdline, const char *key, size_t *len)
-{
-	size_t klen = strlen(key);
-	const char *p = cmdline;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (!memcmp(p, key, klen) && p[klen] == '=') {
-			const char *v = p + klen + 1;
-
-			for (*len = 0; v[*len] && v[*len] != ' '; (*len)++)
-				;
-			return v;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return NULL;
-}
-
 static int str_is(const char *s, size_t len, const char *lit)
 {
 	return strlen(lit) == len && !memcmp(s, lit, len);
@@ -367,7 +345,7 @@ static int check_get_id(struct blk_disk *d, const char *cmdline)
 {
 	struct vio_buf b = { pa(rbuf), BLK_ID_BYTES };
 	size_t len = 0, i;
-	const char *want = cmdline_str(cmdline, "serial", &len);
+	const char *want = cmdline_get_str(cmdline, "serial", &len);
 	int ret;
 
 	memset(rbuf, 0xee, BLK_ID_BYTES);
@@ -711,7 +689,7 @@ int guest_main(uint64_t zero_page)
 {
 	const char *cmdline = bp_cmdline(zero_page);
 	size_t len = 0;
-	const char *mode = cmdline_str(cmdline, "mode", &len);
+	const char *mode = cmdline_get_str(cmdline, "mode", &len);
 
 	printf("blk: cmdline: %s\n", cmdline);
 	if (!mode) {

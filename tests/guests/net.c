@@ -300,7 +300,7 @@ int guest_main(uint64_t zero_page)
 {
 	const char *cmdline = bp_cmdline(zero_page);
 	size_t len = 0;
-	const char *mode = net_cmdline_str(cmdline, "mode", &len);
+	const char *mode = cmdline_get_str(cmdline, "mode", &len);
 
 	printf("net: cmdline: %s\n", cmdline);
 	if (str_is(mode, len, "user"))

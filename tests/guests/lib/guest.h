@@ -137,6 +137,10 @@ size_t strlen(const char *s);
 /* The kernel command line ("" when there is none). */
 const char *bp_cmdline(uint64_t zero_page);
 
+/* The value of the first `key=` word of the command line and its length
+ * (up to the next space), or NULL. */
+const char *cmdline_get_str(const char *cmdline, const char *key, size_t *len);
+
 /*
  * Find `key=value` as a whole word of the command line and parse the value
  * (decimal, or hex with 0x). Returns 1 and sets *val if found, 0 otherwise.

@@ -89,7 +89,7 @@ const char *bp_cmdline(uint64_t zero_page)
 	return phys(p);
 }
 
-int cmdline_get_uint(const char *cmdline, const char *key, uint64_t *val)
+const char *cmdline_get_str(const char *cmdline, const char *key, size_t *len)
 {
 	size_t klen = strlen(key);
 	const char *p = cmdline;
@@ -99,34 +99,45 @@ int cmdline_get_uint(const char *cmdline, const char *key, uint64_t *val)
 			p++;
 		if (!memcmp(p, key, klen) && p[klen] == '=') {
 			const char *v = p + klen + 1;
-			unsigned int base = 10;
-			uint64_t n = 0;
-			int digits = 0;
 
-			if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
-				base = 16, v += 2;
-			for (;; v++, digits++) {
-				unsigned int d;
-
-				if (*v >= '0' && *v <= '9')
-					d = (unsigned int)(*v - '0');
-				else if (base == 16 && *v >= 'a' && *v <= 'f')
-					d = (unsigned int)(*v - 'a' + 10);
-				else if (base == 16 && *v >= 'A' && *v <= 'F')
-					d = (unsigned int)(*v - 'A' + 10);
-				else
-					break;
-				n = n * base + d;
-			}
-			if (digits && (*v == ' ' || *v == '\0')) {
-				*val = n;
-				return 1;
-			}
+			for (*len = 0; v[*len] && v[*len] != ' '; (*len)++)
+				;
+			return v;
 		}
 		while (*p && *p != ' ')
 			p++;
 	}
-	return 0;
+	return NULL;
+}
+
+int cmdline_get_uint(const char *cmdline, const char *key, uint64_t *val)
+{
+	size_t len, i = 0;
+	const char *v = cmdline_get_str(cmdline, key, &len);
+	unsigned int base = 10;
+	uint64_t n = 0;
+
+	if (!v)
+		return 0;
+	if (len > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		base = 16, i = 2;
+	if (i == len)
+		return 0;
+	for (; i < len; i++) {
+		unsigned int d;
+
+		if (v[i] >= '0' && v[i] <= '9')
+			d = (unsigned int)(v[i] - '0');
+		else if (base == 16 && v[i] >= 'a' && v[i] <= 'f')
+			d = (unsigned int)(v[i] - 'a' + 10);
+		else if (base == 16 && v[i] >= 'A' && v[i] <= 'F')
+			d = (unsigned int)(v[i] - 'A' + 10);
+		else
+			return 0;
+		n = n * base + d;
+	}
+	*val = n;
+	return 1;
 }
 
 unsigned int bp_print_e820(uint64_t zero_page)

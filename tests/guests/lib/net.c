@@ -638,33 +638,12 @@ int net_dhcp(struct net_dev *nd, uint32_t ms)
 
 /* ---- command line ---- */
 
-const char *net_cmdline_str(const char *cmdline, const char *key, size_t *len)
-{
-	size_t klen = strlen(key);
-	const char *p = cmdline;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (!memcmp(p, key, klen) && p[klen] == '=') {
-			const char *v = p + klen + 1;
-
-			for (*len = 0; v[*len] && v[*len] != ' '; (*len)++)
-				;
-			return v;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return NULL;
-}
-
 /* `n` numbers in `base` separated by `sep`, each <= max; 1, 0 or -1. */
 static int parse_list(const char *cmdline, const char *key, unsigned int n, unsigned int base,
 		      char sep, unsigned int max, unsigned int *out)
 {
 	size_t len, i = 0;
-	const char *v = net_cmdline_str(cmdline, key, &len);
+	const char *v = cmdline_get_str(cmdline, key, &len);
 	unsigned int k;
 
 	if (!v)

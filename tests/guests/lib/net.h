@@ -208,8 +208,6 @@ int net_ping(struct net_dev *nd, uint32_t ip, unsigned int count);
 int net_dhcp(struct net_dev *nd, uint32_t ms);
 
 /* ---- command line helpers ---- */
-/* The value of `key=` and its length, or NULL. */
-const char *net_cmdline_str(const char *cmdline, const char *key, size_t *len);
 /* `key=a.b.c.d`: 1 and *ip set, 0 if absent, -1 if malformed. */
 int net_cmdline_ip(const char *cmdline, const char *key, uint32_t *ip);
 /* `key=xx:xx:xx:xx:xx:xx`: 1, 0 or -1 like net_cmdline_ip. */
