@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start 1: install what is needed, build vmm and a small Linux guest
 # (kernel + busybox initramfs, cached in ~/.cache/vmm), and boot it with
-# 2 vCPUs on the serial console. Ctrl-A x quits.
+# 2 vCPUs on the serial console, with a NIC on user networking (the kernel
+# gets 10.0.2.15 by DHCP: ip=dhcp). Ctrl-A x quits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The guest images are cached in ${VMM_CACHE:-$HOME/.cache/vmm}; CI may run
@@ -14,7 +15,7 @@ export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 . "${VMM_CACHE:-$HOME/.cache/vmm}/current.env"
 # pci=off: the guest kernel has PCI built in (its ACPI code needs it) but
 # vmm's machine has no PCI bus. vmm.shell: the busybox /init starts a shell.
-cmdline="console=ttyS0 panic=-1 pci=off"
+cmdline="console=ttyS0 panic=-1 pci=off ip=dhcp"
 initrd=$INITRD
 if [ -e /sys/module/kvm_pvm ]; then
   echo "demo: this host's KVM is PVM: guest ring-0 code is interpreted (the boot takes"
@@ -26,7 +27,7 @@ else
 fi
 echo "demo: booting $KERNEL with $initrd (Ctrl-A x quits)"
 set +e
-build/vmm --kernel "$KERNEL" --initrd "$initrd" --mem 512M --cpus 2 \
+build/vmm --kernel "$KERNEL" --initrd "$initrd" --mem 512M --cpus 2 --net user \
   --cmdline "$cmdline ${VMM_DEMO_CMDLINE:-}" "$@"
 status=$?
 echo "demo: vmm exited with status $status"
