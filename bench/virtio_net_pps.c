@@ -49,6 +49,7 @@
 #include "devices/net/slirp.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
+#include "tests/unit/net/frames.h"
 #include "tests/unit/virtio/fake_guest.h"
 
 #define QSIZE	    256 /* both queues: the device's QueueNumMax */
@@ -63,16 +64,14 @@
 #define UDP_BATCH   64
 #define F(bit)	    (1ULL << (bit))
 
-#define IP(a, b, c, d) htonl(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
-#define GUEST_IP       IP(10, 0, 2, 15)
-#define GW_IP	       IP(10, 0, 2, 2)
-#define GUEST_PORT     40000
+#define GUEST_IP   FR_IP(10, 0, 2, 15)
+#define GW_IP	   FR_IP(10, 0, 2, 2)
+#define GUEST_PORT 40000
 
 enum mode { MODE_TX, MODE_RX, MODE_SLIRP };
 
 static const char *const mode_names[] = { "tx", "rx", "slirp" };
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* The driver's side of one split virtqueue (virtio 1.2 section 2.7). The
  * rings live in fake guest RAM (fg_vring_init); the pointers are host views
@@ -278,88 +277,6 @@ static const struct net_backend_ops null_ops = {
 	.rx_enable = null_rx_enable,
 };
 
-/* ---- Ethernet/IPv4/UDP frames for slirp (the shape of test_slirp.c's) ---- */
-
-static uint32_t sum16(const void *p, size_t len, uint32_t sum)
-{
-	const uint8_t *b = p;
-
-	for (; len > 1; len -= 2, b += 2)
-		sum += (uint32_t)(b[0] << 8 | b[1]);
-	if (len)
-		sum += (uint32_t)(b[0] << 8);
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static size_t eth_hdr(uint8_t *f, const uint8_t *dst, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, guest_mac, 6);
-	put16(f + 12, type);
-	return 14;
-}
-
-/* ARP request "who has tpa" from the guest (slirp learns our MAC from it). */
-static size_t arp_request(uint8_t *f, uint32_t spa, uint32_t tpa)
-{
-	uint8_t *a = f + eth_hdr(f, bcast_mac, 0x0806);
-
-	put16(a, 1);
-	put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, 1);
-	memcpy(a + 8, guest_mac, 6);
-	memcpy(a + 14, &spa, 4);
-	memset(a + 18, 0, 6);
-	memcpy(a + 24, &tpa, 4);
-	return 14 + 28;
-}
-
-static size_t udp_frame(uint8_t *f, const uint8_t *dst_mac, uint32_t src, uint16_t sport,
-			uint32_t dst, uint16_t dport, size_t plen)
-{
-	uint8_t *ip = f + eth_hdr(f, dst_mac, 0x0800);
-	uint8_t *u = ip + 20;
-	uint32_t pseudo;
-	uint16_t ck;
-	size_t i;
-
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + 8 + plen));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
-	ck = fold(sum16(ip, 20, 0));
-	memcpy(ip + 10, &ck, 2);
-	put16(u, sport);
-	put16(u + 2, dport);
-	put16(u + 4, (uint16_t)(8 + plen));
-	put16(u + 6, 0);
-	for (i = 0; i < plen; i++)
-		u[8 + i] = (uint8_t)(i * 13 + 1);
-	/* slirp's udp_input checks a non-zero checksum: make it right. */
-	pseudo = sum16(&src, 4, sum16(&dst, 4, 0)) + 17 + (uint32_t)(8 + plen);
-	ck = fold(sum16(u, 8 + plen, pseudo));
-	memcpy(u + 6, &ck, 2);
-	return 14 + 20 + 8 + plen;
-}
-
 /* ---- one step of the machine ---- */
 
 /* Run the event loop until no handler is ready (kicks, the device's wake
@@ -522,7 +439,8 @@ static int bench_arp(struct bench *b)
 	unsigned int i;
 	int n;
 
-	drvq_set_tx(&b->g, txq, txq->ready[txq->nready - 1], f, arp_request(f, GUEST_IP, GW_IP));
+	drvq_set_tx(&b->g, txq, txq->ready[txq->nready - 1], f,
+		    fr_arp(f, 1, guest_mac, GUEST_IP, NULL, GW_IP));
 	drvq_post(txq, 1);
 	drvq_kick(b, txq);
 	drvq_post(rxq, QSIZE);
@@ -552,6 +470,19 @@ static int bench_arp(struct bench *b)
 	return -ETIMEDOUT;
 }
 
+/* slirp: the UDP datagram every tx buffer holds, guest to gateway, its
+ * payload a byte pattern the host end checks. */
+static size_t bench_udp_frame(struct bench *b)
+{
+	struct fr_ends e = { b->gw_mac, guest_mac, GUEST_IP, GW_IP, 0 };
+	uint8_t payload[UDP_MAX];
+	size_t i;
+
+	for (i = 0; i < b->size; i++)
+		payload[i] = (uint8_t)(i * 13 + 1);
+	return fr_udp_frame(b->frame, &e, GUEST_PORT, b->udp_port, payload, b->size);
+}
+
 /* The frame every tx buffer holds, or the one recv() hands out. */
 static int bench_frames(struct bench *b)
 {
@@ -563,15 +494,14 @@ static int bench_frames(struct bench *b)
 		ret = bench_arp(b);
 		if (ret < 0)
 			return ret;
-		b->frame_len = udp_frame(b->frame, b->gw_mac, GUEST_IP, GUEST_PORT, GW_IP,
-					 b->udp_port, b->size);
+		b->frame_len = bench_udp_frame(b);
 	} else {
 		/* Any bytes do for the device; make it look like Ethernet. */
 		b->frame_len = b->size;
 		for (i = 0; i < b->frame_len; i++)
 			b->frame[i] = (uint8_t)(i * 7 + 3);
 		memcpy(b->frame, guest_mac, 6);
-		put16(b->frame + 12, 0x0800);
+		fr_put16(b->frame + 12, 0x0800);
 	}
 	if (b->mode == MODE_RX) {
 		b->null.frame = b->frame;

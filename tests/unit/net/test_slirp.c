@@ -27,17 +27,16 @@
 #include <cmocka.h>
 
 #include "devices/net/slirp.h"
+#include "tests/unit/net/frames.h"
 #include "vmm/event_loop.h"
 
-#define IP(a, b, c, d) htonl(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
-#define GUEST_IP       IP(10, 0, 2, 15)
-#define GW_IP	       IP(10, 0, 2, 2)
-#define DNS_IP	       IP(10, 0, 2, 3)
-#define MAX_RX	       1024
-#define WAIT_MS	       5000
+#define GUEST_IP FR_IP(10, 0, 2, 15)
+#define GW_IP	 FR_IP(10, 0, 2, 2)
+#define DNS_IP	 FR_IP(10, 0, 2, 3)
+#define MAX_RX	 1024
+#define WAIT_MS	 5000
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 struct ctx;
 typedef bool (*frame_pred)(struct ctx *c, const uint8_t *f, size_t len);
@@ -67,168 +66,22 @@ struct ctx {
 	struct sockaddr_in udp_peer;
 };
 
-/* ---- frame building ---- */
+/* ---- frames from the guest ---- */
 
-static uint32_t sum16(const void *p, size_t len, uint32_t sum)
+/* Every frame the guest sends here carries IPv4 id 0x1234. */
+static struct fr_ends from_guest(const uint8_t *dst_mac, uint32_t src, uint32_t dst)
 {
-	const uint8_t *b = p;
-
-	for (; len > 1; len -= 2, b += 2)
-		sum += (uint32_t)(b[0] << 8 | b[1]);
-	if (len)
-		sum += (uint32_t)(b[0] << 8);
-	return sum;
+	return (struct fr_ends){ dst_mac, guest_mac, src, dst, 0x1234 };
 }
 
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static size_t eth(uint8_t *f, const uint8_t *dst, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, guest_mac, 6);
-	put16(f + 12, type);
-	return 14;
-}
-
-static size_t arp_frame(uint8_t *f, uint16_t op, const uint8_t *tha, uint32_t spa, uint32_t tpa)
-{
-	uint8_t *a = f + eth(f, op == 1 ? bcast_mac : tha, 0x0806);
-
-	put16(a, 1);
-	put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, op);
-	memcpy(a + 8, guest_mac, 6);
-	memcpy(a + 14, &spa, 4);
-	memcpy(a + 18, op == 1 ? (const uint8_t[6]){ 0 } : tha, 6);
-	memcpy(a + 24, &tpa, 4);
-	return 14 + 28;
-}
-
-/* IPv4 header + payload already at f+14+20; returns the frame length. */
-static size_t ip_frame(uint8_t *f, const uint8_t *dst_mac, uint8_t proto, uint32_t src,
-		       uint32_t dst, size_t plen)
-{
-	uint8_t *ip = f + eth(f, dst_mac, 0x0800);
-
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + plen));
-	put16(ip + 4, 0x1234);
-	ip[8] = 64;
-	ip[9] = proto;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
-	memcpy(ip + 10, &(uint16_t){ fold(sum16(ip, 20, 0)) }, 2);
-	return 14 + 20 + plen;
-}
-
-static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
-{
-	uint32_t s = sum16(&src, 4, 0);
-
-	s = sum16(&dst, 4, s);
-	return s + proto + (uint32_t)len;
-}
-
-static size_t udp_frame(uint8_t *f, const uint8_t *dst_mac, uint32_t src, uint16_t sport,
-			uint32_t dst, uint16_t dport, const void *data, size_t len)
-{
-	uint8_t *u = f + 34;
-	uint16_t ck;
-
-	put16(u, sport);
-	put16(u + 2, dport);
-	put16(u + 4, (uint16_t)(8 + len));
-	put16(u + 6, 0);
-	memcpy(u + 8, data, len);
-	ck = fold(sum16(u, 8 + len, pseudo_sum(src, dst, 17, 8 + len)));
-	memcpy(u + 6, &ck, 2);
-	return ip_frame(f, dst_mac, 17, src, dst, 8 + len);
-}
-
-static size_t tcp_frame(uint8_t *f, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-			uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t len)
-{
-	uint8_t *t = f + 34;
-	uint32_t v;
-	uint16_t ck;
-
-	memset(t, 0, 20);
-	put16(t, sport);
-	put16(t + 2, dport);
-	v = htonl(seq);
-	memcpy(t + 4, &v, 4);
-	v = htonl(ack);
-	memcpy(t + 8, &v, 4);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	put16(t + 14, 65535);
-	memcpy(t + 20, data, len);
-	ck = fold(sum16(t, 20 + len, pseudo_sum(src, dst, 6, 20 + len)));
-	memcpy(t + 16, &ck, 2);
-	return ip_frame(f, bcast_mac, 6, src, dst, 20 + len);
-}
-
-/* A BOOTP/DHCP DISCOVER: struct bootp_t is 236 bytes + 312 of options. */
+/* A broadcast DHCP DISCOVER with xid de:ad:be:ef. */
 static size_t dhcp_discover(uint8_t *f)
 {
-	uint8_t b[548] = { 0 };
-	static const uint8_t opts[] = { 99, 130, 83, 99, 53, 1, 1, 255 };
+	struct fr_ends e = from_guest(fr_bcast_mac, 0, 0xffffffff);
+	uint8_t b[FR_BOOTP_LEN];
+	size_t len = fr_dhcp_discover(b, guest_mac, 0xdeadbeef);
 
-	b[0] = 1; /* BOOTREQUEST */
-	b[1] = 1;
-	b[2] = 6;
-	memcpy(b + 4, "\xde\xad\xbe\xef", 4); /* xid */
-	memcpy(b + 28, guest_mac, 6);
-	memcpy(b + 236, opts, sizeof(opts));
-	return udp_frame(f, bcast_mac, 0, 68, 0xffffffff, 67, b, sizeof(b));
-}
-
-/* ---- frame parsing ---- */
-
-static bool is_ipv4(const uint8_t *f, size_t len, uint8_t proto)
-{
-	return len >= 34 && get16(f + 12) == 0x0800 && (f[14] >> 4) == 4 && f[23] == proto &&
-	       len >= 14 + (size_t)get16(f + 16);
-}
-
-static uint32_t ip_src(const uint8_t *f)
-{
-	uint32_t v;
-
-	memcpy(&v, f + 26, 4);
-	return v;
-}
-
-static uint32_t ip_dst(const uint8_t *f)
-{
-	uint32_t v;
-
-	memcpy(&v, f + 30, 4);
-	return v;
-}
-
-static const uint8_t *l4(const uint8_t *f)
-{
-	return f + 14 + (f[14] & 15) * 4;
+	return fr_udp_frame(f, &e, 68, 67, b, len);
 }
 
 /* ---- the loop around the backend ---- */
@@ -250,13 +103,13 @@ static void answer_arp(struct ctx *c, const uint8_t *f, size_t len)
 	uint32_t tpa, spa;
 	struct iovec iov = { out, 0 };
 
-	if (len < 42 || get16(f + 12) != 0x0806 || get16(f + 20) != 1)
+	if (len < 42 || fr_get16(f + 12) != 0x0806 || fr_get16(f + 20) != 1)
 		return;
 	memcpy(&tpa, f + 38, 4);
 	memcpy(&spa, f + 28, 4);
 	if (tpa != GUEST_IP)
 		return;
-	iov.iov_len = arp_frame(out, 2, f + 22, GUEST_IP, spa);
+	iov.iov_len = fr_arp(out, 2, guest_mac, GUEST_IP, f + 22, spa);
 	assert_int_equal(c->nb->ops->send(c->nb, &iov, 1), 0);
 	c->arp_answered++;
 }
@@ -434,18 +287,18 @@ static bool pred_udp(struct ctx *c, const uint8_t *f, size_t len)
 	const uint8_t *u;
 	size_t n = strlen(w->data);
 
-	if (!is_ipv4(f, len, 17) || ip_src(f) != w->src || ip_dst(f) != w->dst)
+	if (!fr_is_ipv4(f, len, 17) || fr_ip_src(f) != w->src || fr_ip_dst(f) != w->dst)
 		return false;
-	u = l4(f);
-	return (!w->sport || get16(u) == w->sport) && (!w->dport || get16(u + 2) == w->dport) &&
-	       get16(u + 4) == 8 + n && (size_t)(u + 8 + n - f) <= len &&
-	       !memcmp(u + 8, w->data, n);
+	u = fr_l4(f);
+	return (!w->sport || fr_get16(u) == w->sport) &&
+	       (!w->dport || fr_get16(u + 2) == w->dport) && fr_get16(u + 4) == 8 + n &&
+	       (size_t)(u + 8 + n - f) <= len && !memcmp(u + 8, w->data, n);
 }
 
 static bool pred_arp_reply(struct ctx *c, const uint8_t *f, size_t len)
 {
 	(void)c;
-	return len >= 42 && get16(f + 12) == 0x0806 && get16(f + 20) == 2 &&
+	return len >= 42 && fr_get16(f + 12) == 0x0806 && fr_get16(f + 20) == 2 &&
 	       !memcmp(f + 28, &(uint32_t){ GW_IP }, 4);
 }
 
@@ -454,25 +307,26 @@ static bool pred_dhcp(struct ctx *c, const uint8_t *f, size_t len)
 	const uint8_t *u;
 
 	(void)c;
-	if (!is_ipv4(f, len, 17))
+	if (!fr_is_ipv4(f, len, 17))
 		return false;
-	u = l4(f);
-	return get16(u) == 67 && get16(u + 2) == 68 && (size_t)(u + 8 + 240 - f) <= len &&
+	u = fr_l4(f);
+	return fr_get16(u) == 67 && fr_get16(u + 2) == 68 && (size_t)(u + 8 + 240 - f) <= len &&
 	       u[8] == 2;
 }
 
 static bool pred_icmp_reply(struct ctx *c, const uint8_t *f, size_t len)
 {
 	(void)c;
-	return is_ipv4(f, len, 1) && ip_src(f) == GW_IP && ip_dst(f) == GUEST_IP && l4(f)[0] == 0;
+	return fr_is_ipv4(f, len, 1) && fr_ip_src(f) == GW_IP && fr_ip_dst(f) == GUEST_IP &&
+	       fr_l4(f)[0] == 0;
 }
 
 static bool pred_tcp(struct ctx *c, const uint8_t *f, size_t len)
 {
 	const uint16_t *want = c->arg; /* dport, flags */
 
-	return is_ipv4(f, len, 6) && ip_dst(f) == GUEST_IP && get16(l4(f) + 2) == want[0] &&
-	       (l4(f)[13] & 0x3f) == want[1];
+	return fr_is_ipv4(f, len, 6) && fr_ip_dst(f) == GUEST_IP &&
+	       fr_get16(fr_l4(f) + 2) == want[0] && (fr_l4(f)[13] & 0x3f) == want[1];
 }
 
 static bool pred_count(struct ctx *c, const uint8_t *f, size_t len)
@@ -489,7 +343,7 @@ static void arp_gateway(struct ctx *c)
 	const uint8_t *r;
 	int i;
 
-	send_frame(c, f, arp_frame(f, 1, NULL, GUEST_IP, GW_IP));
+	send_frame(c, f, fr_arp(f, 1, guest_mac, GUEST_IP, NULL, GW_IP));
 	i = wait_frame(c, pred_arp_reply, NULL, 0);
 	assert_true(i >= 0);
 	r = c->rx[i];
@@ -501,20 +355,6 @@ static void arp_gateway(struct ctx *c)
 }
 
 /* ---- tests ---- */
-
-static const uint8_t *dhcp_opt(const uint8_t *opts, const uint8_t *end, uint8_t code)
-{
-	while (opts + 2 <= end && *opts != 255) {
-		if (*opts == 0) {
-			opts++;
-			continue;
-		}
-		if (opts[0] == code && opts + 2 + opts[1] <= end)
-			return opts;
-		opts += 2 + opts[1];
-	}
-	return NULL;
-}
 
 static void check_offer(struct ctx *c, bool restricted)
 {
@@ -528,30 +368,30 @@ static void check_offer(struct ctx *c, bool restricted)
 	r = c->rx[i];
 	end = r + c->rxlen[i];
 	/* slirp 4.7 broadcasts the OFFER (Ethernet and IP) */
-	assert_true(!memcmp(r, guest_mac, 6) || !memcmp(r, bcast_mac, 6));
-	b = l4(r) + 8;
+	assert_true(!memcmp(r, guest_mac, 6) || !memcmp(r, fr_bcast_mac, 6));
+	b = fr_l4(r) + 8;
 	assert_memory_equal(b + 4, "\xde\xad\xbe\xef", 4);
 	assert_memory_equal(b + 16, &(uint32_t){ GUEST_IP }, 4); /* yiaddr */
 	assert_memory_equal(b + 236, "\x63\x82\x53\x63", 4);
-	o = dhcp_opt(b + 240, end, 53);
+	o = fr_dhcp_opt(b + 240, end, 53);
 	assert_non_null(o);
 	assert_int_equal(o[2], 2); /* OFFER */
-	o = dhcp_opt(b + 240, end, 54);
+	o = fr_dhcp_opt(b + 240, end, 54);
 	assert_non_null(o);
 	assert_memory_equal(o + 2, &(uint32_t){ GW_IP }, 4);
-	o = dhcp_opt(b + 240, end, 1);
+	o = fr_dhcp_opt(b + 240, end, 1);
 	assert_non_null(o);
-	assert_memory_equal(o + 2, &(uint32_t){ IP(255, 255, 255, 0) }, 4);
+	assert_memory_equal(o + 2, &(uint32_t){ FR_IP(255, 255, 255, 0) }, 4);
 	if (restricted) {
 		/* slirp offers no router and no DNS under restrict=on */
-		assert_null(dhcp_opt(b + 240, end, 3));
-		assert_null(dhcp_opt(b + 240, end, 6));
+		assert_null(fr_dhcp_opt(b + 240, end, 3));
+		assert_null(fr_dhcp_opt(b + 240, end, 6));
 		return;
 	}
-	o = dhcp_opt(b + 240, end, 3);
+	o = fr_dhcp_opt(b + 240, end, 3);
 	assert_non_null(o);
 	assert_memory_equal(o + 2, &(uint32_t){ GW_IP }, 4);
-	o = dhcp_opt(b + 240, end, 6);
+	o = fr_dhcp_opt(b + 240, end, 6);
 	assert_non_null(o);
 	assert_memory_equal(o + 2, &(uint32_t){ DNS_IP }, 4);
 }
@@ -580,36 +420,30 @@ static void test_arp_gateway(void **state)
 static void test_icmp_echo_gateway(void **state)
 {
 	struct ctx *c = *state;
-	uint8_t f[128], *p = f + 34;
+	struct fr_ends e = from_guest(fr_bcast_mac, GUEST_IP, GW_IP);
+	uint8_t f[128], payload[32];
 	const uint8_t *r;
-	uint16_t ck;
 	int i;
 
 	start_default(c);
-	p[0] = 8; /* echo request */
-	p[1] = 0;
-	put16(p + 2, 0);
-	put16(p + 4, 0x4242);
-	put16(p + 6, 7);
 	for (i = 0; i < 32; i++)
-		p[8 + i] = (uint8_t)(i * 7);
-	ck = fold(sum16(p, 40, 0));
-	memcpy(p + 2, &ck, 2);
-	send_frame(c, f, ip_frame(f, bcast_mac, 1, GUEST_IP, GW_IP, 40));
+		payload[i] = (uint8_t)(i * 7);
+	send_frame(c, f, fr_icmp_echo_frame(f, &e, 8, 0x4242, 7, payload, sizeof(payload)));
 	i = wait_frame(c, pred_icmp_reply, NULL, 0);
 	assert_true(i >= 0);
-	r = l4(c->rx[i]);
-	assert_int_equal(get16(r + 4), 0x4242);
-	assert_int_equal(get16(r + 6), 7);
-	assert_memory_equal(r + 8, p + 8, 32);
-	assert_int_equal(fold(sum16(r, 40, 0)), 0); /* the reply's checksum holds */
+	r = fr_l4(c->rx[i]);
+	assert_int_equal(fr_get16(r + 4), 0x4242);
+	assert_int_equal(fr_get16(r + 6), 7);
+	assert_memory_equal(r + 8, payload, 32);
+	assert_int_equal(fr_csum(r, 40), 0); /* the reply's checksum holds */
 }
 
 static void udp_to_host(struct ctx *c, uint16_t port)
 {
+	struct fr_ends e = from_guest(fr_bcast_mac, GUEST_IP, GW_IP);
 	uint8_t f[128];
 
-	send_frame(c, f, udp_frame(f, bcast_mac, GUEST_IP, 40000, GW_IP, port, "hello slirp", 11));
+	send_frame(c, f, fr_udp_frame(f, &e, 40000, port, "hello slirp", 11));
 }
 
 static void test_udp_to_host_and_back(void **state)
@@ -644,13 +478,14 @@ static void test_hostfwd_udp_tcp(void **state)
 	uint16_t syn[2] = { 22, 0x02 }, ack[2] = { 22, 0x10 };
 	uint16_t up = free_port(SOCK_DGRAM), tp = free_port(SOCK_STREAM), hport;
 	uint32_t seq;
+	struct fr_ends e = from_guest(fr_bcast_mac, GUEST_IP, GW_IP);
 	uint8_t f[128];
 	char got[16] = "";
 	int i, us = socket(AF_INET, SOCK_DGRAM, 0), ts = socket(AF_INET, SOCK_STREAM, 0);
 
 	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ true, { IP(127, 0, 0, 1) }, up, { GUEST_IP }, 5000 };
-	cfg.fwd[1] = (struct net_hostfwd){ false, { IP(127, 0, 0, 1) }, tp, { 0 }, 22 };
+	cfg.fwd[0] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { GUEST_IP }, 5000 };
+	cfg.fwd[1] = (struct net_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, tp, { 0 }, 22 };
 	cfg.nfwd = 2;
 	start(c, &cfg);
 
@@ -667,13 +502,12 @@ static void test_hostfwd_udp_tcp(void **state)
 	assert_true(connect(ts, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
 	i = wait_frame(c, pred_tcp, syn, 0);
 	assert_true(i >= 0);
-	memcpy(&seq, l4(c->rx[i]) + 4, 4);
+	memcpy(&seq, fr_l4(c->rx[i]) + 4, 4);
 	seq = ntohl(seq);
-	hport = get16(l4(c->rx[i]));
+	hport = fr_get16(fr_l4(c->rx[i]));
 	/* finish the handshake as the guest and push data to the host */
-	send_frame(c, f, tcp_frame(f, GUEST_IP, 22, GW_IP, hport, 1000, seq + 1, 0x12, "", 0));
-	send_frame(c, f,
-		   tcp_frame(f, GUEST_IP, 22, GW_IP, hport, 1001, seq + 1, 0x18, "from-guest", 10));
+	send_frame(c, f, fr_tcp_frame(f, &e, 22, hport, 1000, seq + 1, 0x12, "", 0));
+	send_frame(c, f, fr_tcp_frame(f, &e, 22, hport, 1001, seq + 1, 0x18, "from-guest", 10));
 	assert_true(wait_frame(c, pred_tcp, ack, 0) >= 0);
 	run_ms(c, 100);
 	assert_int_equal(recv(ts, got, sizeof(got), MSG_DONTWAIT), 10);
@@ -720,7 +554,7 @@ static void test_errors(void **state)
 
 	assert_int_equal(listen(fd, 1), 0);
 	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ false, { IP(127, 0, 0, 1) }, port, { 0 }, 22 };
+	cfg.fwd[0] = (struct net_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, port, { 0 }, 22 };
 	cfg.nfwd = 1;
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
 	snprintf(want, sizeof(want),
@@ -733,7 +567,7 @@ static void test_errors(void **state)
 	/* a UDP rule after a good TCP one: the first is unwound */
 	fd = bind_local(SOCK_DGRAM, 0, &port);
 	cfg.fwd[0].host_port = free_port(SOCK_STREAM);
-	cfg.fwd[1] = (struct net_hostfwd){ true, { IP(127, 0, 0, 1) }, port, { GUEST_IP }, 53 };
+	cfg.fwd[1] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, port, { GUEST_IP }, 53 };
 	cfg.nfwd = 2;
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
 	snprintf(want, sizeof(want), "hostfwd=udp:127.0.0.1:%u-10.0.2.15:53: cannot bind", port);
@@ -741,20 +575,20 @@ static void test_errors(void **state)
 	close(fd);
 
 	net_user_config_default(&cfg);
-	cfg.dhcp_start.s_addr = IP(10, 0, 3, 15);
+	cfg.dhcp_start.s_addr = FR_IP(10, 0, 3, 15);
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--net user: dhcpstart=10.0.3.15 is outside net=10.0.2.0/24");
 	net_user_config_default(&cfg);
-	cfg.host.s_addr = IP(10, 0, 2, 255);
+	cfg.host.s_addr = FR_IP(10, 0, 2, 255);
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(
 		err, "--net user: host=10.0.2.255 is the broadcast address of net=10.0.2.0/24");
 	net_user_config_default(&cfg);
-	cfg.mask.s_addr = IP(255, 0, 255, 0);
+	cfg.mask.s_addr = FR_IP(255, 0, 255, 0);
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--net user: netmask 255.0.255.0 is not a contiguous prefix");
 	net_user_config_default(&cfg);
-	cfg.dns.s_addr = IP(10, 0, 2, 0);
+	cfg.dns.s_addr = FR_IP(10, 0, 2, 0);
 	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "dns=10.0.2.0 is the network address"));
 	assert_null(c->nb);
@@ -784,7 +618,7 @@ static void test_send_checks(void **state)
 static void send_arps(struct ctx *c, unsigned int n)
 {
 	uint8_t f[64];
-	size_t len = arp_frame(f, 1, NULL, GUEST_IP, GW_IP);
+	size_t len = fr_arp(f, 1, guest_mac, GUEST_IP, NULL, GW_IP);
 
 	while (n--)
 		send_frame(c, f, len);
@@ -841,7 +675,7 @@ static void test_pause_stops_socket_reads(void **state)
 	unsigned int i;
 
 	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ true, { IP(127, 0, 0, 1) }, up, { 0 }, 6000 };
+	cfg.fwd[0] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { 0 }, 6000 };
 	cfg.nfwd = 1;
 	start(c, &cfg);
 	arp_gateway(c);
@@ -885,10 +719,10 @@ static void test_idle_does_not_spin(void **state)
 
 	net_user_config_default(&cfg);
 	cfg.fwd[0] = (struct net_hostfwd){
-		false, { IP(127, 0, 0, 1) }, free_port(SOCK_STREAM), { 0 }, 22
+		false, { FR_IP(127, 0, 0, 1) }, free_port(SOCK_STREAM), { 0 }, 22
 	};
 	cfg.fwd[1] = (struct net_hostfwd){
-		true, { IP(127, 0, 0, 1) }, free_port(SOCK_DGRAM), { 0 }, 53
+		true, { FR_IP(127, 0, 0, 1) }, free_port(SOCK_DGRAM), { 0 }, 53
 	};
 	cfg.nfwd = 2;
 	start(c, &cfg);

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "devices/net/tap.h"
+#include "tests/unit/net/frames.h"
 
 #define TAP_NAME "vmmtap0"
 #define BR_NAME	 "vmmbr0"
@@ -341,63 +342,13 @@ static ssize_t fx_recv_match(struct fx *f, uint8_t *buf, size_t len, frame_match
 
 /* ---- frames ----------------------------------------------------------- */
 
-static uint16_t csum16(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
 /* Ethernet + ARP request "who has 192.168.77.1, tell 192.168.77.2", after
  * hdr zero bytes (the virtio_net_hdr_v1: no offload, nothing to do). */
 static size_t build_arp_request(uint8_t *buf, unsigned int hdr)
 {
-	uint8_t *e = buf + hdr, *a = e + 14;
-
-	memset(buf, 0, hdr + 42);
-	memset(e, 0xff, 6);
-	memcpy(e + 6, guest_mac, 6);
-	put16(e + 12, 0x0806);
-	put16(a, ARPHRD_ETHER);
-	put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, ARPOP_REQUEST);
-	memcpy(a + 8, guest_mac, 6);
-	put32(a + 14, GUEST_IP);
-	/* target hardware address unknown: zero */
-	put32(a + 24, HOST_IP);
-	return hdr + 42;
+	memset(buf, 0, hdr);
+	return hdr +
+	       fr_arp(buf + hdr, ARPOP_REQUEST, guest_mac, htonl(GUEST_IP), NULL, htonl(HOST_IP));
 }
 
 /* "192.168.77.1 is at <mac>", to us; copies the host's MAC to arg */
@@ -405,12 +356,13 @@ static bool match_arp_reply(const uint8_t *f, size_t len, void *arg)
 {
 	const uint8_t *a = f + 14;
 
-	if (len < 42 || get16(f + 12) != 0x0806 || memcmp(f, guest_mac, 6))
+	if (len < 42 || fr_get16(f + 12) != 0x0806 || memcmp(f, guest_mac, 6))
 		return false;
-	if (get16(a) != ARPHRD_ETHER || get16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4 ||
-	    get16(a + 6) != ARPOP_REPLY)
+	if (fr_get16(a) != ARPHRD_ETHER || fr_get16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4 ||
+	    fr_get16(a + 6) != ARPOP_REPLY)
 		return false;
-	if (get32(a + 14) != HOST_IP || memcmp(a + 18, guest_mac, 6) || get32(a + 24) != GUEST_IP)
+	if (fr_get32(a + 14) != HOST_IP || memcmp(a + 18, guest_mac, 6) ||
+	    fr_get32(a + 24) != GUEST_IP)
 		return false;
 	assert_memory_equal(f + 6, a + 8, 6);
 	if (arg)
@@ -427,27 +379,10 @@ struct echo {
 static size_t build_echo_request(uint8_t *buf, unsigned int hdr, const uint8_t host_mac[6],
 				 const struct echo *ec)
 {
-	uint8_t *e = buf + hdr, *ip = e + 14, *icmp = ip + 20;
-	size_t iplen = 20 + 8 + ec->plen;
+	struct fr_ends e = { host_mac, guest_mac, htonl(GUEST_IP), htonl(HOST_IP), ec->seq };
 
-	memset(buf, 0, hdr + 14 + iplen);
-	memcpy(e, host_mac, 6);
-	memcpy(e + 6, guest_mac, 6);
-	put16(e + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)iplen);
-	put16(ip + 4, ec->seq);
-	ip[8] = 64;
-	ip[9] = 1; /* ICMP */
-	put32(ip + 12, GUEST_IP);
-	put32(ip + 16, HOST_IP);
-	put16(ip + 10, csum16(ip, 20));
-	icmp[0] = 8; /* echo request */
-	put16(icmp + 4, ICMP_ID);
-	put16(icmp + 6, ec->seq);
-	memcpy(icmp + 8, ec->payload, ec->plen);
-	put16(icmp + 2, csum16(icmp, 8 + ec->plen));
-	return hdr + 14 + iplen;
+	memset(buf, 0, hdr);
+	return hdr + fr_icmp_echo_frame(buf + hdr, &e, 8, ICMP_ID, ec->seq, ec->payload, ec->plen);
 }
 
 static bool match_echo_reply(const uint8_t *f, size_t len, void *arg)
@@ -455,17 +390,18 @@ static bool match_echo_reply(const uint8_t *f, size_t len, void *arg)
 	const struct echo *ec = arg;
 	const uint8_t *ip = f + 14, *icmp = ip + 20;
 
-	if (len < 14 + 20 + 8 || get16(f + 12) != 0x0800 || memcmp(f, guest_mac, 6))
+	if (len < 14 + 20 + 8 || fr_get16(f + 12) != 0x0800 || memcmp(f, guest_mac, 6))
 		return false;
-	if (ip[0] != 0x45 || ip[9] != 1 || get32(ip + 12) != HOST_IP || get32(ip + 16) != GUEST_IP)
+	if (ip[0] != 0x45 || ip[9] != 1 || fr_get32(ip + 12) != HOST_IP ||
+	    fr_get32(ip + 16) != GUEST_IP)
 		return false;
-	if (icmp[0] != 0 || get16(icmp + 4) != ICMP_ID || get16(icmp + 6) != ec->seq)
+	if (icmp[0] != 0 || fr_get16(icmp + 4) != ICMP_ID || fr_get16(icmp + 6) != ec->seq)
 		return false;
 	/* checksums complete (no CSUM offload was enabled), payload echoed */
-	assert_int_equal(csum16(ip, 20), 0);
-	assert_int_equal(get16(ip + 2), 20 + 8 + ec->plen);
+	assert_int_equal(fr_csum(ip, 20), 0);
+	assert_int_equal(fr_get16(ip + 2), 20 + 8 + ec->plen);
 	assert_true(len >= 14 + 20 + 8 + ec->plen);
-	assert_int_equal(csum16(icmp, 8 + ec->plen), 0);
+	assert_int_equal(fr_csum(icmp, 8 + ec->plen), 0);
 	assert_memory_equal(icmp + 8, ec->payload, ec->plen);
 	return true;
 }
