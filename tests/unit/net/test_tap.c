@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -27,12 +26,9 @@
 #include <limits.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -42,20 +38,15 @@
 
 #include "devices/net/tap.h"
 #include "tests/unit/net/frames.h"
+#include "tests/unit/net/tap_env.h"
 
 #define TAP_NAME "vmmtap0"
 #define BR_NAME	 "vmmbr0"
-#define HOST_IP	 0xc0a84d01u /* 192.168.77.1: the tap's kernel side */
+/* HOST_IP, the tap's kernel side, is in tap_env.h */
 #define GUEST_IP 0xc0a84d02u /* 192.168.77.2: "the guest", i.e. these frames */
 #define ICMP_ID	 0x7a11
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-
-/* What main() found: whether the private namespaces could be made. */
-struct env {
-	bool ok;
-	char reason[160];
-};
 
 struct fx {
 	const struct env *env;
@@ -84,130 +75,6 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		return -1;
 	}
 	return syscall(SYS_writev, fd, iov, iovcnt);
-}
-
-/* ---- environment ---------------------------------------------------- */
-
-static bool have_cap_net_admin(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return false;
-	return d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN);
-}
-
-static void write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, s, strlen(s)) < 0) {
-		/* best effort: only makes the tests quieter */
-	}
-	close(fd);
-}
-
-/* Before any test, in main(): the private namespaces, or why not. */
-static void env_init(struct env *e)
-{
-	memset(e, 0, sizeof(*e));
-	if (!have_cap_net_admin()) {
-		snprintf(e->reason, sizeof(e->reason), "no CAP_NET_ADMIN (run as root)");
-		return;
-	}
-	if (access("/dev/net/tun", F_OK) < 0) {
-		snprintf(e->reason, sizeof(e->reason), "/dev/net/tun is missing (modprobe tun)");
-		return;
-	}
-	/* A private network namespace for the taps and bridges, and a private
-	 * mount namespace with its own sysfs so /sys/class/net shows them. */
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
-		snprintf(e->reason, sizeof(e->reason), "unshare(CLONE_NEWNET|CLONE_NEWNS): %s",
-			 strerror(errno));
-		return;
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
-		snprintf(e->reason, sizeof(e->reason), "cannot mount a private sysfs: %s",
-			 strerror(errno));
-		return;
-	}
-	/* No IPv6 router solicitations or MLD reports in the way of the
-	 * frames the tests wait for (the tests skip foreign frames anyway). */
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	e->ok = true;
-}
-
-static void require_env(const struct env *e)
-{
-	if (!e->ok) {
-		print_message("[  SKIP    ] %s\n", e->reason);
-		skip();
-	}
-}
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret;
-
-	assert_true(s >= 0);
-	ret = ioctl(s, req, ifr) < 0 ? -errno : 0;
-	close(s);
-	return ret;
-}
-
-static short if_flags(const char *name)
-{
-	struct ifreq ifr = { 0 };
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	assert_int_equal(ifreq_ioctl(SIOCGIFFLAGS, &ifr), 0);
-	return ifr.ifr_flags;
-}
-
-/* 192.168.77.1/24 on the tap's host side */
-static void set_host_addr(const char *name)
-{
-	struct ifreq ifr = { 0 };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(HOST_IP);
-	assert_int_equal(ifreq_ioctl(SIOCSIFADDR, &ifr), 0);
-	sin->sin_addr.s_addr = htonl(0xffffff00);
-	assert_int_equal(ifreq_ioctl(SIOCSIFNETMASK, &ifr), 0);
-}
-
-/* ETHTOOL_GTSO / ETHTOOL_GTXCSUM of the tap: what TUNSETOFFLOAD made of
- * the device's features. */
-static uint32_t ethtool_get(const char *name, uint32_t cmd)
-{
-	struct ethtool_value ev = { .cmd = cmd };
-	struct ifreq ifr = { 0 };
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_data = (void *)&ev;
-	assert_int_equal(ifreq_ioctl(SIOCETHTOOL, &ifr), 0);
-	return ev.data;
 }
 
 /* ---- event loop fixture --------------------------------------------- */
@@ -443,18 +310,18 @@ static void test_create_vnet_hdr(void **state)
 {
 	struct fx *f = *state;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	assert_string_equal(f->nb->name, "tap " TAP_NAME);
 	assert_true(if_nametoindex(TAP_NAME) > 0);
-	assert_true(if_flags(TAP_NAME) & IFF_UP);
+	assert_true(te_if_flags(TAP_NAME) & IFF_UP);
 	assert_int_equal(f->nb->vnet_hdr_len, 12);
 	assert_int_equal(f->nb->offloads & (NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6),
 			 NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6);
 	print_message("tap offloads this kernel takes: %#x (CSUM 1, TSO4 2, TSO6 4, ECN 8)\n",
 		      f->nb->offloads);
 	/* the probe left them all off until the guest says otherwise */
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTSO), 0);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTSO), 0);
 	fx_close(f);
 	/* not persistent: closing the fd removed the interface */
 	assert_int_equal(if_nametoindex(TAP_NAME), 0);
@@ -463,7 +330,7 @@ static void test_create_vnet_hdr(void **state)
 	fx_create(f, "", "", true);
 	assert_true(strncmp(f->nb->name, "tap tap", 7) == 0);
 	assert_true(if_nametoindex(f->nb->name + 4) > 0);
-	assert_true(if_flags(f->nb->name + 4) & IFF_UP);
+	assert_true(te_if_flags(f->nb->name + 4) & IFF_UP);
 }
 
 /* 2 */
@@ -472,9 +339,9 @@ static void test_arp_and_ping_vnet_hdr(void **state)
 	struct fx *f = *state;
 	uint8_t mac[6];
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
-	set_host_addr(TAP_NAME);
+	te_set_host_addr(TAP_NAME);
 	arp_and_ping(f, mac);
 	assert_int_equal(f->nb->stats.tx_dropped, 0);
 	fx_close(f);
@@ -490,7 +357,7 @@ static void test_bridge(void **state)
 	ssize_t n;
 	int s, fds;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(s >= 0);
 	assert_int_equal(ioctl(s, SIOCBRADDBR, BR_NAME), 0);
@@ -500,26 +367,26 @@ static void test_bridge(void **state)
 	assert_true(n > 0);
 	link[n] = '\0';
 	assert_non_null(strstr(link, "/" BR_NAME));
-	assert_true(if_flags(TAP_NAME) & IFF_UP);
+	assert_true(te_if_flags(TAP_NAME) & IFF_UP);
 	f->nb->ops->destroy(f->nb);
 	f->nb = NULL;
 	assert_int_equal(if_nametoindex(TAP_NAME), 0);
 
 	/* a bridge that does not exist: one line naming it, nothing left */
-	fds = open_fds();
+	fds = te_open_fds();
 	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -ENODEV);
 	assert_null(nb);
 	assert_string_equal(f->err, "--net tap: cannot attach " TAP_NAME
 				    " to bridge vmmnobr: No such device");
 	assert_null(strchr(f->err, '\n'));
-	assert_int_equal(open_fds(), fds);
+	assert_int_equal(te_open_fds(), fds);
 	assert_int_equal(if_nametoindex(TAP_NAME), 0);
 
 	/* a name that is not a bridge at all */
 	snprintf(cfg.bridge, sizeof(cfg.bridge), "lo");
 	assert_true(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)) < 0);
 	assert_non_null(strstr(f->err, "to bridge lo: "));
-	assert_int_equal(open_fds(), fds);
+	assert_int_equal(te_open_fds(), fds);
 
 	fx_close(f);
 	assert_int_equal(ioctl(s, SIOCBRDELBR, BR_NAME), 0);
@@ -532,13 +399,13 @@ static void test_no_vnet_hdr(void **state)
 	struct fx *f = *state;
 	uint8_t mac[6];
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", false);
 	assert_int_equal(f->nb->vnet_hdr_len, 0);
 	assert_int_equal(f->nb->offloads, 0);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 0), 0);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM), -EOPNOTSUPP);
-	set_host_addr(TAP_NAME);
+	te_set_host_addr(TAP_NAME);
 	arp_and_ping(f, mac);
 	fx_close(f);
 }
@@ -550,7 +417,7 @@ static void test_no_privilege(void **state)
 	pid_t pid;
 	int status;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -570,7 +437,7 @@ static void test_no_privilege(void **state)
 		d[CAP_TO_INDEX(CAP_NET_ADMIN)].inheritable &= ~CAP_TO_MASK(CAP_NET_ADMIN);
 		if (syscall(SYS_capset, &h, d) < 0)
 			_exit(11);
-		if (have_cap_net_admin())
+		if (te_have_cap_net_admin())
 			_exit(12);
 		if (el_init(&el))
 			_exit(13);
@@ -598,18 +465,18 @@ static void test_create_errors(void **state)
 	struct net_backend *nb = NULL;
 	int fds;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
-	fds = open_fds();
+	fds = te_open_fds();
 	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EBUSY);
 	assert_string_equal(f->err, "--net tap: " TAP_NAME " is in use by another process");
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "lo");
 	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "lo exists and is not a single-queue tap device"));
 	assert_null(nb);
-	assert_int_equal(open_fds(), fds);
+	assert_int_equal(te_open_fds(), fds);
 	/* the first one still works */
-	assert_true(if_flags(TAP_NAME) & IFF_UP);
+	assert_true(te_if_flags(TAP_NAME) & IFF_UP);
 	fx_close(f);
 }
 
@@ -619,19 +486,19 @@ static void test_set_offloads(void **state)
 	const unsigned int ct = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6;
 	struct fx *f = *state;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, ct), 0);
 	/* the tap's own features follow: it may now hand us TSO frames with
 	 * partial checksums */
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTSO), 1);
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTSO), 1);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, f->nb->offloads), 0);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM), 0);
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTSO), 0);
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTSO), 0);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 0), 0);
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 0);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 0);
 	/* bits it does not support */
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 1U << 4), -EOPNOTSUPP);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, ct | (1U << 31)), -EOPNOTSUPP);
@@ -641,17 +508,8 @@ static void test_set_offloads(void **state)
 		assert_int_equal(
 			f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM | NET_OFFLOAD_ECN),
 			-EINVAL);
-	assert_int_equal(ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 0);
+	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 0);
 	fx_close(f);
-}
-
-static long cpu_us(void)
-{
-	struct rusage ru;
-
-	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
-	       ru.ru_stime.tv_usec;
 }
 
 /* 6b: rx off keeps frames in the kernel without spinning the loop */
@@ -664,10 +522,10 @@ static void test_rx_backpressure(void **state)
 	long t0;
 	int i;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	hdr = f->nb->vnet_hdr_len;
-	set_host_addr(TAP_NAME);
+	te_set_host_addr(TAP_NAME);
 
 	for (i = 0; i < 2; i++) {
 		/* i == 0: rx was never enabled; i == 1: enabled, then off */
@@ -676,11 +534,11 @@ static void test_rx_backpressure(void **state)
 			f->nb->ops->rx_enable(f->nb, false);
 		}
 		assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
-		t0 = cpu_us();
+		t0 = te_cpu_us();
 		assert_int_equal(fx_wait(f, 300), 0);
 		assert_true(f->timed_out);
 		/* the loop slept: a readable fd left in it would have spun */
-		assert_true(cpu_us() - t0 < 100000);
+		assert_true(te_cpu_us() - t0 < 100000);
 		/* the reply waited in the tap queue and comes when rx is on */
 		f->nb->ops->rx_enable(f->nb, true);
 		assert_int_equal(fx_wait(f, 5000), NET_EV_RX);
@@ -708,12 +566,12 @@ static void test_recv_small_buffer(void **state)
 	size_t i;
 	ssize_t n;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	for (i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)(i * 7);
 	fx_create(f, TAP_NAME, "", true);
 	hdr = f->nb->vnet_hdr_len;
-	set_host_addr(TAP_NAME);
+	te_set_host_addr(TAP_NAME);
 	assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
 	assert_int_equal(fx_recv_match(f, buf, NET_FRAME_MAX, match_arp_reply, mac), hdr + 42);
 
@@ -761,7 +619,7 @@ static void test_malformed_send(void **state)
 	uint8_t small[12 + 14] = { 0 };
 	struct iovec iov[2] = { { 0 } };
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	/* header + 13 bytes of Ethernet */
 	assert_int_equal(send_buf(f, small, sizeof(small) - 1), -EINVAL);
@@ -803,16 +661,16 @@ static void test_send_eagain(void **state)
 	uint8_t *buf = f->buf, mac[6];
 	long t0;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
-	set_host_addr(TAP_NAME);
+	te_set_host_addr(TAP_NAME);
 	build_arp_request(buf, 12);
 	memcpy(buf + 12, (uint8_t[]){ 0x02, 0, 0, 0, 0xee, EAGAIN }, 6);
 	assert_int_equal(send_buf(f, buf, 12 + 42), -EAGAIN);
 	assert_int_equal(fx_wait(f, 5000), NET_EV_TX);
-	t0 = cpu_us();
+	t0 = te_cpu_us();
 	assert_int_equal(fx_wait(f, 200), 0);
-	assert_true(cpu_us() - t0 < 100000);
+	assert_true(te_cpu_us() - t0 < 100000);
 	buf[17] = ENOBUFS;
 	assert_int_equal(send_buf(f, buf, 12 + 42), -EAGAIN);
 	assert_int_equal(fx_wait(f, 5000), NET_EV_TX);
@@ -836,7 +694,7 @@ static void test_interface_deleted(void **state)
 	uint8_t frame[12 + 14] = { 0 };
 	long t0;
 
-	require_env(f->env);
+	te_require_env(f->env);
 	if (system("ip -V >/dev/null 2>&1") != 0) {
 		print_message("[  SKIP    ] no ip(8) to delete the interface with\n");
 		skip();
@@ -844,9 +702,9 @@ static void test_interface_deleted(void **state)
 	fx_create(f, TAP_NAME, "", true);
 	f->nb->ops->rx_enable(f->nb, true);
 	assert_int_equal(system("ip link del " TAP_NAME), 0);
-	t0 = cpu_us();
+	t0 = te_cpu_us();
 	assert_int_equal(fx_wait(f, 300), 0);
-	assert_true(cpu_us() - t0 < 100000);
+	assert_true(te_cpu_us() - t0 < 100000);
 	assert_true(f->nb->ops->recv(f->nb, frame, sizeof(frame)) < 0);
 	/* the backend saw EPOLLERR and knows the tap is gone */
 	assert_int_equal(f->nb->ops->send(f->nb, &(struct iovec){ frame, sizeof(frame) }, 1),
@@ -869,6 +727,6 @@ int main(void)
 
 	/* This binary is its own process: unsharing it once puts every test
 	 * in the same private namespaces. */
-	env_init(&env);
+	te_env_init(&env);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
