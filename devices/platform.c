@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* ---- pvpanic: QEMU's docs/specs/pvpanic.rst, Linux drivers/misc/pvpanic ---- */
 #define PVPANIC_PANICKED     0x01 /* the guest kernel panicked */

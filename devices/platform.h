@@ -26,8 +26,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
-#include "vmm/log.h"
+#include "base/bus.h"
+#include "base/log.h"
 
 enum platform_event {
 	PLATFORM_EVENT_POWEROFF,   /* ACPI S5; arg = 0 */
@@ -57,7 +57,7 @@ struct platform_devs {
 void platform_init(struct platform_devs *p, const struct platform_config *cfg);
 void platform_destroy(struct platform_devs *p);
 
-/* Register all of the above on the PIO bus at the vmm/layout.h ports. */
+/* Register all of the above on the PIO bus at the base/layout.h ports. */
 int platform_register(struct platform_devs *p, struct bus *pio) __attribute__((warn_unused_result));
 
 #endif /* DEVICES_PLATFORM_H */

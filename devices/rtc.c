@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 enum {
 	RTC_SECONDS = 0x00,

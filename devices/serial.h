@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
-#include "vmm/irq.h"
+#include "base/bus.h"
+#include "base/irq.h"
 
 #define SERIAL_REG_COUNT 8
 #define SERIAL_FIFO_SIZE 16

@@ -23,7 +23,7 @@
 
 #include "firmware/aml.h"
 #include "firmware/checksum.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define ACPI_OEM_ID	      "VMM   "
 #define ACPI_OEM_REVISION     1

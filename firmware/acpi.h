@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define ACPI_MAX_MMIO_DEVS 32
 /* Processor Local APIC entries carry 8-bit APIC ids; 255 is broadcast and

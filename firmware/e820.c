@@ -10,7 +10,7 @@
 
 #include <errno.h>
 
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 static int e820_add(struct e820_entry *out, unsigned int max, unsigned int *n, uint64_t addr,
 		    uint64_t size, uint32_t type)

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define E820_TYPE_RAM	   1
 #define E820_TYPE_RESERVED 2
@@ -23,7 +23,7 @@ struct e820_entry {
 };
 
 /*
- * Build the map for `gm` (regions as laid out by gm_init and vmm/layout.h):
+ * Build the map for `gm` (regions as laid out by gm_init and base/layout.h):
  * RAM below the EBDA, the EBDA and BIOS area (0x9fc00..0xfffff, holding the
  * ACPI and MP tables) reserved, RAM from 1 MiB to the top of low RAM, RAM
  * above 4 GiB if any. Returns the number of entries (sorted, not

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "firmware/checksum.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define MP_SPEC_REV 4 /* 1.4 */
 

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 /* Largest vCPU count the tables describe (the xAPIC id is 8 bits; 255 is
  * broadcast, and the IOAPIC takes the id after the last CPU). */

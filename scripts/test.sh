@@ -4,7 +4,7 @@
 #   2. the same again with AddressSanitizer + UBSan       (build-asan/)
 #   3. the libFuzzer targets, a short run each                (build-fuzz/)
 #   4. the Linux boot tests (kernel built once, cached in ~/.cache/vmm)
-#   5. clang-format check
+#   5. the layer rule over #include lines, and the clang-format check
 # Prints one closing line "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +77,9 @@ if ./guest-images/build-all.sh; then
 else
   failed=$((failed + 1)); fail_names+=("guest image build")
 fi
+
+step "layer rule (#include lines)"
+if ./scripts/check-layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fail_names+=("layer rule"); fi
 
 step "clang-format"
 if ./scripts/check-format.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fail_names+=("clang-format"); fi

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 

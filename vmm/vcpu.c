@@ -11,7 +11,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/pvm.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 static void kick_handler(int sig)

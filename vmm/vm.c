@@ -25,8 +25,8 @@
 #include "firmware/acpi.h"
 #include "firmware/e820.h"
 #include "firmware/mptable.h"
-#include "vmm/layout.h"
-#include "vmm/log.h"
+#include "base/layout.h"
+#include "base/log.h"
 #include "vmm/vcpu.h"
 
 #define KVM_API_EXPECTED      12

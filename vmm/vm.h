@@ -19,11 +19,11 @@
 #include "devices/platform.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 #include "vmm/cli.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/irq.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
+#include "base/irq.h"
 
 /* Process exit statuses (documented in README and --help). */
 enum vm_exit_status {

@@ -27,8 +27,8 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "firmware/acpi.h"
-#include "vmm/layout.h"
-#include "vmm/log.h"
+#include "base/layout.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 struct vm_virtio_dev {

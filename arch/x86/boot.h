@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #include "firmware/e820.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 enum x86_kernel_kind { X86_KERNEL_BZIMAGE, X86_KERNEL_ELF };
 

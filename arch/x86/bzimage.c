@@ -28,7 +28,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/loader_priv.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define BZ_HDR_OFFSET	       0x1f1 /* struct setup_header inside the file and boot_params */
 #define BZ_JUMP_OFFSET	       0x201 /* second byte of the jump: header end - 0x202 */

@@ -12,14 +12,14 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define X86_BOOT_CS  0x10
 #define X86_BOOT_DS  0x18
 #define X86_BOOT_TSS 0x20
 
 /* Write the boot GDT, an empty IDT and the identity-mapping page tables
- * (0..4 GiB with 2 MiB pages) at the vmm/layout.h addresses. */
+ * (0..4 GiB with 2 MiB pages) at the base/layout.h addresses. */
 int x86_write_boot_tables(const struct guest_mem *gm) __attribute__((warn_unused_result));
 
 /* Registers of the boot CPU: long mode at `entry` with rsi = zero_page. */

@@ -24,7 +24,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/loader_priv.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /*
  * Zero-page values for a kernel that has no setup header of its own. What

@@ -6,7 +6,7 @@
  * initrd and the e820 map (Documentation/x86/boot.rst and
  * Documentation/x86/zero-page.rst of Linux 6.1).
  *
- * Guest-physical layout used here (vmm/layout.h):
+ * Guest-physical layout used here (base/layout.h):
  *   LAYOUT_ZERO_PAGE   struct boot_params
  *   LAYOUT_CMDLINE     the NUL-terminated command line
  *   1 MiB ..           the kernel (see bzimage.c / elf.c for where exactly)
@@ -25,7 +25,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/loader_priv.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* "HdrS" at offset 0x202 marks a kernel with a 2.00+ setup header. */
 #define BZ_MAGIC_OFFSET 0x202

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define BOOT_PAGE_SIZE 0x1000ULL
 

@@ -6,7 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define X86_INSN_INT3  0xcc
 #define X86_INSN_FWAIT 0x9b

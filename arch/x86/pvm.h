@@ -15,7 +15,7 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 /* True when /dev/kvm is provided by kvm_pvm. */
 bool pvm_detect(void);

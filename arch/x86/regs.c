@@ -4,8 +4,8 @@
 #include <sys/ioctl.h>
 
 #include "arch/x86/cpu.h"
-#include "vmm/layout.h"
-#include "vmm/log.h"
+#include "base/layout.h"
+#include "base/log.h"
 
 /* Segment descriptor flags (Intel SDM vol. 3, 3.4.5) */
 #define GDT_ENTRY(flags, base, limit)                                              \

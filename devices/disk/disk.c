@@ -19,7 +19,7 @@
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/io_engine.h"
 #include "devices/disk/qcow2.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define PROBE_LEN 4096 /* one page: aligned enough for any O_DIRECT device */
 

@@ -47,7 +47,7 @@
 
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/qcow2.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* QEMU's implementation limits, which we share so that every image we make
  * opens in QEMU and no header can make us allocate absurd tables. */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "devices/disk/disk_priv.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct raw {
 	int fd;

@@ -62,7 +62,7 @@
 
 #include <slirp/libslirp.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* Bare Ethernet frames (no vnet header): a 64 KiB payload plus Ethernet
  * and VLAN headers. */

@@ -11,7 +11,7 @@
 
 #include "devices/net/net.h"
 #include "devices/net/net_config.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 /* Set up slirp with cfg and bind every hostfwd rule. On failure returns a
  * negative errno and writes a one-line message (naming the rule that could

@@ -41,7 +41,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* struct virtio_net_hdr_v1 (virtio 1.x, 5.1.6): flags, gso_type, hdr_len,
  * gso_size, csum_start, csum_offset, num_buffers. The legacy 10-byte header

@@ -13,7 +13,7 @@
 
 #include "devices/net/net.h"
 #include "devices/net/net_config.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 /* On failure: a negative errno and a one-line message in err that names
  * the missing privilege (CAP_NET_ADMIN) when that is the cause. */

@@ -29,7 +29,7 @@
 #include <sys/epoll.h>
 
 #include "devices/virtio/blk_req.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define BLK_QUEUE_SIZE	    256 /* QueueNumMax of our one queue */
 /* 5.2.4 size_max: the largest segment the driver may use. We accept any

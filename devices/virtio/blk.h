@@ -7,7 +7,7 @@
 
 #include "devices/disk/disk.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 struct virtio_blk;
 

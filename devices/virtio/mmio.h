@@ -24,10 +24,10 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
-#include "vmm/event_loop.h"
-#include "vmm/irq.h"
-#include "vmm/log.h"
+#include "base/bus.h"
+#include "base/event_loop.h"
+#include "base/irq.h"
+#include "base/log.h"
 
 /* 4.2.2 register offsets */
 #define VIRTIO_MMIO_MAGIC_VALUE		0x000 /* "virt" */

@@ -21,7 +21,7 @@
 
 #include "devices/net/net.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 /* 5.1.3 Feature bits */
 #define VIRTIO_NET_F_CSUM	0

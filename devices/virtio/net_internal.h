@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/net.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define NET_QUEUE_SIZE	256 /* QueueNumMax of both queues */
 #define NET_HDR_LEN	12  /* sizeof(struct virtio_net_hdr_v1): always, with VERSION_1 */

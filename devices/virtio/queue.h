@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/log.h"
+#include "base/guest_mem.h"
+#include "base/log.h"
 
 /* The longest descriptor chain we accept, counted in buffers (direct ones
  * plus those of the one indirect table a chain may end in). A direct chain

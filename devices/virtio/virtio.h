@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 /* virtio 1.2 section 2.1 device status bits */
 #define VIRTIO_STATUS_ACKNOWLEDGE	 1U

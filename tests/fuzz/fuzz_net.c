@@ -27,8 +27,8 @@
 #include <sys/epoll.h>
 
 #include "devices/virtio/net.h"
-#include "vmm/event_loop.h"
-#include "vmm/log.h"
+#include "base/event_loop.h"
+#include "base/log.h"
 
 #define RAM0_SIZE 0x10000ULL
 #define RAM1_GPA  0x11000ULL

@@ -17,7 +17,7 @@
 
 #include "devices/disk/disk.h"
 #include "devices/disk/qcow2.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

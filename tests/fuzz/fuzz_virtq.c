@@ -27,7 +27,7 @@
 
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM0_GPA  0x0ULL
 #define RAM0_SIZE 0x10000ULL

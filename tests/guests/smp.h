@@ -2,7 +2,7 @@
 /*
  * Addresses shared by the smp guest's BSP code (smp.c) and its real-mode AP
  * trampoline (smp_trampoline.S). Everything sits in the 64 KiB that
- * vmm/layout.h leaves free for guests (0x10000..0x1ffff): the trampoline is
+ * base/layout.h leaves free for guests (0x10000..0x1ffff): the trampoline is
  * copied to its start, and the APs address the rest through DS = SS =
  * 0x1000, so the offsets below are relative to SMP_TRAMPOLINE.
  */

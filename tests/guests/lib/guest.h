@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Ports and addresses of the machine (mirrors vmm/layout.h, which is a host
+/* Ports and addresses of the machine (mirrors base/layout.h, which is a host
  * header the freestanding guests do not include). */
 #define PORT_COM1	0x3f8
 #define PORT_I8042_CMD	0x64

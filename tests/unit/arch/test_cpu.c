@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/cpu.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 static struct kvm_cpuid2 *make_cpuid(void)
 {

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/boot.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define MiB (1024ULL * 1024ULL)
 

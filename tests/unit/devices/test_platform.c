@@ -15,8 +15,8 @@
 #include <errno.h>
 
 #include "devices/platform.h"
-#include "vmm/bus.h"
-#include "vmm/layout.h"
+#include "base/bus.h"
+#include "base/layout.h"
 
 struct fx {
 	struct bus bus;

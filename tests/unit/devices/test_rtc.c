@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "devices/rtc.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 struct fx {
 	struct bus bus;

@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "devices/serial.h"
-#include "vmm/bus.h"
-#include "vmm/irq.h"
+#include "base/bus.h"
+#include "base/irq.h"
 
 #define BASE 0x3f8
 enum {

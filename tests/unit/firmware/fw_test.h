@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 /* Enough for the BIOS area and a page above 1 MiB. */
 #define FW_TEST_RAM_SIZE (2ULL << 20)

@@ -11,7 +11,7 @@
 
 #include "firmware/acpi.h"
 #include "fw_test.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 struct tables {
 	const uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;

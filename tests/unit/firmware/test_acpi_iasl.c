@@ -22,7 +22,7 @@
 
 #include "firmware/acpi.h"
 #include "fw_test.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 struct iasl_env {
 	char iasl[4096];

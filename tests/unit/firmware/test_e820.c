@@ -10,7 +10,7 @@
 
 #include "firmware/e820.h"
 #include "fw_test.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define GiB (1ULL << 30)
 #define MiB (1ULL << 20)

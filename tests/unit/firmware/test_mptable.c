@@ -11,7 +11,7 @@
 
 #include "firmware/mptable.h"
 #include "fw_test.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define MP_AT	 LAYOUT_MPTABLE_START
 #define MP_LIMIT LAYOUT_BIOS_END

@@ -28,7 +28,7 @@
 
 #include "devices/net/slirp.h"
 #include "tests/unit/net/frames.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #define GUEST_IP FR_IP(10, 0, 2, 15)
 #define GW_IP	 FR_IP(10, 0, 2, 2)

@@ -35,9 +35,9 @@
 #include <stdint.h>
 
 #include "devices/virtio/mmio.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/irq.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
+#include "base/irq.h"
 
 /* ---- guest RAM and interrupt line ---- */
 

@@ -8,8 +8,8 @@
  * registering device's lock (if it gave one), which serialises vCPU threads
  * touching the same device.
  */
-#ifndef VMM_BUS_H
-#define VMM_BUS_H
+#ifndef BASE_BUS_H
+#define BASE_BUS_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -60,4 +60,4 @@ int bus_write(struct bus *bus, uint64_t addr, const void *data, uint32_t len);
 
 uint64_t bus_unclaimed(const struct bus *bus);
 
-#endif /* VMM_BUS_H */
+#endif /* BASE_BUS_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/irq.h"
+#include "base/irq.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

@@ -7,8 +7,8 @@
  *
  * Also: helpers to wire irqfds and ioeventfds to the VM file descriptor.
  */
-#ifndef VMM_IRQ_H
-#define VMM_IRQ_H
+#ifndef BASE_IRQ_H
+#define BASE_IRQ_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,4 +56,4 @@ int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool i
 int irq_ioeventfd_deassign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
 			   uint64_t datamatch);
 
-#endif /* VMM_IRQ_H */
+#endif /* BASE_IRQ_H */

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 static void test_slice_bounds(void **state)
 {

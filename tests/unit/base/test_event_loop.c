@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 struct counter {
 	struct event_loop *el;

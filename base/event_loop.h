@@ -6,8 +6,8 @@
  *
  * A source is a caller-owned struct; its handler runs on the loop thread.
  */
-#ifndef VMM_EVENT_LOOP_H
-#define VMM_EVENT_LOOP_H
+#ifndef BASE_EVENT_LOOP_H
+#define BASE_EVENT_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,4 +41,4 @@ int el_run(struct event_loop *el);
 /* Ask el_run() to return; safe from any thread and from signal handlers. */
 void el_stop(struct event_loop *el);
 
-#endif /* VMM_EVENT_LOOP_H */
+#endif /* BASE_EVENT_LOOP_H */

@@ -19,8 +19,8 @@
  * the top 0xc000_0000 .. 0xffff_ffff          32-bit MMIO hole (virtio-mmio windows, IOAPIC, LAPIC)
  *   0x1_0000_0000 ..                    RAM above the hole when --mem is larger than 3 GiB
  */
-#ifndef VMM_LAYOUT_H
-#define VMM_LAYOUT_H
+#ifndef BASE_LAYOUT_H
+#define BASE_LAYOUT_H
 
 /* ---- guest-physical memory ---- */
 #define LAYOUT_GDT_ADDR	      0x500ULL
@@ -72,4 +72,4 @@
 #define LAYOUT_IOAPIC_PINS     24
 #define LAYOUT_VIRTIO_IRQ_BASE 5 /* first GSI handed to virtio-mmio devices */
 
-#endif /* VMM_LAYOUT_H */
+#endif /* BASE_LAYOUT_H */

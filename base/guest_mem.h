@@ -8,8 +8,8 @@
  * (gm_read) before they are validated and used: the guest can change them
  * under us at any moment.
  */
-#ifndef VMM_GUEST_MEM_H
-#define VMM_GUEST_MEM_H
+#ifndef BASE_GUEST_MEM_H
+#define BASE_GUEST_MEM_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,4 +63,4 @@ uint64_t gm_resident_bytes(const struct guest_mem *gm);
 /* The end of the RAM region that starts at 0 (top of low RAM). */
 uint64_t gm_low_ram_end(const struct guest_mem *gm);
 
-#endif /* VMM_GUEST_MEM_H */
+#endif /* BASE_GUEST_MEM_H */

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 struct fake_dev {
 	uint64_t last_off;

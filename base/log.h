@@ -5,8 +5,8 @@
  * A guest's mistake is logged with log_warn_ratelimited(): a hostile guest
  * must not be able to flood the host's terminal or disk.
  */
-#ifndef VMM_LOG_H
-#define VMM_LOG_H
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
 #include <stdint.h>
 
@@ -38,4 +38,4 @@ void log_warn_ratelimited(struct ratelimit *rl, const char *fmt, ...)
 /* Only before the guest starts: print one line and exit(1). */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-#endif /* VMM_LOG_H */
+#endif /* BASE_LOG_H */
