@@ -3,22 +3,38 @@
  * The machine vmm builds, in one place: every guest-physical address and
  * I/O port the VMM, its firmware tables and its devices agree on.
  *
- * Like the other vmm/ interface headers it includes nothing from the
- * project, so every layer may use it.
- *
- *   guest-physical                      what sits there
- *   0x0000_0500 ..                      boot GDT (4 entries) and an empty IDT
- *   0x0000_7000 .. 0x0000_7fff          zero page (struct boot_params)
- *   0x0000_8000 .. 0x0000_8fff          initial stack of the boot CPU (grows down)
- *   0x0000_9000 .. 0x0000_efff          page tables: PML4, PDPT, 4 PDs (identity map of 0..4G, 2M
- * pages) 0x0001_0000 .. 0x0001_ffff          free for guests (test guests put their AP trampoline
- * here) 0x0002_0000 .. 0x0002_ffff          kernel command line 0x0009_fc00 .. 0x0009_ffff reserved
- * (where an EBDA would be) 0x000e_0000 .. 0x000e_ffff          ACPI: RSDP at 0xe0000, then XSDT,
- * FADT, MADT, DSDT 0x000f_0000 .. 0x000f_ffff          MP floating pointer and MP configuration
- * table 0x0010_0000 .. top of low RAM       RAM: the kernel (at 1M or its ELF p_paddr), initrd near
- * the top 0xc000_0000 .. 0xffff_ffff          32-bit MMIO hole (virtio-mmio windows, IOAPIC, LAPIC)
- *   0x1_0000_0000 ..                    RAM above the hole when --mem is larger than 3 GiB
+ * Like every base/ header it includes nothing from the project, so every
+ * layer may use it. The composition root (vmm/vm.c) and the device manager
+ * (vmm/vm_virtio.c) read these values and hand each device its addresses
+ * and interrupt line; devices do not pick their own.
  */
+// clang-format off
+/*
+ *   guest-physical                 what sits there
+ *   ---------------------------    -----------------------------------------------
+ *   0x0000_0500                    boot GDT (4 entries), then an empty IDT
+ *   0x0000_7000 .. 0x0000_7fff     zero page (struct boot_params)
+ *   0x0000_8000 .. 0x0000_8fff     boot CPU's initial stack (grows down)
+ *   0x0000_9000 .. 0x0000_efff     page tables: PML4, PDPT, 4 PDs
+ *                                    (identity map of 0..4G with 2M pages)
+ *   0x0001_0000 .. 0x0001_ffff     free for guests (test guests' AP trampoline)
+ *   0x0002_0000 .. 0x0002_ffff     kernel command line
+ *   0x0009_fc00 .. 0x0009_ffff     reserved (where an EBDA would be)
+ *   0x000e_0000 .. 0x000e_ffff     ACPI: RSDP at 0xe0000, then XSDT, FADT, MADT, DSDT
+ *   0x000f_0000 .. 0x000f_ffff     MP floating pointer and MP configuration table
+ *   0x0010_0000 .. top of low RAM  RAM: the kernel (at 1M or its ELF p_paddr),
+ *                                    the initrd near the top
+ *   0xc000_0000 .. 0xffff_ffff     32-bit MMIO hole:
+ *     0xd000_0000 + n * 0x1000       virtio-mmio window of device n
+ *     0xfec0_0000                    IOAPIC
+ *     0xfee0_0000                    LAPIC
+ *   0x1_0000_0000 ..               RAM above the hole when --mem is over 3 GiB
+ *
+ *   I/O ports: 0x60/0x64 i8042, 0x70/0x71 CMOS RTC, 0x80 POST sink,
+ *   0x3f8 COM1 (IRQ 4), 0x501 debug-exit, 0x505 pvpanic,
+ *   0x600..0x602 ACPI sleep control/status and reset registers.
+ */
+// clang-format on
 #ifndef BASE_LAYOUT_H
 #define BASE_LAYOUT_H
 
