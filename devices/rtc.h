@@ -30,8 +30,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "vmm/bus.h"
-#include "vmm/layout.h"
+#include "base/bus.h"
+#include "base/layout.h"
 
 #define RTC_PORT_BASE	LAYOUT_PORT_RTC /* index; +1 data */
 #define RTC_PORT_COUNT	2
