@@ -5,7 +5,8 @@
  * whether the other end is KVM's in-kernel IOAPIC (KVM_IRQ_LINE), an irqfd,
  * or a unit test's fake.
  *
- * Also: helpers to wire irqfds and ioeventfds to the VM file descriptor.
+ * The KVM wiring of eventfds (irqfd, and ioeventfd for the other direction)
+ * is in kvm_eventfd.h.
  */
 #ifndef BASE_IRQ_H
 #define BASE_IRQ_H
@@ -42,18 +43,5 @@ static inline int irq_line_set(struct irq_line *line, int level)
 
 /* Raise then lower: an edge for edge-triggered consumers. */
 int irq_line_pulse(struct irq_line *line);
-
-/* KVM_IRQFD: writes to `efd` inject `gsi`. */
-int irq_irqfd_assign(int vm_fd, int efd, uint32_t gsi) __attribute__((warn_unused_result));
-int irq_irqfd_deassign(int vm_fd, int efd, uint32_t gsi);
-
-/* KVM_IOEVENTFD: a guest write of `len` bytes to `addr` signals `efd`
- * without leaving the kernel (is_pio selects the PIO bus). If `match` is
- * true the write must carry `datamatch`. */
-int irq_ioeventfd_assign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
-			 uint64_t datamatch) __attribute__((warn_unused_result));
-/* Undo irq_ioeventfd_assign (the same arguments). */
-int irq_ioeventfd_deassign(int vm_fd, int efd, uint64_t addr, uint32_t len, bool is_pio, bool match,
-			   uint64_t datamatch);
 
 #endif /* BASE_IRQ_H */

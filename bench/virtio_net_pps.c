@@ -517,7 +517,7 @@ static int bench_setup(struct bench *b)
 {
 	struct virtio_net_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
 					.name = "virtio-net bench" };
-	struct virtio_mmio_params mp = { .vm_fd = -1 };
+	struct virtio_mmio_params mp = { 0 };
 	int ret;
 
 	b->udp_fd = -1;

@@ -12,6 +12,12 @@
  * reported before anything else happens; the firmware tables and the
  * command line then describe the devices; the devices are attached to the
  * buses once KVM's VM fd and guest RAM exist.
+ *
+ * This file is the device manager: it chooses every window and GSI (from
+ * base/layout.h) and hands them to the devices, and it alone talks to KVM
+ * on their behalf (irqfds for interrupts, ioeventfds for queue notifies),
+ * as Firecracker's device manager does. Every setup failure ends in one
+ * log line here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,25 +33,41 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "firmware/acpi.h"
+#include "base/kvm_eventfd.h"
 #include "base/layout.h"
 #include "base/log.h"
 #include "vmm/vm.h"
 
+enum vm_virtio_kind {
+	VM_VIRTIO_BLK, /* a --disk: disk backend + virtio-blk */
+	VM_VIRTIO_NET, /* a --net: net backend + virtio-net */
+};
+
 struct vm_virtio_dev {
+	enum vm_virtio_kind kind;
 	struct virtio_mmio mmio;
 	struct irq_line irq;
 	uint64_t base;
 	uint32_t gsi;
 	bool irq_ready, mmio_ready;
+	unsigned int nnotifiers; /* queues 0.. whose notifier is a KVM ioeventfd */
 	char name[32];
-	/* a disk (cd != NULL) or a NIC (cn != NULL) */
-	const struct cli_disk *cd;
-	struct disk *disk;
-	struct virtio_blk *blk;
-	const struct cli_net *cn;
-	struct net_backend *nb;
-	struct virtio_net *net;
+	union {
+		struct {
+			const struct cli_disk *cfg;
+			struct disk *disk;
+			struct virtio_blk *dev;
+		} blk; /* VM_VIRTIO_BLK */
+		struct {
+			const struct cli_net *cfg;
+			struct net_backend *backend;
+			struct virtio_net *dev;
+		} net; /* VM_VIRTIO_NET */
+	};
 };
+
+/* vm_virtio_describe can always describe every device. */
+_Static_assert(CLI_MAX_VIRTIO <= ACPI_MAX_MMIO_DEVS, "the DSDT must hold every virtio device");
 
 static enum disk_engine_kind engine_of(enum cli_aio aio)
 {
@@ -64,7 +86,7 @@ static enum disk_engine_kind engine_of(enum cli_aio aio)
 
 static int open_disk(struct vm_virtio_dev *v, unsigned int i)
 {
-	const struct cli_disk *cd = v->cd;
+	const struct cli_disk *cd = v->blk.cfg;
 	struct disk_open_opts o = {
 		.readonly = cd->readonly,
 		.direct = cd->direct,
@@ -76,25 +98,25 @@ static int open_disk(struct vm_virtio_dev *v, unsigned int i)
 
 	/* vda, vdb, ...: the name Linux will give it (probe order = DSDT order) */
 	snprintf(v->name, sizeof(v->name), "virtio-blk vd%c", 'a' + i);
-	ret = disk_open(cd->path, &o, &v->disk, err, sizeof(err));
+	ret = disk_open(cd->path, &o, &v->blk.disk, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
 	}
-	log_info("disk %u: %s (%s, %llu bytes%s)", i, cd->path, v->disk->format,
-		 (unsigned long long)v->disk->size, v->disk->readonly ? ", read-only" : "");
+	log_info("disk %u: %s (%s, %llu bytes%s)", i, cd->path, v->blk.disk->format,
+		 (unsigned long long)v->blk.disk->size, v->blk.disk->readonly ? ", read-only" : "");
 	return 0;
 }
 
 static void log_net(const struct vm_virtio_dev *v, unsigned int i)
 {
-	const struct cli_net *cn = v->cn;
+	const struct cli_net *cn = v->net.cfg;
 	const uint8_t *m = cn->mac;
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	unsigned int j;
 
-	log_info("net %u: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, v->nb->name, m[0], m[1], m[2],
-		 m[3], m[4], m[5]);
+	log_info("net %u: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, v->net.backend->name, m[0],
+		 m[1], m[2], m[3], m[4], m[5]);
 	if (cn->kind != CLI_NET_USER)
 		return;
 	for (j = 0; j < cn->user.nfwd; j++) {
@@ -109,15 +131,16 @@ static void log_net(const struct vm_virtio_dev *v, unsigned int i)
 
 static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 {
+	const struct cli_net *cn = v->net.cfg;
 	char err[512] = "";
 	int ret;
 
 	/* eth0, eth1, ...: the name Linux will give it (probe order = DSDT order) */
 	snprintf(v->name, sizeof(v->name), "virtio-net eth%u", i);
-	if (v->cn->kind == CLI_NET_USER)
-		ret = net_slirp_create(&v->cn->user, &vm->loop, &v->nb, err, sizeof(err));
+	if (cn->kind == CLI_NET_USER)
+		ret = net_slirp_create(&cn->user, &vm->loop, &v->net.backend, err, sizeof(err));
 	else
-		ret = net_tap_create(&v->cn->tap, &vm->loop, &v->nb, err, sizeof(err));
+		ret = net_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
@@ -126,6 +149,11 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 	return 0;
 }
 
+/*
+ * Every address and interrupt of a virtio device is chosen here: device i
+ * (disks first, then NICs, in command-line order) gets the i-th 4 KiB
+ * window from LAYOUT_VIRTIO_MMIO_START and GSI LAYOUT_VIRTIO_IRQ_BASE + i.
+ */
 int vm_virtio_open(struct vm *vm)
 {
 	const struct vmm_config *cfg = vm->cfg;
@@ -135,11 +163,16 @@ int vm_virtio_open(struct vm *vm)
 	if (!n)
 		return 0;
 	/* GSIs LAYOUT_VIRTIO_IRQ_BASE.. must stay IOAPIC pins (cli.c caps the count). */
-	if (LAYOUT_VIRTIO_IRQ_BASE + n > LAYOUT_IOAPIC_PINS)
+	if (LAYOUT_VIRTIO_IRQ_BASE + n > LAYOUT_IOAPIC_PINS) {
+		log_err("%u virtio devices: at most %u fit the IOAPIC's pins", n,
+			LAYOUT_IOAPIC_PINS - LAYOUT_VIRTIO_IRQ_BASE);
 		return -EINVAL;
+	}
 	vm->virtio = calloc(n, sizeof(*vm->virtio));
-	if (!vm->virtio)
+	if (!vm->virtio) {
+		log_err("cannot allocate %u virtio devices: %s", n, strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
 		struct vm_virtio_dev *v = &vm->virtio[i];
 
@@ -147,10 +180,12 @@ int vm_virtio_open(struct vm *vm)
 		v->gsi = LAYOUT_VIRTIO_IRQ_BASE + i;
 		vm->nvirtio++;
 		if (i < cfg->ndisks) {
-			v->cd = &cfg->disks[i];
+			v->kind = VM_VIRTIO_BLK;
+			v->blk.cfg = &cfg->disks[i];
 			ret = open_disk(v, i);
 		} else {
-			v->cn = &cfg->nets[i - cfg->ndisks];
+			v->kind = VM_VIRTIO_NET;
+			v->net.cfg = &cfg->nets[i - cfg->ndisks];
 			ret = open_net(vm, v, i - cfg->ndisks);
 		}
 		if (ret)
@@ -185,8 +220,10 @@ int vm_virtio_cmdline(struct vm *vm, char **out)
 	/* drivers/virtio/virtio_mmio.c: virtio_mmio.device=<size>@<base>:<irq> */
 	cap += vm->nvirtio * 64;
 	s = malloc(cap);
-	if (!s)
+	if (!s) {
+		log_err("cannot build the virtio_mmio.device= command line: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	s[0] = '\0';
 	for (i = 0; i < vm->nvirtio; i++)
 		len += (size_t)snprintf(s + len, cap - len, "%svirtio_mmio.device=%lluK@0x%llx:%u",
@@ -199,69 +236,116 @@ int vm_virtio_cmdline(struct vm *vm, char **out)
 
 static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_dev **dev)
 {
-	int ret;
-
-	if (v->cd) {
-		ret = virtio_blk_create(
-			&(struct virtio_blk_params){
-				.disk = v->disk,
-				.serial = v->cd->serial,
-				.el = &vm->loop,
-				.name = v->name,
-			},
-			&v->blk);
-		if (!ret)
-			*dev = virtio_blk_dev(v->blk);
-		return ret;
-	}
-	struct virtio_net_params p = {
-		.backend = v->nb,
+	struct virtio_net_params np = {
 		.el = &vm->loop,
 		.name = v->name,
 	};
-	memcpy(p.mac, v->cn->mac, sizeof(p.mac));
-	ret = virtio_net_create(&p, &v->net);
-	if (!ret)
-		*dev = virtio_net_dev(v->net);
-	return ret;
+	int ret;
+
+	switch (v->kind) {
+	case VM_VIRTIO_BLK:
+		ret = virtio_blk_create(
+			&(struct virtio_blk_params){
+				.disk = v->blk.disk,
+				.serial = v->blk.cfg->serial,
+				.el = &vm->loop,
+				.name = v->name,
+			},
+			&v->blk.dev);
+		if (!ret)
+			*dev = virtio_blk_dev(v->blk.dev);
+		return ret;
+	case VM_VIRTIO_NET:
+		np.backend = v->net.backend;
+		memcpy(np.mac, v->net.cfg->mac, sizeof(np.mac));
+		ret = virtio_net_create(&np, &v->net.dev);
+		if (!ret)
+			*dev = virtio_net_dev(v->net.dev);
+		return ret;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Hand each queue's notifier to KVM as an ioeventfd: the guest's write to
+ * QueueNotify then signals the transport's eventfd inside the kernel, with
+ * no exit to userspace. On failure, the ones already wired stay counted in
+ * v->nnotifiers for vm_virtio_destroy to unwire.
+ */
+static int wire_notifiers(struct vm *vm, struct vm_virtio_dev *v)
+{
+	struct virtio_mmio_notifier n;
+	int ret;
+
+	while (virtio_mmio_notifier(&v->mmio, v->nnotifiers, &n) == 0) {
+		ret = kvm_ioeventfd_assign(vm->vm_fd, n.fd, n.addr, n.len, false, true, n.value);
+		if (ret) {
+			log_err("%s: cannot wire queue %u's notify to an ioeventfd: %s", v->name,
+				v->nnotifiers, strerror(-ret));
+			return ret;
+		}
+		v->nnotifiers++;
+	}
+	return 0;
+}
+
+/* Before the transport closes the eventfds: KVM finds them by fd. */
+static void unwire_notifiers(struct vm *vm, struct vm_virtio_dev *v)
+{
+	struct virtio_mmio_notifier n;
+
+	while (v->nnotifiers > 0) {
+		v->nnotifiers--;
+		if (virtio_mmio_notifier(&v->mmio, v->nnotifiers, &n) == 0)
+			(void)kvm_ioeventfd_deassign(vm->vm_fd, n.fd, n.addr, n.len, false, true,
+						     n.value);
+	}
+}
+
+static int attach_one(struct vm *vm, struct vm_virtio_dev *v)
+{
+	struct virtio_dev *dev;
+	char err[256];
+	int ret;
+
+	ret = irq_line_init_irqfd(&v->irq, vm->vm_fd, v->gsi);
+	if (ret) {
+		log_err("%s: cannot set up its irqfd: %s", v->name, strerror(-ret));
+		return ret;
+	}
+	v->irq_ready = true;
+	ret = create_device(vm, v, &dev);
+	if (ret) {
+		log_err("%s: cannot create the device: %s", v->name, strerror(-ret));
+		return ret;
+	}
+	ret = virtio_mmio_init(&v->mmio, dev,
+			       &(struct virtio_mmio_params){
+				       .mem = &vm->mem,
+				       .el = &vm->loop,
+				       .irq = &v->irq,
+				       .base = v->base,
+			       });
+	if (ret) {
+		log_err("%s: cannot set up its virtio-mmio transport: %s", v->name, strerror(-ret));
+		return ret;
+	}
+	v->mmio_ready = true;
+	ret = virtio_mmio_register(&v->mmio, &vm->mmio, err, sizeof(err));
+	if (ret) {
+		log_err("%s", err);
+		return ret;
+	}
+	return wire_notifiers(vm, v);
 }
 
 int vm_virtio_attach(struct vm *vm)
 {
-	struct virtio_dev *dev;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < vm->nvirtio; i++) {
-		struct vm_virtio_dev *v = &vm->virtio[i];
-
-		ret = irq_line_init_irqfd(&v->irq, vm->vm_fd, v->gsi);
-		if (ret) {
-			log_err("%s: cannot set up its irqfd: %s", v->name, strerror(-ret));
-			return ret;
-		}
-		v->irq_ready = true;
-		ret = create_device(vm, v, &dev);
-		if (ret) {
-			log_err("%s: cannot create the device: %s", v->name, strerror(-ret));
-			return ret;
-		}
-		ret = virtio_mmio_init(&v->mmio, dev,
-				       &(struct virtio_mmio_params){
-					       .mem = &vm->mem,
-					       .el = &vm->loop,
-					       .irq = &v->irq,
-					       .base = v->base,
-					       .vm_fd = vm->vm_fd,
-				       });
-		if (ret) {
-			log_err("%s: cannot set up its virtio-mmio transport: %s", v->name,
-				strerror(-ret));
-			return ret;
-		}
-		v->mmio_ready = true;
-		ret = bus_register(&vm->mmio, v->base, VIRTIO_MMIO_WINDOW_SIZE,
-				   &virtio_mmio_bus_ops, &v->mmio, &v->mmio.lock, v->name);
+		ret = attach_one(vm, &vm->virtio[i]);
 		if (ret)
 			return ret;
 	}
@@ -276,17 +360,24 @@ void vm_virtio_destroy(struct vm *vm)
 	for (i = 0; i < vm->nvirtio; i++) {
 		struct vm_virtio_dev *v = &vm->virtio[i];
 
+		unwire_notifiers(vm, v);
 		if (v->mmio_ready)
 			virtio_mmio_destroy(&v->mmio);
-		if (v->blk)
-			virtio_blk_destroy(v->blk);
-		if (v->net)
-			virtio_net_destroy(v->net);
-		if (v->nb)
-			v->nb->ops->destroy(v->nb);
-		/* Closing completes what is in flight and writes metadata back. */
-		if (v->disk)
-			disk_close(v->disk);
+		switch (v->kind) {
+		case VM_VIRTIO_BLK:
+			if (v->blk.dev)
+				virtio_blk_destroy(v->blk.dev);
+			/* Closing completes what is in flight and writes metadata back. */
+			if (v->blk.disk)
+				disk_close(v->blk.disk);
+			break;
+		case VM_VIRTIO_NET:
+			if (v->net.dev)
+				virtio_net_destroy(v->net.dev);
+			if (v->net.backend)
+				v->net.backend->ops->destroy(v->net.backend);
+			break;
+		}
 		if (v->irq_ready)
 			irq_line_destroy(&v->irq);
 	}

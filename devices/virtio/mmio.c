@@ -14,6 +14,7 @@
 #include "devices/virtio/mmio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -522,11 +523,6 @@ static void close_kicks(struct virtio_mmio *t)
 			continue;
 		if (t->kick_src[i].handler)
 			(void)el_remove(t->p.el, &t->kick_src[i]);
-		if (t->ioeventfd[i])
-			(void)irq_ioeventfd_deassign(t->p.vm_fd, t->kick_fd[i],
-						     t->p.base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, false,
-						     true, i);
-		t->ioeventfd[i] = false;
 		close(t->kick_fd[i]);
 		t->kick_fd[i] = -1;
 		t->kick_src[i].handler = NULL;
@@ -568,16 +564,6 @@ int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev,
 			t->kick_src[i].handler = NULL;
 			goto fail;
 		}
-		if (p->vm_fd >= 0) {
-			/* A 4-byte write of i to QueueNotify signals kick_fd[i]
-			 * inside KVM: no exit to userspace. */
-			ret = irq_ioeventfd_assign(p->vm_fd, t->kick_fd[i],
-						   p->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, false,
-						   true, i);
-			if (ret)
-				goto fail;
-			t->ioeventfd[i] = true;
-		}
 	}
 	return 0;
 fail:
@@ -598,4 +584,31 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 	t->dev->lock = NULL;
 	pthread_mutex_destroy(&t->lock);
 	t->dev = NULL;
+}
+
+int virtio_mmio_register(struct virtio_mmio *t, struct bus *mmio, char *err, size_t errlen)
+{
+	int ret = bus_register(mmio, t->p.base, VIRTIO_MMIO_WINDOW_SIZE, &virtio_mmio_bus_ops, t,
+			       &t->lock, dev_name(t));
+
+	if (ret)
+		snprintf(err, errlen, "%s: cannot place its window at 0x%llx on the MMIO bus: %s",
+			 dev_name(t), (unsigned long long)t->p.base, strerror(-ret));
+	return ret;
+}
+
+int virtio_mmio_notifier(const struct virtio_mmio *t, unsigned int qidx,
+			 struct virtio_mmio_notifier *n)
+{
+	if (!t->dev || qidx >= t->dev->nqueues)
+		return -ENOENT;
+	/* 4.2.2: without VIRTIO_F_NOTIFICATION_DATA (not offered) the driver
+	 * writes the queue index, 32 bits wide, to QueueNotify. */
+	*n = (struct virtio_mmio_notifier){
+		.fd = t->kick_fd[qidx],
+		.addr = t->p.base + VIRTIO_MMIO_QUEUE_NOTIFY,
+		.len = 4,
+		.value = qidx,
+	};
+	return 0;
 }

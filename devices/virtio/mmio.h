@@ -3,12 +3,16 @@
  * The virtio-mmio transport, version 2 (virtio 1.2 section 4.2.2): one 4 KiB
  * window of registers per device on the MMIO bus.
  *
- * Queue notifications: for every queue the transport owns an eventfd that the
- * event loop watches. With a VM fd, that eventfd is also a KVM ioeventfd on
- * QueueNotify with datamatch = queue index, so a kick never leaves the kernel
- * (KVM-ON-THESE-HOSTS: ~1 us instead of ~4.5 us). Without one (unit tests), a
- * QueueNotify write signals the same eventfd from the vCPU thread. Either way
- * the device's queue_notify() runs on the event-loop thread.
+ * Queue notifications (4.2.2 QueueNotify: a 4-byte write of the queue
+ * index): for every queue the transport owns an eventfd that the event loop
+ * watches, so the device's queue_notify() always runs on the event-loop
+ * thread. The transport knows no KVM: it exposes each eventfd and the write
+ * that signals it (virtio_mmio_notifier), and the device manager hands them
+ * to the hypervisor (a KVM ioeventfd with datamatch = queue index), so a
+ * kick never leaves the kernel (KVM-ON-THESE-HOSTS: ~1 us instead of
+ * ~4.5 us). A QueueNotify write that does reach the register window (no
+ * ioeventfd wired, as in the unit tests, or one that missed it) signals the
+ * same eventfd from the vCPU thread.
  *
  * Interrupts go out through the irq_line handed in (an irqfd in the VMM).
  * The line is pulsed, so the interrupt must be declared edge-triggered.
@@ -21,6 +25,7 @@
 #define VMM_DEVICES_VIRTIO_MMIO_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/virtio/virtio.h"
@@ -69,8 +74,7 @@ struct virtio_mmio_params {
 	const struct guest_mem *mem;
 	struct event_loop *el;
 	struct irq_line *irq; /* pulsed for each interrupt */
-	uint64_t base;	      /* guest-physical base of the window */
-	int vm_fd;	      /* >= 0: use KVM ioeventfds for QueueNotify */
+	uint64_t base;	      /* guest-physical base of the window (the device manager's choice) */
 };
 
 struct virtio_mmio {
@@ -92,7 +96,6 @@ struct virtio_mmio {
 
 	int kick_fd[VIRTIO_MAX_QUEUES];
 	struct el_source kick_src[VIRTIO_MAX_QUEUES];
-	bool ioeventfd[VIRTIO_MAX_QUEUES]; /* kick_fd is also a KVM ioeventfd */
 
 	/* DriverFeatures was written with a non-zero word past bit 63: no
 	 * such feature exists, so FEATURES_OK must not stick. */
@@ -101,18 +104,36 @@ struct virtio_mmio {
 };
 
 /*
- * Set up the transport for `dev` (sets dev->lock), create the kick eventfds,
- * add them to the event loop and, with a VM fd, register them as ioeventfds.
- * The caller then registers the window on the MMIO bus:
- *   bus_register(mmio_bus, p->base, VIRTIO_MMIO_WINDOW_SIZE,
- *                &virtio_mmio_bus_ops, t, &t->lock, dev->name)
+ * Set up the transport for `dev` (sets dev->lock), create the kick eventfds
+ * and add them to the event loop. The caller then places the window on the
+ * MMIO bus with virtio_mmio_register() and may wire the notifiers.
  */
 int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev,
 		     const struct virtio_mmio_params *p) __attribute__((warn_unused_result));
 /* Remove the kick sources from the event loop (call it with the loop
- * stopped), unregister the ioeventfds, reset the device, close the
- * eventfds. */
+ * stopped), reset the device, close the eventfds. Whoever wired a notifier
+ * to the hypervisor must unwire it first. */
 void virtio_mmio_destroy(struct virtio_mmio *t);
+
+/* Register the window (VIRTIO_MMIO_WINDOW_SIZE bytes at p->base) on the MMIO
+ * bus, under t->lock. On failure, a one-line reason in err. */
+int virtio_mmio_register(struct virtio_mmio *t, struct bus *mmio, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* What signals queue `qidx`: a guest write of `len` bytes of `value` at the
+ * guest-physical `addr` (QueueNotify in this window) means "signal fd". */
+struct virtio_mmio_notifier {
+	int fd;
+	uint64_t addr;
+	uint32_t len;
+	uint64_t value;
+};
+
+/* Queue `qidx`'s notifier; -ENOENT past the device's last queue, so
+ * `for (q = 0; virtio_mmio_notifier(t, q, &n) == 0; q++)` visits them all.
+ * The fd stays owned by the transport. */
+int virtio_mmio_notifier(const struct virtio_mmio *t, unsigned int qidx,
+			 struct virtio_mmio_notifier *n) __attribute__((warn_unused_result));
 
 /*
  * The device's configuration changed (e.g. a disk was resized): bump

@@ -14,7 +14,7 @@
  *	fg_init(&g, 1 << 20);                       // 1 MiB of RAM at gpa 0
  *	fg_vring_init(&g, &vr, 16);                  // rings inside that RAM
  *	virtio_mmio_init(&t, my_dev, &(struct virtio_mmio_params){
- *		.mem = &g.mem, .el = &el, .irq = &g.irq.line, .vm_fd = -1 });
+ *		.mem = &g.mem, .el = &el, .irq = &g.irq.line });
  *	fg_mmio_start(&t, features, &vr, 1, NULL);  // probe .. DRIVER_OK
  *	uint64_t buf = fg_alloc(&g, 512, 16);
  *	fg_vring_add(&vr, (struct fg_buf[]){ { buf, 512, true } }, 1);

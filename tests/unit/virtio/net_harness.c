@@ -154,7 +154,7 @@ void nh_world_init(struct world *w, unsigned int vnet_hdr_len, unsigned int offl
 {
 	struct virtio_net_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
 					.name = "virtio-net test" };
-	struct virtio_mmio_params mp = { .vm_fd = -1 };
+	struct virtio_mmio_params mp = { 0 };
 
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(el_init(&w->el), 0);

@@ -375,7 +375,7 @@ static void dev_attach(struct world *w, struct blkdev *d, struct disk *disk, con
 		.disk = disk, .serial = serial, .el = &w->el, .name = "virtio-blk test"
 	};
 	struct virtio_mmio_params mp = {
-		.mem = &w->g.mem, .el = &w->el, .irq = &w->g.irq.line, .base = base, .vm_fd = -1
+		.mem = &w->g.mem, .el = &w->el, .irq = &w->g.irq.line, .base = base
 	};
 
 	assert_int_equal(virtio_blk_create(&bp, &d->blk), 0);

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "base/bus.h"
 #include "devices/virtio/mmio.h"
 #include "tests/unit/virtio/fake_guest.h"
 
@@ -156,8 +158,7 @@ static int setup(void **state)
 					  &(struct virtio_mmio_params){ .mem = &v->g.mem,
 									.el = &v->el,
 									.irq = &v->g.irq.line,
-									.base = 0xd0000000,
-									.vm_fd = -1 }),
+									.base = 0xd0000000 }),
 			 0);
 	*state = v;
 	return 0;
@@ -618,14 +619,63 @@ static void test_needs_reset_after_bad_chain(void **state)
 	assert_int_equal(v->td.served, 1);
 }
 
+/* The notifiers the device manager hands to KVM: one eventfd per queue and
+ * the QueueNotify write that signals it. Signalling the fd directly (what
+ * a KVM ioeventfd does) serves the queue without a register access. */
+static void test_notifiers(void **state)
+{
+	struct env *v = *state;
+	struct virtio_mmio_notifier n0, n1, n;
+	uint64_t reply, one = 1;
+	uint32_t id, len;
+	int head;
+
+	assert_int_equal(virtio_mmio_notifier(&v->t, 0, &n0), 0);
+	assert_int_equal(virtio_mmio_notifier(&v->t, 1, &n1), 0);
+	assert_int_equal(virtio_mmio_notifier(&v->t, 2, &n), -ENOENT);
+	assert_true(n0.fd >= 0 && n1.fd >= 0 && n0.fd != n1.fd);
+	assert_int_equal(n0.addr, 0xd0000000 + VIRTIO_MMIO_QUEUE_NOTIFY);
+	assert_int_equal(n1.addr, n0.addr);
+	assert_int_equal(n0.len, 4);
+	assert_int_equal(n0.value, 0);
+	assert_int_equal(n1.value, 1);
+
+	start(v, ~0ULL & ~F_EVENT_IDX);
+	head = add_request(v, 1, &reply);
+	assert_true(head >= 0);
+	assert_int_equal(write(n1.fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(fg_el_poll(&v->el, 100), 1);
+	assert_int_equal(v->td.notifies, 1);
+	assert_true(fg_vring_get_used(&v->vr[1], &id, &len));
+	assert_int_equal(id, head);
+	assert_memory_equal(fg_ptr(&v->g, reply, 2), "ok", 2);
+}
+
+/* The window goes where the device manager said (params.base); a second
+ * window over it is refused with a one-line reason. */
+static void test_register(void **state)
+{
+	struct env *v = *state;
+	struct bus bus;
+	uint32_t magic = 0;
+	char err[128] = "";
+
+	bus_init(&bus, "mmio");
+	assert_int_equal(virtio_mmio_register(&v->t, &bus, err, sizeof(err)), 0);
+	assert_int_equal(bus_read(&bus, 0xd0000000 + VIRTIO_MMIO_MAGIC_VALUE, &magic, 4), 0);
+	assert_memory_equal(&magic, "virt", 4);
+	assert_int_not_equal(virtio_mmio_register(&v->t, &bus, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "tdev: cannot place its window at 0xd0000000"));
+	assert_null(strchr(err, '\n'));
+	bus_destroy(&bus);
+}
+
 static void test_init_rejects(void **state)
 {
 	struct env *v = *state;
 	struct tdev td = { .dev = { .ops = &tdev_ops, .nqueues = 1, .queue_max_size = 12 } };
 	struct virtio_mmio t;
-	struct virtio_mmio_params p = {
-		.mem = &v->g.mem, .el = &v->el, .irq = &v->g.irq.line, .vm_fd = -1
-	};
+	struct virtio_mmio_params p = { .mem = &v->g.mem, .el = &v->el, .irq = &v->g.irq.line };
 
 	assert_int_equal(virtio_mmio_init(&t, &td.dev, &p), -EINVAL); /* max not 2^n */
 	td.dev.queue_max_size = 16;
@@ -652,6 +702,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_needs_reset_after_bad_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notifiers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_rejects, setup, teardown),
 	};
 
