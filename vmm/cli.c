@@ -283,12 +283,12 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 	if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
 		if (cli_parse_bool(val, &b) < 0)
 			goto bad_value;
-		d->readonly = b;
+		d->opts.readonly = b;
 	} else if (!strcmp(opt, "format") && val) {
 		if (!strcmp(val, "raw"))
-			d->format = "raw";
+			d->opts.format = "raw";
 		else if (!strcmp(val, "qcow2"))
-			d->format = "qcow2";
+			d->opts.format = "qcow2";
 		else
 			goto bad_value;
 	} else if (!strcmp(opt, "serial") && val) {
@@ -304,18 +304,18 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 			goto nomem;
 	} else if (!strcmp(opt, "cache") && val) {
 		if (!strcmp(val, "none"))
-			d->direct = true;
+			d->opts.direct = true;
 		else if (!strcmp(val, "writeback"))
-			d->direct = false;
+			d->opts.direct = false;
 		else
 			goto bad_value;
 	} else if (!strcmp(opt, "aio") && val) {
 		if (!strcmp(val, "native"))
-			d->aio = CLI_AIO_NATIVE;
+			d->opts.engine = DISK_ENGINE_AIO;
 		else if (!strcmp(val, "threads"))
-			d->aio = CLI_AIO_THREADS;
+			d->opts.engine = DISK_ENGINE_THREADS;
 		else if (!strcmp(val, "sync"))
-			d->aio = CLI_AIO_SYNC;
+			d->opts.engine = DISK_ENGINE_SYNC;
 		else
 			goto bad_value;
 	} else {

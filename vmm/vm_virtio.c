@@ -69,36 +69,15 @@ struct vm_virtio_dev {
 /* vm_virtio_describe can always describe every device. */
 _Static_assert(CLI_MAX_VIRTIO <= ACPI_MAX_MMIO_DEVS, "the DSDT must hold every virtio device");
 
-static enum disk_engine_kind engine_of(enum cli_aio aio)
-{
-	switch (aio) {
-	case CLI_AIO_NATIVE:
-		return DISK_ENGINE_AIO;
-	case CLI_AIO_THREADS:
-		return DISK_ENGINE_THREADS;
-	case CLI_AIO_SYNC:
-		return DISK_ENGINE_SYNC;
-	case CLI_AIO_AUTO:
-		break;
-	}
-	return DISK_ENGINE_AUTO;
-}
-
 static int open_disk(struct vm_virtio_dev *v, unsigned int i)
 {
 	const struct cli_disk *cd = v->blk.cfg;
-	struct disk_open_opts o = {
-		.readonly = cd->readonly,
-		.direct = cd->direct,
-		.engine = engine_of(cd->aio),
-		.format = cd->format,
-	};
 	char err[512];
 	int ret;
 
 	/* vda, vdb, ...: the name Linux will give it (probe order = DSDT order) */
 	snprintf(v->name, sizeof(v->name), "virtio-blk vd%c", 'a' + i);
-	ret = disk_open(cd->path, &o, &v->blk.disk, err, sizeof(err));
+	ret = disk_open(cd->path, &cd->opts, &v->blk.disk, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
