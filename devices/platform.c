@@ -6,8 +6,11 @@
  */
 #include "devices/platform.h"
 
+#include <stdio.h>
 #include <string.h>
 
+/* Only for the values the firmware tables promise the guest (_S5's SLP_TYP,
+ * SLP_EN, the FADT's reset value); the ports come in platform_config. */
 #include "base/layout.h"
 
 /* ---- pvpanic: QEMU's docs/specs/pvpanic.rst, Linux drivers/misc/pvpanic ---- */
@@ -111,7 +114,7 @@ static const struct bus_dev_ops pvpanic_ops = {
 	.write = pvpanic_write,
 };
 
-/* ---- ACPI sleep control, sleep status, reset (0x600..0x602) ---- */
+/* ---- ACPI sleep control, sleep status, reset (PLATFORM_ACPI_*) ---- */
 
 static void acpi_sleep_ctl_write(struct platform_devs *p, uint8_t val)
 {
@@ -148,9 +151,7 @@ static void acpi_pm_read(void *opaque, uint64_t off, void *data, uint32_t len)
 
 	/* Byte registers; a wider access reads consecutive ones. */
 	for (i = 0; i < len; i++)
-		out[i] = (off + i == LAYOUT_PORT_ACPI_SLEEP_STS - LAYOUT_PORT_ACPI_SLEEP_CTL)
-				 ? p->sleep_sts
-				 : 0;
+		out[i] = off + i == PLATFORM_ACPI_SLEEP_STS ? p->sleep_sts : 0;
 }
 
 static void acpi_pm_write(void *opaque, uint64_t off, const void *data, uint32_t len)
@@ -160,11 +161,11 @@ static void acpi_pm_write(void *opaque, uint64_t off, const void *data, uint32_t
 	uint32_t i;
 
 	for (i = 0; i < len; i++) {
-		switch (LAYOUT_PORT_ACPI_SLEEP_CTL + off + i) {
-		case LAYOUT_PORT_ACPI_SLEEP_CTL:
+		switch (off + i) {
+		case PLATFORM_ACPI_SLEEP_CTL:
 			acpi_sleep_ctl_write(p, in[i]);
 			break;
-		case LAYOUT_PORT_ACPI_SLEEP_STS:
+		case PLATFORM_ACPI_SLEEP_STS:
 			p->sleep_sts &= ~(in[i] & WAK_STS); /* write 1 to clear */
 			break;
 		default:
@@ -356,21 +357,20 @@ void platform_destroy(struct platform_devs *p)
 	pthread_mutex_destroy(&p->lock);
 }
 
-int platform_register(struct platform_devs *p, struct bus *pio)
+int platform_register(struct platform_devs *p, struct bus *pio, char *err, size_t errlen)
 {
-	static const struct {
+	const struct platform_ports *ports = &p->cfg.ports;
+	const struct {
 		uint16_t port, len;
 		const struct bus_dev_ops *ops;
 		const char *name;
 	} devs[] = {
-		{ LAYOUT_PORT_DEBUG_EXIT, 1, &debug_exit_ops, "debug-exit" },
-		{ LAYOUT_PORT_PVPANIC, 1, &pvpanic_ops, "pvpanic" },
-		{ LAYOUT_PORT_ACPI_SLEEP_CTL,
-		  LAYOUT_PORT_ACPI_RESET - LAYOUT_PORT_ACPI_SLEEP_CTL + 1, &acpi_pm_ops,
-		  "acpi-pm" },
-		{ LAYOUT_PORT_I8042_DATA, 1, &i8042_data_ops, "i8042-data" },
-		{ LAYOUT_PORT_I8042_CMD, 1, &i8042_cmd_ops, "i8042-cmd" },
-		{ LAYOUT_PORT_POST, 1, &post_ops, "post" },
+		{ ports->debug_exit, 1, &debug_exit_ops, "debug-exit" },
+		{ ports->pvpanic, 1, &pvpanic_ops, "pvpanic" },
+		{ ports->acpi_pm, PLATFORM_ACPI_PM_LEN, &acpi_pm_ops, "acpi-pm" },
+		{ ports->i8042_data, 1, &i8042_data_ops, "i8042-data" },
+		{ ports->i8042_cmd, 1, &i8042_cmd_ops, "i8042-cmd" },
+		{ ports->post, 1, &post_ops, "post" },
 	};
 	unsigned int i;
 	int ret;
@@ -378,9 +378,9 @@ int platform_register(struct platform_devs *p, struct bus *pio)
 	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		ret = bus_register(pio, devs[i].port, devs[i].len, devs[i].ops, p, &p->lock,
 				   devs[i].name);
-		if (ret < 0) {
-			log_err("cannot register %s at port %#x: %d", devs[i].name, devs[i].port,
-				ret);
+		if (ret) {
+			snprintf(err, errlen, "cannot register %s at port %#x: %s", devs[i].name,
+				 devs[i].port, strerror(-ret));
 			return ret;
 		}
 	}

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The small devices through which a guest ends the VM:
- *   - debug-exit (port LAYOUT_PORT_DEBUG_EXIT): a byte v written -> status v
- *   - pvpanic (port LAYOUT_PORT_PVPANIC): QEMU's protocol; read returns the
+ * The small devices through which a guest ends the VM, each at the port the
+ * VMM chooses (struct platform_ports; vmm/ takes them from base/layout.h):
+ *   - debug-exit: a byte v written -> status v
+ *   - pvpanic: QEMU's protocol; read returns the
  *     supported events (bit 0 PANICKED, bit 1 CRASH_LOADED), a write with
  *     bit 0 set reports a guest kernel panic
  *   - ACPI hardware-reduced sleep control/status and reset registers (FADT
- *     SLEEP_CONTROL_REG, SLEEP_STATUS_REG, RESET_REG): SLP_EN with
- *     SLP_TYP=5 is S5 (poweroff); writing the reset value resets
- *   - i8042 (ports 0x60, 0x64): just enough keyboard controller for Linux's
+ *     SLEEP_CONTROL_REG, SLEEP_STATUS_REG, RESET_REG), one block of byte
+ *     registers: SLP_EN with SLP_TYP=5 is S5 (poweroff); writing the reset
+ *     value resets
+ *   - i8042 (data and command ports): just enough keyboard controller for Linux's
  *     reboot=k (command 0xfe pulses the CPU reset line) and for its i8042
  *     probe to finish quickly: no keyboard or mouse is attached
  *   - a sink for port 0x80 (POST codes / io_delay)
@@ -24,6 +26,7 @@
 #define DEVICES_PLATFORM_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/bus.h"
@@ -36,7 +39,25 @@ enum platform_event {
 	PLATFORM_EVENT_DEBUG_EXIT, /* debug-exit port; arg = status byte */
 };
 
+/* The ACPI register block: byte registers at these offsets from
+ * platform_ports.acpi_pm (the FADT must name the same ports). */
+#define PLATFORM_ACPI_SLEEP_CTL 0
+#define PLATFORM_ACPI_SLEEP_STS 1
+#define PLATFORM_ACPI_RESET	2
+#define PLATFORM_ACPI_PM_LEN	3
+
+/* Where each device sits on the PIO bus (the VMM's choice). */
+struct platform_ports {
+	uint16_t debug_exit;
+	uint16_t pvpanic;
+	uint16_t acpi_pm; /* PLATFORM_ACPI_PM_LEN ports */
+	uint16_t i8042_data;
+	uint16_t i8042_cmd;
+	uint16_t post; /* a sink for POST codes (Linux's io_delay) */
+};
+
 struct platform_config {
+	struct platform_ports ports;
 	void (*event)(void *opaque, enum platform_event ev, uint8_t arg);
 	void *opaque;
 };
@@ -57,7 +78,9 @@ struct platform_devs {
 void platform_init(struct platform_devs *p, const struct platform_config *cfg);
 void platform_destroy(struct platform_devs *p);
 
-/* Register all of the above on the PIO bus at the base/layout.h ports. */
-int platform_register(struct platform_devs *p, struct bus *pio) __attribute__((warn_unused_result));
+/* Register all of the above on the PIO bus at cfg.ports. On failure, a
+ * one-line reason in err. */
+int platform_register(struct platform_devs *p, struct bus *pio, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif /* DEVICES_PLATFORM_H */

@@ -13,6 +13,7 @@
  */
 #include "devices/rtc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -319,12 +320,13 @@ void rtc_destroy(struct rtc *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-int rtc_register(struct rtc *r, struct bus *pio)
+int rtc_register(struct rtc *r, struct bus *pio, char *err, size_t errlen)
 {
-	int ret = bus_register(pio, RTC_PORT_BASE, RTC_PORT_COUNT, &rtc_bus_ops, r, &r->lock,
+	int ret = bus_register(pio, r->cfg.port, RTC_PORT_COUNT, &rtc_bus_ops, r, &r->lock,
 			       "cmos-rtc");
 
-	if (ret < 0)
-		log_err("cannot register the CMOS RTC at port %#x: %d", RTC_PORT_BASE, ret);
+	if (ret)
+		snprintf(err, errlen, "cannot register the CMOS RTC at port %#x: %s", r->cfg.port,
+			 strerror(-ret));
 	return ret;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PC's CMOS real-time clock (a Motorola MC146818 at ports 0x70/0x71):
- * write a register index to 0x70, then read or write its value at 0x71.
+ * The PC's CMOS real-time clock (a Motorola MC146818; on a PC at ports
+ * 0x70/0x71, the VMM's choice): write a register index to the first port,
+ * then read or write its value at the second.
  *
  *   0x00-0x09  seconds, alarm, minutes, alarm, hours, alarm, day of week,
  *              day of month, month, year: the host's UTC clock (plus
@@ -27,18 +28,18 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "base/bus.h"
-#include "base/layout.h"
 
-#define RTC_PORT_BASE	LAYOUT_PORT_RTC /* index; +1 data */
-#define RTC_PORT_COUNT	2
+#define RTC_PORT_COUNT	2 /* index, data */
 #define RTC_CMOS_SIZE	128
 #define RTC_REG_CENTURY 0x32
 
 struct rtc_config {
+	uint16_t port; /* the index port; data at port + 1 */
 	/* Seconds since the epoch, UTC. NULL: the host's CLOCK_REALTIME.
 	 * Tests pass a fixed clock. */
 	int64_t (*now)(void *opaque);
@@ -58,7 +59,9 @@ struct rtc {
 void rtc_init(struct rtc *r, const struct rtc_config *cfg);
 void rtc_destroy(struct rtc *r);
 
-/* Register ports 0x70-0x71 on the PIO bus. */
-int rtc_register(struct rtc *r, struct bus *pio) __attribute__((warn_unused_result));
+/* Register the RTC_PORT_COUNT ports from cfg.port on the PIO bus. On
+ * failure, a one-line reason in err. */
+int rtc_register(struct rtc *r, struct bus *pio, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif /* DEVICES_RTC_H */

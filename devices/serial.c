@@ -15,6 +15,7 @@
  */
 #include "devices/serial.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Register offsets from the base port (DS, register summary). */
@@ -436,6 +437,17 @@ void serial_init(struct serial *s, const struct serial_config *cfg)
 	s->dll = DIVISOR_RESET;
 	s->iir = IIR_NO_INT;
 	/* The line is low when we start; irq_level says so. */
+}
+
+int serial_register(struct serial *s, struct bus *pio, char *err, size_t errlen)
+{
+	int ret = bus_register(pio, s->cfg.port, SERIAL_REG_COUNT, &serial_bus_ops, s, &s->lock,
+			       "serial");
+
+	if (ret)
+		snprintf(err, errlen, "cannot register the serial port at %#x: %s", s->cfg.port,
+			 strerror(-ret));
+	return ret;
 }
 
 void serial_destroy(struct serial *s)

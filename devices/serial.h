@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An 8250/16550A UART (COM1 at 0x3f8, IRQ 4): the guest's console.
+ * An 8250/16550A UART: the guest's console. The VMM chooses its ports and
+ * interrupt (COM1: 0x3f8, IRQ 4) and hands them in with serial_config.
  *
  * Register model: RBR/THR, IER, IIR/FCR, LCR (DLAB), MCR (incl. loopback),
  * LSR, MSR, SCR, divisor latch; 16-byte receive FIFO; THR-empty and
@@ -9,9 +10,9 @@
  * Output bytes go to cfg.tx; input arrives with serial_receive() (from the
  * event loop reading stdin).
  *
- * Locking: s->lock protects everything below it. The caller of
- * bus_register() passes &s->lock, so the bus takes it around serial_bus_ops
- * (which therefore do not lock); serial_receive() and serial_rx_space()
+ * Locking: s->lock protects everything below it. serial_register() hands
+ * it to the bus, which takes it around serial_bus_ops (which therefore do
+ * not lock); serial_receive() and serial_rx_space()
  * take it themselves. The callbacks (cfg.tx, cfg.rx_space) and the irq
  * line's set() run with s->lock held and must not call back into the
  * serial. Lock order: s->lock, then whatever the callbacks take.
@@ -30,6 +31,7 @@
 #define SERIAL_FIFO_SIZE 16
 
 struct serial_config {
+	uint16_t port; /* the first of SERIAL_REG_COUNT I/O ports */
 	struct irq_line *irq;
 	/* transmit: guest wrote bytes (one at a time today; may batch later) */
 	void (*tx)(void *opaque, const uint8_t *buf, size_t len);
@@ -57,6 +59,11 @@ struct serial {
 
 void serial_init(struct serial *s, const struct serial_config *cfg);
 void serial_destroy(struct serial *s);
+
+/* Register the SERIAL_REG_COUNT ports from cfg.port on the PIO bus. On
+ * failure, a one-line reason in err. */
+int serial_register(struct serial *s, struct bus *pio, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* The bus ops; opaque is the struct serial, lock is &s->lock. */
 extern const struct bus_dev_ops serial_bus_ops;

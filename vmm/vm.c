@@ -423,29 +423,56 @@ static void timer_handler(struct el_source *src, uint32_t events)
 
 /* ------------------------------------------------------------ devices */
 
+/* The FADT names the ACPI registers by their LAYOUT_ ports; the platform
+ * device has them as one block from LAYOUT_PORT_ACPI_SLEEP_CTL. */
+_Static_assert(LAYOUT_PORT_ACPI_SLEEP_STS == LAYOUT_PORT_ACPI_SLEEP_CTL + PLATFORM_ACPI_SLEEP_STS,
+	       "ACPI sleep status port");
+_Static_assert(LAYOUT_PORT_ACPI_RESET == LAYOUT_PORT_ACPI_SLEEP_CTL + PLATFORM_ACPI_RESET,
+	       "ACPI reset port");
+
+/* Every port and IRQ is chosen here, from base/layout.h; the devices
+ * register themselves where they are told. */
 static int vm_setup_devices(struct vm *vm)
 {
+	char err[128];
 	int ret;
 
 	irq_line_init_kvm(&vm->com1_irq, vm->vm_fd, LAYOUT_COM1_IRQ);
 	serial_init(&vm->serial, &(struct serial_config){
+					 .port = LAYOUT_PORT_COM1,
 					 .irq = &vm->com1_irq,
 					 .tx = console_tx,
 					 .tx_opaque = vm,
 					 .rx_space = console_rx_space,
 					 .rx_opaque = vm,
 				 });
-	ret = bus_register(&vm->pio, LAYOUT_PORT_COM1, SERIAL_REG_COUNT, &serial_bus_ops,
-			   &vm->serial, &vm->serial.lock, "serial");
+	ret = serial_register(&vm->serial, &vm->pio, err, sizeof(err));
 	if (ret)
-		return ret;
-	platform_init(&vm->platform,
-		      &(struct platform_config){ .event = platform_event, .opaque = vm });
-	ret = platform_register(&vm->platform, &vm->pio);
+		goto fail;
+	platform_init(&vm->platform, &(struct platform_config){
+					     .ports = {
+						     .debug_exit = LAYOUT_PORT_DEBUG_EXIT,
+						     .pvpanic = LAYOUT_PORT_PVPANIC,
+						     .acpi_pm = LAYOUT_PORT_ACPI_SLEEP_CTL,
+						     .i8042_data = LAYOUT_PORT_I8042_DATA,
+						     .i8042_cmd = LAYOUT_PORT_I8042_CMD,
+						     .post = LAYOUT_PORT_POST,
+					     },
+					     .event = platform_event,
+					     .opaque = vm,
+				     });
+	ret = platform_register(&vm->platform, &vm->pio, err, sizeof(err));
 	if (ret)
-		return ret;
-	rtc_init(&vm->rtc, NULL); /* the host's clock */
-	return rtc_register(&vm->rtc, &vm->pio);
+		goto fail;
+	/* .now = NULL: the host's clock */
+	rtc_init(&vm->rtc, &(struct rtc_config){ .port = LAYOUT_PORT_RTC });
+	ret = rtc_register(&vm->rtc, &vm->pio, err, sizeof(err));
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	log_err("cannot set up devices: %s", err);
+	return ret;
 }
 
 static int vm_setup_event_sources(struct vm *vm)
@@ -574,11 +601,9 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 		return ret;
 	vm_log_step(&t, "kernel and firmware tables");
 	/* 4. devices on the buses */
-	ret = vm_setup_devices(vm);
-	if (ret) {
-		log_err("cannot set up devices: %s", strerror(-ret));
+	ret = vm_setup_devices(vm); /* logs its own errors */
+	if (ret)
 		return ret;
-	}
 	ret = vm_virtio_attach(vm); /* logs its own errors */
 	if (ret)
 		return ret;

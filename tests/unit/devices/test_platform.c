@@ -46,13 +46,21 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct platform_config cfg;
+	char err[128];
 
 	if (!f)
 		return -1;
+	/* the VMM's ports (vmm/vm.c), so the tests read like the guest's view */
 	cfg = (struct platform_config){ .event = fake_event, .opaque = f };
+	cfg.ports = (struct platform_ports){ .debug_exit = LAYOUT_PORT_DEBUG_EXIT,
+					     .pvpanic = LAYOUT_PORT_PVPANIC,
+					     .acpi_pm = LAYOUT_PORT_ACPI_SLEEP_CTL,
+					     .i8042_data = LAYOUT_PORT_I8042_DATA,
+					     .i8042_cmd = LAYOUT_PORT_I8042_CMD,
+					     .post = LAYOUT_PORT_POST };
 	platform_init(&f->p, &cfg);
 	bus_init(&f->bus, "pio");
-	if (platform_register(&f->p, &f->bus) != 0)
+	if (platform_register(&f->p, &f->bus, err, sizeof(err)) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -248,9 +256,49 @@ static void test_register_twice_fails(void **state)
 	struct fx *f = *state;
 	struct platform_devs other;
 
-	platform_init(&other, NULL);
-	assert_int_equal(platform_register(&other, &f->bus), -EEXIST);
+	char err[128] = "";
+
+	platform_init(&other, &(struct platform_config){ .ports = f->p.cfg.ports });
+	assert_int_equal(platform_register(&other, &f->bus, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "cannot register debug-exit at port 0x501"));
+	assert_null(strchr(err, '\n'));
 	platform_destroy(&other);
+}
+
+/* The devices sit where the config says, not at fixed ports. */
+static void test_ports_from_config(void **state)
+{
+	struct fx *f = *state;
+	struct platform_devs moved;
+	struct bus bus;
+	char err[128];
+	uint8_t v = 7;
+
+	platform_init(&moved, &(struct platform_config){
+				      .ports = { .debug_exit = 0x1000,
+						 .pvpanic = 0x1001,
+						 .acpi_pm = 0x1010,
+						 .i8042_data = 0x1020,
+						 .i8042_cmd = 0x1021,
+						 .post = 0x1030 },
+				      .event = fake_event,
+				      .opaque = f,
+			      });
+	bus_init(&bus, "pio");
+	assert_int_equal(platform_register(&moved, &bus, err, sizeof(err)), 0);
+	assert_int_equal(bus_write(&bus, 0x1000, &v, 1), 0);
+	assert_int_equal(f->nevents, 1);
+	assert_int_equal(f->ev[0], PLATFORM_EVENT_DEBUG_EXIT);
+	assert_int_equal(f->arg[0], 7);
+	v = 0x34; /* S5 through the moved ACPI block */
+	assert_int_equal(bus_write(&bus, 0x1010 + PLATFORM_ACPI_SLEEP_CTL, &v, 1), 0);
+	assert_int_equal(f->nevents, 2);
+	assert_int_equal(f->ev[1], PLATFORM_EVENT_POWEROFF);
+	assert_int_equal(bus_write(&bus, LAYOUT_PORT_DEBUG_EXIT, &v, 1),
+			 -ENOENT); /* nobody there */
+	assert_int_equal(f->nevents, 2);
+	bus_destroy(&bus);
+	platform_destroy(&moved);
 }
 
 int main(void)
@@ -266,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_i8042_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_twice_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_from_config, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

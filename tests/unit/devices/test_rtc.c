@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The CMOS RTC through the PIO bus, on a fixed clock and on the host's. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,15 +41,19 @@ static int64_t fixed_time(void)
 static int setup_common(void **state, bool fake)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct rtc_config cfg = { .now = fake_now };
+	struct rtc_config cfg = { .port = 0x70 };
+	char err[128];
 
 	if (!f)
 		return -1;
-	cfg.opaque = f;
+	if (fake) {
+		cfg.now = fake_now;
+		cfg.opaque = f;
+	}
 	f->now = fixed_time();
-	rtc_init(&f->rtc, fake ? &cfg : NULL);
+	rtc_init(&f->rtc, &cfg);
 	bus_init(&f->bus, "pio");
-	if (rtc_register(&f->rtc, &f->bus) != 0)
+	if (rtc_register(&f->rtc, &f->bus, err, sizeof(err)) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -207,6 +212,28 @@ static void test_host_clock_plausible(void **state)
 	assert_int_equal(bcd(cmos_read(f, 0x09)), (tm.tm_year + 1900) % 100);
 }
 
+/* The ports come from the config; a taken one is refused in one line. */
+static void test_register_where_told(void **state)
+{
+	struct fx *f = *state;
+	struct rtc other;
+	char err[128] = "";
+	uint8_t idx = 0x0d, v = 0;
+
+	rtc_init(&other, &(struct rtc_config){ .port = 0x70 });
+	assert_int_equal(rtc_register(&other, &f->bus, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "cannot register the CMOS RTC at port 0x70"));
+	assert_null(strchr(err, '\n'));
+	other.cfg.port = 0x170;
+	assert_int_equal(rtc_register(&other, &f->bus, err, sizeof(err)), 0);
+	assert_int_equal(bus_write(&f->bus, 0x170, &idx, 1), 0);
+	assert_int_equal(bus_read(&f->bus, 0x171, &v, 1), 0);
+	assert_int_equal(v, 0x80); /* register D: valid RAM and time */
+	bus_destroy(&f->bus);	   /* before `other` goes away */
+	bus_init(&f->bus, "pio");
+	rtc_destroy(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +244,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_clock_plausible, setup_host_clock,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_register_where_told, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,21 +72,22 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct serial_config cfg;
+	char err[128];
 
 	if (!f)
 		return -1;
 	f->irq.set = fake_irq_set;
 	f->irq.opaque = f;
 	f->irq.gsi = 4;
-	cfg = (struct serial_config){ .irq = &f->irq,
+	cfg = (struct serial_config){ .port = BASE,
+				      .irq = &f->irq,
 				      .tx = fake_tx,
 				      .tx_opaque = f,
 				      .rx_space = fake_rx_space,
 				      .rx_opaque = f };
 	serial_init(&f->s, &cfg);
 	bus_init(&f->bus, "pio");
-	if (bus_register(&f->bus, BASE, SERIAL_REG_COUNT, &serial_bus_ops, &f->s, &f->s.lock,
-			 "com1") != 0)
+	if (serial_register(&f->s, &f->bus, err, sizeof(err)) != 0)
 		return -1;
 	*state = f;
 	return 0;
