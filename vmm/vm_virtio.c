@@ -256,7 +256,7 @@ static int wire_notifiers(struct vm *vm, struct vm_virtio_dev *v)
 	struct virtio_mmio_notifier n;
 	int ret;
 
-	while (virtio_mmio_notifier(&v->mmio, v->nnotifiers, &n) == 0) {
+	while (virtio_mmio_get_notifier(&v->mmio, v->nnotifiers, &n) == 0) {
 		ret = kvm_ioeventfd_assign(vm->vm_fd, n.fd, n.addr, n.len, false, true, n.value);
 		if (ret) {
 			log_err("%s: cannot wire queue %u's notify to an ioeventfd: %s", v->name,
@@ -275,7 +275,7 @@ static void unwire_notifiers(struct vm *vm, struct vm_virtio_dev *v)
 
 	while (v->nnotifiers > 0) {
 		v->nnotifiers--;
-		if (virtio_mmio_notifier(&v->mmio, v->nnotifiers, &n) == 0)
+		if (virtio_mmio_get_notifier(&v->mmio, v->nnotifiers, &n) == 0)
 			(void)kvm_ioeventfd_deassign(vm->vm_fd, n.fd, n.addr, n.len, false, true,
 						     n.value);
 	}

@@ -597,8 +597,8 @@ int virtio_mmio_register(struct virtio_mmio *t, struct bus *mmio, char *err, siz
 	return ret;
 }
 
-int virtio_mmio_notifier(const struct virtio_mmio *t, unsigned int qidx,
-			 struct virtio_mmio_notifier *n)
+int virtio_mmio_get_notifier(const struct virtio_mmio *t, unsigned int qidx,
+			     struct virtio_mmio_notifier *n)
 {
 	if (!t->dev || qidx >= t->dev->nqueues)
 		return -ENOENT;

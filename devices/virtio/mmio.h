@@ -7,7 +7,7 @@
  * index): for every queue the transport owns an eventfd that the event loop
  * watches, so the device's queue_notify() always runs on the event-loop
  * thread. The transport knows no KVM: it exposes each eventfd and the write
- * that signals it (virtio_mmio_notifier), and the device manager hands them
+ * that signals it (virtio_mmio_get_notifier), and the device manager hands them
  * to the hypervisor (a KVM ioeventfd with datamatch = queue index), so a
  * kick never leaves the kernel (KVM-ON-THESE-HOSTS: ~1 us instead of
  * ~4.5 us). A QueueNotify write that does reach the register window (no
@@ -130,10 +130,10 @@ struct virtio_mmio_notifier {
 };
 
 /* Queue `qidx`'s notifier; -ENOENT past the device's last queue, so
- * `for (q = 0; virtio_mmio_notifier(t, q, &n) == 0; q++)` visits them all.
+ * `for (q = 0; virtio_mmio_get_notifier(t, q, &n) == 0; q++)` visits them all.
  * The fd stays owned by the transport. */
-int virtio_mmio_notifier(const struct virtio_mmio *t, unsigned int qidx,
-			 struct virtio_mmio_notifier *n) __attribute__((warn_unused_result));
+int virtio_mmio_get_notifier(const struct virtio_mmio *t, unsigned int qidx,
+			     struct virtio_mmio_notifier *n) __attribute__((warn_unused_result));
 
 /*
  * The device's configuration changed (e.g. a disk was resized): bump

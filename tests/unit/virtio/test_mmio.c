@@ -630,9 +630,9 @@ static void test_notifiers(void **state)
 	uint32_t id, len;
 	int head;
 
-	assert_int_equal(virtio_mmio_notifier(&v->t, 0, &n0), 0);
-	assert_int_equal(virtio_mmio_notifier(&v->t, 1, &n1), 0);
-	assert_int_equal(virtio_mmio_notifier(&v->t, 2, &n), -ENOENT);
+	assert_int_equal(virtio_mmio_get_notifier(&v->t, 0, &n0), 0);
+	assert_int_equal(virtio_mmio_get_notifier(&v->t, 1, &n1), 0);
+	assert_int_equal(virtio_mmio_get_notifier(&v->t, 2, &n), -ENOENT);
 	assert_true(n0.fd >= 0 && n1.fd >= 0 && n0.fd != n1.fd);
 	assert_int_equal(n0.addr, 0xd0000000 + VIRTIO_MMIO_QUEUE_NOTIFY);
 	assert_int_equal(n1.addr, n0.addr);
