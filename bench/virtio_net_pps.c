@@ -94,8 +94,8 @@ struct drvq {
 
 /* The null backend (tx) and the always-ready one (rx). */
 struct null_nb {
-	struct net_backend nb; /* first: net_backend -> null_nb */
-	const uint8_t *frame;  /* what recv() hands out (NULL: nothing) */
+	struct netbe nb;      /* first: netbe -> null_nb */
+	const uint8_t *frame; /* what recv() hands out (NULL: nothing) */
 	size_t frame_len;
 	uint64_t sent, sent_bytes;
 };
@@ -108,7 +108,7 @@ struct bench {
 	struct event_loop el;
 	struct fake_guest g;
 	struct null_nb null;
-	struct net_backend *nb; /* &null.nb or slirp */
+	struct netbe *nb; /* &null.nb or slirp */
 	struct virtio_net *n;
 	struct virtio_mmio t;
 	struct drvq q[2];
@@ -243,7 +243,7 @@ static int drvq_reclaim(struct drvq *q, uint32_t want)
 
 /* ---- the null backend ---- */
 
-static int null_send(struct net_backend *nb, const struct iovec *iov, unsigned int iovcnt)
+static int null_send(struct netbe *nb, const struct iovec *iov, unsigned int iovcnt)
 {
 	struct null_nb *z = (struct null_nb *)nb;
 	unsigned int i;
@@ -254,7 +254,7 @@ static int null_send(struct net_backend *nb, const struct iovec *iov, unsigned i
 	return 0;
 }
 
-static ssize_t null_recv(struct net_backend *nb, void *buf, size_t len)
+static ssize_t null_recv(struct netbe *nb, void *buf, size_t len)
 {
 	struct null_nb *z = (struct null_nb *)nb;
 
@@ -265,13 +265,13 @@ static ssize_t null_recv(struct net_backend *nb, void *buf, size_t len)
 }
 
 /* Always ready: there is no source to stop reading. */
-static void null_rx_enable(struct net_backend *nb, bool enable)
+static void null_rx_enable(struct netbe *nb, bool enable)
 {
 	(void)nb;
 	(void)enable;
 }
 
-static const struct net_backend_ops null_ops = {
+static const struct netbe_ops null_ops = {
 	.send = null_send,
 	.recv = null_recv,
 	.rx_enable = null_rx_enable,
@@ -371,19 +371,19 @@ static int bench_step(struct bench *b)
 
 static int bench_backend(struct bench *b)
 {
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(a);
 	char err[256] = "";
 	int rcvbuf = 8 << 20, ret;
 
 	if (b->mode != MODE_SLIRP) {
-		b->null.nb = (struct net_backend){ .ops = &null_ops, .name = "null" };
+		b->null.nb = (struct netbe){ .ops = &null_ops, .name = "null" };
 		b->nb = &b->null.nb;
 		return 0;
 	}
-	net_user_config_default(&cfg);
-	ret = net_slirp_create(&cfg, &b->el, &b->nb, err, sizeof(err));
+	netbe_user_config_default(&cfg);
+	ret = netbe_slirp_create(&cfg, &b->el, &b->nb, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "virtio_net_pps: slirp: %s\n", err[0] ? err : strerror(-ret));
 		return ret;

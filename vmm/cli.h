@@ -55,8 +55,8 @@ enum cli_net_kind { CLI_NET_USER, CLI_NET_TAP };
 struct cli_net {
 	enum cli_net_kind kind;
 	uint8_t mac[6];
-	struct net_user_config user; /* CLI_NET_USER */
-	struct net_tap_config tap;   /* CLI_NET_TAP */
+	struct netbe_user_config user; /* CLI_NET_USER */
+	struct netbe_tap_config tap;   /* CLI_NET_TAP */
 };
 
 struct vmm_config {

@@ -103,7 +103,7 @@ static int parse_port(const char *s, uint16_t *port)
 /* [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, addresses optional.
  * A zero guest address means "the first DHCP address" (resolved later, once
  * dhcpstart= is known). */
-static int parse_hostfwd(const char *rule, struct net_hostfwd *f)
+static int parse_hostfwd(const char *rule, struct netbe_hostfwd *f)
 {
 	char buf[128];
 	char *proto, *haddr, *hport, *gaddr, *gport;
@@ -145,13 +145,13 @@ static int parse_hostfwd(const char *rule, struct net_hostfwd *f)
 	return 0;
 }
 
-static int parse_ifname(const char *v, char out[NET_IFNAME_MAX])
+static int parse_ifname(const char *v, char out[NETBE_IFNAME_MAX])
 {
 	size_t i, n = strlen(v);
 
 	/* Linux dev_valid_name(): 1..15 bytes, no '/', ':' or white space,
 	 * not "." or "..". */
-	if (n == 0 || n >= NET_IFNAME_MAX || !strcmp(v, ".") || !strcmp(v, ".."))
+	if (n == 0 || n >= NETBE_IFNAME_MAX || !strcmp(v, ".") || !strcmp(v, ".."))
 		return -EINVAL;
 	for (i = 0; i < n; i++)
 		if (v[i] == '/' || v[i] == ':' || isspace((unsigned char)v[i]))
@@ -165,7 +165,7 @@ struct user_given {
 	bool host, dns, dhcp_start;
 };
 
-static int parse_user_opt(const char *opt, const char *val, struct net_user_config *u,
+static int parse_user_opt(const char *opt, const char *val, struct netbe_user_config *u,
 			  struct user_given *given, char *err, size_t errlen)
 {
 	if (!strcmp(opt, "net") && val)
@@ -185,9 +185,9 @@ static int parse_user_opt(const char *opt, const char *val, struct net_user_conf
 	if (!strcmp(opt, "restrict"))
 		return cli_parse_bool(val, &u->restricted);
 	if (!strcmp(opt, "hostfwd") && val) {
-		if (u->nfwd == NET_MAX_HOSTFWD) {
+		if (u->nfwd == NETBE_MAX_HOSTFWD) {
 			cli_set_err(err, errlen, "--net user: at most %d hostfwd rules",
-				    NET_MAX_HOSTFWD);
+				    NETBE_MAX_HOSTFWD);
 			return -E2BIG;
 		}
 		if (parse_hostfwd(val, &u->fwd[u->nfwd]) < 0) {
@@ -208,7 +208,7 @@ static int parse_user_opt(const char *opt, const char *val, struct net_user_conf
 	return -ENOENT;
 }
 
-static int parse_tap_opt(const char *opt, const char *val, struct net_tap_config *t, char *err,
+static int parse_tap_opt(const char *opt, const char *val, struct netbe_tap_config *t, char *err,
 			 size_t errlen)
 {
 	if (!strcmp(opt, "ifname") && val)
@@ -223,7 +223,7 @@ static int parse_tap_opt(const char *opt, const char *val, struct net_tap_config
 }
 
 /* Fill what was not given from net=, then check the whole configuration. */
-static int finish_user(struct net_user_config *u, const struct user_given *given, char *err,
+static int finish_user(struct netbe_user_config *u, const struct user_given *given, char *err,
 		       size_t errlen)
 {
 	uint32_t net = ntohl(u->net.s_addr);
@@ -238,7 +238,7 @@ static int finish_user(struct net_user_config *u, const struct user_given *given
 	for (i = 0; i < u->nfwd; i++)
 		if (!u->fwd[i].guest_addr.s_addr)
 			u->fwd[i].guest_addr = u->dhcp_start;
-	return net_user_config_check(u, err, errlen);
+	return netbe_user_config_check(u, err, errlen);
 }
 
 int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)
@@ -257,7 +257,7 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	opt = strtok_r(copy, ",", &save);
 	if (opt && !strcmp(opt, "user")) {
 		n->kind = CLI_NET_USER;
-		net_user_config_default(&n->user);
+		netbe_user_config_default(&n->user);
 	} else if (opt && !strcmp(opt, "tap")) {
 		n->kind = CLI_NET_TAP;
 		n->tap.vnet_hdr = true;

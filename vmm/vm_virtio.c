@@ -60,7 +60,7 @@ struct vm_virtio_dev {
 		} blk; /* VM_VIRTIO_BLK */
 		struct {
 			const struct cli_net *cfg;
-			struct net_backend *backend;
+			struct netbe *backend;
 			struct virtio_net *dev;
 		} net; /* VM_VIRTIO_NET */
 	};
@@ -99,7 +99,7 @@ static void log_net(const struct vm_virtio_dev *v, unsigned int i)
 	if (cn->kind != CLI_NET_USER)
 		return;
 	for (j = 0; j < cn->user.nfwd; j++) {
-		const struct net_hostfwd *f = &cn->user.fwd[j];
+		const struct netbe_hostfwd *f = &cn->user.fwd[j];
 
 		inet_ntop(AF_INET, &f->host_addr, a, sizeof(a));
 		inet_ntop(AF_INET, &f->guest_addr, b, sizeof(b));
@@ -117,9 +117,9 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 	/* eth0, eth1, ...: the name Linux will give it (probe order = DSDT order) */
 	snprintf(v->name, sizeof(v->name), "virtio-net eth%u", i);
 	if (cn->kind == CLI_NET_USER)
-		ret = net_slirp_create(&cn->user, &vm->loop, &v->net.backend, err, sizeof(err));
+		ret = netbe_slirp_create(&cn->user, &vm->loop, &v->net.backend, err, sizeof(err));
 	else
-		ret = net_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
+		ret = netbe_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Net backends: where a virtio-net device's Ethernet frames come from and go
- * to (user-mode NAT through libslirp in slirp.c, a host tap device in tap.c).
+ * Net backends (prefix netbe_): where a virtio-net device's Ethernet frames
+ * come from and go to (user-mode NAT through libslirp in slirp.c, a host tap
+ * device in tap.c). Not to be confused with the virtio-net device itself
+ * (prefix vnet_, devices/virtio/net.h), which drives one of these.
  *
  * A backend knows nothing of virtio (DESIGN.md: backends never include
  * virtio headers). The only virtio-shaped thing it may see is the 12-byte
@@ -21,13 +23,13 @@
  *       rx is disabled the backend stops reading its sources (tap: the fd
  *       leaves the epoll set, so the kernel's tap queue fills; slirp: host
  *       sockets are not read, so TCP peers see a closed window) and does not
- *       report NET_EV_RX. When enabled and frames are waiting, it reports
- *       NET_EV_RX; the device then calls recv() until -EAGAIN.
+ *       report NETBE_EV_RX. When enabled and frames are waiting, it reports
+ *       NETBE_EV_RX; the device then calls recv() until -EAGAIN.
  *   tx: send() returns -EAGAIN when the backend cannot take a frame now; the
- *       device keeps the frame and waits for NET_EV_TX.
+ *       device keeps the frame and waits for NETBE_EV_TX.
  */
-#ifndef VMM_DEVICES_NET_H
-#define VMM_DEVICES_NET_H
+#ifndef DEVICES_NET_NET_H
+#define DEVICES_NET_NET_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,61 +39,61 @@
 
 /* The largest frame a backend delivers or accepts, virtio-net header
  * included: a 64 KiB TSO/GSO super-frame plus Ethernet/VLAN headers. */
-#define NET_FRAME_MAX (65536 + 14 + 4 + 12)
+#define NETBE_FRAME_MAX (65536 + 14 + 4 + 12)
 /* The smallest Ethernet frame a backend accepts (destination, source,
  * EtherType), header excluded. */
-#define NET_FRAME_MIN 14
+#define NETBE_FRAME_MIN 14
 
 /* Offloads a backend can take (set_offloads): frames may carry partial
  * checksums (virtio_net_hdr NEEDS_CSUM) and be TSO/ECN super-frames. They
  * map to the tap kernel's TUN_F_* bits. */
-#define NET_OFFLOAD_CSUM (1U << 0)
-#define NET_OFFLOAD_TSO4 (1U << 1)
-#define NET_OFFLOAD_TSO6 (1U << 2)
-#define NET_OFFLOAD_ECN	 (1U << 3)
+#define NETBE_OFFLOAD_CSUM (1U << 0)
+#define NETBE_OFFLOAD_TSO4 (1U << 1)
+#define NETBE_OFFLOAD_TSO6 (1U << 2)
+#define NETBE_OFFLOAD_ECN  (1U << 3)
 
 /* notify() events */
-#define NET_EV_RX (1U << 0) /* frames are waiting: recv() until -EAGAIN */
-#define NET_EV_TX (1U << 1) /* send() may succeed again after -EAGAIN */
+#define NETBE_EV_RX (1U << 0) /* frames are waiting: recv() until -EAGAIN */
+#define NETBE_EV_TX (1U << 1) /* send() may succeed again after -EAGAIN */
 
-struct net_backend;
+struct netbe;
 
-struct net_backend_ops {
+struct netbe_ops {
 	/* Send one frame, gathered from iov (with the vnet header first when
 	 * vnet_hdr_len != 0). Returns 0 when the frame was taken, -EAGAIN when
-	 * it cannot be taken now (keep it; NET_EV_TX follows), any other
+	 * it cannot be taken now (keep it; NETBE_EV_TX follows), any other
 	 * negative errno when it was dropped (malformed, too long, host error;
 	 * the backend counts it). */
-	int (*send)(struct net_backend *nb, const struct iovec *iov, unsigned int iovcnt);
+	int (*send)(struct netbe *nb, const struct iovec *iov, unsigned int iovcnt);
 	/* Receive the next frame into buf (vnet header first when
 	 * vnet_hdr_len != 0). Returns its length, or -EAGAIN when nothing is
 	 * waiting. A frame longer than len is dropped, not truncated (counted;
-	 * the call goes on to the next one). len >= NET_FRAME_MAX never drops. */
-	ssize_t (*recv)(struct net_backend *nb, void *buf, size_t len);
+	 * the call goes on to the next one). len >= NETBE_FRAME_MAX never drops. */
+	ssize_t (*recv)(struct netbe *nb, void *buf, size_t len);
 	/* See "Flow control" above. Starts disabled. */
-	void (*rx_enable)(struct net_backend *nb, bool enable);
+	void (*rx_enable)(struct netbe *nb, bool enable);
 	/* The offloads the guest accepted (a subset of nb->offloads; 0 turns
 	 * them all off). Frames recv() returns may then use them. 0 or -errno. */
-	int (*set_offloads)(struct net_backend *nb, unsigned int offloads);
+	int (*set_offloads)(struct netbe *nb, unsigned int offloads);
 	/* With the event loop no longer running: leave it, close, free. */
-	void (*destroy)(struct net_backend *nb);
+	void (*destroy)(struct netbe *nb);
 };
 
 /* Counters, for `--trace`-style reports and the benches. */
-struct net_stats {
+struct netbe_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped;
 	uint64_t rx_frames, rx_bytes, rx_dropped;
 };
 
-struct net_backend {
-	const struct net_backend_ops *ops;
+struct netbe {
+	const struct netbe_ops *ops;
 	const char *name;	   /* "user", "tap tap0": for messages */
 	unsigned int vnet_hdr_len; /* 0 (bare frames) or 12 (virtio_net_hdr_v1) */
-	unsigned int offloads;	   /* NET_OFFLOAD_* it supports (0 without a vnet hdr) */
-	struct net_stats stats;	   /* kept by the backend */
+	unsigned int offloads;	   /* NETBE_OFFLOAD_* it supports (0 without a vnet hdr) */
+	struct netbe_stats stats;  /* kept by the backend */
 	/* Set by the device before its first rx_enable(true). */
 	void (*notify)(void *opaque, unsigned int events);
 	void *notify_opaque;
 };
 
-#endif /* VMM_DEVICES_NET_H */
+#endif /* DEVICES_NET_NET_H */

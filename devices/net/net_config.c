@@ -18,7 +18,7 @@ static void fmt_ip(char *buf, size_t len, struct in_addr a)
 }
 
 /* "10.0.2.0/24"; only for a contiguous mask. */
-static void fmt_net(char *buf, size_t len, const struct net_user_config *cfg)
+static void fmt_net(char *buf, size_t len, const struct netbe_user_config *cfg)
 {
 	char ip[INET_ADDRSTRLEN];
 
@@ -26,7 +26,7 @@ static void fmt_net(char *buf, size_t len, const struct net_user_config *cfg)
 	snprintf(buf, len, "%s/%d", ip, __builtin_popcount(ntohl(cfg->mask.s_addr)));
 }
 
-__attribute__((warn_unused_result)) static int check_addr(const struct net_user_config *cfg,
+__attribute__((warn_unused_result)) static int check_addr(const struct netbe_user_config *cfg,
 							  const char *what, struct in_addr a,
 							  char *err, size_t errlen)
 {
@@ -49,7 +49,7 @@ __attribute__((warn_unused_result)) static int check_addr(const struct net_user_
 	return -EINVAL;
 }
 
-int net_user_config_check(const struct net_user_config *cfg, char *err, size_t errlen)
+int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size_t errlen)
 {
 	uint32_t mask = ntohl(cfg->mask.s_addr);
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
@@ -89,13 +89,13 @@ int net_user_config_check(const struct net_user_config *cfg, char *err, size_t e
 			 host ? "host" : "dns");
 		return -EINVAL;
 	}
-	if (cfg->nfwd > NET_MAX_HOSTFWD) {
+	if (cfg->nfwd > NETBE_MAX_HOSTFWD) {
 		snprintf(err, errlen, "--net user: %u hostfwd rules (at most %d)", cfg->nfwd,
-			 NET_MAX_HOSTFWD);
+			 NETBE_MAX_HOSTFWD);
 		return -EINVAL;
 	}
 	for (i = 0; i < cfg->nfwd; i++) {
-		const struct net_hostfwd *f = &cfg->fwd[i];
+		const struct netbe_hostfwd *f = &cfg->fwd[i];
 
 		if (!f->host_port || !f->guest_port) {
 			snprintf(err, errlen, "--net user: hostfwd rule %u has port 0", i + 1);

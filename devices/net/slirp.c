@@ -26,7 +26,7 @@
  * and its send_packet callback runs there. net.h forbids calling notify()
  * from an op (the device holds its lock), so send_packet only queues the
  * frame in a bounded FIFO and writes the wake eventfd; the wake handler
- * reports NET_EV_RX. send() also writes it, because slirp_input may have
+ * reports NETBE_EV_RX. send() also writes it, because slirp_input may have
  * opened sockets that must join the epoll set.
  *
  * Backpressure ("rx waits for guest buffers"). slirp itself never waits: it
@@ -99,8 +99,8 @@ struct slirp_fdent {
 	bool seen;
 };
 
-struct net_slirp {
-	struct net_backend nb; /* first: ops get &nb */
+struct netbe_slirp {
+	struct netbe nb; /* first: ops get &nb */
 	struct event_loop *el;
 	Slirp *slirp;
 
@@ -134,9 +134,9 @@ struct net_slirp {
 	struct ratelimit rl;
 };
 
-static struct net_slirp *to_slirp(struct net_backend *nb)
+static struct netbe_slirp *to_slirp(struct netbe *nb)
 {
-	return (struct net_slirp *)nb;
+	return (struct netbe_slirp *)nb;
 }
 
 static int64_t mono_ns(void)
@@ -149,7 +149,7 @@ static int64_t mono_ns(void)
 
 /* ---- waking ourselves ---- */
 
-static void slirp_kick(struct net_slirp *s)
+static void slirp_kick(struct netbe_slirp *s)
 {
 	uint64_t one = 1;
 
@@ -161,14 +161,14 @@ static void slirp_kick(struct net_slirp *s)
 }
 
 /* Whether slirp may read host sockets now. */
-static bool slirp_reading(const struct net_slirp *s)
+static bool slirp_reading(const struct netbe_slirp *s)
 {
 	return s->rx_enabled && !s->rx_full;
 }
 
 /* Put the private epoll source into the loop or take it out, to match
  * slirp_reading(). Out of the loop, ready sockets cannot make it spin. */
-static void slirp_update_reading(struct net_slirp *s)
+static void slirp_update_reading(struct netbe_slirp *s)
 {
 	bool want = slirp_reading(s);
 	int ret;
@@ -192,7 +192,7 @@ static void slirp_update_reading(struct net_slirp *s)
 
 /* ---- rx FIFO ---- */
 
-static void fifo_free_all(struct net_slirp *s)
+static void fifo_free_all(struct netbe_slirp *s)
 {
 	while (s->fifo_count) {
 		free(s->fifo[s->fifo_head]);
@@ -206,7 +206,7 @@ static void fifo_free_all(struct net_slirp *s)
 /* slirp's send_packet: a frame for the guest. May run inside send(). */
 static ssize_t slirp_cb_send_packet(const void *buf, size_t len, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	struct rx_frame *f;
 
 	/* Returning len even when we drop: slirp would only log a negative
@@ -241,7 +241,7 @@ static ssize_t slirp_cb_send_packet(const void *buf, size_t len, void *opaque)
  * older timer_new; a fired timer goes back through slirp_handle_timer. */
 static void *slirp_cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	struct slirp_timer *t = calloc(1, sizeof(*t));
 
 	if (!t)
@@ -255,7 +255,7 @@ static void *slirp_cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *o
 
 static void slirp_cb_timer_free(void *timer, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	struct slirp_timer **pp;
 
 	for (pp = &s->timers; *pp; pp = &(*pp)->next) {
@@ -277,7 +277,7 @@ static void slirp_cb_timer_mod(void *timer, int64_t expire_time, void *opaque)
 		((struct slirp_timer *)timer)->expire_ms = expire_time < 0 ? 0 : expire_time;
 }
 
-static void timers_run(struct net_slirp *s)
+static void timers_run(struct netbe_slirp *s)
 {
 	unsigned int fired;
 
@@ -296,7 +296,7 @@ static void timers_run(struct net_slirp *s)
 	}
 }
 
-static void timerfd_rearm(struct net_slirp *s, uint32_t timeout_ms)
+static void timerfd_rearm(struct netbe_slirp *s, uint32_t timeout_ms)
 {
 	int64_t deadline_ms = -1;
 	struct itimerspec its = { 0 };
@@ -322,7 +322,7 @@ static void timerfd_rearm(struct net_slirp *s, uint32_t timeout_ms)
 
 static int slirp_cb_add_poll(int fd, int events, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	short ev = 0;
 
 	if (s->npfds == s->pfds_cap) {
@@ -349,7 +349,7 @@ static int slirp_cb_add_poll(int fd, int events, void *opaque)
 
 static int slirp_cb_get_revents(int idx, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	short rev;
 	int ret = 0;
 
@@ -369,7 +369,7 @@ static int slirp_cb_get_revents(int idx, void *opaque)
 	return ret;
 }
 
-static int fdtab_find(const struct net_slirp *s, int fd)
+static int fdtab_find(const struct netbe_slirp *s, int fd)
 {
 	unsigned int i;
 
@@ -379,7 +379,7 @@ static int fdtab_find(const struct net_slirp *s, int fd)
 	return -1;
 }
 
-static void fdtab_drop(struct net_slirp *s, unsigned int i)
+static void fdtab_drop(struct netbe_slirp *s, unsigned int i)
 {
 	/* The fd may be closed already (closing removes it from epoll). */
 	epoll_ctl(s->poll_src.fd, EPOLL_CTL_DEL, s->fds[i].fd, NULL);
@@ -391,7 +391,7 @@ static void fdtab_drop(struct net_slirp *s, unsigned int i)
  * events, which the table would otherwise think is registered already. */
 static void slirp_cb_unregister_poll_fd(int fd, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 	int i = fdtab_find(s, fd);
 
 	if (i >= 0)
@@ -409,7 +409,7 @@ static void slirp_cb_register_poll_fd(int fd, void *opaque)
 _Static_assert(POLLIN == EPOLLIN && POLLOUT == EPOLLOUT && POLLPRI == EPOLLPRI,
 	       "poll and epoll bits differ");
 
-__attribute__((warn_unused_result)) static int epoll_set(struct net_slirp *s, int fd,
+__attribute__((warn_unused_result)) static int epoll_set(struct netbe_slirp *s, int fd,
 							 uint32_t events, bool known)
 {
 	struct epoll_event ev = { .events = events, .data.fd = fd };
@@ -428,7 +428,7 @@ __attribute__((warn_unused_result)) static int epoll_set(struct net_slirp *s, in
 }
 
 /* Make the private epoll set hold exactly the fds in s->pfds. */
-static void slirp_sync_fds(struct net_slirp *s)
+static void slirp_sync_fds(struct netbe_slirp *s)
 {
 	unsigned int i;
 
@@ -478,7 +478,7 @@ static void slirp_sync_fds(struct net_slirp *s)
 
 /* ---- the service cycle ---- */
 
-static void slirp_fill(struct net_slirp *s, uint32_t *timeout)
+static void slirp_fill(struct netbe_slirp *s, uint32_t *timeout)
 {
 	s->npfds = 0;
 	s->pfds_short = false;
@@ -486,7 +486,7 @@ static void slirp_fill(struct net_slirp *s, uint32_t *timeout)
 	slirp_pollfds_fill(s->slirp, timeout, slirp_cb_add_poll, s);
 }
 
-static void slirp_service(struct net_slirp *s)
+static void slirp_service(struct netbe_slirp *s)
 {
 	uint32_t timeout;
 	int select_error = 0;
@@ -509,16 +509,16 @@ static void slirp_service(struct net_slirp *s)
 	s->in_service = false;
 }
 
-static void slirp_report_rx(struct net_slirp *s)
+static void slirp_report_rx(struct netbe_slirp *s)
 {
 	if (s->rx_enabled && s->fifo_count && s->nb.notify)
-		s->nb.notify(s->nb.notify_opaque, NET_EV_RX);
+		s->nb.notify(s->nb.notify_opaque, NETBE_EV_RX);
 }
 
 /* The three sources share it; the timerfd and the eventfd need draining. */
 static void slirp_handler(struct el_source *src, uint32_t events)
 {
-	struct net_slirp *s = src->opaque;
+	struct netbe_slirp *s = src->opaque;
 	uint64_t n;
 
 	(void)events;
@@ -535,7 +535,7 @@ static void slirp_handler(struct el_source *src, uint32_t events)
 
 static void slirp_cb_guest_error(const char *msg, void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 
 	log_warn_ratelimited(&s->rl, "net user: guest error: %s", msg);
 }
@@ -549,7 +549,7 @@ static int64_t slirp_cb_clock_get_ns(void *opaque)
 /* A guestfwd socket can take data again: run a cycle. */
 static void slirp_cb_notify(void *opaque)
 {
-	struct net_slirp *s = opaque;
+	struct netbe_slirp *s = opaque;
 
 	if (!s->in_service)
 		slirp_kick(s);
@@ -569,9 +569,9 @@ static const SlirpCb slirp_callbacks = {
 
 /* ---- backend ops ---- */
 
-static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned int iovcnt)
+static int slirp_send(struct netbe *nb, const struct iovec *iov, unsigned int iovcnt)
 {
-	struct net_slirp *s = to_slirp(nb);
+	struct netbe_slirp *s = to_slirp(nb);
 	size_t len = 0;
 	unsigned int i;
 
@@ -584,7 +584,7 @@ static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned 
 			memcpy(s->txbuf + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	if (len < NET_FRAME_MIN) {
+	if (len < NETBE_FRAME_MIN) {
 		nb->stats.tx_dropped++;
 		return -EINVAL;
 	}
@@ -597,9 +597,9 @@ static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned 
 	return 0;
 }
 
-static ssize_t slirp_recv(struct net_backend *nb, void *buf, size_t len)
+static ssize_t slirp_recv(struct netbe *nb, void *buf, size_t len)
 {
-	struct net_slirp *s = to_slirp(nb);
+	struct netbe_slirp *s = to_slirp(nb);
 
 	while (s->fifo_count) {
 		struct rx_frame *f = s->fifo[s->fifo_head];
@@ -628,9 +628,9 @@ static ssize_t slirp_recv(struct net_backend *nb, void *buf, size_t len)
 	return -EAGAIN;
 }
 
-static void slirp_rx_enable(struct net_backend *nb, bool enable)
+static void slirp_rx_enable(struct netbe *nb, bool enable)
 {
-	struct net_slirp *s = to_slirp(nb);
+	struct netbe_slirp *s = to_slirp(nb);
 
 	s->rx_enabled = enable;
 	slirp_update_reading(s);
@@ -640,7 +640,7 @@ static void slirp_rx_enable(struct net_backend *nb, bool enable)
 		slirp_kick(s);
 }
 
-static int slirp_set_offloads(struct net_backend *nb, unsigned int offloads)
+static int slirp_set_offloads(struct netbe *nb, unsigned int offloads)
 {
 	(void)nb;
 	return offloads ? -EOPNOTSUPP : 0;
@@ -648,7 +648,7 @@ static int slirp_set_offloads(struct net_backend *nb, unsigned int offloads)
 
 /* Also the unwinding path of a create that failed half-way: every field is
  * either set up or at its "absent" value (NULL, -1, false). */
-static void slirp_free(struct net_slirp *s)
+static void slirp_free(struct netbe_slirp *s)
 {
 	if (s->poll_in_loop)
 		el_remove(s->el, &s->poll_src);
@@ -681,12 +681,12 @@ static void slirp_free(struct net_slirp *s)
 	free(s);
 }
 
-static void slirp_destroy(struct net_backend *nb)
+static void slirp_destroy(struct netbe *nb)
 {
 	slirp_free(to_slirp(nb));
 }
 
-static const struct net_backend_ops slirp_ops = {
+static const struct netbe_ops slirp_ops = {
 	.send = slirp_send,
 	.recv = slirp_recv,
 	.rx_enable = slirp_rx_enable,
@@ -703,7 +703,7 @@ static void fmt_ip(char *buf, size_t len, struct in_addr a)
 }
 
 /* "hostfwd=tcp:127.0.0.1:2222-:22", as the user would have written it. */
-static void fmt_rule(char *buf, size_t len, const struct net_hostfwd *f)
+static void fmt_rule(char *buf, size_t len, const struct netbe_hostfwd *f)
 {
 	char h[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN] = "";
 
@@ -715,12 +715,12 @@ static void fmt_rule(char *buf, size_t len, const struct net_hostfwd *f)
 }
 
 __attribute__((warn_unused_result)) static int
-add_hostfwds(struct net_slirp *s, const struct net_user_config *cfg, char *err, size_t errlen)
+add_hostfwds(struct netbe_slirp *s, const struct netbe_user_config *cfg, char *err, size_t errlen)
 {
 	unsigned int i;
 
 	for (i = 0; i < cfg->nfwd; i++) {
-		const struct net_hostfwd *f = &cfg->fwd[i];
+		const struct netbe_hostfwd *f = &cfg->fwd[i];
 		struct in_addr guest = f->guest_addr.s_addr ? f->guest_addr : cfg->dhcp_start;
 		char rule[96], h[INET_ADDRSTRLEN];
 		int ret;
@@ -740,8 +740,8 @@ add_hostfwds(struct net_slirp *s, const struct net_user_config *cfg, char *err, 
 	return 0;
 }
 
-int net_slirp_create(const struct net_user_config *cfg, struct event_loop *el,
-		     struct net_backend **out, char *err, size_t errlen)
+int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *el,
+		       struct netbe **out, char *err, size_t errlen)
 {
 	SlirpConfig sc = {
 		.version = 4,
@@ -755,16 +755,16 @@ int net_slirp_create(const struct net_user_config *cfg, struct event_loop *el,
 		.vdhcp_start = cfg->dhcp_start,
 		.vnameserver = cfg->dns,
 	};
-	struct net_slirp *s;
+	struct netbe_slirp *s;
 	int ret;
 
-	ret = net_user_config_check(cfg, err, errlen);
+	ret = netbe_user_config_check(cfg, err, errlen);
 	if (ret)
 		return ret;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto nomem;
-	s->nb = (struct net_backend){ .ops = &slirp_ops, .name = "user" };
+	s->nb = (struct netbe){ .ops = &slirp_ops, .name = "user" };
 	s->el = el;
 	s->poll_src = (struct el_source){ .fd = -1, .handler = slirp_handler, .opaque = s };
 	s->timer_src = (struct el_source){ .fd = -1, .handler = slirp_handler, .opaque = s };

@@ -4,8 +4,8 @@
  * sockets live in a private epoll set that is one source of the loop; its
  * timers share one timerfd. No privileges needed.
  */
-#ifndef VMM_DEVICES_NET_SLIRP_H
-#define VMM_DEVICES_NET_SLIRP_H
+#ifndef DEVICES_NET_SLIRP_H
+#define DEVICES_NET_SLIRP_H
 
 #include <stddef.h>
 
@@ -16,8 +16,8 @@
 /* Set up slirp with cfg and bind every hostfwd rule. On failure returns a
  * negative errno and writes a one-line message (naming the rule that could
  * not be bound, say) into err. */
-int net_slirp_create(const struct net_user_config *cfg, struct event_loop *el,
-		     struct net_backend **out, char *err, size_t errlen)
+int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *el,
+		       struct netbe **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-#endif /* VMM_DEVICES_NET_SLIRP_H */
+#endif /* DEVICES_NET_SLIRP_H */

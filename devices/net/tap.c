@@ -49,23 +49,23 @@
 #define TAP_VNET_HDR_LEN 12
 
 struct tap {
-	struct net_backend nb; /* first: ops receive &t->nb */
+	struct netbe nb; /* first: ops receive &t->nb */
 	struct event_loop *el;
 	struct el_source src;
 	int fd;
 	uint32_t registered; /* epoll events the fd is in the loop with; 0 = not in it */
 	bool rx_enabled;     /* the device has buffers (rx_enable) */
-	bool tx_waiting;     /* a send() returned -EAGAIN; NET_EV_TX owed */
+	bool tx_waiting;     /* a send() returned -EAGAIN; NETBE_EV_TX owed */
 	bool gone;	     /* the interface was deleted: stop polling */
 	char ifname[IFNAMSIZ];
 	char name[4 + IFNAMSIZ]; /* "tap " + ifname, for messages */
-	/* recv() with len < NET_FRAME_MAX reads the frame's tail here, so a
+	/* recv() with len < NETBE_FRAME_MAX reads the frame's tail here, so a
 	 * frame longer than len is seen whole and dropped, never truncated. */
 	uint8_t *tail;
 	struct ratelimit rl;
 };
 
-static struct tap *tap_of(struct net_backend *nb)
+static struct tap *tap_of(struct netbe *nb)
 {
 	return (struct tap *)nb;
 }
@@ -108,19 +108,19 @@ static void tap_handler(struct el_source *src, uint32_t events)
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		/* Level-triggered and permanent: without this the loop would
 		 * spin. Nothing will ever arrive again; a waiting send is owed
-		 * NET_EV_TX so the device retries and sees the error. */
+		 * NETBE_EV_TX so the device retries and sees the error. */
 		log_warn("%s: the interface went away; no more frames", t->nb.name);
 		t->gone = true;
 		if (t->tx_waiting)
-			ev |= NET_EV_TX;
+			ev |= NETBE_EV_TX;
 		t->tx_waiting = false;
 	} else {
 		if ((events & EPOLLOUT) && t->tx_waiting) {
 			t->tx_waiting = false;
-			ev |= NET_EV_TX;
+			ev |= NETBE_EV_TX;
 		}
 		if ((events & EPOLLIN) && t->rx_enabled)
-			ev |= NET_EV_RX;
+			ev |= NETBE_EV_RX;
 	}
 	if (tap_update_events(t) < 0) {
 		/* the fd is still in the loop with old events: the next
@@ -130,7 +130,7 @@ static void tap_handler(struct el_source *src, uint32_t events)
 		t->nb.notify(t->nb.notify_opaque, ev);
 }
 
-static int tap_send(struct net_backend *nb, const struct iovec *iov, unsigned int iovcnt)
+static int tap_send(struct netbe *nb, const struct iovec *iov, unsigned int iovcnt)
 {
 	struct tap *t = tap_of(nb);
 	size_t total = 0;
@@ -143,7 +143,8 @@ static int tap_send(struct net_backend *nb, const struct iovec *iov, unsigned in
 			break;
 		}
 	}
-	if (total > NET_FRAME_MAX || total < nb->vnet_hdr_len + NET_FRAME_MIN || iovcnt > IOV_MAX) {
+	if (total > NETBE_FRAME_MAX || total < nb->vnet_hdr_len + NETBE_FRAME_MIN ||
+	    iovcnt > IOV_MAX) {
 		nb->stats.tx_dropped++;
 		return -EINVAL;
 	}
@@ -163,7 +164,7 @@ static int tap_send(struct net_backend *nb, const struct iovec *iov, unsigned in
 		if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
 			t->tx_waiting = true;
 			if (tap_update_events(t) < 0) {
-				/* no EPOLLOUT: NET_EV_TX would never come,
+				/* no EPOLLOUT: NETBE_EV_TX would never come,
 				 * so the frame cannot wait for it */
 				t->tx_waiting = false;
 				nb->stats.tx_dropped++;
@@ -187,10 +188,10 @@ static int tap_send(struct net_backend *nb, const struct iovec *iov, unsigned in
 
 /* Frames one recv() call may drop before it yields with -EAGAIN: a flood
  * of oversized frames must not keep the loop thread in here; the fd stays
- * readable, so the handler reports NET_EV_RX again. */
+ * readable, so the handler reports NETBE_EV_RX again. */
 #define TAP_RECV_MAX_DROPS 64
 
-static ssize_t tap_recv(struct net_backend *nb, void *buf, size_t len)
+static ssize_t tap_recv(struct netbe *nb, void *buf, size_t len)
 {
 	struct tap *t = tap_of(nb);
 	unsigned int drops = 0;
@@ -204,13 +205,13 @@ static ssize_t tap_recv(struct net_backend *nb, void *buf, size_t len)
 		ssize_t n;
 
 		/* A tap read never returns part of a frame and the rest
-		 * later: what does not fit is lost. Offering NET_FRAME_MAX
+		 * later: what does not fit is lost. Offering NETBE_FRAME_MAX
 		 * bytes in total (buf, then the scratch tail) means a frame
 		 * that does not fit in buf is still read whole and can be
 		 * recognised by its length, while frames that fit land in
 		 * buf without a copy. */
-		if (len < NET_FRAME_MAX) {
-			iov[1].iov_len = NET_FRAME_MAX - len;
+		if (len < NETBE_FRAME_MAX) {
+			iov[1].iov_len = NETBE_FRAME_MAX - len;
 			cnt = 2;
 		}
 		do {
@@ -224,7 +225,7 @@ static ssize_t tap_recv(struct net_backend *nb, void *buf, size_t len)
 		/* n > len: the frame ran into the tail (or was longer than
 		 * both: tun_put_user() returns a frame's full length even
 		 * when it truncates it) */
-		if ((size_t)n > len || (size_t)n < nb->vnet_hdr_len + NET_FRAME_MIN) {
+		if ((size_t)n > len || (size_t)n < nb->vnet_hdr_len + NETBE_FRAME_MIN) {
 			nb->stats.rx_dropped++;
 			drops++;
 			continue;
@@ -236,7 +237,7 @@ static ssize_t tap_recv(struct net_backend *nb, void *buf, size_t len)
 	return -EAGAIN;
 }
 
-static void tap_rx_enable(struct net_backend *nb, bool enable)
+static void tap_rx_enable(struct netbe *nb, bool enable)
 {
 	struct tap *t = tap_of(nb);
 
@@ -246,23 +247,23 @@ static void tap_rx_enable(struct net_backend *nb, bool enable)
 	}
 }
 
-/* NET_OFFLOAD_* -> TUN_F_* */
+/* NETBE_OFFLOAD_* -> TUN_F_* */
 static unsigned int tap_tun_flags(unsigned int offloads)
 {
 	unsigned int f = 0;
 
-	if (offloads & NET_OFFLOAD_CSUM)
+	if (offloads & NETBE_OFFLOAD_CSUM)
 		f |= TUN_F_CSUM;
-	if (offloads & NET_OFFLOAD_TSO4)
+	if (offloads & NETBE_OFFLOAD_TSO4)
 		f |= TUN_F_TSO4;
-	if (offloads & NET_OFFLOAD_TSO6)
+	if (offloads & NETBE_OFFLOAD_TSO6)
 		f |= TUN_F_TSO6;
-	if (offloads & NET_OFFLOAD_ECN)
+	if (offloads & NETBE_OFFLOAD_ECN)
 		f |= TUN_F_TSO_ECN;
 	return f;
 }
 
-static int tap_set_offloads(struct net_backend *nb, unsigned int offloads)
+static int tap_set_offloads(struct netbe *nb, unsigned int offloads)
 {
 	struct tap *t = tap_of(nb);
 
@@ -272,16 +273,18 @@ static int tap_set_offloads(struct net_backend *nb, unsigned int offloads)
 		return 0; /* offloads is 0: nothing to turn off */
 	/* The kernel's own rule (and virtio's: GUEST_TSO4 requires
 	 * GUEST_CSUM, GUEST_ECN requires a TSO feature, 5.1.3.1). */
-	if ((offloads & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6)) && !(offloads & NET_OFFLOAD_CSUM))
+	if ((offloads & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)) &&
+	    !(offloads & NETBE_OFFLOAD_CSUM))
 		return -EINVAL;
-	if ((offloads & NET_OFFLOAD_ECN) && !(offloads & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6)))
+	if ((offloads & NETBE_OFFLOAD_ECN) &&
+	    !(offloads & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
 		return -EINVAL;
 	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tap_tun_flags(offloads)) < 0)
 		return -errno;
 	return 0;
 }
 
-static void tap_destroy(struct net_backend *nb)
+static void tap_destroy(struct netbe *nb)
 {
 	struct tap *t = tap_of(nb);
 
@@ -296,7 +299,7 @@ static void tap_destroy(struct net_backend *nb)
 	free(t);
 }
 
-static const struct net_backend_ops tap_ops = {
+static const struct netbe_ops tap_ops = {
 	.send = tap_send,
 	.recv = tap_recv,
 	.rx_enable = tap_rx_enable,
@@ -304,13 +307,13 @@ static const struct net_backend_ops tap_ops = {
 	.destroy = tap_destroy,
 };
 
-/* Which NET_OFFLOAD_* bits this kernel takes, one at a time in dependency
+/* Which NETBE_OFFLOAD_* bits this kernel takes, one at a time in dependency
  * order (CSUM first, ECN last); then all off again until the guest says
  * what it accepts. */
 static int tap_probe_offloads(int fd, unsigned int *out)
 {
-	static const unsigned int order[] = { NET_OFFLOAD_CSUM, NET_OFFLOAD_TSO4, NET_OFFLOAD_TSO6,
-					      NET_OFFLOAD_ECN };
+	static const unsigned int order[] = { NETBE_OFFLOAD_CSUM, NETBE_OFFLOAD_TSO4,
+					      NETBE_OFFLOAD_TSO6, NETBE_OFFLOAD_ECN };
 	unsigned int ok = 0;
 	size_t i;
 
@@ -326,7 +329,7 @@ static int tap_probe_offloads(int fd, unsigned int *out)
 
 /* TUNSETIFF with a message that names the cause. On success name holds
  * the interface's name (the kernel's pick when cfg left it empty). */
-static int tap_attach(int fd, const struct net_tap_config *cfg, char name[IFNAMSIZ], char *err,
+static int tap_attach(int fd, const struct netbe_tap_config *cfg, char name[IFNAMSIZ], char *err,
 		      size_t errlen)
 {
 	const char *shown = cfg->ifname[0] ? cfg->ifname : "a tap device";
@@ -370,7 +373,7 @@ static int tap_attach(int fd, const struct net_tap_config *cfg, char name[IFNAMS
 
 /* Attach to the bridge (before the link goes up, so no frame reaches the
  * host stack through a tap that is not yet a bridge port), then up. */
-static int tap_link_setup(const struct net_tap_config *cfg, const char *ifname, char *err,
+static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname, char *err,
 			  size_t errlen)
 {
 	struct ifreq ifr;
@@ -431,10 +434,10 @@ out:
 	return ret;
 }
 
-int net_tap_create(const struct net_tap_config *ucfg, struct event_loop *el,
-		   struct net_backend **out, char *err, size_t errlen)
+int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el, struct netbe **out,
+		     char *err, size_t errlen)
 {
-	struct net_tap_config c = *ucfg, *cfg = &c;
+	struct netbe_tap_config c = *ucfg, *cfg = &c;
 	struct tap *t;
 	unsigned int features = 0;
 	int ret;
@@ -448,7 +451,7 @@ int net_tap_create(const struct net_tap_config *ucfg, struct event_loop *el,
 		return -ENOMEM;
 	}
 	t->el = el;
-	t->tail = malloc(NET_FRAME_MAX);
+	t->tail = malloc(NETBE_FRAME_MAX);
 	if (!t->tail) {
 		snprintf(err, errlen, "--net tap: out of memory");
 		ret = -ENOMEM;

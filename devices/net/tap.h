@@ -6,8 +6,8 @@
  * CAP_NET_ADMIN; attaching to an existing persistent tap owned by the user
  * does not.
  */
-#ifndef VMM_DEVICES_NET_TAP_H
-#define VMM_DEVICES_NET_TAP_H
+#ifndef DEVICES_NET_TAP_H
+#define DEVICES_NET_TAP_H
 
 #include <stddef.h>
 
@@ -17,8 +17,7 @@
 
 /* On failure: a negative errno and a one-line message in err that names
  * the missing privilege (CAP_NET_ADMIN) when that is the cause. */
-int net_tap_create(const struct net_tap_config *cfg, struct event_loop *el,
-		   struct net_backend **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int netbe_tap_create(const struct netbe_tap_config *cfg, struct event_loop *el, struct netbe **out,
+		     char *err, size_t errlen) __attribute__((warn_unused_result));
 
-#endif /* VMM_DEVICES_NET_TAP_H */
+#endif /* DEVICES_NET_TAP_H */

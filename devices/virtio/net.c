@@ -20,7 +20,7 @@
  *    buffers outside RAM): the device fails (DEVICE_NEEDS_RESET, 2.1.2);
  *  - a well-formed chain with bad contents (5.1.6.2: a tx chain with
  *    writable buffers, a header shorter than 12 bytes, a frame shorter than
- *    14 or longer than NET_FRAME_MAX - 12 bytes, offloads it did not
+ *    14 or longer than NETBE_FRAME_MAX - 12 bytes, offloads it did not
  *    negotiate; an rx chain with readable buffers, or smaller than a header
  *    with MRG_RXBUF): that chain alone is returned with used len 0, counted
  *    and warned about (rate-limited). The link stays up: Linux never
@@ -84,13 +84,13 @@ static unsigned int net_guest_offloads(const struct virtio_net *n)
 
 	if (n->nb->vnet_hdr_len != NET_HDR_LEN || !(f & F(VIRTIO_NET_F_GUEST_CSUM)))
 		return 0;
-	o |= NET_OFFLOAD_CSUM;
+	o |= NETBE_OFFLOAD_CSUM;
 	if (f & F(VIRTIO_NET_F_GUEST_TSO4))
-		o |= NET_OFFLOAD_TSO4;
+		o |= NETBE_OFFLOAD_TSO4;
 	if (f & F(VIRTIO_NET_F_GUEST_TSO6))
-		o |= NET_OFFLOAD_TSO6;
-	if ((f & F(VIRTIO_NET_F_GUEST_ECN)) && (o & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6)))
-		o |= NET_OFFLOAD_ECN;
+		o |= NETBE_OFFLOAD_TSO6;
+	if ((f & F(VIRTIO_NET_F_GUEST_ECN)) && (o & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
+		o |= NETBE_OFFLOAD_ECN;
 	return o & n->nb->offloads;
 }
 
@@ -98,7 +98,7 @@ static unsigned int net_guest_offloads(const struct virtio_net *n)
  * rx is only enabled once frames come in the negotiated shape. */
 static void net_sync_backend(struct virtio_net *n)
 {
-	struct net_backend *nb = n->nb;
+	struct netbe *nb = n->nb;
 	bool rx = net_live(n) && !n->rx_stalled;
 
 	if (nb->vnet_hdr_len == NET_HDR_LEN && nb->ops->set_offloads) {
@@ -153,9 +153,9 @@ static const char *tx_prepare(struct virtio_net *n, const struct virtq_elem *e, 
 		return "writable buffer in a tx chain";
 	if (e->out_len < NET_HDR_LEN)
 		return "tx chain shorter than the virtio-net header";
-	if (e->out_len - NET_HDR_LEN < NET_FRAME_MIN)
+	if (e->out_len - NET_HDR_LEN < NETBE_FRAME_MIN)
 		return "tx frame shorter than an Ethernet header";
-	if (e->out_len - NET_HDR_LEN > NET_FRAME_MAX - NET_HDR_LEN)
+	if (e->out_len - NET_HDR_LEN > NETBE_FRAME_MAX - NET_HDR_LEN)
 		return "tx frame too long";
 	/* One copy, then checked. For a vnet-hdr backend the guest's header
 	 * goes on in guest memory and could change after this check: it is a
@@ -210,7 +210,7 @@ static void tx_signal(struct virtio_net *n)
  * Drain the transmitq: at most NET_ROUND_MAX frames, then yield through the
  * wake eventfd. Kicks are off while we work (2.7.10) and back on before the
  * last emptiness check. On -EAGAIN the popped chain stays in tx_elem (kicks
- * stay off) until NET_EV_TX.
+ * stay off) until NETBE_EV_TX.
  *
  * A recheck that sends us round again costs budget too: a guest can lay its
  * rings over each other so that toggling the notification flag rewrites
@@ -321,12 +321,12 @@ static void net_backend_notify(void *opaque, unsigned int events)
 
 	net_lock(n);
 	net_sync_backend(n);
-	if (events & NET_EV_TX)
+	if (events & NETBE_EV_TX)
 		n->tx_blocked = false;
 	if (net_live(n)) {
-		if (events & NET_EV_TX)
+		if (events & NETBE_EV_TX)
 			net_tx(n);
-		if (net_live(n) && (events & NET_EV_RX))
+		if (net_live(n) && (events & NETBE_EV_RX))
 			net_rx(n);
 	}
 	net_sync_backend(n);
@@ -430,28 +430,28 @@ static const struct virtio_dev_ops net_ops = {
 
 /* ---- lifetime ---- */
 
-static uint64_t net_offer(const struct net_backend *nb)
+static uint64_t net_offer(const struct netbe *nb)
 {
 	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
 		     F(VIRTIO_F_RING_EVENT_IDX) | F(VIRTIO_F_RING_INDIRECT_DESC);
 	unsigned int o = nb->offloads;
 
 	/* 5.1.3.1 dependencies: TSO needs CSUM, ECN needs a TSO. */
-	if (nb->vnet_hdr_len != NET_HDR_LEN || !(o & NET_OFFLOAD_CSUM))
+	if (nb->vnet_hdr_len != NET_HDR_LEN || !(o & NETBE_OFFLOAD_CSUM))
 		return f;
 	f |= F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM);
-	if (o & NET_OFFLOAD_TSO4)
+	if (o & NETBE_OFFLOAD_TSO4)
 		f |= F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_HOST_TSO4);
-	if (o & NET_OFFLOAD_TSO6)
+	if (o & NETBE_OFFLOAD_TSO6)
 		f |= F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_HOST_TSO6);
-	if ((o & NET_OFFLOAD_ECN) && (o & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6)))
+	if ((o & NETBE_OFFLOAD_ECN) && (o & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
 		f |= F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_HOST_ECN);
 	return f;
 }
 
 int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out)
 {
-	struct net_backend *nb = p->backend;
+	struct netbe *nb = p->backend;
 	struct virtio_net *n;
 	int ret;
 

@@ -11,11 +11,11 @@
  * into one guest chain (or several with MRG_RXBUF, num_buffers set). With no
  * guest buffer the frame waits and the backend's rx is disabled until the
  * driver adds buffers (a receiveq kick). tx: each chain (header + frame) goes
- * to the backend; on -EAGAIN the chain waits for NET_EV_TX. A round serves
+ * to the backend; on -EAGAIN the chain waits for NETBE_EV_TX. A round serves
  * a bounded number of frames, then yields the loop (and re-arms itself).
  */
-#ifndef VMM_DEVICES_VIRTIO_NET_H
-#define VMM_DEVICES_VIRTIO_NET_H
+#ifndef DEVICES_VIRTIO_NET_H
+#define DEVICES_VIRTIO_NET_H
 
 #include <stdint.h>
 
@@ -62,7 +62,7 @@ struct virtio_net_hdr_v1 {
 struct virtio_net;
 
 struct virtio_net_params {
-	struct net_backend *backend; /* not owned: destroyed by the caller after */
+	struct netbe *backend; /* not owned: destroyed by the caller after */
 	uint8_t mac[6];
 	struct event_loop *el; /* the device's own wake-up eventfd lives here */
 	const char *name;      /* "virtio-net eth0" */
@@ -75,4 +75,4 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 /* After the transport is destroyed and with the event loop stopped. */
 void virtio_net_destroy(struct virtio_net *n);
 
-#endif /* VMM_DEVICES_VIRTIO_NET_H */
+#endif /* DEVICES_VIRTIO_NET_H */

@@ -21,8 +21,8 @@
 #define NET_ROUND_MAX	256
 /* The rx buffer: a bare backend's frame is read NET_HDR_LEN bytes in, so
  * the header we make up sits in front of it; recv() is always given
- * NET_FRAME_MAX bytes, the size that never drops (net.h). */
-#define NET_RXBUF_SIZE	(NET_FRAME_MAX + NET_HDR_LEN)
+ * NETBE_FRAME_MAX bytes, the size that never drops (net.h). */
+#define NET_RXBUF_SIZE	(NETBE_FRAME_MAX + NET_HDR_LEN)
 
 #define F(bit) (1ULL << (bit))
 
@@ -33,7 +33,7 @@ struct net_held {
 
 struct virtio_net {
 	struct virtio_dev dev; /* first: virtio_dev -> virtio_net */
-	struct net_backend *nb;
+	struct netbe *nb;
 	struct event_loop *el;
 	int wake_fd;
 	struct el_source wake_src;
@@ -50,7 +50,7 @@ struct virtio_net {
 	unsigned int be_offloads;
 	/* tx */
 	bool tx_held;	 /* tx_elem was popped and not yet sent */
-	bool tx_blocked; /* send() said -EAGAIN: wait for NET_EV_TX */
+	bool tx_blocked; /* send() said -EAGAIN: wait for NETBE_EV_TX */
 	bool tx_resched; /* round cap hit: continue from net_wake */
 	bool tx_signal;	 /* pushed since the last signal_used */
 	struct virtq_elem tx_elem;

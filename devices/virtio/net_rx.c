@@ -157,7 +157,7 @@ static int rx_fetch(struct virtio_net *n)
 	uint64_t f = n->ctx->features;
 	ssize_t r;
 
-	r = n->nb->ops->recv(n->nb, dst, NET_FRAME_MAX);
+	r = n->nb->ops->recv(n->nb, dst, NETBE_FRAME_MAX);
 	if (r == -EAGAIN)
 		return 0;
 	if (r < 0) {
@@ -165,7 +165,7 @@ static int rx_fetch(struct virtio_net *n)
 				     strerror((int)-r));
 		return 0;
 	}
-	if ((size_t)r > NET_FRAME_MAX || (size_t)r < (vnet ? NET_HDR_LEN : 0) + NET_FRAME_MIN) {
+	if ((size_t)r > NETBE_FRAME_MAX || (size_t)r < (vnet ? NET_HDR_LEN : 0) + NETBE_FRAME_MIN) {
 		log_warn_ratelimited(&n->rl_be, "%s: backend gave a %zd-byte frame; dropped",
 				     n->dev.name, r);
 		n->rx_dropped++;

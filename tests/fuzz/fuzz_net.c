@@ -43,7 +43,7 @@
 	} while (0)
 
 struct fz {
-	struct net_backend nb;
+	struct netbe nb;
 	bool block;
 	const uint8_t *script; /* frame sizes and headers come from here too */
 	size_t nscript, pos;
@@ -65,7 +65,7 @@ static uint8_t next_byte(struct fz *z)
 	return z->nscript ? z->script[z->pos++ % z->nscript] : 0;
 }
 
-static int fz_send(struct net_backend *nb, const struct iovec *iov, unsigned int cnt)
+static int fz_send(struct netbe *nb, const struct iovec *iov, unsigned int cnt)
 {
 	struct fz *z = (struct fz *)nb;
 	volatile uint8_t sink = 0;
@@ -83,27 +83,27 @@ static int fz_send(struct net_backend *nb, const struct iovec *iov, unsigned int
 	}
 	(void)sink;
 	/* what net.h promises a backend: a whole, sane frame */
-	CHECK(len >= nb->vnet_hdr_len + 14 && len <= NET_FRAME_MAX);
+	CHECK(len >= nb->vnet_hdr_len + 14 && len <= NETBE_FRAME_MAX);
 	if (!nb->vnet_hdr_len)
-		CHECK(len <= NET_FRAME_MAX - 12);
+		CHECK(len <= NETBE_FRAME_MAX - 12);
 	return next_byte(z) == 7 ? -EIO : 0;
 }
 
-static ssize_t fz_recv(struct net_backend *nb, void *buf, size_t len)
+static ssize_t fz_recv(struct netbe *nb, void *buf, size_t len)
 {
 	struct fz *z = (struct fz *)nb;
 	uint8_t b = next_byte(z);
 	size_t n;
 
-	CHECK(len >= NET_FRAME_MAX);
+	CHECK(len >= NETBE_FRAME_MAX);
 	if (!z->rx_left)
 		return -EAGAIN;
 	z->rx_left--;
 	/* mostly small frames, some huge ones (merged over many buffers),
 	 * and some too short to be a frame at all */
-	n = b & 0x80 ? NET_FRAME_MAX - (b & 0x7f) * 500 : (size_t)b * 23;
-	if (!nb->vnet_hdr_len && n > NET_FRAME_MAX - 12)
-		n = NET_FRAME_MAX - 12;
+	n = b & 0x80 ? NETBE_FRAME_MAX - (b & 0x7f) * 500 : (size_t)b * 23;
+	if (!nb->vnet_hdr_len && n > NETBE_FRAME_MAX - 12)
+		n = NETBE_FRAME_MAX - 12;
 	memset(buf, b, n);
 	if (nb->vnet_hdr_len && n >= 12) {
 		((uint8_t *)buf)[0] = next_byte(z) & 3; /* flags */
@@ -112,17 +112,17 @@ static ssize_t fz_recv(struct net_backend *nb, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static void fz_rx_enable(struct net_backend *nb, bool enable)
+static void fz_rx_enable(struct netbe *nb, bool enable)
 {
 }
 
-static int fz_set_offloads(struct net_backend *nb, unsigned int offloads)
+static int fz_set_offloads(struct netbe *nb, unsigned int offloads)
 {
 	CHECK(!(offloads & ~nb->offloads));
 	return 0;
 }
 
-static const struct net_backend_ops fz_ops = {
+static const struct netbe_ops fz_ops = {
 	.send = fz_send,
 	.recv = fz_recv,
 	.rx_enable = fz_rx_enable,
@@ -216,8 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z.nb.ops = &fz_ops;
 	z.nb.name = "fuzz";
 	z.nb.vnet_hdr_len = flags & 1 ? 12 : 0;
-	z.nb.offloads = flags & 16 ? NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 |
-					     NET_OFFLOAD_ECN
+	z.nb.offloads = flags & 16 ? NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6 |
+					     NETBE_OFFLOAD_ECN
 				   : 0;
 	np.backend = &z.nb;
 	np.el = &el;
@@ -263,12 +263,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 2: /* frames arrive */
 			z.rx_left += 1 + (op >> 5);
-			z.nb.notify(z.nb.notify_opaque, NET_EV_RX);
+			z.nb.notify(z.nb.notify_opaque, NETBE_EV_RX);
 			break;
 		case 3: /* the backend blocks or unblocks */
 			z.block = !z.block;
 			if (!z.block)
-				z.nb.notify(z.nb.notify_opaque, NET_EV_TX);
+				z.nb.notify(z.nb.notify_opaque, NETBE_EV_TX);
 			break;
 		case 4:
 			run_loop(&el);

@@ -43,7 +43,7 @@ typedef bool (*frame_pred)(struct ctx *c, const uint8_t *f, size_t len);
 
 struct ctx {
 	struct event_loop el;
-	struct net_backend *nb;
+	struct netbe *nb;
 	struct el_source watchdog;
 	bool timed_out;
 	bool auto_recv; /* notify drains recv() into rx[] */
@@ -52,7 +52,7 @@ struct ctx {
 	uint8_t *rx[MAX_RX];
 	size_t rxlen[MAX_RX];
 	unsigned int nrx;
-	uint8_t *buf; /* NET_FRAME_MAX */
+	uint8_t *buf; /* NETBE_FRAME_MAX */
 	frame_pred pred;
 	const void *arg;
 	size_t arglen;
@@ -119,11 +119,11 @@ static void test_notify(void *opaque, unsigned int events)
 	struct ctx *c = opaque;
 	ssize_t n;
 
-	assert_true(events & NET_EV_RX);
+	assert_true(events & NETBE_EV_RX);
 	c->notifies++;
 	if (!c->auto_recv)
 		return;
-	while ((n = c->nb->ops->recv(c->nb, c->buf, NET_FRAME_MAX)) > 0) {
+	while ((n = c->nb->ops->recv(c->nb, c->buf, NETBE_FRAME_MAX)) > 0) {
 		assert_true(c->nrx < MAX_RX);
 		c->rx[c->nrx] = malloc((size_t)n);
 		memcpy(c->rx[c->nrx], c->buf, (size_t)n);
@@ -222,11 +222,11 @@ static void udp_open(struct ctx *c, uint16_t *port)
 	assert_int_equal(el_add(&c->el, &c->udp, EPOLLIN), 0);
 }
 
-static void start(struct ctx *c, const struct net_user_config *cfg)
+static void start(struct ctx *c, const struct netbe_user_config *cfg)
 {
 	char err[256] = "";
 
-	assert_int_equal(net_slirp_create(cfg, &c->el, &c->nb, err, sizeof(err)), 0);
+	assert_int_equal(netbe_slirp_create(cfg, &c->el, &c->nb, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 	c->nb->notify = test_notify;
 	c->nb->notify_opaque = c;
@@ -235,9 +235,9 @@ static void start(struct ctx *c, const struct net_user_config *cfg)
 
 static void start_default(struct ctx *c)
 {
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	start(c, &cfg);
 }
 
@@ -251,7 +251,7 @@ static int setup(void **state)
 					  watchdog_handler, c };
 	assert_true(c->watchdog.fd >= 0);
 	assert_int_equal(el_add(&c->el, &c->watchdog, EPOLLIN), 0);
-	c->buf = malloc(NET_FRAME_MAX);
+	c->buf = malloc(NETBE_FRAME_MAX);
 	c->auto_recv = c->auto_arp = true;
 	c->udp.fd = -1;
 	*state = c;
@@ -472,7 +472,7 @@ static void test_udp_to_host_and_back(void **state)
 static void test_hostfwd_udp_tcp(void **state)
 {
 	struct ctx *c = *state;
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	struct udp_want w = { GW_IP, GUEST_IP, 0, 5000, "fwd" };
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	uint16_t syn[2] = { 22, 0x02 }, ack[2] = { 22, 0x10 };
@@ -483,9 +483,10 @@ static void test_hostfwd_udp_tcp(void **state)
 	char got[16] = "";
 	int i, us = socket(AF_INET, SOCK_DGRAM, 0), ts = socket(AF_INET, SOCK_STREAM, 0);
 
-	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { GUEST_IP }, 5000 };
-	cfg.fwd[1] = (struct net_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, tp, { 0 }, 22 };
+	netbe_user_config_default(&cfg);
+	cfg.fwd[0] =
+		(struct netbe_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { GUEST_IP }, 5000 };
+	cfg.fwd[1] = (struct netbe_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, tp, { 0 }, 22 };
 	cfg.nfwd = 2;
 	start(c, &cfg);
 
@@ -519,10 +520,10 @@ static void test_hostfwd_udp_tcp(void **state)
 static void test_restrict(void **state)
 {
 	struct ctx *c = *state;
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	uint16_t port;
 
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	cfg.restricted = true;
 	start(c, &cfg);
 	udp_open(c, &port);
@@ -546,17 +547,17 @@ static unsigned int count_fds(void)
 static void test_errors(void **state)
 {
 	struct ctx *c = *state;
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	char err[256], want[256];
 	unsigned int nfd = count_fds();
 	uint16_t port;
 	int fd = bind_local(SOCK_STREAM, 0, &port);
 
 	assert_int_equal(listen(fd, 1), 0);
-	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, port, { 0 }, 22 };
+	netbe_user_config_default(&cfg);
+	cfg.fwd[0] = (struct netbe_hostfwd){ false, { FR_IP(127, 0, 0, 1) }, port, { 0 }, 22 };
 	cfg.nfwd = 1;
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
 	snprintf(want, sizeof(want),
 		 "--net user: hostfwd=tcp:127.0.0.1:%u-:22: cannot bind 127.0.0.1:%u "
 		 "(Address already in use)",
@@ -567,29 +568,30 @@ static void test_errors(void **state)
 	/* a UDP rule after a good TCP one: the first is unwound */
 	fd = bind_local(SOCK_DGRAM, 0, &port);
 	cfg.fwd[0].host_port = free_port(SOCK_STREAM);
-	cfg.fwd[1] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, port, { GUEST_IP }, 53 };
+	cfg.fwd[1] =
+		(struct netbe_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, port, { GUEST_IP }, 53 };
 	cfg.nfwd = 2;
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
 	snprintf(want, sizeof(want), "hostfwd=udp:127.0.0.1:%u-10.0.2.15:53: cannot bind", port);
 	assert_non_null(strstr(err, want));
 	close(fd);
 
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	cfg.dhcp_start.s_addr = FR_IP(10, 0, 3, 15);
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--net user: dhcpstart=10.0.3.15 is outside net=10.0.2.0/24");
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	cfg.host.s_addr = FR_IP(10, 0, 2, 255);
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(
 		err, "--net user: host=10.0.2.255 is the broadcast address of net=10.0.2.0/24");
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	cfg.mask.s_addr = FR_IP(255, 0, 255, 0);
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--net user: netmask 255.0.255.0 is not a contiguous prefix");
-	net_user_config_default(&cfg);
+	netbe_user_config_default(&cfg);
 	cfg.dns.s_addr = FR_IP(10, 0, 2, 0);
-	assert_int_equal(net_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "dns=10.0.2.0 is the network address"));
 	assert_null(c->nb);
 	/* the failed creates closed their sockets, epoll, timerfd, eventfd */
@@ -610,7 +612,7 @@ static void test_send_checks(void **state)
 	iov[1].iov_len--; /* 65554: taken (slirp drops the junk) */
 	assert_int_equal(c->nb->ops->send(c->nb, iov, 2), 0);
 	assert_int_equal(c->nb->ops->set_offloads(c->nb, 0), 0);
-	assert_int_equal(c->nb->ops->set_offloads(c->nb, NET_OFFLOAD_CSUM), -EOPNOTSUPP);
+	assert_int_equal(c->nb->ops->set_offloads(c->nb, NETBE_OFFLOAD_CSUM), -EOPNOTSUPP);
 	assert_int_equal(c->nb->ops->recv(c->nb, big, 100), -EAGAIN);
 	free(big);
 }
@@ -667,15 +669,15 @@ static void test_fifo_overflow(void **state)
 static void test_pause_stops_socket_reads(void **state)
 {
 	struct ctx *c = *state;
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	struct udp_want w = { GW_IP, GUEST_IP, 0, 6000, "held" };
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	uint16_t up = free_port(SOCK_DGRAM);
 	int us = socket(AF_INET, SOCK_DGRAM, 0);
 	unsigned int i;
 
-	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { 0 }, 6000 };
+	netbe_user_config_default(&cfg);
+	cfg.fwd[0] = (struct netbe_hostfwd){ true, { FR_IP(127, 0, 0, 1) }, up, { 0 }, 6000 };
 	cfg.nfwd = 1;
 	start(c, &cfg);
 	arp_gateway(c);
@@ -685,7 +687,7 @@ static void test_pause_stops_socket_reads(void **state)
 	c->nb->ops->rx_enable(c->nb, false);
 	assert_int_equal(sendto(us, "held", 4, 0, (struct sockaddr *)&a, sizeof(a)), 4);
 	run_ms(c, 300);
-	assert_int_equal(c->nb->ops->recv(c->nb, c->buf, NET_FRAME_MAX), -EAGAIN);
+	assert_int_equal(c->nb->ops->recv(c->nb, c->buf, NETBE_FRAME_MAX), -EAGAIN);
 	c->nb->ops->rx_enable(c->nb, true);
 	assert_true(wait_frame(c, pred_udp, &w, 0) >= 0);
 
@@ -696,12 +698,12 @@ static void test_pause_stops_socket_reads(void **state)
 	run_ms(c, 300);
 	assert_true(c->notifies > 0);
 	for (i = 0; i < 400; i++) {
-		ssize_t n = c->nb->ops->recv(c->nb, c->buf, NET_FRAME_MAX);
+		ssize_t n = c->nb->ops->recv(c->nb, c->buf, NETBE_FRAME_MAX);
 
 		assert_true(n > 0);
 		assert_true(pred_arp_reply(c, c->buf, (size_t)n));
 	}
-	assert_int_equal(c->nb->ops->recv(c->nb, c->buf, NET_FRAME_MAX), -EAGAIN);
+	assert_int_equal(c->nb->ops->recv(c->nb, c->buf, NETBE_FRAME_MAX), -EAGAIN);
 	c->auto_recv = true;
 	rx_clear(c); /* forget the first "held" */
 	assert_true(wait_frame(c, pred_udp, &w, 0) >= 0);
@@ -713,15 +715,15 @@ static void test_pause_stops_socket_reads(void **state)
 static void test_idle_does_not_spin(void **state)
 {
 	struct ctx *c = *state;
-	struct net_user_config cfg;
+	struct netbe_user_config cfg;
 	struct rusage r0, r1;
 	long us;
 
-	net_user_config_default(&cfg);
-	cfg.fwd[0] = (struct net_hostfwd){
+	netbe_user_config_default(&cfg);
+	cfg.fwd[0] = (struct netbe_hostfwd){
 		false, { FR_IP(127, 0, 0, 1) }, free_port(SOCK_STREAM), { 0 }, 22
 	};
-	cfg.fwd[1] = (struct net_hostfwd){
+	cfg.fwd[1] = (struct netbe_hostfwd){
 		true, { FR_IP(127, 0, 0, 1) }, free_port(SOCK_DGRAM), { 0 }, 53
 	};
 	cfg.nfwd = 2;

@@ -50,10 +50,10 @@ static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 struct fx {
 	const struct env *env;
-	uint8_t *buf; /* NET_FRAME_MAX + 1 bytes, zeroed */
+	uint8_t *buf; /* NETBE_FRAME_MAX + 1 bytes, zeroed */
 	struct event_loop el;
 	struct el_source timer;
-	struct net_backend *nb;
+	struct netbe *nb;
 	unsigned int events; /* notify() events since the last fx_wait */
 	bool timed_out;
 	char err[256];
@@ -113,7 +113,7 @@ static int fx_setup(void **state)
 	f->env = *state;
 	f->timer.fd = -1;
 	*state = f;
-	f->buf = calloc(1, NET_FRAME_MAX + 1);
+	f->buf = calloc(1, NETBE_FRAME_MAX + 1);
 	if (!f->buf || el_init(&f->el) < 0)
 		return -1;
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -150,14 +150,14 @@ static int fx_teardown(void **state)
 
 static void fx_create(struct fx *f, const char *ifname, const char *bridge, bool vnet_hdr)
 {
-	struct net_tap_config cfg = { .vnet_hdr = vnet_hdr };
+	struct netbe_tap_config cfg = { .vnet_hdr = vnet_hdr };
 	int ret;
 
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "%s", ifname);
 	snprintf(cfg.bridge, sizeof(cfg.bridge), "%s", bridge);
-	ret = net_tap_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err));
+	ret = netbe_tap_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err));
 	if (ret)
-		print_message("net_tap_create: %d: %s\n", ret, f->err);
+		print_message("netbe_tap_create: %d: %s\n", ret, f->err);
 	assert_int_equal(ret, 0);
 	f->nb->notify = on_notify;
 	f->nb->notify_opaque = f;
@@ -181,7 +181,7 @@ static unsigned int fx_wait(struct fx *f, int ms)
 
 typedef bool frame_match_fn(const uint8_t *frame, size_t len, void *arg);
 
-/* recv() frames (waiting for NET_EV_RX between them) until one matches;
+/* recv() frames (waiting for NETBE_EV_RX between them) until one matches;
  * its length (header included) or -ETIMEDOUT. */
 static ssize_t fx_recv_match(struct fx *f, uint8_t *buf, size_t len, frame_match_fn *match,
 			     void *arg)
@@ -200,7 +200,7 @@ static ssize_t fx_recv_match(struct fx *f, uint8_t *buf, size_t len, frame_match
 			continue;
 		}
 		assert_int_equal(n, -EAGAIN);
-		if (!(fx_wait(f, 5000) & NET_EV_RX))
+		if (!(fx_wait(f, 5000) & NETBE_EV_RX))
 			return -ETIMEDOUT;
 		rounds++;
 	}
@@ -291,13 +291,13 @@ static void arp_and_ping(struct fx *f, uint8_t host_mac[6])
 	ssize_t n;
 
 	assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
-	n = fx_recv_match(f, buf, NET_FRAME_MAX, match_arp_reply, host_mac);
+	n = fx_recv_match(f, buf, NETBE_FRAME_MAX, match_arp_reply, host_mac);
 	assert_int_equal(n, hdr + 42);
 	if (hdr) /* no offload asked for: the kernel leaves the header zero */
 		assert_int_equal(buf[0] | buf[1], 0);
 
 	assert_int_equal(send_buf(f, buf, build_echo_request(buf, hdr, host_mac, &ec)), 0);
-	n = fx_recv_match(f, buf, NET_FRAME_MAX, match_echo_reply, &ec);
+	n = fx_recv_match(f, buf, NETBE_FRAME_MAX, match_echo_reply, &ec);
 	assert_true(n > 0);
 	assert_int_equal(f->nb->stats.tx_frames, tx0 + 2);
 	assert_true(f->nb->stats.rx_frames >= 2);
@@ -316,8 +316,9 @@ static void test_create_vnet_hdr(void **state)
 	assert_true(if_nametoindex(TAP_NAME) > 0);
 	assert_true(te_if_flags(TAP_NAME) & IFF_UP);
 	assert_int_equal(f->nb->vnet_hdr_len, 12);
-	assert_int_equal(f->nb->offloads & (NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6),
-			 NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6);
+	assert_int_equal(f->nb->offloads &
+				 (NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6),
+			 NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6);
 	print_message("tap offloads this kernel takes: %#x (CSUM 1, TSO4 2, TSO6 4, ECN 8)\n",
 		      f->nb->offloads);
 	/* the probe left them all off until the guest says otherwise */
@@ -351,8 +352,8 @@ static void test_arp_and_ping_vnet_hdr(void **state)
 static void test_bridge(void **state)
 {
 	struct fx *f = *state;
-	struct net_tap_config cfg = { .vnet_hdr = true, .ifname = TAP_NAME, .bridge = "vmmnobr" };
-	struct net_backend *nb = NULL;
+	struct netbe_tap_config cfg = { .vnet_hdr = true, .ifname = TAP_NAME, .bridge = "vmmnobr" };
+	struct netbe *nb = NULL;
 	char link[PATH_MAX];
 	ssize_t n;
 	int s, fds;
@@ -374,7 +375,7 @@ static void test_bridge(void **state)
 
 	/* a bridge that does not exist: one line naming it, nothing left */
 	fds = te_open_fds();
-	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -ENODEV);
+	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -ENODEV);
 	assert_null(nb);
 	assert_string_equal(f->err, "--net tap: cannot attach " TAP_NAME
 				    " to bridge vmmnobr: No such device");
@@ -384,7 +385,7 @@ static void test_bridge(void **state)
 
 	/* a name that is not a bridge at all */
 	snprintf(cfg.bridge, sizeof(cfg.bridge), "lo");
-	assert_true(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)) < 0);
+	assert_true(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)) < 0);
 	assert_non_null(strstr(f->err, "to bridge lo: "));
 	assert_int_equal(te_open_fds(), fds);
 
@@ -404,7 +405,7 @@ static void test_no_vnet_hdr(void **state)
 	assert_int_equal(f->nb->vnet_hdr_len, 0);
 	assert_int_equal(f->nb->offloads, 0);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 0), 0);
-	assert_int_equal(f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM), -EOPNOTSUPP);
+	assert_int_equal(f->nb->ops->set_offloads(f->nb, NETBE_OFFLOAD_CSUM), -EOPNOTSUPP);
 	te_set_host_addr(TAP_NAME);
 	arp_and_ping(f, mac);
 	fx_close(f);
@@ -423,8 +424,8 @@ static void test_no_privilege(void **state)
 	if (pid == 0) {
 		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 		struct __user_cap_data_struct d[2];
-		struct net_tap_config cfg = { .vnet_hdr = true, .ifname = "vmmtap5" };
-		struct net_backend *nb = NULL;
+		struct netbe_tap_config cfg = { .vnet_hdr = true, .ifname = "vmmtap5" };
+		struct netbe *nb = NULL;
 		struct event_loop el;
 		char err[256] = "";
 		int ret;
@@ -441,7 +442,7 @@ static void test_no_privilege(void **state)
 			_exit(12);
 		if (el_init(&el))
 			_exit(13);
-		ret = net_tap_create(&cfg, &el, &nb, err, sizeof(err));
+		ret = netbe_tap_create(&cfg, &el, &nb, err, sizeof(err));
 		fprintf(stderr, "  child without CAP_NET_ADMIN: %d: %s\n", ret, err);
 		if (ret != -EPERM)
 			_exit(14);
@@ -461,17 +462,17 @@ static void test_no_privilege(void **state)
 static void test_create_errors(void **state)
 {
 	struct fx *f = *state;
-	struct net_tap_config cfg = { .vnet_hdr = true, .ifname = TAP_NAME };
-	struct net_backend *nb = NULL;
+	struct netbe_tap_config cfg = { .vnet_hdr = true, .ifname = TAP_NAME };
+	struct netbe *nb = NULL;
 	int fds;
 
 	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	fds = te_open_fds();
-	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EBUSY);
+	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EBUSY);
 	assert_string_equal(f->err, "--net tap: " TAP_NAME " is in use by another process");
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "lo");
-	assert_int_equal(net_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
+	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "lo exists and is not a single-queue tap device"));
 	assert_null(nb);
 	assert_int_equal(te_open_fds(), fds);
@@ -483,7 +484,7 @@ static void test_create_errors(void **state)
 /* 6a */
 static void test_set_offloads(void **state)
 {
-	const unsigned int ct = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6;
+	const unsigned int ct = NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6;
 	struct fx *f = *state;
 
 	te_require_env(f->env);
@@ -494,7 +495,7 @@ static void test_set_offloads(void **state)
 	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTSO), 1);
 	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, f->nb->offloads), 0);
-	assert_int_equal(f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM), 0);
+	assert_int_equal(f->nb->ops->set_offloads(f->nb, NETBE_OFFLOAD_CSUM), 0);
 	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTSO), 0);
 	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 1);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 0), 0);
@@ -503,10 +504,10 @@ static void test_set_offloads(void **state)
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, 1U << 4), -EOPNOTSUPP);
 	assert_int_equal(f->nb->ops->set_offloads(f->nb, ct | (1U << 31)), -EOPNOTSUPP);
 	/* combinations virtio and the kernel forbid: TSO without CSUM */
-	assert_int_equal(f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_TSO4), -EINVAL);
-	if (f->nb->offloads & NET_OFFLOAD_ECN)
+	assert_int_equal(f->nb->ops->set_offloads(f->nb, NETBE_OFFLOAD_TSO4), -EINVAL);
+	if (f->nb->offloads & NETBE_OFFLOAD_ECN)
 		assert_int_equal(
-			f->nb->ops->set_offloads(f->nb, NET_OFFLOAD_CSUM | NET_OFFLOAD_ECN),
+			f->nb->ops->set_offloads(f->nb, NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_ECN),
 			-EINVAL);
 	assert_int_equal(te_ethtool_get(TAP_NAME, ETHTOOL_GTXCSUM), 0);
 	fx_close(f);
@@ -541,10 +542,10 @@ static void test_rx_backpressure(void **state)
 		assert_true(te_cpu_us() - t0 < 100000);
 		/* the reply waited in the tap queue and comes when rx is on */
 		f->nb->ops->rx_enable(f->nb, true);
-		assert_int_equal(fx_wait(f, 5000), NET_EV_RX);
-		assert_int_equal(fx_recv_match(f, buf, NET_FRAME_MAX, match_arp_reply, mac),
+		assert_int_equal(fx_wait(f, 5000), NETBE_EV_RX);
+		assert_int_equal(fx_recv_match(f, buf, NETBE_FRAME_MAX, match_arp_reply, mac),
 				 hdr + 42);
-		assert_int_equal(f->nb->ops->recv(f->nb, buf, NET_FRAME_MAX), -EAGAIN);
+		assert_int_equal(f->nb->ops->recv(f->nb, buf, NETBE_FRAME_MAX), -EAGAIN);
 		f->nb->ops->rx_enable(f->nb, false);
 	}
 	/* rx on and nothing waiting: no notify either */
@@ -573,18 +574,18 @@ static void test_recv_small_buffer(void **state)
 	hdr = f->nb->vnet_hdr_len;
 	te_set_host_addr(TAP_NAME);
 	assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
-	assert_int_equal(fx_recv_match(f, buf, NET_FRAME_MAX, match_arp_reply, mac), hdr + 42);
+	assert_int_equal(fx_recv_match(f, buf, NETBE_FRAME_MAX, match_arp_reply, mac), hdr + 42);
 
 	/* big echo, then a small ARP reply behind it */
 	assert_int_equal(send_buf(f, buf, build_echo_request(buf, hdr, mac, &ec)), 0);
 	assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
-	assert_int_equal(fx_wait(f, 5000), NET_EV_RX);
+	assert_int_equal(fx_wait(f, 5000), NETBE_EV_RX);
 	/* exactly the size of the ARP reply: the 1242-byte echo reply does
 	 * not fit and is dropped, the ARP reply fills the buffer exactly */
-	memset(buf, 0, NET_FRAME_MAX);
+	memset(buf, 0, NETBE_FRAME_MAX);
 	n = f->nb->ops->recv(f->nb, buf, hdr + 42);
 	if (n == -EAGAIN) { /* the ARP reply was not queued yet */
-		assert_int_equal(fx_wait(f, 5000), NET_EV_RX);
+		assert_int_equal(fx_wait(f, 5000), NETBE_EV_RX);
 		n = f->nb->ops->recv(f->nb, buf, hdr + 42);
 	}
 	assert_int_equal(n, hdr + 42);
@@ -605,7 +606,7 @@ static void test_recv_small_buffer(void **state)
 		assert_int_equal(f->nb->ops->recv(f->nb, buf, hdr + 42), -EAGAIN);
 		assert_true(f->nb->stats.rx_dropped - before <= 64);
 		if (f->nb->stats.rx_dropped == before)
-			assert_int_equal(fx_wait(f, 5000), NET_EV_RX);
+			assert_int_equal(fx_wait(f, 5000), NETBE_EV_RX);
 	}
 	assert_int_equal(f->nb->stats.rx_dropped, 1 + 70);
 	fx_close(f);
@@ -630,7 +631,7 @@ static void test_malformed_send(void **state)
 	assert_int_equal(f->nb->ops->send(f->nb, iov, 0), -EINVAL);
 	/* one byte too long, split over two iovecs */
 	iov[0] = (struct iovec){ .iov_base = big, .iov_len = 100 };
-	iov[1] = (struct iovec){ .iov_base = big + 100, .iov_len = NET_FRAME_MAX + 1 - 100 };
+	iov[1] = (struct iovec){ .iov_base = big + 100, .iov_len = NETBE_FRAME_MAX + 1 - 100 };
 	assert_int_equal(f->nb->ops->send(f->nb, iov, 2), -EINVAL);
 	/* lengths whose sum wraps around */
 	iov[1].iov_len = SIZE_MAX - 50;
@@ -653,7 +654,7 @@ static void test_malformed_send(void **state)
 }
 
 /* send() when the kernel cannot take a frame now: -EAGAIN (the frame is
- * not dropped), then NET_EV_TX once the fd is writable, and EPOLLOUT is
+ * not dropped), then NETBE_EV_TX once the fd is writable, and EPOLLOUT is
  * dropped again so the always-writable fd does not spin the loop. */
 static void test_send_eagain(void **state)
 {
@@ -667,13 +668,13 @@ static void test_send_eagain(void **state)
 	build_arp_request(buf, 12);
 	memcpy(buf + 12, (uint8_t[]){ 0x02, 0, 0, 0, 0xee, EAGAIN }, 6);
 	assert_int_equal(send_buf(f, buf, 12 + 42), -EAGAIN);
-	assert_int_equal(fx_wait(f, 5000), NET_EV_TX);
+	assert_int_equal(fx_wait(f, 5000), NETBE_EV_TX);
 	t0 = te_cpu_us();
 	assert_int_equal(fx_wait(f, 200), 0);
 	assert_true(te_cpu_us() - t0 < 100000);
 	buf[17] = ENOBUFS;
 	assert_int_equal(send_buf(f, buf, 12 + 42), -EAGAIN);
-	assert_int_equal(fx_wait(f, 5000), NET_EV_TX);
+	assert_int_equal(fx_wait(f, 5000), NETBE_EV_TX);
 	assert_int_equal(f->nb->stats.tx_dropped, 0);
 	/* any other error drops the frame */
 	buf[17] = EIO;
@@ -682,7 +683,7 @@ static void test_send_eagain(void **state)
 	assert_int_equal(fx_wait(f, 100), 0);
 	/* the retry goes through */
 	assert_int_equal(send_buf(f, buf, build_arp_request(buf, 12)), 0);
-	assert_int_equal(fx_recv_match(f, buf, NET_FRAME_MAX, match_arp_reply, mac), 12 + 42);
+	assert_int_equal(fx_recv_match(f, buf, NETBE_FRAME_MAX, match_arp_reply, mac), 12 + 42);
 	assert_int_equal(f->nb->stats.tx_frames, 1);
 }
 

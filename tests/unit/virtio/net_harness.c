@@ -18,7 +18,7 @@
 /* ---------------------------------------------------------------------- */
 /* The fake backend                                                        */
 
-static int fnb_send(struct net_backend *nb, const struct iovec *iov, unsigned int cnt)
+static int fnb_send(struct netbe *nb, const struct iovec *iov, unsigned int cnt)
 {
 	struct fnb *f = (struct fnb *)nb;
 	size_t len = 0, off = 0;
@@ -44,7 +44,7 @@ static int fnb_send(struct net_backend *nb, const struct iovec *iov, unsigned in
 	return 0;
 }
 
-static ssize_t fnb_recv(struct net_backend *nb, void *buf, size_t len)
+static ssize_t fnb_recv(struct netbe *nb, void *buf, size_t len)
 {
 	struct fnb *f = (struct fnb *)nb;
 	size_t n;
@@ -61,7 +61,7 @@ static ssize_t fnb_recv(struct net_backend *nb, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static void fnb_rx_enable(struct net_backend *nb, bool enable)
+static void fnb_rx_enable(struct netbe *nb, bool enable)
 {
 	struct fnb *f = (struct fnb *)nb;
 
@@ -70,7 +70,7 @@ static void fnb_rx_enable(struct net_backend *nb, bool enable)
 	f->rx_enabled = enable;
 }
 
-static int fnb_set_offloads(struct net_backend *nb, unsigned int offloads)
+static int fnb_set_offloads(struct netbe *nb, unsigned int offloads)
 {
 	struct fnb *f = (struct fnb *)nb;
 
@@ -80,7 +80,7 @@ static int fnb_set_offloads(struct net_backend *nb, unsigned int offloads)
 	return 0;
 }
 
-static const struct net_backend_ops fnb_ops = {
+static const struct netbe_ops fnb_ops = {
 	.send = fnb_send,
 	.recv = fnb_recv,
 	.rx_enable = fnb_rx_enable,
@@ -121,8 +121,8 @@ void nh_fnb_queue(struct fnb *f, const void *frame, size_t len)
 void nh_fnb_report(struct fnb *f, unsigned int events)
 {
 	assert_non_null(f->nb.notify);
-	if ((events & NET_EV_RX) && (!f->rx_enabled || f->rx_head == f->rx_tail))
-		events &= ~NET_EV_RX;
+	if ((events & NETBE_EV_RX) && (!f->rx_enabled || f->rx_head == f->rx_tail))
+		events &= ~NETBE_EV_RX;
 	if (events)
 		f->nb.notify(f->nb.notify_opaque, events);
 }

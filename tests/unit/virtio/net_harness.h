@@ -37,7 +37,7 @@
 /* The fake backend                                                        */
 
 struct fnb {
-	struct net_backend nb;
+	struct netbe nb;
 	uint8_t *sent[MAX_SENT];
 	size_t sent_len[MAX_SENT];
 	unsigned int nsent, send_calls;

@@ -36,7 +36,7 @@ static void test_rx_single(void **state)
 	nh_make_frame(frame, sizeof(frame), 40);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
 	pulses = w.g.irq.pulses;
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	nh_expect_used(&w.vr[0], HDR + sizeof(frame));
 	assert_true(w.g.irq.pulses > pulses);
 	fg_read(&w.g, gpa, &h, HDR);
@@ -63,7 +63,7 @@ static void test_rx_mrg(void **state)
 	nh_kick(&w, 0);
 	nh_make_frame(frame, sizeof(frame), 41);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	/* 162 bytes over 64 + 64 + 34 */
 	nh_expect_used(&w.vr[0], 64);
 	nh_expect_used(&w.vr[0], 64);
@@ -98,12 +98,12 @@ static void test_rx_no_buffers(void **state)
 		nh_make_frame(frame, sizeof(frame), 43);
 		nh_fnb_queue(&w.f, frame, sizeof(frame));
 		assert_true(w.f.rx_enabled);
-		nh_fnb_report(&w.f, NET_EV_RX);
+		nh_fnb_report(&w.f, NETBE_EV_RX);
 		nh_expect_no_used(&w.vr[0]);
 		assert_false(w.f.rx_enabled);	  /* backend rx off while we wait */
 		assert_int_equal(w.f.rx_head, 1); /* one frame taken, one left */
 		/* a stray report changes nothing */
-		w.f.nb.notify(w.f.nb.notify_opaque, NET_EV_RX);
+		w.f.nb.notify(w.f.nb.notify_opaque, NETBE_EV_RX);
 		nh_expect_no_used(&w.vr[0]);
 		if (mrg) {
 			gpa2 = nh_rx_add(&w, 64);
@@ -163,7 +163,7 @@ static void test_rx_too_big(void **state)
 	nh_make_frame(small, sizeof(small), 45);
 	nh_fnb_queue(&w.f, big, sizeof(big));
 	nh_fnb_queue(&w.f, small, sizeof(small));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	nh_expect_used(&w.vr[0], 0);
 	nh_expect_used(&w.vr[0], HDR + sizeof(small));
 	fg_read(&w.g, gpa + HDR, back, sizeof(back));
@@ -190,7 +190,7 @@ static void test_rx_bad_chains(void **state)
 	nh_kick(&w, 0);
 	nh_make_frame(frame, sizeof(frame), 46);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	nh_expect_used(&w.vr[0], 0);
 	nh_expect_used(&w.vr[0], 0);
 	nh_expect_used(&w.vr[0], HDR + sizeof(frame));
@@ -209,9 +209,9 @@ static void test_rx_vnet(void **state)
 	struct world w;
 	uint64_t gpa;
 
-	nh_world_init(&w, HDR, NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4,
+	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4,
 		      BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM), 16);
-	assert_int_equal(w.f.offloads, NET_OFFLOAD_CSUM);
+	assert_int_equal(w.f.offloads, NETBE_OFFLOAD_CSUM);
 	gpa = nh_rx_add(&w, 2048);
 	nh_kick(&w, 0);
 	/* GSO the guest did not accept: dropped */
@@ -222,7 +222,7 @@ static void test_rx_vnet(void **state)
 	memcpy(buf, &h, HDR);
 	nh_make_frame(buf + HDR, 80, 48);
 	nh_fnb_queue(&w.f, buf, sizeof(buf));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	nh_expect_used(&w.vr[0], sizeof(buf));
 	nh_expect_no_used(&w.vr[0]);
 	fg_read(&w.g, gpa, &back_h, HDR);
@@ -271,7 +271,7 @@ static void test_rx_round_cap(void **state)
 		nh_make_frame(frame, sizeof(frame), i);
 		nh_fnb_queue(&w.f, frame, sizeof(frame));
 	}
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	while (fg_vring_get_used(&w.vr[0], &id, &len)) {
 		assert_int_equal(len, used % 2 ? HDR + sizeof(frame) - 64 : 64);
 		used++;
@@ -305,7 +305,7 @@ static void test_rx_round_cap(void **state)
 	rx_refilled = 0;
 	w.f.on_recv = rx_refill;
 	w.f.opaque = &w;
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	assert_int_equal(w.f.rx_head, 128); /* 128 two-chain frames: 256 pops */
 	assert_true(w.f.rx_enabled);
 	assert_int_equal(fg_el_poll(&w.el, 0), 1); /* the yield's wake-up */

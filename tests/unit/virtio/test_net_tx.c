@@ -36,7 +36,7 @@ static void test_features(void **state)
 			      F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_F_RING_EVENT_IDX) |
 			      F(VIRTIO_F_RING_INDIRECT_DESC) | F(VIRTIO_F_VERSION_1);
 	const unsigned int all =
-		NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN;
+		NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6 | NETBE_OFFLOAD_ECN;
 	struct world w;
 
 	/* a bare backend: no offloads, whatever it claims */
@@ -67,17 +67,17 @@ static void test_features(void **state)
 	nh_world_fini(&w);
 
 	/* CSUM and TSO4 only: no TSO6, no ECN (ECN needs a TSO it has) */
-	nh_world_init(&w, HDR, NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4, 0, 0);
+	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4, 0, 0);
 	assert_int_equal(offered(&w), base | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
 					      F(VIRTIO_NET_F_GUEST_TSO4) |
 					      F(VIRTIO_NET_F_HOST_TSO4));
 	/* the guest takes only GUEST_CSUM */
 	nh_world_start(&w, BASE_FEAT | F(VIRTIO_NET_F_GUEST_CSUM), 16);
-	assert_int_equal(w.f.offloads, NET_OFFLOAD_CSUM);
+	assert_int_equal(w.f.offloads, NETBE_OFFLOAD_CSUM);
 	nh_world_fini(&w);
 
 	/* without CSUM no offload at all; TSO alone means nothing */
-	nh_world_init(&w, HDR, NET_OFFLOAD_TSO4 | NET_OFFLOAD_ECN, 0, 0);
+	nh_world_init(&w, HDR, NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_ECN, 0, 0);
 	assert_int_equal(offered(&w), base);
 	nh_world_fini(&w);
 
@@ -148,7 +148,7 @@ static void test_tx_vnet(void **state)
 	uint8_t frame[1514];
 	struct world w;
 
-	nh_world_init(&w, HDR, NET_OFFLOAD_CSUM, BASE_FEAT | OFFLOAD_FEAT, 16);
+	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM, BASE_FEAT | OFFLOAD_FEAT, 16);
 	assert_true(w.features & F(VIRTIO_NET_F_CSUM));
 	nh_make_frame(frame, sizeof(frame), 2);
 	assert_true(nh_tx_add(&w, &h, frame, sizeof(frame), 1, false) >= 0);
@@ -209,7 +209,7 @@ static void test_tx_eagain(void **state)
 	assert_int_equal(w.f.send_calls, 1);
 	/* the backend can take frames again */
 	w.f.block = false;
-	nh_fnb_report(&w.f, NET_EV_TX);
+	nh_fnb_report(&w.f, NETBE_EV_TX);
 	assert_int_equal(w.f.nsent, 4);
 	for (i = 0; i < 4; i++) {
 		nh_make_frame(frame, sizeof(frame), 20 + i);
@@ -293,9 +293,9 @@ static void test_tx_malformed(void **state)
 				 2) >= 0);
 	/* a header and 13 bytes of frame */
 	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { buf, HDR + 13, false } }, 1) >= 0);
-	/* a frame one byte over NET_FRAME_MAX - 12 */
-	big = fg_alloc(&w.g, NET_FRAME_MAX + 1, 16);
-	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { big, NET_FRAME_MAX + 1, false } },
+	/* a frame one byte over NETBE_FRAME_MAX - 12 */
+	big = fg_alloc(&w.g, NETBE_FRAME_MAX + 1, 16);
+	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { big, NETBE_FRAME_MAX + 1, false } },
 				 1) >= 0);
 	/* offloads a bare backend never offered */
 	assert_true(nh_tx_add(&w, &csum, frame, sizeof(frame), 1, false) >= 0);
@@ -310,11 +310,11 @@ static void test_tx_malformed(void **state)
 	assert_memory_equal(w.f.sent[0], frame, sizeof(frame));
 	assert_false(nh_needs_reset(&w));
 	/* the largest legal frame goes through */
-	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { big, NET_FRAME_MAX, false } }, 1) >=
-		    0);
+	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { big, NETBE_FRAME_MAX, false } },
+				 1) >= 0);
 	nh_kick(&w, 1);
 	assert_int_equal(w.f.nsent, 2);
-	assert_int_equal(w.f.sent_len[1], NET_FRAME_MAX - HDR);
+	assert_int_equal(w.f.sent_len[1], NETBE_FRAME_MAX - HDR);
 	nh_expect_used(&w.vr[1], 0);
 	/* a descriptor outside guest RAM breaks the ring: device needs reset */
 	assert_true(fg_vring_add(&w.vr[1], (struct fg_buf[]){ { 1ULL << 40, 100, false } }, 1) >=
@@ -337,7 +337,7 @@ static void test_reset_pending(void **state)
 	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 16);
 	nh_make_frame(frame, sizeof(frame), 50);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	assert_false(w.f.rx_enabled);
 	w.f.block = true;
 	assert_true(nh_tx_add(&w, NULL, frame, sizeof(frame), 1, false) >= 0);
@@ -348,7 +348,7 @@ static void test_reset_pending(void **state)
 	nh_run_loop(&w);
 	assert_false(w.f.rx_enabled);
 	w.f.block = false;
-	nh_fnb_report(&w.f, NET_EV_TX); /* the held chain is not sent after reset */
+	nh_fnb_report(&w.f, NETBE_EV_TX); /* the held chain is not sent after reset */
 	assert_int_equal(w.f.nsent, 0);
 
 	fg_vring_destroy(&w.vr[0]);
@@ -359,7 +359,7 @@ static void test_reset_pending(void **state)
 	nh_kick(&w, 0);
 	nh_make_frame(frame, sizeof(frame), 51);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
-	nh_fnb_report(&w.f, NET_EV_RX);
+	nh_fnb_report(&w.f, NETBE_EV_RX);
 	nh_expect_used(&w.vr[0], HDR + sizeof(frame));
 	nh_expect_no_used(&w.vr[0]);
 	fg_read(&w.g, gpa + HDR, back, sizeof(back));

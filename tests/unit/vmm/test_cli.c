@@ -130,7 +130,7 @@ static const char *ip(struct in_addr a)
 static void test_nets(void **state)
 {
 	struct vmm_config cfg;
-	const struct net_user_config *u;
+	const struct netbe_user_config *u;
 
 	(void)state;
 	assert_int_equal(
@@ -229,7 +229,7 @@ static void test_net_errors(void **state)
 	/* more hostfwd rules than fit */
 	{
 		char arg[1024] = "user";
-		for (i = 0; i <= NET_MAX_HOSTFWD; i++)
+		for (i = 0; i <= NETBE_MAX_HOSTFWD; i++)
 			snprintf(arg + strlen(arg), sizeof(arg) - strlen(arg),
 				 ",hostfwd=tcp::%u-:22", 2000 + i);
 		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--net", arg), CLI_ERROR);
