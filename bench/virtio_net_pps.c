@@ -109,7 +109,7 @@ struct bench {
 	struct fake_guest g;
 	struct null_nb null;
 	struct netbe *nb; /* &null.nb or slirp */
-	struct virtio_net *n;
+	struct vnet *n;
 	struct virtio_mmio t;
 	struct drvq q[2];
 	uint8_t frame[ETH_MAX]; /* tx: what every tx buffer holds; rx: what recv() gives */
@@ -327,7 +327,7 @@ static void udp_drain(struct bench *b)
  * back what was used. Returns the frames moved (sent, for slirp), or -EIO. */
 static int bench_step(struct bench *b)
 {
-	struct drvq *rxq = &b->q[VIRTIO_NET_RXQ], *txq = &b->q[VIRTIO_NET_TXQ];
+	struct drvq *rxq = &b->q[VNET_RXQ], *txq = &b->q[VNET_TXQ];
 	int rx = 0, tx = 0;
 
 	if (b->mode != MODE_RX) {
@@ -433,7 +433,7 @@ static int bench_start_device(struct bench *b)
  * gateway's MAC from the reply (what the guest's stack does first). */
 static int bench_arp(struct bench *b)
 {
-	struct drvq *rxq = &b->q[VIRTIO_NET_RXQ], *txq = &b->q[VIRTIO_NET_TXQ];
+	struct drvq *rxq = &b->q[VNET_RXQ], *txq = &b->q[VNET_TXQ];
 	uint8_t f[64];
 	uint64_t deadline = now_ns() + 2000000000u;
 	unsigned int i;
@@ -486,7 +486,7 @@ static size_t bench_udp_frame(struct bench *b)
 /* The frame every tx buffer holds, or the one recv() hands out. */
 static int bench_frames(struct bench *b)
 {
-	struct drvq *txq = &b->q[VIRTIO_NET_TXQ];
+	struct drvq *txq = &b->q[VNET_TXQ];
 	size_t i;
 	int ret;
 
@@ -515,8 +515,8 @@ static int bench_frames(struct bench *b)
 
 static int bench_setup(struct bench *b)
 {
-	struct virtio_net_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
-					.name = "virtio-net bench" };
+	struct vnet_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+				  .name = "virtio-net bench" };
 	struct virtio_mmio_params mp = { 0 };
 	int ret;
 
@@ -525,23 +525,22 @@ static int bench_setup(struct bench *b)
 	if (ret < 0)
 		return ret;
 	fg_init(&b->g, RAM_SIZE);
-	drvq_init(&b->g, &b->q[VIRTIO_NET_RXQ], VIRTIO_NET_RXQ, b->mrg ? RXBUF_MRG : RXBUF_SMALL,
-		  true);
-	drvq_init(&b->g, &b->q[VIRTIO_NET_TXQ], VIRTIO_NET_TXQ, TXBUF, false);
+	drvq_init(&b->g, &b->q[VNET_RXQ], VNET_RXQ, b->mrg ? RXBUF_MRG : RXBUF_SMALL, true);
+	drvq_init(&b->g, &b->q[VNET_TXQ], VNET_TXQ, TXBUF, false);
 	ret = bench_backend(b);
 	if (ret < 0)
 		return ret;
 	np.backend = b->nb;
 	np.el = &b->el;
-	ret = virtio_net_create(&np, &b->n);
+	ret = vnet_create(&np, &b->n);
 	if (ret < 0)
 		return ret;
 	mp.mem = &b->g.mem;
 	mp.el = &b->el;
 	mp.irq = &b->g.irq.line;
-	ret = virtio_mmio_init(&b->t, virtio_net_dev(b->n), &mp);
+	ret = virtio_mmio_init(&b->t, vnet_dev(b->n), &mp);
 	if (ret < 0) {
-		virtio_net_destroy(b->n);
+		vnet_destroy(b->n);
 		b->n = NULL;
 		return ret;
 	}
@@ -556,7 +555,7 @@ static void bench_teardown(struct bench *b)
 {
 	if (b->n) {
 		virtio_mmio_destroy(&b->t);
-		virtio_net_destroy(b->n);
+		vnet_destroy(b->n);
 	}
 	if (b->nb && b->mode == MODE_SLIRP)
 		b->nb->ops->destroy(b->nb);
@@ -605,7 +604,7 @@ static int bench_loop(struct bench *b, uint64_t ns)
  * saw every frame, header stripped (slirp is a bare backend too). */
 static int bench_check(struct bench *b, uint64_t sent_before)
 {
-	struct drvq *q = &b->q[b->mode == MODE_RX ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ];
+	struct drvq *q = &b->q[b->mode == MODE_RX ? VNET_RXQ : VNET_TXQ];
 	uint64_t bad = b->bad + q->bad + !b->frames;
 
 	if (b->mode == MODE_RX && q->nready) {

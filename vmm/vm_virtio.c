@@ -61,7 +61,7 @@ struct vm_virtio_dev {
 		struct {
 			const struct cli_net *cfg;
 			struct netbe *backend;
-			struct virtio_net *dev;
+			struct vnet *dev;
 		} net; /* VM_VIRTIO_NET */
 	};
 };
@@ -215,7 +215,7 @@ int vm_virtio_cmdline(struct vm *vm, char **out)
 
 static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_dev **dev)
 {
-	struct virtio_net_params np = {
+	struct vnet_params np = {
 		.el = &vm->loop,
 		.name = v->name,
 	};
@@ -237,9 +237,9 @@ static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_d
 	case VM_VIRTIO_NET:
 		np.backend = v->net.backend;
 		memcpy(np.mac, v->net.cfg->mac, sizeof(np.mac));
-		ret = virtio_net_create(&np, &v->net.dev);
+		ret = vnet_create(&np, &v->net.dev);
 		if (!ret)
-			*dev = virtio_net_dev(v->net.dev);
+			*dev = vnet_dev(v->net.dev);
 		return ret;
 	}
 	return -EINVAL;
@@ -352,7 +352,7 @@ void vm_virtio_destroy(struct vm *vm)
 			break;
 		case VM_VIRTIO_NET:
 			if (v->net.dev)
-				virtio_net_destroy(v->net.dev);
+				vnet_destroy(v->net.dev);
 			if (v->net.backend)
 				v->net.backend->ops->destroy(v->net.backend);
 			break;

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net (virtio 1.2 section 5.1) over a net backend (devices/net/net.h).
+ * The virtio-net device (virtio 1.2 section 5.1; prefix vnet_, interface in
+ * devices/virtio/net.h) over a net backend (prefix netbe_, devices/net/net.h).
  *
  * Threads and locking. Everything runs under the transport lock (dev.lock):
  * config_read/config_write/activate/reset on a vCPU thread, queue_notify on
- * the event-loop thread, and our own two loop handlers, net_wake (a
- * device-owned eventfd) and net_backend_notify (the backend's notify()),
+ * the event-loop thread, and our own two loop handlers, vnet_wake (a
+ * device-owned eventfd) and vnet_backend_notify (the backend's notify()),
  * which take the lock themselves. Backend ops are only ever called on the
  * loop thread (net.h), so activate() and reset() never call them: they
- * change our state and write the wake eventfd, and net_wake brings the
+ * change our state and write the wake eventfd, and vnet_wake brings the
  * backend in line (rx_enable, set_offloads) from the loop thread. Every loop
- * entry point starts with net_sync_backend(), so a backend event that
+ * entry point starts with vnet_sync_backend(), so a backend event that
  * arrives between a reset and its wake-up already sees the new state, and
  * ends with it, so rx follows a stall, a resume or a failure at once.
  * Lock order: transport lock, then whatever the backend locks inside.
@@ -38,7 +39,7 @@
  * the next activation may negotiate other features (MRG_RXBUF, offloads),
  * and a frame read for the old ones may not be deliverable under the new.
  */
-#include "devices/virtio/net_internal.h"
+#include "devices/virtio/net_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,25 +48,25 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-static struct virtio_net *to_net(struct virtio_dev *dev)
+static struct vnet *to_vnet(struct virtio_dev *dev)
 {
-	return (struct virtio_net *)dev;
+	return (struct vnet *)dev;
 }
 
-bool net_live(const struct virtio_net *n)
+bool vnet_live(const struct vnet *n)
 {
 	return n->ctx && !n->failed && n->ctx->nqueues >= 2;
 }
 
-void net_fail(struct virtio_net *n, const char *why)
+void vnet_fail(struct vnet *n, const char *why)
 {
 	log_warn_ratelimited(&n->rl_guest, "%s: %s; device needs reset", n->dev.name, why);
 	n->failed = true;
 	n->ctx->fail(n->ctx);
 }
 
-/* Ask net_wake to run on the loop thread (from any thread). */
-void net_kick_self(struct virtio_net *n)
+/* Ask vnet_wake to run on the loop thread (from any thread). */
+void vnet_kick_self(struct vnet *n)
 {
 	uint64_t one = 1;
 
@@ -77,12 +78,12 @@ void net_kick_self(struct virtio_net *n)
 /* 5.1.3.1: the guest offloads, mapped to what the backend understands.
  * A driver that accepted a feature without the one it depends on gets
  * none of the dependent offloads. */
-static unsigned int net_guest_offloads(const struct virtio_net *n)
+static unsigned int vnet_guest_offloads(const struct vnet *n)
 {
 	uint64_t f = n->ctx ? n->ctx->features : 0;
 	unsigned int o = 0;
 
-	if (n->nb->vnet_hdr_len != NET_HDR_LEN || !(f & F(VIRTIO_NET_F_GUEST_CSUM)))
+	if (n->nb->vnet_hdr_len != VNET_HDR_LEN || !(f & F(VIRTIO_NET_F_GUEST_CSUM)))
 		return 0;
 	o |= NETBE_OFFLOAD_CSUM;
 	if (f & F(VIRTIO_NET_F_GUEST_TSO4))
@@ -96,13 +97,13 @@ static unsigned int net_guest_offloads(const struct virtio_net *n)
 
 /* Loop thread: make the backend match our state. Offloads first, so that
  * rx is only enabled once frames come in the negotiated shape. */
-static void net_sync_backend(struct virtio_net *n)
+static void vnet_sync_backend(struct vnet *n)
 {
 	struct netbe *nb = n->nb;
-	bool rx = net_live(n) && !n->rx_stalled;
+	bool rx = vnet_live(n) && !n->rx_stalled;
 
-	if (nb->vnet_hdr_len == NET_HDR_LEN && nb->ops->set_offloads) {
-		unsigned int o = net_guest_offloads(n);
+	if (nb->vnet_hdr_len == VNET_HDR_LEN && nb->ops->set_offloads) {
+		unsigned int o = vnet_guest_offloads(n);
 
 		if (o != n->be_offloads) {
 			int ret = nb->ops->set_offloads(nb, o);
@@ -121,15 +122,15 @@ static void net_sync_backend(struct virtio_net *n)
 
 /* ---- tx (5.1.6.2) ---- */
 
-const struct net_hdr_rule net_tx_rule = { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4,
-					  VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN };
-const struct net_hdr_rule net_rx_rule = { VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4,
-					  VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN };
+const struct vnet_hdr_rule vnet_tx_rule = { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4,
+					    VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN };
+const struct vnet_hdr_rule vnet_rx_rule = { VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4,
+					    VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN };
 
 /* Does header `h` only use offloads negotiated in `f`? (5.1.6.2.1 for tx,
  * 5.1.6.4.1 for rx: NEEDS_CSUM only with the CSUM feature, a GSO type only
  * with its TSO feature, the ECN bit only with ECN; UFO is never offered.) */
-bool net_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struct net_hdr_rule *r)
+bool vnet_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struct vnet_hdr_rule *r)
 {
 	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 
@@ -143,27 +144,27 @@ bool net_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struct
 }
 
 /* Build the iovecs to send for `e`, or say why the frame is dropped. */
-static const char *tx_prepare(struct virtio_net *n, const struct virtq_elem *e, unsigned int *cnt)
+static const char *tx_prepare(struct vnet *n, const struct virtq_elem *e, unsigned int *cnt)
 {
 	struct virtio_net_hdr_v1 h;
-	size_t skip = NET_HDR_LEN;
+	size_t skip = VNET_HDR_LEN;
 	unsigned int i, k = 0;
 
 	if (e->nin)
 		return "writable buffer in a tx chain";
-	if (e->out_len < NET_HDR_LEN)
+	if (e->out_len < VNET_HDR_LEN)
 		return "tx chain shorter than the virtio-net header";
-	if (e->out_len - NET_HDR_LEN < NETBE_FRAME_MIN)
+	if (e->out_len - VNET_HDR_LEN < NETBE_FRAME_MIN)
 		return "tx frame shorter than an Ethernet header";
-	if (e->out_len - NET_HDR_LEN > NETBE_FRAME_MAX - NET_HDR_LEN)
+	if (e->out_len - VNET_HDR_LEN > NETBE_FRAME_MAX - VNET_HDR_LEN)
 		return "tx frame too long";
 	/* One copy, then checked. For a vnet-hdr backend the guest's header
 	 * goes on in guest memory and could change after this check: it is a
 	 * courtesy, the tap kernel validates what it reads itself. */
 	(void)virtq_elem_read(e, 0, &h, sizeof(h));
-	if (!net_hdr_allowed(&h, n->ctx->features, &net_tx_rule))
+	if (!vnet_hdr_allowed(&h, n->ctx->features, &vnet_tx_rule))
 		return "tx header asks for offloads not negotiated";
-	if (n->nb->vnet_hdr_len == NET_HDR_LEN) {
+	if (n->nb->vnet_hdr_len == VNET_HDR_LEN) {
 		/* Header and frame straight from guest memory, no copy. */
 		memcpy(n->tx_iov, e->iov, e->nout * sizeof(e->iov[0]));
 		*cnt = e->nout;
@@ -188,26 +189,26 @@ static const char *tx_prepare(struct virtio_net *n, const struct virtq_elem *e, 
 }
 
 /* Return the held tx chain (tx used len is always 0: nothing written). */
-static bool tx_complete(struct virtio_net *n, struct virtq *q)
+static bool tx_complete(struct vnet *n, struct virtq *q)
 {
 	n->tx_held = false;
 	if (virtq_push(q, n->tx_elem.head, 0) < 0) {
-		net_fail(n, "cannot return a tx chain to the used ring");
+		vnet_fail(n, "cannot return a tx chain to the used ring");
 		return false;
 	}
 	n->tx_signal = true;
 	return true;
 }
 
-static void tx_signal(struct virtio_net *n)
+static void tx_signal(struct vnet *n)
 {
-	if (n->tx_signal && net_live(n))
-		n->ctx->signal_used(n->ctx, &n->ctx->queues[VIRTIO_NET_TXQ]);
+	if (n->tx_signal && vnet_live(n))
+		n->ctx->signal_used(n->ctx, &n->ctx->queues[VNET_TXQ]);
 	n->tx_signal = false;
 }
 
 /*
- * Drain the transmitq: at most NET_ROUND_MAX frames, then yield through the
+ * Drain the transmitq: at most VNET_ROUND_MAX frames, then yield through the
  * wake eventfd. Kicks are off while we work (2.7.10) and back on before the
  * last emptiness check. On -EAGAIN the popped chain stays in tx_elem (kicks
  * stay off) until NETBE_EV_TX.
@@ -217,15 +218,15 @@ static void tx_signal(struct virtio_net *n)
  * avail->idx (found by fuzz_net), and "available" then never yields a chain.
  * A round that only spun like that waits for the next kick, not the wake fd.
  */
-static void net_tx(struct virtio_net *n)
+static void vnet_tx(struct vnet *n)
 {
-	struct virtq *q = &n->ctx->queues[VIRTIO_NET_TXQ];
+	struct virtq *q = &n->ctx->queues[VNET_TXQ];
 	unsigned int served = 0, frames = 0;
 
 	n->tx_resched = false;
 	for (;;) {
 		virtq_set_notify(q, false);
-		while (served < NET_ROUND_MAX) {
+		while (served < VNET_ROUND_MAX) {
 			const char *why;
 			unsigned int cnt = 0;
 			int ret;
@@ -233,7 +234,7 @@ static void net_tx(struct virtio_net *n)
 			if (!n->tx_held) {
 				ret = virtq_pop(q, &n->tx_elem);
 				if (ret < 0) {
-					net_fail(n, "malformed transmitq");
+					vnet_fail(n, "malformed transmitq");
 					return;
 				}
 				if (ret == 0)
@@ -262,7 +263,7 @@ static void net_tx(struct virtio_net *n)
 			served++;
 			frames++;
 		}
-		if (served >= NET_ROUND_MAX) {
+		if (served >= VNET_ROUND_MAX) {
 			/* Kicks back on first: a round that emptied the ring
 			 * (a full 256-entry ring is exactly one round) then
 			 * waits for the next kick instead of waking itself for
@@ -271,7 +272,7 @@ static void net_tx(struct virtio_net *n)
 			virtq_set_notify(q, true);
 			if (frames && virtq_has_avail(q)) {
 				n->tx_resched = true;
-				net_kick_self(n);
+				vnet_kick_self(n);
 			}
 			goto out;
 		}
@@ -286,91 +287,91 @@ out:
 
 /* ---- loop-thread entry points ---- */
 
-static void net_queue_notify(struct virtio_dev *dev, unsigned int qidx)
+static void vnet_queue_notify(struct virtio_dev *dev, unsigned int qidx)
 {
-	struct virtio_net *n = to_net(dev);
+	struct vnet *n = to_vnet(dev);
 
-	net_sync_backend(n);
-	if (!net_live(n))
+	vnet_sync_backend(n);
+	if (!vnet_live(n))
 		return;
-	if (qidx == VIRTIO_NET_RXQ) {
+	if (qidx == VNET_RXQ) {
 		n->rx_stalled = false; /* new buffers, maybe */
-		net_rx(n);
-	} else if (qidx == VIRTIO_NET_TXQ && !n->tx_blocked) {
-		net_tx(n);
+		vnet_rx(n);
+	} else if (qidx == VNET_TXQ && !n->tx_blocked) {
+		vnet_tx(n);
 	}
-	net_sync_backend(n); /* rx stalled or resumed, or the device failed */
+	vnet_sync_backend(n); /* rx stalled or resumed, or the device failed */
 }
 
-static void net_lock(struct virtio_net *n)
+static void vnet_lock(struct vnet *n)
 {
 	if (n->dev.lock)
 		pthread_mutex_lock(n->dev.lock);
 }
 
-static void net_unlock(struct virtio_net *n)
+static void vnet_unlock(struct vnet *n)
 {
 	if (n->dev.lock)
 		pthread_mutex_unlock(n->dev.lock);
 }
 
 /* The backend's notify(): from its own loop handlers, never inside an op. */
-static void net_backend_notify(void *opaque, unsigned int events)
+static void vnet_backend_notify(void *opaque, unsigned int events)
 {
-	struct virtio_net *n = opaque;
+	struct vnet *n = opaque;
 
-	net_lock(n);
-	net_sync_backend(n);
+	vnet_lock(n);
+	vnet_sync_backend(n);
 	if (events & NETBE_EV_TX)
 		n->tx_blocked = false;
-	if (net_live(n)) {
+	if (vnet_live(n)) {
 		if (events & NETBE_EV_TX)
-			net_tx(n);
-		if (net_live(n) && (events & NETBE_EV_RX))
-			net_rx(n);
+			vnet_tx(n);
+		if (vnet_live(n) && (events & NETBE_EV_RX))
+			vnet_rx(n);
 	}
-	net_sync_backend(n);
-	net_unlock(n);
+	vnet_sync_backend(n);
+	vnet_unlock(n);
 }
 
 /* Our eventfd: activation/reset changed what the backend should do, or a
  * round yielded. */
-static void net_wake(struct el_source *src, uint32_t events)
+static void vnet_wake(struct el_source *src, uint32_t events)
 {
-	struct virtio_net *n = src->opaque;
+	struct vnet *n = src->opaque;
 	uint64_t cnt;
 
 	if (read(n->wake_fd, &cnt, sizeof(cnt)) < 0 && errno == EAGAIN)
 		return;
-	net_lock(n);
-	net_sync_backend(n);
-	if (net_live(n)) {
+	vnet_lock(n);
+	vnet_sync_backend(n);
+	if (vnet_live(n)) {
 		if (n->tx_resched && !n->tx_blocked)
-			net_tx(n);
+			vnet_tx(n);
 		/* After activation and after a yield: frames may wait. */
-		if (net_live(n))
-			net_rx(n);
+		if (vnet_live(n))
+			vnet_rx(n);
 	}
-	net_sync_backend(n);
-	net_unlock(n);
+	vnet_sync_backend(n);
+	vnet_unlock(n);
 }
 
 /* ---- vCPU-side ops ---- */
 
-static uint64_t net_features(struct virtio_dev *dev)
+static uint64_t vnet_features(struct virtio_dev *dev)
 {
-	return to_net(dev)->offered;
+	return to_vnet(dev)->offered;
 }
 
-static void net_config_read(struct virtio_dev *dev, uint32_t off, void *data, uint32_t len)
+static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, uint32_t len)
 {
 	/* The transport checked off + len <= config_size. */
-	memcpy(data, to_net(dev)->cfg + off, len);
+	memcpy(data, to_vnet(dev)->cfg + off, len);
 }
 
-static void net_config_write(struct virtio_dev *dev, uint32_t off, const void *data, uint32_t len)
+static void vnet_config_write(struct virtio_dev *dev, uint32_t off, const void *data, uint32_t len)
 {
-	struct virtio_net *n = to_net(dev);
+	struct vnet *n = to_vnet(dev);
 
 	/* 5.1.4: without VIRTIO_NET_F_CTRL_MAC_ADDR (not offered) the MAC is
 	 * read-only for a VERSION_1 driver; nothing else is writable. */
@@ -378,7 +379,7 @@ static void net_config_write(struct virtio_dev *dev, uint32_t off, const void *d
 			     off, len);
 }
 
-static void net_forget(struct virtio_net *n)
+static void vnet_forget(struct vnet *n)
 {
 	if (n->rx_pending)
 		n->rx_dropped++; /* see the top of this file */
@@ -394,50 +395,50 @@ static void net_forget(struct virtio_net *n)
 	n->failed = false;
 }
 
-static int net_activate(struct virtio_dev *dev, struct virtio_ctx *ctx)
+static int vnet_activate(struct virtio_dev *dev, struct virtio_ctx *ctx)
 {
-	struct virtio_net *n = to_net(dev);
+	struct vnet *n = to_vnet(dev);
 
 	if (ctx->nqueues < 2)
 		return -EINVAL;
-	net_forget(n);
+	vnet_forget(n);
 	n->ctx = ctx;
 	n->mrg = ctx->features & F(VIRTIO_NET_F_MRG_RXBUF);
-	net_kick_self(n); /* offloads, rx_enable: on the loop thread */
+	vnet_kick_self(n); /* offloads, rx_enable: on the loop thread */
 	return 0;
 }
 
-static void net_reset(struct virtio_dev *dev)
+static void vnet_reset(struct virtio_dev *dev)
 {
-	struct virtio_net *n = to_net(dev);
+	struct vnet *n = to_vnet(dev);
 
 	/* The held tx chain and the held rx chains belong to the queues the
 	 * transport is about to forget: never push them. */
-	net_forget(n);
+	vnet_forget(n);
 	n->ctx = NULL;
 	n->mrg = false;
-	net_kick_self(n); /* rx off, offloads off, on the loop thread */
+	vnet_kick_self(n); /* rx off, offloads off, on the loop thread */
 }
 
-static const struct virtio_dev_ops net_ops = {
-	.features = net_features,
-	.config_read = net_config_read,
-	.config_write = net_config_write,
-	.activate = net_activate,
-	.queue_notify = net_queue_notify,
-	.reset = net_reset,
+static const struct virtio_dev_ops vnet_ops = {
+	.features = vnet_features,
+	.config_read = vnet_config_read,
+	.config_write = vnet_config_write,
+	.activate = vnet_activate,
+	.queue_notify = vnet_queue_notify,
+	.reset = vnet_reset,
 };
 
 /* ---- lifetime ---- */
 
-static uint64_t net_offer(const struct netbe *nb)
+static uint64_t vnet_offer(const struct netbe *nb)
 {
 	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
 		     F(VIRTIO_F_RING_EVENT_IDX) | F(VIRTIO_F_RING_INDIRECT_DESC);
 	unsigned int o = nb->offloads;
 
 	/* 5.1.3.1 dependencies: TSO needs CSUM, ECN needs a TSO. */
-	if (nb->vnet_hdr_len != NET_HDR_LEN || !(o & NETBE_OFFLOAD_CSUM))
+	if (nb->vnet_hdr_len != VNET_HDR_LEN || !(o & NETBE_OFFLOAD_CSUM))
 		return f;
 	f |= F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM);
 	if (o & NETBE_OFFLOAD_TSO4)
@@ -449,15 +450,15 @@ static uint64_t net_offer(const struct netbe *nb)
 	return f;
 }
 
-int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out)
+int vnet_create(const struct vnet_params *p, struct vnet **out)
 {
 	struct netbe *nb = p->backend;
-	struct virtio_net *n;
+	struct vnet *n;
 	int ret;
 
 	if (!nb || !nb->ops || !nb->ops->send || !nb->ops->recv || !nb->ops->rx_enable || !p->el)
 		return -EINVAL;
-	if (nb->vnet_hdr_len != 0 && nb->vnet_hdr_len != NET_HDR_LEN)
+	if (nb->vnet_hdr_len != 0 && nb->vnet_hdr_len != VNET_HDR_LEN)
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -466,7 +467,7 @@ int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out
 	n->nb = nb;
 	n->el = p->el;
 	n->name = strdup(p->name ? p->name : "virtio-net");
-	n->rx_buf = malloc(NET_RXBUF_SIZE);
+	n->rx_buf = malloc(VNET_RXBUF_SIZE);
 	if (!n->name || !n->rx_buf) {
 		ret = -ENOMEM;
 		goto err_free;
@@ -475,14 +476,14 @@ int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out
 	memcpy(n->cfg, p->mac, 6);
 	n->cfg[6] = VIRTIO_NET_S_LINK_UP;
 	n->cfg[8] = 1;
-	n->offered = net_offer(nb);
+	n->offered = vnet_offer(nb);
 	n->be_offloads = ~0U; /* unknown: the first sync sets it */
 
-	n->dev.ops = &net_ops;
+	n->dev.ops = &vnet_ops;
 	n->dev.device_id = VIRTIO_ID_NET;
 	n->dev.nqueues = 2;
-	n->dev.queue_max_size = NET_QUEUE_SIZE;
-	n->dev.config_size = NET_CONFIG_SIZE;
+	n->dev.queue_max_size = VNET_QUEUE_SIZE;
+	n->dev.config_size = VNET_CONFIG_SIZE;
 	n->dev.name = n->name;
 
 	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -490,11 +491,11 @@ int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out
 		ret = -errno;
 		goto err_free;
 	}
-	n->wake_src = (struct el_source){ .fd = n->wake_fd, .handler = net_wake, .opaque = n };
+	n->wake_src = (struct el_source){ .fd = n->wake_fd, .handler = vnet_wake, .opaque = n };
 	ret = el_add(n->el, &n->wake_src, EPOLLIN);
 	if (ret < 0)
 		goto err_free;
-	nb->notify = net_backend_notify;
+	nb->notify = vnet_backend_notify;
 	nb->notify_opaque = n;
 	*out = n;
 	return 0;
@@ -508,12 +509,12 @@ err_free:
 	return ret;
 }
 
-struct virtio_dev *virtio_net_dev(struct virtio_net *n)
+struct virtio_dev *vnet_dev(struct vnet *n)
 {
 	return &n->dev;
 }
 
-void virtio_net_destroy(struct virtio_net *n)
+void vnet_destroy(struct vnet *n)
 {
 	if (!n)
 		return;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net (virtio 1.2 section 5.1) over a net backend (devices/net).
+ * The virtio-net device (virtio 1.2 section 5.1; prefix vnet_): the guest's
+ * NIC, moving frames between its virtqueues and a net backend (prefix
+ * netbe_, devices/net/net.h: slirp or tap), which it does not own.
  *
  * Queues: 0 receiveq, 1 transmitq (no control queue, no multiqueue).
  * Features: MAC, STATUS (link up), MRG_RXBUF, EVENT_IDX, INDIRECT_DESC;
@@ -38,8 +40,8 @@
 
 #define VIRTIO_NET_S_LINK_UP 1
 
-#define VIRTIO_NET_RXQ 0
-#define VIRTIO_NET_TXQ 1
+#define VNET_RXQ 0
+#define VNET_TXQ 1
 
 /* 5.1.6 struct virtio_net_hdr with VERSION_1 (num_buffers always there). */
 struct virtio_net_hdr_v1 {
@@ -59,20 +61,19 @@ struct virtio_net_hdr_v1 {
 #define VIRTIO_NET_HDR_GSO_TCPV6    4
 #define VIRTIO_NET_HDR_GSO_ECN	    0x80
 
-struct virtio_net;
+struct vnet;
 
-struct virtio_net_params {
+struct vnet_params {
 	struct netbe *backend; /* not owned: destroyed by the caller after */
 	uint8_t mac[6];
 	struct event_loop *el; /* the device's own wake-up eventfd lives here */
 	const char *name;      /* "virtio-net eth0" */
 };
 
-int virtio_net_create(const struct virtio_net_params *p, struct virtio_net **out)
-	__attribute__((warn_unused_result));
+int vnet_create(const struct vnet_params *p, struct vnet **out) __attribute__((warn_unused_result));
 /* The device to hand to the transport (virtio_mmio_init). */
-struct virtio_dev *virtio_net_dev(struct virtio_net *n);
+struct virtio_dev *vnet_dev(struct vnet *n);
 /* After the transport is destroyed and with the event loop stopped. */
-void virtio_net_destroy(struct virtio_net *n);
+void vnet_destroy(struct vnet *n);
 
 #endif /* DEVICES_VIRTIO_NET_H */

@@ -8,26 +8,26 @@
 #include <errno.h>
 #include <string.h>
 
-#include "devices/virtio/net_internal.h"
+#include "devices/virtio/net_priv.h"
 
-static void rx_signal(struct virtio_net *n)
+static void rx_signal(struct vnet *n)
 {
-	if (n->rx_signal && net_live(n))
-		n->ctx->signal_used(n->ctx, &n->ctx->queues[VIRTIO_NET_RXQ]);
+	if (n->rx_signal && vnet_live(n))
+		n->ctx->signal_used(n->ctx, &n->ctx->queues[VNET_RXQ]);
 	n->rx_signal = false;
 }
 
-static bool rx_push(struct virtio_net *n, struct virtq *q, uint16_t head, uint32_t len)
+static bool rx_push(struct vnet *n, struct virtq *q, uint16_t head, uint32_t len)
 {
 	if (virtq_push(q, head, len) < 0) {
-		net_fail(n, "cannot return an rx chain to the used ring");
+		vnet_fail(n, "cannot return an rx chain to the used ring");
 		return false;
 	}
 	n->rx_signal = true;
 	return true;
 }
 
-static void rx_drop_frame(struct virtio_net *n)
+static void rx_drop_frame(struct vnet *n)
 {
 	n->rx_pending = false;
 	n->rx_dropped++;
@@ -56,9 +56,9 @@ static uint8_t *elem_in_byte(const struct virtq_elem *e, size_t off)
  * and all are pushed together, so the driver finds them consecutive in the
  * used ring (Linux receive_mergeable relies on that).
  */
-static int rx_deliver(struct virtio_net *n, unsigned int *budget)
+static int rx_deliver(struct vnet *n, unsigned int *budget)
 {
-	struct virtq *q = &n->ctx->queues[VIRTIO_NET_RXQ];
+	struct virtq *q = &n->ctx->queues[VNET_RXQ];
 	struct virtq_elem *e = &n->rx_elem;
 	unsigned int i;
 
@@ -70,7 +70,7 @@ static int rx_deliver(struct virtio_net *n, unsigned int *budget)
 			return 2;
 		ret = virtq_pop(q, e);
 		if (ret < 0) {
-			net_fail(n, "malformed receiveq");
+			vnet_fail(n, "malformed receiveq");
 			return -1;
 		}
 		if (ret == 0) {
@@ -87,7 +87,7 @@ static int rx_deliver(struct virtio_net *n, unsigned int *budget)
 			return 0;
 		}
 		(*budget)--;
-		if (e->nout || (n->mrg && e->in_len < NET_HDR_LEN)) {
+		if (e->nout || (n->mrg && e->in_len < VNET_HDR_LEN)) {
 			log_warn_ratelimited(
 				&n->rl_guest, "%s: rx chain %s; returned unused", n->dev.name,
 				e->nout ? "with readable buffers" : "shorter than a header");
@@ -123,7 +123,7 @@ static int rx_deliver(struct virtio_net *n, unsigned int *budget)
 		}
 		/* nheld < q->size: each held head is in flight, and a head in
 		 * flight is never popped again (queue.c). */
-		n->held[n->nheld++] = (struct net_held){ e->head, (uint32_t)chunk };
+		n->held[n->nheld++] = (struct vnet_held){ e->head, (uint32_t)chunk };
 		n->rx_done += chunk;
 	}
 	/* 5.1.6.4: num_buffers, little-endian. virtq_push's release store
@@ -149,11 +149,11 @@ drop_held:
 
 /* Read the next frame from the backend into rx_buf. 1 if one is pending
  * now, 0 if the backend has none, -1 if it was malformed (dropped). */
-static int rx_fetch(struct virtio_net *n)
+static int rx_fetch(struct vnet *n)
 {
 	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)n->rx_buf;
-	bool vnet = n->nb->vnet_hdr_len == NET_HDR_LEN;
-	uint8_t *dst = vnet ? n->rx_buf : n->rx_buf + NET_HDR_LEN;
+	bool vnet = n->nb->vnet_hdr_len == VNET_HDR_LEN;
+	uint8_t *dst = vnet ? n->rx_buf : n->rx_buf + VNET_HDR_LEN;
 	uint64_t f = n->ctx->features;
 	ssize_t r;
 
@@ -165,22 +165,23 @@ static int rx_fetch(struct virtio_net *n)
 				     strerror((int)-r));
 		return 0;
 	}
-	if ((size_t)r > NETBE_FRAME_MAX || (size_t)r < (vnet ? NET_HDR_LEN : 0) + NETBE_FRAME_MIN) {
+	if ((size_t)r > NETBE_FRAME_MAX ||
+	    (size_t)r < (vnet ? VNET_HDR_LEN : 0) + NETBE_FRAME_MIN) {
 		log_warn_ratelimited(&n->rl_be, "%s: backend gave a %zd-byte frame; dropped",
 				     n->dev.name, r);
 		n->rx_dropped++;
 		return -1;
 	}
-	n->rx_len = (size_t)r + (vnet ? 0 : NET_HDR_LEN);
+	n->rx_len = (size_t)r + (vnet ? 0 : VNET_HDR_LEN);
 	n->rx_done = 0;
 	n->nheld = 0;
 	if (!vnet) {
-		memset(h, 0, NET_HDR_LEN);
+		memset(h, 0, VNET_HDR_LEN);
 	} else {
 		/* 5.1.6.4.1: only offloads the guest accepted (set_offloads
 		 * saw to it; this covers the switch-over), and flags 0 without
 		 * GUEST_CSUM (no DATA_VALID either). */
-		if (!net_hdr_allowed(h, f, &net_rx_rule)) {
+		if (!vnet_hdr_allowed(h, f, &vnet_rx_rule)) {
 			log_warn_ratelimited(&n->rl_be,
 					     "%s: backend frame uses offloads the guest "
 					     "did not accept; dropped",
@@ -204,10 +205,10 @@ static int rx_fetch(struct virtio_net *n)
  * and the driver's next receiveq kick resumes), or the round's budget is
  * spent (we continue from the wake eventfd).
  */
-void net_rx(struct virtio_net *n)
+void vnet_rx(struct vnet *n)
 {
-	struct virtq *q = &n->ctx->queues[VIRTIO_NET_RXQ];
-	unsigned int budget = NET_ROUND_MAX;
+	struct virtq *q = &n->ctx->queues[VNET_RXQ];
+	unsigned int budget = VNET_ROUND_MAX;
 
 	n->rx_resched = false;
 	while (!n->failed) {
@@ -255,7 +256,7 @@ void net_rx(struct virtio_net *n)
 	goto out;
 resched:
 	n->rx_resched = true;
-	net_kick_self(n);
+	vnet_kick_self(n);
 out:
 	rx_signal(n);
 }

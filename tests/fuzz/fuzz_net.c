@@ -183,11 +183,11 @@ static void activate(struct virtio_dev *dev, struct virtio_ctx *ctx, struct virt
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct guest_mem mem = { 0 };
-	struct virtio_net_params np = { .name = "fuzz" };
+	struct vnet_params np = { .name = "fuzz" };
 	struct virtio_ctx ctx = { 0 };
 	struct virtq q[2] = { 0 }, setup[2] = { 0 };
 	struct event_loop el;
-	struct virtio_net *n = NULL;
+	struct vnet *n = NULL;
 	struct virtio_dev *dev;
 	uint8_t *ram0 = NULL, *ram1 = NULL;
 	struct fz z = { 0 };
@@ -221,9 +221,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   : 0;
 	np.backend = &z.nb;
 	np.el = &el;
-	if (virtio_net_create(&np, &n))
+	if (vnet_create(&np, &n))
 		goto out;
-	dev = virtio_net_dev(n);
+	dev = vnet_dev(n);
 
 	/* What the driver accepted: any subset of the offer, so also
 	 * combinations that break 5.1.3.1's dependencies. */
@@ -292,7 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	virtq_destroy(&q[0]);
 	virtq_destroy(&q[1]);
 	run_loop(&el);
-	virtio_net_destroy(n);
+	vnet_destroy(n);
 	CHECK(z.nb.notify == NULL);
 out:
 	el_destroy(&el);

@@ -152,8 +152,8 @@ void nh_world_start(struct world *w, uint64_t want, uint16_t qsize)
 void nh_world_init(struct world *w, unsigned int vnet_hdr_len, unsigned int offloads, uint64_t want,
 		   uint16_t qsize)
 {
-	struct virtio_net_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
-					.name = "virtio-net test" };
+	struct vnet_params np = { .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+				  .name = "virtio-net test" };
 	struct virtio_mmio_params mp = { 0 };
 
 	memset(w, 0, sizeof(*w));
@@ -162,11 +162,11 @@ void nh_world_init(struct world *w, unsigned int vnet_hdr_len, unsigned int offl
 	nh_fnb_init(&w->f, vnet_hdr_len, offloads);
 	np.backend = &w->f.nb;
 	np.el = &w->el;
-	assert_int_equal(virtio_net_create(&np, &w->n), 0);
+	assert_int_equal(vnet_create(&np, &w->n), 0);
 	mp.mem = &w->g.mem;
 	mp.el = &w->el;
 	mp.irq = &w->g.irq.line;
-	assert_int_equal(virtio_mmio_init(&w->t, virtio_net_dev(w->n), &mp), 0);
+	assert_int_equal(virtio_mmio_init(&w->t, vnet_dev(w->n), &mp), 0);
 	if (qsize)
 		nh_world_start(w, want, qsize);
 }
@@ -174,7 +174,7 @@ void nh_world_init(struct world *w, unsigned int vnet_hdr_len, unsigned int offl
 void nh_world_fini(struct world *w)
 {
 	virtio_mmio_destroy(&w->t);
-	virtio_net_destroy(w->n);
+	vnet_destroy(w->n);
 	/* the backend outlives the device and must not call back into it */
 	assert_null(w->f.nb.notify);
 	fg_vring_destroy(&w->vr[0]);

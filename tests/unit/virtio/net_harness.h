@@ -70,7 +70,7 @@ struct world {
 	struct event_loop el;
 	struct fake_guest g;
 	struct fnb f;
-	struct virtio_net *n;
+	struct vnet *n;
 	struct virtio_mmio t;
 	struct fg_vring vr[2]; /* receiveq, transmitq */
 	uint64_t features;

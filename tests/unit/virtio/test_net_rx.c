@@ -251,7 +251,7 @@ static void rx_refill(struct fnb *f)
 	}
 }
 
-/* NET_ROUND_MAX popped chains per round. A round that empties the ring
+/* VNET_ROUND_MAX popped chains per round. A round that empties the ring
  * stalls like any other (rx off, kicks on: the next kick resumes); a round
  * that ends with buffers still there yields to the wake eventfd. */
 static void test_rx_round_cap(void **state)

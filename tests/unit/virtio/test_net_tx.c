@@ -375,23 +375,23 @@ static void test_reset_pending(void **state)
 
 static void test_create_errors(void **state)
 {
-	struct virtio_net_params np = { .name = "x" };
+	struct vnet_params np = { .name = "x" };
 	struct event_loop el;
-	struct virtio_net *n;
+	struct vnet *n;
 	struct fnb f;
 
 	assert_int_equal(el_init(&el), 0);
 	nh_fnb_init(&f, 0, 0);
-	assert_int_equal(virtio_net_create(&np, &n), -EINVAL); /* no backend */
+	assert_int_equal(vnet_create(&np, &n), -EINVAL); /* no backend */
 	np.backend = &f.nb;
-	assert_int_equal(virtio_net_create(&np, &n), -EINVAL); /* no loop */
+	assert_int_equal(vnet_create(&np, &n), -EINVAL); /* no loop */
 	np.el = &el;
 	f.nb.vnet_hdr_len = 10;
-	assert_int_equal(virtio_net_create(&np, &n), -EINVAL); /* odd header */
+	assert_int_equal(vnet_create(&np, &n), -EINVAL); /* odd header */
 	f.nb.vnet_hdr_len = 0;
-	assert_int_equal(virtio_net_create(&np, &n), 0);
+	assert_int_equal(vnet_create(&np, &n), 0);
 	assert_non_null(f.nb.notify);
-	virtio_net_destroy(n);
+	vnet_destroy(n);
 	assert_null(f.nb.notify);
 	el_destroy(&el);
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net internals shared by net.c (ops, backend sync, tx, lifetime)
- * and net_rx.c (the receive path). Not for anyone else: the device's
- * interface is devices/virtio/net.h.
+ * The virtio-net device's internals (prefix vnet_), shared by net.c (ops,
+ * backend sync, tx, lifetime) and net_rx.c (the receive path). Not for
+ * anyone else: the device's interface is devices/virtio/net.h.
  */
-#ifndef VMM_DEVICES_VIRTIO_NET_INTERNAL_H
-#define VMM_DEVICES_VIRTIO_NET_INTERNAL_H
+#ifndef DEVICES_VIRTIO_NET_PRIV_H
+#define DEVICES_VIRTIO_NET_PRIV_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,32 +13,32 @@
 #include "devices/virtio/net.h"
 #include "base/log.h"
 
-#define NET_QUEUE_SIZE	256 /* QueueNumMax of both queues */
-#define NET_HDR_LEN	12  /* sizeof(struct virtio_net_hdr_v1): always, with VERSION_1 */
-#define NET_CONFIG_SIZE 10  /* mac[6], status, max_virtqueue_pairs (no mtu) */
+#define VNET_QUEUE_SIZE	 256 /* QueueNumMax of both queues */
+#define VNET_HDR_LEN	 12  /* sizeof(struct virtio_net_hdr_v1): always, with VERSION_1 */
+#define VNET_CONFIG_SIZE 10  /* mac[6], status, max_virtqueue_pairs (no mtu) */
 /* Frames (tx) or popped chains (rx) served per round before we yield the
  * loop thread and continue from the wake eventfd. */
-#define NET_ROUND_MAX	256
-/* The rx buffer: a bare backend's frame is read NET_HDR_LEN bytes in, so
+#define VNET_ROUND_MAX	 256
+/* The rx buffer: a bare backend's frame is read VNET_HDR_LEN bytes in, so
  * the header we make up sits in front of it; recv() is always given
  * NETBE_FRAME_MAX bytes, the size that never drops (net.h). */
-#define NET_RXBUF_SIZE	(NETBE_FRAME_MAX + NET_HDR_LEN)
+#define VNET_RXBUF_SIZE	 (NETBE_FRAME_MAX + VNET_HDR_LEN)
 
 #define F(bit) (1ULL << (bit))
 
-struct net_held {
+struct vnet_held {
 	uint16_t head;
 	uint32_t len;
 };
 
-struct virtio_net {
-	struct virtio_dev dev; /* first: virtio_dev -> virtio_net */
+struct vnet {
+	struct virtio_dev dev; /* first: virtio_dev -> vnet */
 	struct netbe *nb;
 	struct event_loop *el;
 	int wake_fd;
 	struct el_source wake_src;
 	char *name;
-	uint8_t cfg[NET_CONFIG_SIZE]; /* constant after create */
+	uint8_t cfg[VNET_CONFIG_SIZE]; /* constant after create */
 	uint64_t offered;
 
 	/* Under dev.lock. */
@@ -51,7 +51,7 @@ struct virtio_net {
 	/* tx */
 	bool tx_held;	 /* tx_elem was popped and not yet sent */
 	bool tx_blocked; /* send() said -EAGAIN: wait for NETBE_EV_TX */
-	bool tx_resched; /* round cap hit: continue from net_wake */
+	bool tx_resched; /* round cap hit: continue from vnet_wake */
 	bool tx_signal;	 /* pushed since the last signal_used */
 	struct virtq_elem tx_elem;
 	struct iovec tx_iov[VIRTQ_MAX_CHAIN];
@@ -60,12 +60,12 @@ struct virtio_net {
 	bool rx_stalled; /* ... for guest buffers: backend rx disabled */
 	bool rx_resched;
 	bool rx_signal;
-	uint8_t *rx_buf; /* NET_RXBUF_SIZE bytes: header + frame at rx_buf */
+	uint8_t *rx_buf; /* VNET_RXBUF_SIZE bytes: header + frame at rx_buf */
 	size_t rx_len;	 /* header + frame */
 	size_t rx_done;	 /* bytes already copied into held chains */
 	/* MRG_RXBUF: chains filled for the pending frame but not yet pushed
 	 * (the frame does not fit yet); at most one per head in flight. */
-	struct net_held held[NET_QUEUE_SIZE];
+	struct vnet_held held[VNET_QUEUE_SIZE];
 	unsigned int nheld;
 	uint8_t *num_buffers[2]; /* bytes 10, 11 of the first held chain */
 	struct virtq_elem rx_elem;
@@ -75,19 +75,19 @@ struct virtio_net {
 };
 
 /* The feature bits that allow each offload in one direction (5.1.3). */
-struct net_hdr_rule {
+struct vnet_hdr_rule {
 	int csum, tso4, tso6, ecn;
 };
-extern const struct net_hdr_rule net_tx_rule, net_rx_rule;
+extern const struct vnet_hdr_rule vnet_tx_rule, vnet_rx_rule;
 
 /* net.c */
-bool net_live(const struct virtio_net *n);
-void net_fail(struct virtio_net *n, const char *why);
-void net_kick_self(struct virtio_net *n);
-bool net_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struct net_hdr_rule *r);
+bool vnet_live(const struct vnet *n);
+void vnet_fail(struct vnet *n, const char *why);
+void vnet_kick_self(struct vnet *n);
+bool vnet_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struct vnet_hdr_rule *r);
 
 /* net_rx.c: move frames from the backend to the receiveq (loop thread,
  * under dev.lock, with the device live). */
-void net_rx(struct virtio_net *n);
+void vnet_rx(struct vnet *n);
 
-#endif /* VMM_DEVICES_VIRTIO_NET_INTERNAL_H */
+#endif /* DEVICES_VIRTIO_NET_PRIV_H */
