@@ -62,7 +62,6 @@
 #define RAM_SIZE    (16u << 20)
 #define ANY_LEN	    UINT32_MAX
 #define UDP_BATCH   64
-#define F(bit)	    (1ULL << (bit))
 
 #define GUEST_IP   FR_IP(10, 0, 2, 15)
 #define GW_IP	   FR_IP(10, 0, 2, 2)
@@ -406,8 +405,9 @@ static int bench_backend(struct bench *b)
  * features, FEATURES_OK, the queues, DRIVER_OK. */
 static int bench_start_device(struct bench *b)
 {
-	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
-			F(VIRTIO_F_RING_EVENT_IDX) | (b->mrg ? F(VIRTIO_NET_F_MRG_RXBUF) : 0);
+	uint64_t want = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+			VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |
+			(b->mrg ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	uint64_t got = 0;
 	unsigned int i;
 	int ret;

@@ -83,14 +83,15 @@ static unsigned int vnet_guest_offloads(const struct vnet *n)
 	uint64_t f = n->ctx ? n->ctx->features : 0;
 	unsigned int o = 0;
 
-	if (n->nb->vnet_hdr_len != VNET_HDR_LEN || !(f & F(VIRTIO_NET_F_GUEST_CSUM)))
+	if (n->nb->vnet_hdr_len != VNET_HDR_LEN || !(f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)))
 		return 0;
 	o |= NETBE_OFFLOAD_CSUM;
-	if (f & F(VIRTIO_NET_F_GUEST_TSO4))
+	if (f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4))
 		o |= NETBE_OFFLOAD_TSO4;
-	if (f & F(VIRTIO_NET_F_GUEST_TSO6))
+	if (f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6))
 		o |= NETBE_OFFLOAD_TSO6;
-	if ((f & F(VIRTIO_NET_F_GUEST_ECN)) && (o & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
+	if ((f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN)) &&
+	    (o & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
 		o |= NETBE_OFFLOAD_ECN;
 	return o & n->nb->offloads;
 }
@@ -134,13 +135,13 @@ bool vnet_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struc
 {
 	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 
-	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(f & F(r->csum)))
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(f & VIRTIO_BIT(r->csum)))
 		return false;
-	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(f & F(r->ecn)))
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(f & VIRTIO_BIT(r->ecn)))
 		return false;
 	return gso == VIRTIO_NET_HDR_GSO_NONE ||
-	       (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (f & F(r->tso4))) ||
-	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (f & F(r->tso6)));
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (f & VIRTIO_BIT(r->tso4))) ||
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (f & VIRTIO_BIT(r->tso6)));
 }
 
 /* Build the iovecs to send for `e`, or say why the frame is dropped. */
@@ -403,7 +404,7 @@ static int vnet_activate(struct virtio_dev *dev, struct virtio_ctx *ctx)
 		return -EINVAL;
 	vnet_forget(n);
 	n->ctx = ctx;
-	n->mrg = ctx->features & F(VIRTIO_NET_F_MRG_RXBUF);
+	n->mrg = ctx->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	vnet_kick_self(n); /* offloads, rx_enable: on the loop thread */
 	return 0;
 }
@@ -433,20 +434,21 @@ static const struct virtio_dev_ops vnet_ops = {
 
 static uint64_t vnet_offer(const struct netbe *nb)
 {
-	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
-		     F(VIRTIO_F_RING_EVENT_IDX) | F(VIRTIO_F_RING_INDIRECT_DESC);
+	uint64_t f = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+		     VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |
+		     VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC);
 	unsigned int o = nb->offloads;
 
 	/* 5.1.3.1 dependencies: TSO needs CSUM, ECN needs a TSO. */
 	if (nb->vnet_hdr_len != VNET_HDR_LEN || !(o & NETBE_OFFLOAD_CSUM))
 		return f;
-	f |= F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM);
+	f |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
 	if (o & NETBE_OFFLOAD_TSO4)
-		f |= F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_HOST_TSO4);
+		f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4);
 	if (o & NETBE_OFFLOAD_TSO6)
-		f |= F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_HOST_TSO6);
+		f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6);
 	if ((o & NETBE_OFFLOAD_ECN) && (o & (NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6)))
-		f |= F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_HOST_ECN);
+		f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN);
 	return f;
 }
 

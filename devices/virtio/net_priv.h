@@ -24,8 +24,6 @@
  * NETBE_FRAME_MAX bytes, the size that never drops (net.h). */
 #define VNET_RXBUF_SIZE	 (NETBE_FRAME_MAX + VNET_HDR_LEN)
 
-#define F(bit) (1ULL << (bit))
-
 struct vnet_held {
 	uint16_t head;
 	uint32_t len;

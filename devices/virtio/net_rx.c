@@ -189,7 +189,7 @@ static int rx_fetch(struct vnet *n)
 			n->rx_dropped++;
 			return -1;
 		}
-		if (!(f & F(VIRTIO_NET_F_GUEST_CSUM)))
+		if (!(f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)))
 			h->flags = 0;
 	}
 	/* 5.1.6.4.1: 1 without MRG_RXBUF; with it, rx_deliver writes the

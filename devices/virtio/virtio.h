@@ -34,6 +34,10 @@
 #define VIRTIO_F_RING_EVENT_IDX	    29
 #define VIRTIO_F_VERSION_1	    32
 
+/* A feature bit number (VIRTIO_F_*, VIRTIO_NET_F_*, ...) as a mask of the
+ * 64-bit feature words. */
+#define VIRTIO_BIT(bit) (1ULL << (bit))
+
 /* 5 Device types */
 #define VIRTIO_ID_NET	  1
 #define VIRTIO_ID_BLOCK	  2

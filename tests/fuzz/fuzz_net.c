@@ -34,7 +34,6 @@
 #define RAM1_GPA  0x11000ULL
 #define RAM1_SIZE 0x1000ULL
 #define HDR	  16
-#define F(bit)	  (1ULL << (bit))
 
 #define CHECK(c)                 \
 	do {                     \
@@ -227,13 +226,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* What the driver accepted: any subset of the offer, so also
 	 * combinations that break 5.1.3.1's dependencies. */
-	ctx.features = dev->ops->features(dev) | F(VIRTIO_F_VERSION_1);
+	ctx.features = dev->ops->features(dev) | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	if (!(flags & 2))
-		ctx.features &= ~F(VIRTIO_NET_F_MRG_RXBUF);
+		ctx.features &= ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	if (!(flags & 4))
-		ctx.features &= ~F(VIRTIO_F_RING_INDIRECT_DESC);
+		ctx.features &= ~VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC);
 	if (!(flags & 8))
-		ctx.features &= ~F(VIRTIO_F_RING_EVENT_IDX);
+		ctx.features &= ~VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
 	ctx.features &= ~((uint64_t)(data[1] >> 4) << VIRTIO_NET_F_GUEST_TSO4);
 	ctx.mem = &mem;
 	ctx.queues = q;

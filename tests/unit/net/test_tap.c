@@ -717,14 +717,24 @@ static void test_interface_deleted(void **state)
 int main(void)
 {
 	struct env env;
-#define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, fx_setup, fx_teardown, &env)
+/* Each test gets the fixture (fx_setup: an event loop with a timeout
+ * timer) with the shared namespaces env as its prestate. */
+#define TAP_TEST(fn) cmocka_unit_test_prestate_setup_teardown(fn, fx_setup, fx_teardown, &env)
 	const struct CMUnitTest tests[] = {
-		T(test_create_vnet_hdr), T(test_arp_and_ping_vnet_hdr), T(test_bridge),
-		T(test_no_vnet_hdr),	 T(test_no_privilege),		T(test_create_errors),
-		T(test_set_offloads),	 T(test_rx_backpressure),	T(test_recv_small_buffer),
-		T(test_malformed_send),	 T(test_send_eagain),		T(test_interface_deleted),
+		TAP_TEST(test_create_vnet_hdr),
+		TAP_TEST(test_arp_and_ping_vnet_hdr),
+		TAP_TEST(test_bridge),
+		TAP_TEST(test_no_vnet_hdr),
+		TAP_TEST(test_no_privilege),
+		TAP_TEST(test_create_errors),
+		TAP_TEST(test_set_offloads),
+		TAP_TEST(test_rx_backpressure),
+		TAP_TEST(test_recv_small_buffer),
+		TAP_TEST(test_malformed_send),
+		TAP_TEST(test_send_eagain),
+		TAP_TEST(test_interface_deleted),
 	};
-#undef T
+#undef TAP_TEST
 
 	/* This binary is its own process: unsharing it once puts every test
 	 * in the same private namespaces. */

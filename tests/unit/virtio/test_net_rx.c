@@ -30,7 +30,7 @@ static void test_rx_single(void **state)
 	uint64_t gpa;
 
 	nh_world_init(&w, 0, 0, BASE_FEAT, 16); /* no MRG_RXBUF */
-	assert_false(w.features & F(VIRTIO_NET_F_MRG_RXBUF));
+	assert_false(w.features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF));
 	gpa = nh_rx_add(&w, 2048);
 	nh_kick(&w, 0);
 	nh_make_frame(frame, sizeof(frame), 40);
@@ -56,8 +56,8 @@ static void test_rx_mrg(void **state)
 	struct world w;
 	unsigned int i;
 
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 16);
-	assert_true(w.features & F(VIRTIO_NET_F_MRG_RXBUF));
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), 16);
+	assert_true(w.features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF));
 	for (i = 0; i < 3; i++)
 		gpa[i] = nh_rx_add(&w, 64);
 	nh_kick(&w, 0);
@@ -90,7 +90,8 @@ static void test_rx_no_buffers(void **state)
 	int mrg;
 
 	for (mrg = 0; mrg < 2; mrg++) {
-		nh_world_init(&w, 0, 0, BASE_FEAT | (mrg ? F(VIRTIO_NET_F_MRG_RXBUF) : 0), 16);
+		nh_world_init(&w, 0, 0, BASE_FEAT | (mrg ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0),
+			      16);
 		if (mrg)
 			gpa = nh_rx_add(&w, 64); /* room for 64 of 112 bytes */
 		nh_make_frame(frame, sizeof(frame), 42);
@@ -180,7 +181,7 @@ static void test_rx_bad_chains(void **state)
 	struct world w;
 	uint64_t buf, gpa;
 
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 16);
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), 16);
 	buf = fg_alloc(&w.g, 64, 16);
 	assert_true(fg_vring_add(&w.vr[0],
 				 (struct fg_buf[]){ { buf, 16, false }, { buf + 16, 48, true } },
@@ -210,7 +211,9 @@ static void test_rx_vnet(void **state)
 	uint64_t gpa;
 
 	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4,
-		      BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM), 16);
+		      BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+			      VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM),
+		      16);
 	assert_int_equal(w.f.offloads, NETBE_OFFLOAD_CSUM);
 	gpa = nh_rx_add(&w, 2048);
 	nh_kick(&w, 0);
@@ -263,7 +266,7 @@ static void test_rx_round_cap(void **state)
 	uint64_t gpa[4];
 
 	/* 1. 256 buffers, 130 two-chain frames: the round ends the ring. */
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 256);
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), 256);
 	for (i = 0; i < 256; i++)
 		nh_rx_add(&w, 64);
 	nh_kick(&w, 0);
@@ -294,7 +297,7 @@ static void test_rx_round_cap(void **state)
 	nh_world_fini(&w);
 
 	/* 2. The guest keeps refilling: the round cap yields, rx stays on. */
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 256);
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), 256);
 	for (i = 0; i < 256; i++)
 		nh_rx_add(&w, 64);
 	nh_kick(&w, 0);

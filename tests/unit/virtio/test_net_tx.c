@@ -32,9 +32,10 @@ static uint64_t offered(struct world *w)
 
 static void test_features(void **state)
 {
-	const uint64_t base = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
-			      F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_F_RING_EVENT_IDX) |
-			      F(VIRTIO_F_RING_INDIRECT_DESC) | F(VIRTIO_F_VERSION_1);
+	const uint64_t base =
+		VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+		VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |
+		VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	const unsigned int all =
 		NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4 | NETBE_OFFLOAD_TSO6 | NETBE_OFFLOAD_ECN;
 	struct world w;
@@ -68,11 +69,12 @@ static void test_features(void **state)
 
 	/* CSUM and TSO4 only: no TSO6, no ECN (ECN needs a TSO it has) */
 	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM | NETBE_OFFLOAD_TSO4, 0, 0);
-	assert_int_equal(offered(&w), base | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
-					      F(VIRTIO_NET_F_GUEST_TSO4) |
-					      F(VIRTIO_NET_F_HOST_TSO4));
+	assert_int_equal(offered(&w), base | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
+					      VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+					      VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+					      VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4));
 	/* the guest takes only GUEST_CSUM */
-	nh_world_start(&w, BASE_FEAT | F(VIRTIO_NET_F_GUEST_CSUM), 16);
+	nh_world_start(&w, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM), 16);
 	assert_int_equal(w.f.offloads, NETBE_OFFLOAD_CSUM);
 	nh_world_fini(&w);
 
@@ -83,7 +85,7 @@ static void test_features(void **state)
 
 	/* a driver accepting GUEST_TSO4 without GUEST_CSUM gets no offload */
 	nh_world_init(&w, HDR, all, 0, 0);
-	nh_world_start(&w, BASE_FEAT | F(VIRTIO_NET_F_GUEST_TSO4), 16);
+	nh_world_start(&w, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4), 16);
 	assert_int_equal(w.f.offloads, 0);
 	nh_world_fini(&w);
 }
@@ -149,7 +151,7 @@ static void test_tx_vnet(void **state)
 	struct world w;
 
 	nh_world_init(&w, HDR, NETBE_OFFLOAD_CSUM, BASE_FEAT | OFFLOAD_FEAT, 16);
-	assert_true(w.features & F(VIRTIO_NET_F_CSUM));
+	assert_true(w.features & VIRTIO_BIT(VIRTIO_NET_F_CSUM));
 	nh_make_frame(frame, sizeof(frame), 2);
 	assert_true(nh_tx_add(&w, &h, frame, sizeof(frame), 1, false) >= 0);
 	nh_kick(&w, 1);
@@ -169,7 +171,7 @@ static void test_tx_split(void **state)
 	struct world w;
 	unsigned int i;
 
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_F_RING_INDIRECT_DESC), 64);
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC), 64);
 	for (i = 0; i < 3; i++) {
 		nh_make_frame(frame, sizeof(frame), 10 + i);
 		assert_true(nh_tx_add(&w, NULL, frame, sizeof(frame), i == 0 ? 7 : 48, i == 2) >=
@@ -334,7 +336,7 @@ static void test_reset_pending(void **state)
 	struct world w;
 	uint64_t gpa;
 
-	nh_world_init(&w, 0, 0, BASE_FEAT | F(VIRTIO_NET_F_MRG_RXBUF), 16);
+	nh_world_init(&w, 0, 0, BASE_FEAT | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), 16);
 	nh_make_frame(frame, sizeof(frame), 50);
 	nh_fnb_queue(&w.f, frame, sizeof(frame));
 	nh_fnb_report(&w.f, NETBE_EV_RX);
