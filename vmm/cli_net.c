@@ -227,7 +227,9 @@ static int finish_user(struct netbe_user_config *u, const struct user_given *giv
 		       size_t errlen)
 {
 	uint32_t net = ntohl(u->net.s_addr);
+	char why[256];
 	unsigned int i;
+	int ret;
 
 	if (!given->host)
 		u->host.s_addr = htonl(net | 2);
@@ -238,7 +240,11 @@ static int finish_user(struct netbe_user_config *u, const struct user_given *giv
 	for (i = 0; i < u->nfwd; i++)
 		if (!u->fwd[i].guest_addr.s_addr)
 			u->fwd[i].guest_addr = u->dhcp_start;
-	return netbe_user_config_check(u, err, errlen);
+	/* The check says what is wrong; the flag is ours to name. */
+	ret = netbe_user_config_check(u, why, sizeof(why));
+	if (ret)
+		cli_set_err(err, errlen, "--net user: %s", why);
+	return ret;
 }
 
 int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)

@@ -121,7 +121,9 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 	else
 		ret = netbe_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
-		log_err("%s", err[0] ? err : strerror(-ret));
+		/* The backend says what failed; the flag is ours to name. */
+		log_err("--net %s: %s", cn->kind == CLI_NET_USER ? "user" : "tap",
+			err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	log_net(v, i);

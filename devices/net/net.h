@@ -27,6 +27,11 @@
  *       NETBE_EV_RX; the device then calls recv() until -EAGAIN.
  *   tx: send() returns -EAGAIN when the backend cannot take a frame now; the
  *       device keeps the frame and waits for NETBE_EV_TX.
+ *
+ * Errors: a backend's create function fills an error buffer with one line
+ * that says what failed ("creating tap0 needs CAP_NET_ADMIN ..."). It does
+ * not know the command line, so the flag that asked for it ("--net tap: ")
+ * is put in front by the top layer (vmm/vm_virtio.c), which logs it.
  */
 #ifndef DEVICES_NET_NET_H
 #define DEVICES_NET_NET_H

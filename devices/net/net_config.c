@@ -45,7 +45,7 @@ __attribute__((warn_unused_result)) static int check_addr(const struct netbe_use
 		return 0;
 	fmt_ip(ip, sizeof(ip), a);
 	fmt_net(nw, sizeof(nw), cfg);
-	snprintf(err, errlen, "--net user: %s=%s %s net=%s", what, ip, why, nw);
+	snprintf(err, errlen, "%s=%s %s net=%s", what, ip, why, nw);
 	return -EINVAL;
 }
 
@@ -59,13 +59,13 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 	/* Contiguous: the inverted mask plus one is a power of two. */
 	if (!mask || ((~mask + 1) & ~mask)) {
 		fmt_ip(a, sizeof(a), cfg->mask);
-		snprintf(err, errlen, "--net user: netmask %s is not a contiguous prefix", a);
+		snprintf(err, errlen, "netmask %s is not a contiguous prefix", a);
 		return -EINVAL;
 	}
 	if (ntohl(cfg->net.s_addr) & ~mask) {
 		fmt_ip(a, sizeof(a), cfg->net);
 		fmt_ip(b, sizeof(b), cfg->mask);
-		snprintf(err, errlen, "--net user: net=%s has bits outside netmask %s", a, b);
+		snprintf(err, errlen, "net=%s has bits outside netmask %s", a, b);
 		return -EINVAL;
 	}
 	ret = check_addr(cfg, "host", cfg->host, err, errlen);
@@ -77,7 +77,7 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 		return ret;
 	if (cfg->dns.s_addr == cfg->host.s_addr) {
 		fmt_ip(a, sizeof(a), cfg->dns);
-		snprintf(err, errlen, "--net user: dns=%s is also the host address", a);
+		snprintf(err, errlen, "dns=%s is also the host address", a);
 		return -EINVAL;
 	}
 	if (cfg->dhcp_start.s_addr == cfg->host.s_addr ||
@@ -85,12 +85,12 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 		bool host = cfg->dhcp_start.s_addr == cfg->host.s_addr;
 
 		fmt_ip(a, sizeof(a), cfg->dhcp_start);
-		snprintf(err, errlen, "--net user: dhcpstart=%s is also the %s address", a,
+		snprintf(err, errlen, "dhcpstart=%s is also the %s address", a,
 			 host ? "host" : "dns");
 		return -EINVAL;
 	}
 	if (cfg->nfwd > NETBE_MAX_HOSTFWD) {
-		snprintf(err, errlen, "--net user: %u hostfwd rules (at most %d)", cfg->nfwd,
+		snprintf(err, errlen, "%u hostfwd rules (at most %d)", cfg->nfwd,
 			 NETBE_MAX_HOSTFWD);
 		return -EINVAL;
 	}
@@ -98,7 +98,7 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 		const struct netbe_hostfwd *f = &cfg->fwd[i];
 
 		if (!f->host_port || !f->guest_port) {
-			snprintf(err, errlen, "--net user: hostfwd rule %u has port 0", i + 1);
+			snprintf(err, errlen, "hostfwd rule %u has port 0", i + 1);
 			return -EINVAL;
 		}
 		if (f->guest_addr.s_addr) {

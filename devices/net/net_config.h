@@ -62,8 +62,8 @@ static inline void netbe_user_config_default(struct netbe_user_config *c)
  * dhcpstart host addresses inside the network (not its network or
  * broadcast address) and distinct; hostfwd ports non-zero and guest
  * addresses (where given) inside the network. Returns 0, or -EINVAL with a
- * one-line message in err ("--net user: dhcpstart=10.0.3.15 is outside
- * net=10.0.2.0/24"). */
+ * one-line message in err ("dhcpstart=10.0.3.15 is outside net=10.0.2.0/24";
+ * the caller puts the command-line flag in front, see net.h). */
 int netbe_user_config_check(const struct netbe_user_config *c, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

@@ -733,8 +733,8 @@ add_hostfwds(struct netbe_slirp *s, const struct netbe_user_config *cfg, char *e
 		ret = errno ? -errno : -EADDRINUSE;
 		fmt_rule(rule, sizeof(rule), f);
 		fmt_ip(h, sizeof(h), f->host_addr);
-		snprintf(err, errlen, "--net user: %s: cannot bind %s:%u (%s)", rule, h,
-			 f->host_port, strerror(-ret));
+		snprintf(err, errlen, "%s: cannot bind %s:%u (%s)", rule, h, f->host_port,
+			 strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -806,16 +806,16 @@ int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *e
 	return 0;
 
 loop_err:
-	snprintf(err, errlen, "--net user: cannot add to the event loop: %s", strerror(-ret));
+	snprintf(err, errlen, "cannot add to the event loop: %s", strerror(-ret));
 	goto fail;
 sys_err:
 	ret = -errno;
-	snprintf(err, errlen, "--net user: %s", strerror(-ret));
+	snprintf(err, errlen, "%s", strerror(-ret));
 	goto fail;
 nomem_free:
 	slirp_free(s);
 nomem:
-	snprintf(err, errlen, "--net user: out of memory");
+	snprintf(err, errlen, "out of memory");
 	return -ENOMEM;
 fail:
 	slirp_free(s);

@@ -15,7 +15,7 @@
 
 /* Set up slirp with cfg and bind every hostfwd rule. On failure returns a
  * negative errno and writes a one-line message (naming the rule that could
- * not be bound, say) into err. */
+ * not be bound, say; no flag name: see net.h) into err. */
 int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *el,
 		       struct netbe **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -349,23 +349,22 @@ static int tap_attach(int fd, const struct netbe_tap_config *cfg, char name[IFNA
 	case -EPERM:
 	case -EACCES:
 		snprintf(err, errlen,
-			 "--net tap: creating %s needs CAP_NET_ADMIN (run as root, or create a "
+			 "creating %s needs CAP_NET_ADMIN (run as root, or create a "
 			 "persistent tap owned by you with `ip tuntap add dev %s mode tap user "
 			 "$USER`)",
 			 shown, hint);
 		break;
 	case -EBUSY:
-		snprintf(err, errlen, "--net tap: %s is in use by another process", shown);
+		snprintf(err, errlen, "%s is in use by another process", shown);
 		break;
 	case -EINVAL:
 		/* tun_set_iff(): the name belongs to a device that is not a
 		 * tap, or to a multi-queue one */
-		snprintf(err, errlen,
-			 "--net tap: %s exists and is not a single-queue tap device (%s)", shown,
+		snprintf(err, errlen, "%s exists and is not a single-queue tap device (%s)", shown,
 			 strerror(-ret));
 		break;
 	default:
-		snprintf(err, errlen, "--net tap: cannot create %s: %s", shown, strerror(-ret));
+		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-ret));
 		break;
 	}
 	return ret;
@@ -382,15 +381,14 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "--net tap: socket: %s", strerror(-ret));
+		snprintf(err, errlen, "socket: %s", strerror(-ret));
 		return ret;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "--net tap: %s: cannot find its index: %s", ifname,
-			 strerror(-ret));
+		snprintf(err, errlen, "%s: cannot find its index: %s", ifname, strerror(-ret));
 		goto out;
 	}
 	if (cfg->bridge[0]) {
@@ -401,8 +399,8 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 		ifr.ifr_ifindex = ifindex;
 		if (ioctl(sock, SIOCBRADDIF, &ifr) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "--net tap: cannot attach %s to bridge %s: %s%s",
-				 ifname, cfg->bridge, strerror(-ret),
+			snprintf(err, errlen, "cannot attach %s to bridge %s: %s%s", ifname,
+				 cfg->bridge, strerror(-ret),
 				 ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 			goto out;
 		}
@@ -411,8 +409,7 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "--net tap: %s: cannot read its flags: %s", ifname,
-			 strerror(-ret));
+		snprintf(err, errlen, "%s: cannot read its flags: %s", ifname, strerror(-ret));
 		goto out;
 	}
 	/* A user's persistent tap that is already up needs no privilege:
@@ -421,8 +418,7 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "--net tap: cannot bring %s up: %s%s", ifname,
-				 strerror(-ret),
+			snprintf(err, errlen, "cannot bring %s up: %s%s", ifname, strerror(-ret),
 				 ret == -EPERM ? " (needs CAP_NET_ADMIN, or `ip link set ... up` "
 						 "beforehand)"
 					       : "");
@@ -447,13 +443,13 @@ int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el,
 	c.bridge[sizeof(c.bridge) - 1] = '\0';
 	t = calloc(1, sizeof(*t));
 	if (!t) {
-		snprintf(err, errlen, "--net tap: out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	t->el = el;
 	t->tail = malloc(NETBE_FRAME_MAX);
 	if (!t->tail) {
-		snprintf(err, errlen, "--net tap: out of memory");
+		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -461,22 +457,21 @@ int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el,
 	if (t->fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			snprintf(err, errlen, "--net tap: /dev/net/tun is missing (modprobe tun)");
+			snprintf(err, errlen, "/dev/net/tun is missing (modprobe tun)");
 		else if (ret == -EACCES || ret == -EPERM)
 			/* Debian's /dev/net/tun is 0666, but some hosts make it 0600 */
 			snprintf(err, errlen,
-				 "--net tap: no permission to open /dev/net/tun (a tap needs root "
+				 "no permission to open /dev/net/tun (a tap needs root "
 				 "with CAP_NET_ADMIN, or read-write access to /dev/net/tun and a "
 				 "persistent tap owned by you)");
 		else
-			snprintf(err, errlen, "--net tap: cannot open /dev/net/tun: %s",
-				 strerror(-ret));
+			snprintf(err, errlen, "cannot open /dev/net/tun: %s", strerror(-ret));
 		goto err_free;
 	}
 	if (cfg->vnet_hdr) {
 		if (ioctl(t->fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
 			snprintf(err, errlen,
-				 "--net tap: this kernel's tun driver has no IFF_VNET_HDR "
+				 "this kernel's tun driver has no IFF_VNET_HDR "
 				 "(use vnet_hdr=off)");
 			ret = -EOPNOTSUPP;
 			goto err_close;
@@ -491,14 +486,13 @@ int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el,
 
 		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "--net tap: %s: TUNSETVNETHDRSZ %d: %s", t->ifname,
-				 sz, strerror(-ret));
+			snprintf(err, errlen, "%s: TUNSETVNETHDRSZ %d: %s", t->ifname, sz,
+				 strerror(-ret));
 			goto err_close;
 		}
 		ret = tap_probe_offloads(t->fd, &t->nb.offloads);
 		if (ret < 0) {
-			snprintf(err, errlen, "--net tap: %s: TUNSETOFFLOAD: %s", t->ifname,
-				 strerror(-ret));
+			snprintf(err, errlen, "%s: TUNSETOFFLOAD: %s", t->ifname, strerror(-ret));
 			goto err_close;
 		}
 		t->nb.vnet_hdr_len = TAP_VNET_HDR_LEN;

@@ -16,7 +16,8 @@
 #include "base/event_loop.h"
 
 /* On failure: a negative errno and a one-line message in err that names
- * the missing privilege (CAP_NET_ADMIN) when that is the cause. */
+ * the missing privilege (CAP_NET_ADMIN) when that is the cause (no flag
+ * name: see net.h). */
 int netbe_tap_create(const struct netbe_tap_config *cfg, struct event_loop *el, struct netbe **out,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -559,7 +559,7 @@ static void test_errors(void **state)
 	cfg.nfwd = 1;
 	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EADDRINUSE);
 	snprintf(want, sizeof(want),
-		 "--net user: hostfwd=tcp:127.0.0.1:%u-:22: cannot bind 127.0.0.1:%u "
+		 "hostfwd=tcp:127.0.0.1:%u-:22: cannot bind 127.0.0.1:%u "
 		 "(Address already in use)",
 		 port, port);
 	assert_string_equal(err, want);
@@ -579,16 +579,15 @@ static void test_errors(void **state)
 	netbe_user_config_default(&cfg);
 	cfg.dhcp_start.s_addr = FR_IP(10, 0, 3, 15);
 	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "--net user: dhcpstart=10.0.3.15 is outside net=10.0.2.0/24");
+	assert_string_equal(err, "dhcpstart=10.0.3.15 is outside net=10.0.2.0/24");
 	netbe_user_config_default(&cfg);
 	cfg.host.s_addr = FR_IP(10, 0, 2, 255);
 	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
-	assert_string_equal(
-		err, "--net user: host=10.0.2.255 is the broadcast address of net=10.0.2.0/24");
+	assert_string_equal(err, "host=10.0.2.255 is the broadcast address of net=10.0.2.0/24");
 	netbe_user_config_default(&cfg);
 	cfg.mask.s_addr = FR_IP(255, 0, 255, 0);
 	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "--net user: netmask 255.0.255.0 is not a contiguous prefix");
+	assert_string_equal(err, "netmask 255.0.255.0 is not a contiguous prefix");
 	netbe_user_config_default(&cfg);
 	cfg.dns.s_addr = FR_IP(10, 0, 2, 0);
 	assert_int_equal(netbe_slirp_create(&cfg, &c->el, &c->nb, err, sizeof(err)), -EINVAL);
