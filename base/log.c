@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 /* The single piece of mutable process-wide state outside main(): the log
@@ -13,11 +12,6 @@ static enum log_level current_level = LOG_WARN;
 void log_set_level(enum log_level level)
 {
 	current_level = level;
-}
-
-enum log_level log_get_level(void)
-{
-	return current_level;
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
@@ -73,14 +67,4 @@ void log_warn_ratelimited(struct ratelimit *rl, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(LOG_WARN, fmt, ap);
 	va_end(ap);
-}
-
-void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_ERROR, fmt, ap);
-	va_end(ap);
-	exit(1);
 }

@@ -15,7 +15,6 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 /* The one process-wide setting (chosen once by main before any thread
  * starts, read-only afterwards). */
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -34,8 +33,5 @@ struct ratelimit {
 
 void log_warn_ratelimited(struct ratelimit *rl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-/* Only before the guest starts: print one line and exit(1). */
-void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif /* BASE_LOG_H */
