@@ -22,6 +22,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/pvm.h"
+#include "arch/x86/vm.h"
 #include "firmware/acpi.h"
 #include "firmware/e820.h"
 #include "firmware/mptable.h"
@@ -29,11 +30,7 @@
 #include "base/log.h"
 #include "vmm/vcpu.h"
 
-#define KVM_API_EXPECTED      12
-/* Where KVM puts the real-mode TSS and identity page table Intel VMX needs
- * (3 pages + 1 page just below the BIOS ROM, inside the MMIO hole). */
-#define KVM_TSS_ADDR	      0xfffbd000ULL
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define KVM_API_EXPECTED 12
 
 #define CTRL_A 0x01
 
@@ -91,8 +88,8 @@ static int kvm_open_checked(void)
 
 static int vm_setup_kvm(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	int max_vcpus, ret;
+	char err[256];
 
 	vm->kvm_fd = kvm_open_checked();
 	if (vm->kvm_fd < 0)
@@ -115,24 +112,9 @@ static int vm_setup_kvm(struct vm *vm)
 		log_err("KVM_CREATE_VM failed: %s", strerror(-ret));
 		return ret;
 	}
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
-		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
-		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
-
-		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
-			log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-	}
-	/* In-kernel PIC, IOAPIC and LAPICs, and the PIT: interrupts and timers
-	 * never leave the kernel. */
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		ret = -errno;
-		log_err("KVM_CREATE_IRQCHIP failed: %s", strerror(-ret));
-		return ret;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		ret = -errno;
-		log_err("KVM_CREATE_PIT2 failed: %s", strerror(-ret));
+	ret = x86_vm_setup(vm->kvm_fd, vm->vm_fd, err, sizeof(err));
+	if (ret) {
+		log_err("%s", err);
 		return ret;
 	}
 	return 0;
