@@ -1,55 +1,75 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A vCPU: its KVM fd, its shared kvm_run page and the thread running the
- * KVM_RUN loop. I/O exits are dispatched to the PIO/MMIO buses; everything
- * that ends the VM goes through vm_request_stop().
+ * KVM_RUN loop. I/O exits are dispatched to the PIO/MMIO buses; an exit
+ * that ends the VM is reported through env->stop(). Created, started,
+ * kicked, joined and destroyed by the composition root (vm.c).
+ *
+ * A vCPU knows nothing of struct vm: like Firecracker's Vcpu, which holds
+ * only its buses and an exit event, it gets what it needs in a struct
+ * vcpu_env that its owner keeps alive as long as the vCPU.
  */
 #ifndef VMM_VCPU_H
 #define VMM_VCPU_H
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+#include "base/bus.h"
+#include "base/guest_mem.h"
+#include "vmm/exit_trace.h"
 
-#define VCPU_TRACE_SLOTS 64
-
-/* --trace-exits: counts per exit reason and per (bus, address). */
-struct vcpu_trace_slot {
-	uint64_t key; /* bit 63: MMIO, bit 62: write; low bits: address */
-	uint64_t count;
+/* Why a vCPU ends the VM. */
+enum vcpu_stop {
+	VCPU_STOP_RESET,    /* triple fault, or KVM_SYSTEM_EVENT_RESET */
+	VCPU_STOP_POWEROFF, /* any other KVM_SYSTEM_EVENT */
+	VCPU_STOP_ERROR,    /* KVM_RUN failed, internal error, failed entry, unknown exit */
 };
 
-struct vcpu_stats {
-	uint64_t exits_by_reason[64];
-	uint64_t runs;
-	uint64_t exit_ns; /* when the last KVM_RUN returned */
-	uint64_t user_ns; /* time handling exits, between KVM_RUNs */
-	struct vcpu_trace_slot slots[VCPU_TRACE_SLOTS];
-	uint64_t slots_overflow;
+/* What every vCPU of a VM shares. */
+struct vcpu_env {
+	int vm_fd;
+	int run_size; /* mmap size of struct kvm_run */
+	unsigned int ncpus;
+	struct bus *pio;
+	struct bus *mmio;
+	/* Non-NULL when the PVM workarounds are on: the guest RAM they read
+	 * the faulting instruction from (arch/x86/pvm.h). */
+	const struct guest_mem *pvm_mem;
+	bool trace; /* --trace-exits: count exits by address, time them */
+	/* CLOCK_MONOTONIC in ns, for the timestamps below */
+	uint64_t (*now_ns)(void);
+	/* vCPU 0 stores now_ns() here just before its first KVM_RUN */
+	uint64_t *first_run_ns;
+	/* Ask the VM to stop (the first request wins), and whether it is
+	 * stopping (checked before each KVM_RUN). */
+	void (*stop)(void *opaque, enum vcpu_stop why);
+	bool (*stopping)(void *opaque);
+	void *opaque;
 };
 
 struct vcpu {
-	struct vm *vm;
+	const struct vcpu_env *env;
 	unsigned int id;
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	struct vcpu_stats stats;
+	struct exit_trace_cpu trace;
 };
 
-/* Create vCPU `id` (KVM_CREATE_VCPU, map kvm_run, CPUID, MSRs, FPU, LAPIC). */
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, const struct kvm_cpuid2 *cpuid)
-	__attribute__((warn_unused_result));
+/* Create vCPU `id` (KVM_CREATE_VCPU, map kvm_run, CPUID, MSRs, FPU, LAPIC);
+ * `cpuid` is what x86_cpuid_supported() returned. Logs why it failed. */
+int vcpu_create(struct vcpu *vcpu, const struct vcpu_env *env, unsigned int id,
+		const struct kvm_cpuid2 *cpuid) __attribute__((warn_unused_result));
 int vcpu_start(struct vcpu *vcpu) __attribute__((warn_unused_result));
 /* Make KVM_RUN return (immediate_exit + signal) so the thread sees the stop. */
 void vcpu_kick(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
+/* Safe on a vcpu that was zeroed with fd = -1 and never created. */
 void vcpu_destroy(struct vcpu *vcpu);
-
-/* Print the --trace-exits table for all vCPUs to stderr. */
-void vcpu_print_trace(struct vcpu *vcpus, unsigned int n);
 
 /* The signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1

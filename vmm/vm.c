@@ -507,6 +507,77 @@ static int vm_setup_event_sources(struct vm *vm)
 	return 0;
 }
 
+/* ------------------------------------------------------------ vCPUs */
+
+/* vcpu.c: an exit that ends the VM (KVM_RUN failed, triple fault...) */
+static void vm_vcpu_stop(void *opaque, enum vcpu_stop why)
+{
+	struct vm *vm = opaque;
+
+	switch (why) {
+	case VCPU_STOP_RESET:
+		vm_request_stop(vm, VM_STOP_RESET, VM_EXIT_RESET);
+		break;
+	case VCPU_STOP_POWEROFF:
+		vm_request_stop(vm, VM_STOP_POWEROFF, VM_EXIT_POWEROFF);
+		break;
+	case VCPU_STOP_ERROR:
+		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+		break;
+	}
+}
+
+static bool vm_vcpu_stopping(void *opaque)
+{
+	return vm_stopping(opaque);
+}
+
+/* Every vCPU gets CPUID, MSRs and its LAPIC; the boot CPU also the
+ * registers of the 64-bit boot protocol (entry, rsi = zero page). */
+static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
+{
+	struct kvm_cpuid2 *cpuid;
+	unsigned int i;
+	int ret;
+
+	vm->vcpu_env = (struct vcpu_env){
+		.vm_fd = vm->vm_fd,
+		.run_size = vm->run_size,
+		.ncpus = vm->ncpus,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.pvm_mem = vm->pvm ? &vm->mem : NULL,
+		.trace = vm->cfg->trace_exits,
+		.now_ns = vm_monotonic_ns,
+		.first_run_ns = &vm->first_run_ns,
+		.stop = vm_vcpu_stop,
+		.stopping = vm_vcpu_stopping,
+		.opaque = vm,
+	};
+	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
+	if (!cpuid) {
+		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
+		return ret;
+	}
+	ret = -ENOMEM;
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		goto out;
+	for (i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_create(&vm->vcpus[i], &vm->vcpu_env, i, cpuid);
+		if (ret)
+			goto out;
+	}
+	ret = x86_vcpu_set_boot_regs(vm->vcpus[0].fd, entry, zero_page);
+	if (ret)
+		log_err("cannot set the boot CPU's registers: %s", strerror(-ret));
+out:
+	free(cpuid);
+	return ret;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 uint64_t vm_monotonic_ns(void)
@@ -528,9 +599,7 @@ static void vm_log_step(uint64_t *t, const char *step)
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 {
-	struct kvm_cpuid2 *cpuid = NULL;
 	uint64_t entry = 0, zero_page = 0, t = vm_monotonic_ns();
-	unsigned int i;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -591,31 +660,9 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 		return ret;
 	vm_log_step(&t, "devices");
 	/* 5. vCPUs: all get CPUID/MSRs/LAPIC, the BSP also the boot registers */
-	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
-	if (!cpuid) {
-		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
+	ret = vm_setup_vcpus(vm, entry, zero_page);
+	if (ret)
 		return ret;
-	}
-	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		free(cpuid);
-		return -ENOMEM;
-	}
-	for (i = 0; i < vm->ncpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_create(vm, &vm->vcpus[i], i, cpuid);
-		if (ret) {
-			free(cpuid);
-			return ret;
-		}
-	}
-	free(cpuid);
-	ret = x86_vcpu_set_boot_regs(vm->vcpus[0].fd, entry, zero_page);
-	if (ret) {
-		log_err("cannot set the boot CPU's registers: %s", strerror(-ret));
-		return ret;
-	}
 	vm_log_step(&t, "vCPUs");
 	/* 6. the event loop's own sources */
 	ret = vm_setup_event_sources(vm);
@@ -642,6 +689,18 @@ static unsigned long peak_rss_kib(void)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/* --trace-exits: every vCPU's exits in one table (after the joins) */
+static void vm_print_trace(struct vm *vm)
+{
+	struct exit_trace_sum sum;
+	unsigned int i;
+
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < vm->ncpus; i++)
+		exit_trace_sum_add(&sum, &vm->vcpus[i].trace);
+	exit_trace_print(stderr, &sum);
 }
 
 int vm_run(struct vm *vm)
@@ -678,7 +737,7 @@ int vm_run(struct vm *vm)
 		 (unsigned long long)vm->first_run_ns,
 		 (unsigned long long)(gm_resident_bytes(&vm->mem) >> 10), peak_rss_kib());
 	if (vm->cfg->trace_exits) {
-		vcpu_print_trace(vm->vcpus, vm->ncpus);
+		vm_print_trace(vm);
 		fprintf(stderr, "vmm: unclaimed accesses: pio %llu, mmio %llu\r\n",
 			(unsigned long long)bus_unclaimed(&vm->pio),
 			(unsigned long long)bus_unclaimed(&vm->mmio));

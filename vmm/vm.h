@@ -24,6 +24,7 @@
 #include "base/event_loop.h"
 #include "base/guest_mem.h"
 #include "base/irq.h"
+#include "vmm/vcpu.h"
 
 /* Process exit statuses (documented in README and --help). */
 enum vm_exit_status {
@@ -49,8 +50,6 @@ enum vm_stop_reason {
 	VM_STOP_ERROR,
 };
 
-struct vcpu;
-struct exit_trace;
 struct vm_virtio_dev;
 struct acpi_config;
 
@@ -73,6 +72,7 @@ struct vm {
 	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk, then one per --net */
 	unsigned int nvirtio;
 
+	struct vcpu_env vcpu_env; /* what every vCPU gets from the VM */
 	struct vcpu *vcpus;
 	unsigned int ncpus;
 	unsigned int nstarted;
