@@ -2,8 +2,8 @@
 /*
  * vmm: boot a Linux kernel in a KVM virtual machine.
  *
- * main() parses the command line, prepares the process (signals, the
- * terminal), and runs VMs: one, or a new one after each guest reset when
+ * main() parses the command line, prepares the process (standard fds,
+ * signals), and runs VMs: one, or a new one after each guest reset when
  * --reboot is given. Everything about the machine itself is in vm.c.
  */
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "vmm/cli.h"
@@ -48,36 +47,9 @@ static void block_signals(void)
 	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
 }
 
-struct terminal {
-	bool raw;
-	struct termios saved;
-};
-
-/* Raw mode: every key (Ctrl-C included) goes to the guest; Ctrl-A x quits. */
-static void terminal_enter_raw(struct terminal *t)
-{
-	struct termios raw;
-
-	t->raw = false;
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) < 0)
-		return;
-	raw = t->saved;
-	cfmakeraw(&raw);
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-		t->raw = true;
-}
-
-static void terminal_restore(struct terminal *t)
-{
-	if (t->raw)
-		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
-	t->raw = false;
-}
-
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
-	struct terminal term = { 0 };
 	char err[512];
 	uint64_t deadline = 0;
 	int status;
@@ -107,13 +79,10 @@ int main(int argc, char **argv)
 
 		if (vm_create(&vm, &cfg, deadline) < 0) {
 			vm_destroy(&vm);
-			terminal_restore(&term);
 			cli_free(&cfg);
 			return VM_EXIT_ERROR;
 		}
-		terminal_enter_raw(&term);
-		status = vm_run(&vm);
-		terminal_restore(&term);
+		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
 		if (!(cfg.reboot && vm.stop_reason == VM_STOP_RESET)) {
 			vm_destroy(&vm);
 			break;

@@ -15,7 +15,6 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,11 +27,10 @@
 #include "firmware/mptable.h"
 #include "base/layout.h"
 #include "base/log.h"
+#include "vmm/term.h"
 #include "vmm/vcpu.h"
 
 #define KVM_API_EXPECTED 12
-
-#define CTRL_A 0x01
 
 /* ---------------------------------------------------------------- KVM */
 
@@ -221,119 +219,6 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- console */
-
-static void console_write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* console gone (EPIPE...): drop output, keep running */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-/* serial -> host: runs on a vCPU thread under the serial lock */
-static void console_tx(void *opaque, const uint8_t *buf, size_t len)
-{
-	struct vm *vm = opaque;
-
-	console_write_all(STDOUT_FILENO, buf, len);
-	if (vm->console_log_fd >= 0)
-		console_write_all(vm->console_log_fd, buf, len);
-}
-
-/* Called from the event loop (pause) and from vCPU threads (resume): the
- * flag is atomic, and the loop re-checks for space after pausing, so a
- * resume racing with a pause is never lost. */
-static void stdin_set_polling(struct vm *vm, bool on)
-{
-	if (__atomic_load_n(&vm->stdin_fd, __ATOMIC_ACQUIRE) < 0)
-		return; /* input is gone (EOF) */
-	if (el_modify(&vm->loop, &vm->stdin_src, on ? EPOLLIN : 0) == 0)
-		__atomic_store_n(&vm->stdin_paused, !on, __ATOMIC_RELEASE);
-}
-
-/* The guest drained the receive FIFO: poll stdin again (serial lock held). */
-static void console_rx_space(void *opaque)
-{
-	struct vm *vm = opaque;
-
-	if (__atomic_load_n(&vm->stdin_paused, __ATOMIC_ACQUIRE))
-		stdin_set_polling(vm, true);
-}
-
-static void console_help(void)
-{
-	static const char help[] = "\r\nvmm console: Ctrl-A x  quit\r\n"
-				   "             Ctrl-A Ctrl-A  send Ctrl-A\r\n"
-				   "             Ctrl-A h  this help\r\n";
-
-	console_write_all(STDERR_FILENO, (const uint8_t *)help, sizeof(help) - 1);
-}
-
-/* Strip the Ctrl-A escapes out of buf in place; returns the bytes left. */
-static size_t console_filter(struct vm *vm, uint8_t *buf, size_t len)
-{
-	size_t i, out = 0;
-
-	for (i = 0; i < len; i++) {
-		uint8_t c = buf[i];
-
-		if (vm->escape_pending) {
-			vm->escape_pending = false;
-			if (c == 'x' || c == 'X') {
-				log_info("quit requested from the console");
-				vm_request_stop(vm, VM_STOP_USER_QUIT,
-						VM_EXIT_SIGNAL_BASE + SIGINT);
-				return out;
-			}
-			if (c == 'h' || c == 'H' || c == '?')
-				console_help();
-			else if (c == CTRL_A)
-				buf[out++] = CTRL_A;
-			continue;
-		}
-		if (c == CTRL_A && vm->stdin_is_tty)
-			vm->escape_pending = true;
-		else
-			buf[out++] = c;
-	}
-	return out;
-}
-
-static void stdin_handler(struct el_source *src, uint32_t events)
-{
-	struct vm *vm = src->opaque;
-	uint8_t buf[SERIAL_FIFO_SIZE];
-	size_t space, n;
-	ssize_t got;
-
-	space = serial_rx_space(&vm->serial);
-	if (space == 0) {
-		stdin_set_polling(vm, false);
-		/* the guest may have read in between: look again */
-		if (serial_rx_space(&vm->serial) > 0)
-			stdin_set_polling(vm, true);
-		return;
-	}
-	got = read(vm->stdin_fd, buf, space < sizeof(buf) ? space : sizeof(buf));
-	if (got < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (got <= 0) { /* EOF or error: stop serving input, keep the VM */
-		(void)el_remove(&vm->loop, &vm->stdin_src);
-		__atomic_store_n(&vm->stdin_fd, -1, __ATOMIC_RELEASE);
-		return;
-	}
-	n = console_filter(vm, buf, (size_t)got);
-	if (n)
-		(void)serial_receive(&vm->serial, buf, n);
-}
-
 /* ------------------------------------------------------------ stopping */
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
@@ -354,6 +239,12 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 bool vm_stopping(struct vm *vm)
 {
 	return __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_STOP_NONE;
+}
+
+/* term.c: Ctrl-A x on the console ends the VM as SIGINT would */
+static void vm_console_quit(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_USER_QUIT, VM_EXIT_SIGNAL_BASE + SIGINT);
 }
 
 /* devices/platform.c events: runs on a vCPU thread */
@@ -423,10 +314,10 @@ static int vm_setup_devices(struct vm *vm)
 	serial_init(&vm->serial, &(struct serial_config){
 					 .port = LAYOUT_PORT_COM1,
 					 .irq = &vm->com1_irq,
-					 .tx = console_tx,
-					 .tx_opaque = vm,
-					 .rx_space = console_rx_space,
-					 .rx_opaque = vm,
+					 .tx = term_tx,
+					 .tx_opaque = &vm->term,
+					 .rx_space = term_rx_space,
+					 .rx_opaque = &vm->term,
 				 });
 	ret = serial_register(&vm->serial, &vm->pio, err, sizeof(err));
 	if (ret)
@@ -494,16 +385,8 @@ static int vm_setup_event_sources(struct vm *vm)
 			return ret;
 	}
 
-	/* stdin feeds the UART. epoll refuses regular files (EPERM) and a
-	 * closed stdin (EBADF): then the guest simply gets no input. */
-	vm->stdin_fd = STDIN_FILENO;
-	vm->stdin_is_tty = isatty(STDIN_FILENO);
-	vm->stdin_src =
-		(struct el_source){ .fd = STDIN_FILENO, .handler = stdin_handler, .opaque = vm };
-	if (el_add(&vm->loop, &vm->stdin_src, EPOLLIN) < 0) {
-		log_debug("stdin is not pollable; the guest gets no console input");
-		vm->stdin_fd = -1;
-	}
+	/* stdin feeds the UART */
+	term_attach_input(&vm->term);
 	return 0;
 }
 
@@ -588,6 +471,50 @@ uint64_t vm_monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Zero the VM and mark every resource as not acquired yet, so that
+ * vm_destroy() is safe after whichever step fails. Cannot fail. */
+static void vm_init_state(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->timeout_deadline_ns = timeout_deadline_ns;
+	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->timer_fd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->pvm = cfg->pvm == CLI_PVM_ON || (cfg->pvm == CLI_PVM_AUTO && pvm_detect());
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	term_init(&vm->term, &(struct term_config){
+				     .loop = &vm->loop,
+				     .serial = &vm->serial,
+				     .in_fd = STDIN_FILENO,
+				     .out_fd = STDOUT_FILENO,
+				     .quit = vm_console_quit,
+				     .opaque = vm,
+			     });
+}
+
+/* The host side, before anything the guest sees: the event loop and the
+ * console log. */
+static int vm_setup_host(struct vm *vm)
+{
+	int ret;
+
+	ret = el_init(&vm->loop);
+	if (ret) {
+		log_err("cannot create the event loop: %s", strerror(-ret));
+		return ret;
+	}
+	if (vm->cfg->console_log) {
+		ret = term_open_log(&vm->term, vm->cfg->console_log);
+		if (ret)
+			return ret;
+	}
+	if (vm->pvm)
+		log_info("host KVM is PVM: applying the PVM workarounds");
+	return 0;
+}
+
 /* -vv: how long each step of building the machine took */
 static void vm_log_step(uint64_t *t, const char *step)
 {
@@ -597,39 +524,18 @@ static void vm_log_step(uint64_t *t, const char *step)
 	*t = now;
 }
 
+/* The machine, step by step. Each step logs why it failed and leaves what
+ * it built for vm_destroy(), which the caller runs on failure too. */
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 {
 	uint64_t entry = 0, zero_page = 0, t = vm_monotonic_ns();
 	int ret;
 
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
-	vm->timeout_deadline_ns = timeout_deadline_ns;
-	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->timer_fd = vm->console_log_fd = -1;
-	vm->stdin_fd = -1;
-	vm->ncpus = cfg->cpus;
-	vm->pvm = cfg->pvm == CLI_PVM_ON || (cfg->pvm == CLI_PVM_AUTO && pvm_detect());
-	pthread_mutex_init(&vm->stop_lock, NULL);
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
-	ret = el_init(&vm->loop);
-	if (ret) {
-		log_err("cannot create the event loop: %s", strerror(-ret));
+	vm_init_state(vm, cfg, timeout_deadline_ns);
+	/* the event loop and the console log */
+	ret = vm_setup_host(vm);
+	if (ret)
 		return ret;
-	}
-	if (cfg->console_log) {
-		vm->console_log_fd =
-			open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (vm->console_log_fd < 0) {
-			ret = -errno;
-			log_err("cannot open console log %s: %s", cfg->console_log,
-				strerror(errno));
-			return ret;
-		}
-	}
-	if (vm->pvm)
-		log_info("host KVM is PVM: applying the PVM workarounds");
-
 	/* 0. disk images: a bad one is reported before anything else happens */
 	ret = vm_virtio_open(vm);
 	if (ret)
@@ -708,6 +614,7 @@ int vm_run(struct vm *vm)
 	unsigned int i;
 	int ret;
 
+	term_raw_enter(&vm->term);
 	for (i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -742,6 +649,7 @@ int vm_run(struct vm *vm)
 			(unsigned long long)bus_unclaimed(&vm->pio),
 			(unsigned long long)bus_unclaimed(&vm->mmio));
 	}
+	term_raw_restore(&vm->term);
 	return vm->exit_status;
 }
 
@@ -766,8 +674,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->signal_fd);
 	if (vm->timer_fd >= 0)
 		close(vm->timer_fd);
-	if (vm->console_log_fd >= 0)
-		close(vm->console_log_fd);
+	term_destroy(&vm->term);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -24,6 +24,7 @@
 #include "base/event_loop.h"
 #include "base/guest_mem.h"
 #include "base/irq.h"
+#include "vmm/term.h"
 #include "vmm/vcpu.h"
 
 /* Process exit statuses (documented in README and --help). */
@@ -77,12 +78,7 @@ struct vm {
 	unsigned int ncpus;
 	unsigned int nstarted;
 
-	int console_log_fd;
-	int stdin_fd;	     /* -1 when input is not served */
-	bool stdin_paused;   /* receive FIFO full: stdin not polled */
-	bool stdin_is_tty;   /* Ctrl-A escapes only on a terminal */
-	bool escape_pending; /* Ctrl-A seen */
-	struct el_source stdin_src;
+	struct term term; /* the console: raw mode, stdin, Ctrl-A, --console-log */
 	struct el_source signal_src;
 	struct el_source timer_src;
 	int signal_fd;
