@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The composition root: the one place that knows every layer. Reading
- * vm_create() from top to bottom is the tour of how a VM is put together.
+ * vm_create() from top to bottom is the tour of how a VM is put together;
+ * main.c calls vm_create(), vm_run() and vm_destroy().
+ *
+ * What it composes lives elsewhere: the x86 VM setup in arch/x86/vm.c, the
+ * virtio devices in vm_virtio.c, the vCPU threads in vcpu.c (their
+ * --trace-exits counters in exit_trace.c), the console in term.c.
  */
 #include "vmm/vm.h"
 
