@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/eventfd.h"
+
 int el_init(struct event_loop *el)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -80,11 +82,8 @@ int el_run(struct event_loop *el)
 			struct el_source *src = evs[i].data.ptr;
 
 			if (!src) { /* the stop eventfd */
-				uint64_t v;
-
-				if (read(el->stop_fd, &v, sizeof(v)) < 0) {
-					/* EAGAIN: another reader drained it; still stop */
-				}
+				/* -EAGAIN: another reader drained it; still stop */
+				eventfd_drain(el->stop_fd);
 				el->running = false;
 				return 0;
 			}
@@ -95,10 +94,6 @@ int el_run(struct event_loop *el)
 
 void el_stop(struct event_loop *el)
 {
-	uint64_t one = 1;
-
-	/* write(2) is async-signal-safe; an error means the counter is full,
-	 * which already wakes the loop. */
-	if (write(el->stop_fd, &one, sizeof(one)) < 0) {
-	}
+	/* Async-signal-safe: a signal handler may stop the loop. */
+	eventfd_signal(el->stop_fd);
 }

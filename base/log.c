@@ -3,7 +3,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
+
+#include "base/clock.h"
 
 /* The single piece of mutable process-wide state outside main(): the log
  * level, set once at start-up. */
@@ -39,20 +40,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void log_warn_ratelimited(struct ratelimit *rl, const char *fmt, ...)
 {
-	uint64_t now = now_ns();
+	uint64_t now = clock_monotonic_ns();
 	va_list ap;
 
-	if (now - rl->window_start_ns >= 1000000000ULL) {
+	if (now - rl->window_start_ns >= CLOCK_NS_PER_SEC) {
 		if (rl->suppressed)
 			log_warn("%u similar warnings suppressed", rl->suppressed);
 		rl->window_start_ns = now;

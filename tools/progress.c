@@ -4,19 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
 
 #define PROGRESS_INTERVAL_NS 100000000ULL /* 10 redraws a second at most */
 #define PROGRESS_MAX_WIDTH   50U
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 bool progress_wanted(bool force, uint64_t bytes)
 {
@@ -65,7 +58,7 @@ void progress_update(struct progress *p, uint64_t done, uint64_t total)
 		tenths = (unsigned int)((double)done * 1000.0 / (double)total);
 	if (p->visible && tenths == p->last_tenths)
 		return;
-	now = mono_ns();
+	now = clock_monotonic_ns();
 	if (p->visible && now - p->last_draw_ns < PROGRESS_INTERVAL_NS)
 		return;
 	p->last_draw_ns = now;

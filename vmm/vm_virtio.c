@@ -215,7 +215,8 @@ int vm_virtio_cmdline(struct vm *vm, char **out)
 	return 0;
 }
 
-static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_dev **dev)
+static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_dev **dev, char *err,
+			 size_t errlen)
 {
 	struct vnet_params np = {
 		.el = &vm->loop,
@@ -232,7 +233,7 @@ static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_d
 				.el = &vm->loop,
 				.name = v->name,
 			},
-			&v->blk.dev);
+			&v->blk.dev, err, errlen);
 		if (!ret)
 			*dev = virtio_blk_dev(v->blk.dev);
 		return ret;
@@ -295,9 +296,10 @@ static int attach_one(struct vm *vm, struct vm_virtio_dev *v)
 		return ret;
 	}
 	v->irq_ready = true;
-	ret = create_device(vm, v, &dev);
+	err[0] = '\0';
+	ret = create_device(vm, v, &dev, err, sizeof(err));
 	if (ret) {
-		log_err("%s: cannot create the device: %s", v->name, strerror(-ret));
+		log_err("%s: cannot create the device: %s", v->name, err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	ret = virtio_mmio_init(&v->mmio, dev,

@@ -25,6 +25,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/loader_priv.h"
+#include "base/err.h"
 #include "base/layout.h"
 
 /* "HdrS" at offset 0x202 marks a kernel with a 2.00+ setup header. */
@@ -48,7 +49,7 @@ int boot_fail(const struct x86_boot_request *req, struct x86_boot_result *res, i
 	if (n < 0)
 		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(res->err + n, sizeof(res->err) - (size_t)n, fmt, ap);
+	err = err_vset(res->err + n, sizeof(res->err) - (size_t)n, err, fmt, ap);
 	va_end(ap);
 	return err;
 }

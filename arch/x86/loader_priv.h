@@ -35,8 +35,9 @@ struct boot_limits {
 };
 
 /*
- * Set res->err to "<kernel>: <message>" and return `err` (a negative errno),
- * so that callers can write `return boot_fail(res, -EINVAL, "...")`.
+ * The loaders' err_set (base/err.h): set res->err to "<kernel>: <message>"
+ * and return `err` (a negative errno), so that callers can write
+ * `return boot_fail(req, res, -EINVAL, "...")`.
  */
 int boot_fail(const struct x86_boot_request *req, struct x86_boot_result *res, int err,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5), warn_unused_result));

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +18,10 @@
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/io_engine.h"
 #include "devices/disk/qcow2.h"
+#include "base/err.h"
 #include "base/log.h"
 
 #define PROBE_LEN 4096 /* one page: aligned enough for any O_DIRECT device */
-
-int disk_err(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
 {
@@ -120,16 +108,14 @@ static int lock_image(int fd, bool readonly, const char *path, char *err, size_t
 	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
-		return disk_err(err, errlen, -EBUSY, "%s: image is in use by another process",
-				path);
+		return err_set(err, errlen, -EBUSY, "%s: image is in use by another process", path);
 	if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL) {
 		/* Some network file systems have no locks: go on unlocked. */
 		log_warn("%s: cannot lock the image (%s); not protected against a second user",
 			 path, strerror(errno));
 		return 0;
 	}
-	return disk_err(err, errlen, -errno, "%s: cannot lock the image: %s", path,
-			strerror(errno));
+	return err_set(err, errlen, -errno, "%s: cannot lock the image: %s", path, strerror(errno));
 }
 
 static int open_file(const char *path, bool readonly, bool direct, int *fdp, char *err,
@@ -146,19 +132,18 @@ static int open_file(const char *path, bool readonly, bool direct, int *fdp, cha
 		fd = open(path, flags);
 		if (fd >= 0) {
 			close(fd);
-			return disk_err(err, errlen, -EINVAL,
-					"%s: O_DIRECT not supported on this file system", path);
+			return err_set(err, errlen, -EINVAL,
+				       "%s: O_DIRECT not supported on this file system", path);
 		}
 	}
 	if (fd < 0)
-		return disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		ret = disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto err_close;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		ret = disk_err(err, errlen, -EINVAL, "%s: not a regular file or block device",
-			       path);
+		ret = err_set(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
 		goto err_close;
 	}
 	ret = lock_image(fd, readonly, path, err, errlen);
@@ -184,17 +169,17 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 	int fd = -1, ret;
 
 	if (depth >= DISK_MAX_CHAIN)
-		return disk_err(err, errlen, -ELOOP, "%s: backing chain longer than %d images",
-				path, DISK_MAX_CHAIN);
+		return err_set(err, errlen, -ELOOP, "%s: backing chain longer than %d images", path,
+			       DISK_MAX_CHAIN);
 	if (o->format && strcmp(o->format, "raw") && strcmp(o->format, "qcow2"))
-		return disk_err(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
-				o->format);
+		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
+			       o->format);
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return disk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+		return err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 	d->path = strdup(path);
 	if (!d->path) {
-		ret = disk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+		ret = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto err_free;
 	}
 	d->readonly = o->readonly;
@@ -205,12 +190,12 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 
 	probed = disk_probe_format(fd);
 	if (!probed) {
-		ret = disk_err(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
+		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
 		goto err_close;
 	}
 	if (o->format && !strcmp(o->format, "qcow2") && strcmp(probed, "qcow2")) {
-		ret = disk_err(err, errlen, -EINVAL, "%s: not a qcow2 image (no QFI\\xfb magic)",
-			       path);
+		ret = err_set(err, errlen, -EINVAL, "%s: not a qcow2 image (no QFI\\xfb magic)",
+			      path);
 		goto err_close;
 	}
 	if (o->format && !strcmp(o->format, "raw") && !strcmp(probed, "qcow2"))
@@ -228,8 +213,8 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 		 * behind the choice are in io_engine.h. */
 		ret = ioe_create(o->engine, o->queue_depth, &d->engine);
 		if (ret) {
-			ret = disk_err(err, errlen, ret, "%s: cannot create the I/O engine: %s",
-				       path, strerror(-ret));
+			ret = err_set(err, errlen, ret, "%s: cannot create the I/O engine: %s",
+				      path, strerror(-ret));
 			goto err_close;
 		}
 		d->owns_engine = true;

@@ -35,6 +35,8 @@
 #include <linux/falloc.h>
 
 #include "devices/disk/io_engine.h"
+#include "base/eventfd.h"
+#include "base/iov.h"
 
 #define IOE_POOL_THREADS_AIO	 2 /* fdatasync/fallocate/short-transfer tails */
 #define IOE_POOL_THREADS_THREADS 4 /* the whole I/O load (2-core hosts: enough) */
@@ -101,17 +103,6 @@ static struct ioe_req *fifo_pop(struct ioe_fifo *f)
 	return r;
 }
 
-static void efd_signal(struct io_engine *e)
-{
-	uint64_t one = 1;
-
-	/* Only fails with EAGAIN when the counter would overflow, and then
-	 * it is non-zero anyway: the reader still wakes. */
-	if (write(e->efd, &one, sizeof(one)) < 0) {
-		/* nothing to do */
-	}
-}
-
 static const struct iovec *req_iov(const struct ioe_req *r, int *cnt)
 {
 	if (r->priv_bounce) {
@@ -120,39 +111,6 @@ static const struct iovec *req_iov(const struct ioe_req *r, int *cnt)
 	}
 	*cnt = r->iovcnt;
 	return r->iov;
-}
-
-/*
- * The part of the request's iovecs after the first `skip` bytes, copied
- * into `out` (IOE_MAX_IOV entries). Returns the count.
- */
-static int iov_tail(const struct iovec *iov, int cnt, uint64_t skip, struct iovec *out)
-{
-	int i = 0, n = 0;
-
-	while (i < cnt && skip >= iov[i].iov_len) {
-		skip -= iov[i].iov_len;
-		i++;
-	}
-	for (; i < cnt; i++) {
-		out[n].iov_base = (char *)iov[i].iov_base + skip;
-		out[n].iov_len = iov[i].iov_len - skip;
-		skip = 0;
-		n++;
-	}
-	return n;
-}
-
-static void iov_zero(const struct iovec *iov, int cnt, uint64_t skip)
-{
-	for (int i = 0; i < cnt; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		memset((char *)iov[i].iov_base + skip, 0, iov[i].iov_len - skip);
-		skip = 0;
-	}
 }
 
 /* Is the file at least `pos` bytes long? (O_DIRECT reads starting at an
@@ -174,7 +132,7 @@ static int exec_rw(struct ioe_req *r)
 	iov = req_iov(r, &cnt);
 	while (r->priv_done < r->priv_total) {
 		uint64_t pos = r->off + r->priv_done;
-		int n = iov_tail(iov, cnt, r->priv_done, tail);
+		int n = (int)iov_window(iov, (unsigned int)cnt, r->priv_done, SIZE_MAX, tail);
 		ssize_t got;
 
 		if (r->op == IOE_READ)
@@ -186,7 +144,7 @@ static int exec_rw(struct ioe_req *r)
 		if (r->op == IOE_READ && (got == 0 || (got < 0 && errno == EINVAL && r->priv_done &&
 						       at_eof(r->fd, pos)))) {
 			/* End of file: the rest reads as zeros (io_engine.h). */
-			iov_zero(iov, cnt, r->priv_done);
+			iov_zero(iov, (unsigned int)cnt, r->priv_done, SIZE_MAX);
 			r->priv_done = r->priv_total;
 			break;
 		}
@@ -276,7 +234,7 @@ static void finish_async(struct io_engine *e, struct ioe_req *r, int res)
 	sig = done_push_locked(e, r);
 	pthread_mutex_unlock(&e->lock);
 	if (sig)
-		efd_signal(e);
+		eventfd_signal(e->efd);
 }
 
 static void *pool_main(void *arg)
@@ -298,7 +256,7 @@ static void *pool_main(void *arg)
 		pthread_mutex_lock(&e->lock);
 		r->priv_res = res;
 		if (done_push_locked(e, r))
-			efd_signal(e);
+			eventfd_signal(e->efd);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -426,15 +384,8 @@ static int prep_rw(struct ioe_req *r)
 			return -ENOMEM;
 		r->priv_biov.iov_base = r->priv_bounce;
 		r->priv_biov.iov_len = total;
-		if (r->op == IOE_WRITE) {
-			size_t at = 0;
-
-			for (int i = 0; i < r->iovcnt; i++) {
-				memcpy((char *)r->priv_bounce + at, r->iov[i].iov_base,
-				       r->iov[i].iov_len);
-				at += r->iov[i].iov_len;
-			}
-		}
+		if (r->op == IOE_WRITE)
+			iov_to_buf(r->iov, (unsigned int)r->iovcnt, 0, r->priv_bounce, total);
 	}
 	return 0;
 }
@@ -539,15 +490,9 @@ static void complete(struct io_engine *e, struct ioe_req *r)
 	int res = r->priv_res;
 
 	if (r->priv_bounce) {
-		if (r->op == IOE_READ && res == 0) {
-			size_t at = 0;
-
-			for (int i = 0; i < r->iovcnt; i++) {
-				memcpy(r->iov[i].iov_base, (char *)r->priv_bounce + at,
-				       r->iov[i].iov_len);
-				at += r->iov[i].iov_len;
-			}
-		}
+		if (r->op == IOE_READ && res == 0)
+			iov_from_buf(r->iov, (unsigned int)r->iovcnt, 0, r->priv_bounce,
+				     r->priv_total);
 		free(r->priv_bounce);
 		r->priv_bounce = NULL;
 	}
@@ -558,14 +503,12 @@ static void complete(struct io_engine *e, struct ioe_req *r)
 int ioe_process(struct io_engine *e)
 {
 	struct ioe_fifo list;
-	uint64_t cnt;
 	int n = 0;
 
 	/* Clear the eventfd first: a completion after this read signals it
-	 * again, so nothing is missed (at worst one spurious wakeup). */
-	if (read(e->efd, &cnt, sizeof(cnt)) < 0) {
-		/* EAGAIN: nothing signalled; still look, it is cheap */
-	}
+	 * again, so nothing is missed (at worst one spurious wakeup). On
+	 * -EAGAIN nothing was signalled: still look, it is cheap. */
+	eventfd_drain(e->efd);
 	pthread_mutex_lock(&e->lock);
 	list = e->done;
 	e->done.head = e->done.tail = NULL;

@@ -35,6 +35,7 @@
 
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/qcow2_priv.h"
+#include "base/err.h"
 
 /* qcow2.txt: "Refcount table entry" bits 0-8 reserved; L1 entry bits 1-8
  * and 56-62 reserved; standard L2 entry bits 1-8 and 56-61 reserved. */
@@ -217,8 +218,8 @@ static int walk_l2(struct chk *c, uint64_t l1_idx, uint64_t l2_off)
 
 	ret = q2_pread(c->fd, c->buf, c->cs, l2_off);
 	if (ret < 0)
-		return disk_err(c->err, c->errlen, ret, "%s: reading L2 table at 0x%llx: %s",
-				c->path, (unsigned long long)l2_off, strerror(-ret));
+		return err_set(c->err, c->errlen, ret, "%s: reading L2 table at 0x%llx: %s",
+			       c->path, (unsigned long long)l2_off, strerror(-ret));
 	for (j = 0; j < c->l2_entries; j++) {
 		uint64_t e, off;
 
@@ -425,9 +426,9 @@ static int compare_refcounts(struct chk *c, bool write)
 		if (rb) {
 			ret = q2_pread(c->fd, c->buf, c->cs, rb);
 			if (ret < 0)
-				return disk_err(c->err, c->errlen, ret,
-						"%s: reading refcount block at 0x%llx: %s", c->path,
-						(unsigned long long)rb, strerror(-ret));
+				return err_set(c->err, c->errlen, ret,
+					       "%s: reading refcount block at 0x%llx: %s", c->path,
+					       (unsigned long long)rb, strerror(-ret));
 		} else {
 			memset(c->buf, 0, c->cs);
 		}
@@ -481,9 +482,9 @@ static int compare_refcounts(struct chk *c, bool write)
 		if (dirty) {
 			ret = q2_pwrite(c->fd, c->buf, c->cs, rb);
 			if (ret < 0)
-				return disk_err(c->err, c->errlen, ret,
-						"%s: writing refcount block at 0x%llx: %s", c->path,
-						(unsigned long long)rb, strerror(-ret));
+				return err_set(c->err, c->errlen, ret,
+					       "%s: writing refcount block at 0x%llx: %s", c->path,
+					       (unsigned long long)rb, strerror(-ret));
 		}
 		chk_progress(c, in_range(first, c->nb_clusters, last));
 	}
@@ -576,17 +577,17 @@ static int read_table(struct chk *c, uint64_t off, uint64_t n, uint64_t **out, c
 	if (n == 0)
 		return 0;
 	if (__builtin_add_overflow(off, len, &end) || end > c->file_size)
-		return disk_err(c->err, c->errlen, -EINVAL,
-				"%s: %s extends past the end of the file", c->path, what);
+		return err_set(c->err, c->errlen, -EINVAL,
+			       "%s: %s extends past the end of the file", c->path, what);
 	t = malloc(len);
 	if (!t)
-		return disk_err(c->err, c->errlen, -ENOMEM, "%s: out of memory for the %s", c->path,
-				what);
+		return err_set(c->err, c->errlen, -ENOMEM, "%s: out of memory for the %s", c->path,
+			       what);
 	ret = q2_pread(c->fd, t, len, off);
 	if (ret < 0) {
 		free(t);
-		return disk_err(c->err, c->errlen, ret, "%s: reading the %s: %s", c->path, what,
-				strerror(-ret));
+		return err_set(c->err, c->errlen, ret, "%s: reading the %s: %s", c->path, what,
+			       strerror(-ret));
 	}
 	for (i = 0; i < n; i++)
 		t[i] = be64toh(t[i]);
@@ -603,29 +604,29 @@ static int load(struct chk *c)
 	int ret;
 
 	if (fstat(c->fd, &st) < 0)
-		return disk_err(c->err, c->errlen, -errno, "%s: %s", c->path, strerror(errno));
+		return err_set(c->err, c->errlen, -errno, "%s: %s", c->path, strerror(errno));
 	c->file_size = (uint64_t)st.st_size;
 	hlen = c->file_size < HEADER_READ_MAX ? (size_t)c->file_size : HEADER_READ_MAX;
 	hdr = malloc(hlen ? hlen : 1);
 	if (!hdr)
-		return disk_err(c->err, c->errlen, -ENOMEM, "%s: out of memory", c->path);
+		return err_set(c->err, c->errlen, -ENOMEM, "%s: out of memory", c->path);
 	ret = q2_pread(c->fd, hdr, hlen, 0);
 	if (ret < 0) {
 		free(hdr);
-		return disk_err(c->err, c->errlen, ret, "%s: %s", c->path, strerror(-ret));
+		return err_set(c->err, c->errlen, ret, "%s: %s", c->path, strerror(-ret));
 	}
 	ret = qcow2_header_parse(hdr, hlen, c->file_size, &c->h, msg, sizeof(msg));
 	free(hdr);
 	if (ret < 0)
-		return disk_err(c->err, c->errlen, ret, "%s: %s", c->path, msg);
+		return err_set(c->err, c->errlen, ret, "%s: %s", c->path, msg);
 	/* Re-validate what the walk relies on, whatever the parser allowed. */
 	if (c->h.cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
 	    c->h.cluster_bits > QCOW2_MAX_CLUSTER_BITS || c->h.refcount_order > 6)
-		return disk_err(c->err, c->errlen, -EINVAL, "%s: bad cluster or refcount size",
-				c->path);
+		return err_set(c->err, c->errlen, -EINVAL, "%s: bad cluster or refcount size",
+			       c->path);
 	if (c->h.nb_snapshots)
-		return disk_err(c->err, c->errlen, -ENOTSUP,
-				"%s: unsupported qcow2 feature: internal snapshots", c->path);
+		return err_set(c->err, c->errlen, -ENOTSUP,
+			       "%s: unsupported qcow2 feature: internal snapshots", c->path);
 	c->cbits = c->h.cluster_bits;
 	c->cs = 1ULL << c->cbits;
 	c->ref_bits = 1U << c->h.refcount_order;
@@ -639,8 +640,8 @@ static int load(struct chk *c)
 	c->use = calloc(c->nb_clusters, 1);
 	c->buf = malloc(c->cs);
 	if (!c->ref || !c->use || !c->buf)
-		return disk_err(c->err, c->errlen, -ENOMEM, "%s: out of memory (%llu clusters)",
-				c->path, (unsigned long long)c->nb_clusters);
+		return err_set(c->err, c->errlen, -ENOMEM, "%s: out of memory (%llu clusters)",
+			       c->path, (unsigned long long)c->nb_clusters);
 	ret = read_table(c, c->h.l1_table_offset, c->h.l1_size, &c->l1, "L1 table");
 	if (ret < 0)
 		return ret;
@@ -659,8 +660,8 @@ static int lock_file(struct chk *c)
 	if (fcntl(c->fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
-		return disk_err(c->err, c->errlen, -EBUSY, "%s: image is in use by another process",
-				c->path);
+		return err_set(c->err, c->errlen, -EBUSY, "%s: image is in use by another process",
+			       c->path);
 	return 0; /* no locks on this file system: go on, as disk_open() does */
 }
 
@@ -695,17 +696,17 @@ static int repair(struct chk *c)
 	if (ret == 0 && c->o->repair == QCOW2_REPAIR_ALL && c->copied_bad) {
 		ret = fix_copied(c);
 		if (ret < 0)
-			disk_err(c->err, c->errlen, ret, "%s: fixing COPIED flags: %s", c->path,
-				 strerror(-ret));
+			err_set(c->err, c->errlen, ret, "%s: fixing COPIED flags: %s", c->path,
+				strerror(-ret));
 	}
 	if (ret == 0 && fdatasync(c->fd) < 0)
-		ret = disk_err(c->err, c->errlen, -errno, "%s: fdatasync: %s", c->path,
-			       strerror(errno));
+		ret = err_set(c->err, c->errlen, -errno, "%s: fdatasync: %s", c->path,
+			      strerror(errno));
 	if (ret == 0 && c->res->corruptions_fixed == c->res->corruptions) {
 		ret = clear_header_flags(c);
 		if (ret < 0)
-			disk_err(c->err, c->errlen, ret, "%s: writing the header: %s", c->path,
-				 strerror(-ret));
+			err_set(c->err, c->errlen, ret, "%s: writing the header: %s", c->path,
+				strerror(-ret));
 	}
 	return ret;
 }
@@ -722,7 +723,7 @@ int qcow2_check_image(const char *path, const struct qcow2_check_opts *o,
 	memset(res, 0, sizeof(*res));
 	c.fd = open(path, (c.o->repair != QCOW2_REPAIR_NONE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (c.fd < 0)
-		return disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	ret = lock_file(&c);
 	if (ret == 0)
 		ret = load(&c);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "devices/disk/qcow2_priv.h"
+#include "base/iov.h"
 
 struct q2_part {
 	struct qcow2 *q;
@@ -61,50 +62,6 @@ static void req_put(struct disk_req *req, int err)
 		req->priv_err = err;
 	if (--req->priv_pending == 0)
 		req->done(req, req->priv_err);
-}
-
-/* The iovecs covering bytes [off, off+len) of src into out (at most max);
- * returns the count, or -1 if more are needed. */
-static int iov_slice(const struct iovec *src, int cnt, uint64_t off, uint64_t len,
-		     struct iovec *out, int max)
-{
-	int n = 0;
-
-	for (int i = 0; i < cnt && len > 0; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		if (n == max)
-			return -1;
-		l -= off;
-		l = l < len ? l : len;
-		out[n].iov_base = (uint8_t *)src[i].iov_base + off;
-		out[n].iov_len = l;
-		n++;
-		len -= l;
-		off = 0;
-	}
-	return n;
-}
-
-static void iov_zero(const struct iovec *src, int cnt, uint64_t off, uint64_t len)
-{
-	for (int i = 0; i < cnt && len > 0; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		l = l < len ? l : len;
-		memset((uint8_t *)src[i].iov_base + off, 0, l);
-		len -= l;
-		off = 0;
-	}
 }
 
 static struct q2_part *part_new(struct qcow2 *q, struct disk_req *req, enum disk_op op,
@@ -354,10 +311,7 @@ static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t
 	}
 	if (p->head)
 		iov[cnt++] = (struct iovec){ zfill ? q->zeros : p->cow, p->head };
-	ret = iov_slice(p->src, p->srccnt, p->src_off, p->len, iov + cnt, p->srccnt);
-	if (ret < 0)
-		return -EINVAL;
-	cnt += ret;
+	cnt += (int)iov_window(p->src, (unsigned int)p->srccnt, p->src_off, p->len, iov + cnt);
 	if (p->tail)
 		iov[cnt++] = (struct iovec){ zfill ? q->zeros : p->cow + cs, p->tail };
 	p->iovcnt = cnt;
@@ -424,10 +378,8 @@ static int read_part(struct qcow2 *q, struct q2_part *p, enum q2_kind kind, uint
 	int n;
 
 	if (kind == Q2_NORMAL) {
-		n = iov_slice(p->src, p->srccnt, p->src_off, p->len, p->iov, p->srccnt);
-		if (n < 0)
-			return part_error(p, -EINVAL);
-		p->iovcnt = n;
+		p->iovcnt = (int)iov_window(p->src, (unsigned int)p->srccnt, p->src_off, p->len,
+					    p->iov);
 		return part_go(p, IOE_READ, q->data_fd, host + in, 0);
 	}
 	if (kind == Q2_UNALLOC && q->d->backing) {
@@ -437,11 +389,10 @@ static int read_part(struct qcow2 *q, struct q2_part *p, enum q2_kind kind, uint
 
 		/* Past the end of a shorter backing file: zeros. */
 		bl = bl < p->len ? bl : p->len;
-		iov_zero(p->src, p->srccnt, p->src_off + bl, p->len - bl);
+		iov_zero(p->src, (unsigned int)p->srccnt, p->src_off + bl, p->len - bl);
 		if (bl) {
-			n = iov_slice(p->src, p->srccnt, p->src_off, bl, p->iov, p->srccnt);
-			if (n < 0)
-				return part_error(p, -EINVAL);
+			n = (int)iov_window(p->src, (unsigned int)p->srccnt, p->src_off, bl,
+					    p->iov);
 			p->breq[0] = (struct disk_req){ .op = DISK_READ,
 							.offset = p->goff,
 							.len = bl,
@@ -457,7 +408,7 @@ static int read_part(struct qcow2 *q, struct q2_part *p, enum q2_kind kind, uint
 			return part_error(p, ret);
 		}
 	} else {
-		iov_zero(p->src, p->srccnt, p->src_off, p->len);
+		iov_zero(p->src, (unsigned int)p->srccnt, p->src_off, p->len);
 	}
 	p->iovcnt = 0;
 	return part_go(p, IOE_NOP, -1, 0, 0);
@@ -472,13 +423,11 @@ static int write_part(struct qcow2 *q, struct q2_part *p, uint64_t gc, enum q2_k
 	enum q2_kind last = kind, k2;
 	struct q2_alloc *a;
 	int64_t got;
-	int ret, cnt;
+	int ret;
 
 	if (kind == Q2_NORMAL) { /* in place: the hot path */
-		cnt = iov_slice(p->src, p->srccnt, p->src_off, p->len, p->iov, p->srccnt);
-		if (cnt < 0)
-			return part_error(p, -EINVAL);
-		p->iovcnt = cnt;
+		p->iovcnt = (int)iov_window(p->src, (unsigned int)p->srccnt, p->src_off, p->len,
+					    p->iov);
 		return part_go(p, IOE_WRITE, q->data_fd, host + in, 0);
 	}
 	p->len = len < cs - in ? len : cs - in;

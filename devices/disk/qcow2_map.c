@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "devices/disk/qcow2_priv.h"
+#include "base/err.h"
 
 /* ---- refcount entries (qcow2.txt "Host cluster management") ---- */
 
@@ -527,16 +528,16 @@ int q2_open_map(struct qcow2 *q, char *err, size_t errlen)
 
 	end = lseek(q->fd, 0, SEEK_END);
 	if (end < 0)
-		return disk_err(err, errlen, -errno, "%s: cannot get file size", q->d->path);
+		return err_set(err, errlen, -errno, "%s: cannot get file size", q->d->path);
 	file_size = (uint64_t)end;
 	q->l1_size = q->h.l1_size;
 	ret = load_table(q->fd, q->h.l1_table_offset, q->l1_size, &q->l1);
 	if (ret)
-		return disk_err(err, errlen, ret, "%s: cannot read the L1 table", q->d->path);
+		return err_set(err, errlen, ret, "%s: cannot read the L1 table", q->d->path);
 	q->rt_entries = (uint64_t)q->h.refcount_table_clusters * cs / 8;
 	ret = load_table(q->fd, q->h.refcount_table_offset, q->rt_entries, &q->rt);
 	if (ret)
-		return disk_err(err, errlen, ret, "%s: cannot read the refcount table", q->d->path);
+		return err_set(err, errlen, ret, "%s: cannot read the refcount table", q->d->path);
 	q->refcount_order = q->h.refcount_order;
 	q->rb_bits = q->cluster_bits + 3 - q->refcount_order;
 	for (uint64_t i = 0; i < q->rt_entries; i++) {
@@ -545,14 +546,14 @@ int q2_open_map(struct qcow2 *q, char *err, size_t errlen)
 		q->rt[i] = off;
 		if (!q->readonly && off &&
 		    ((off & (cs - 1)) || off >= ((file_size + cs - 1) & ~(cs - 1))))
-			return disk_err(err, errlen, -EINVAL,
-					"%s: refcount block %" PRIu64 " at 0x%" PRIx64
-					" is unaligned or past the end of the file",
-					q->d->path, i, off);
+			return err_set(err, errlen, -EINVAL,
+				       "%s: refcount block %" PRIu64 " at 0x%" PRIx64
+				       " is unaligned or past the end of the file",
+				       q->d->path, i, off);
 	}
 	ret = find_cursor(q, file_size);
 	if (ret)
-		return disk_err(err, errlen, ret, "%s: cannot read refcount blocks", q->d->path);
+		return err_set(err, errlen, ret, "%s: cannot read refcount blocks", q->d->path);
 	q->resv_next = q->resv_end = 0;
 	q->batch = max_u64(1, (1ULL << 20) >> q->cluster_bits);
 
@@ -572,7 +573,7 @@ int q2_open_map(struct qcow2 *q, char *err, size_t errlen)
 		q->zeros = z;
 	}
 	if (!q->l2c || !q->zeros)
-		return disk_err(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	for (unsigned int i = 0; i < q->l2c_n; i++)
 		q->l2c[i].l1_idx = UINT64_MAX;
 	return 0;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "devices/disk/disk_priv.h"
+#include "base/err.h"
 #include "base/log.h"
 
 struct raw {
@@ -124,11 +125,11 @@ static int raw_size(int fd, const char *path, uint64_t *size, char *err, size_t 
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
-		return disk_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, size) < 0)
-			return disk_err(err, errlen, -errno, "%s: cannot get the device size: %s",
-					path, strerror(errno));
+			return err_set(err, errlen, -errno, "%s: cannot get the device size: %s",
+				       path, strerror(errno));
 	} else {
 		*size = (uint64_t)st.st_size;
 	}
@@ -140,7 +141,7 @@ static int raw_size(int fd, const char *path, uint64_t *size, char *err, size_t 
 		*size -= *size % DISK_SECTOR_SIZE;
 	}
 	if (*size == 0)
-		return disk_err(err, errlen, -EINVAL, "%s: empty image (size is 0)", path);
+		return err_set(err, errlen, -EINVAL, "%s: empty image (size is 0)", path);
 	return 0;
 }
 
@@ -154,7 +155,7 @@ int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, char *err, 
 		goto err_close;
 	raw = calloc(1, sizeof(*raw));
 	if (!raw) {
-		ret = disk_err(err, errlen, -ENOMEM, "%s: out of memory", d->path);
+		ret = err_set(err, errlen, -ENOMEM, "%s: out of memory", d->path);
 		goto err_close;
 	}
 	raw->fd = fd;

@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 
 #include "devices/virtio/blk_req.h"
+#include "base/err.h"
 #include "base/log.h"
 
 #define BLK_QUEUE_SIZE	    256 /* QueueNumMax of our one queue */
@@ -440,7 +441,8 @@ static void blk_init_config(struct virtio_blk *b)
 	b->lim.max_write_zeroes_seg = c->max_write_zeroes_seg;
 }
 
-int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out)
+int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out, char *err,
+		      size_t errlen)
 {
 	struct virtio_blk *b;
 	unsigned int i;
@@ -448,11 +450,9 @@ int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out
 
 	if (!p->disk || !p->el)
 		return -EINVAL;
-	if (p->serial && strlen(p->serial) > VIRTIO_BLK_ID_BYTES) {
-		log_err("%s: serial \"%s\" is longer than %d bytes",
-			p->name ? p->name : "virtio-blk", p->serial, VIRTIO_BLK_ID_BYTES);
-		return -EINVAL;
-	}
+	if (p->serial && strlen(p->serial) > VIRTIO_BLK_ID_BYTES)
+		return err_set(err, errlen, -EINVAL, "serial \"%s\" is longer than %d bytes",
+			       p->serial, VIRTIO_BLK_ID_BYTES);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -485,8 +485,11 @@ int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out
 	b->done_src.handler = blk_disk_ready;
 	b->done_src.opaque = b;
 	ret = el_add(b->el, &b->done_src, EPOLLIN);
-	if (ret < 0)
+	if (ret < 0) {
+		err_set(err, errlen, ret, "cannot watch the disk's completion fd: %s",
+			strerror(-ret));
 		goto err_free;
+	}
 	*out = b;
 	return 0;
 

@@ -18,8 +18,10 @@ struct virtio_blk_params {
 	const char *name;      /* "virtio-blk vda" */
 };
 
-int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out)
-	__attribute__((warn_unused_result));
+/* On failure, says why in err (base/err.h), or leaves it alone where
+ * strerror(-ret) says it all (out of memory, no disk or loop given). */
+int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
 /* The device to hand to the transport (virtio_mmio_init). */
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 /* After the transport is destroyed and with the event loop stopped:

@@ -27,48 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "devices/virtio/queue.h"
-
-/* Sum of the segment lengths, saturating: a total that does not fit is
- * rejected by the caller anyway. */
-static uint64_t iov_total(const struct iovec *iov, unsigned int cnt)
-{
-	uint64_t sum = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt; i++) {
-		if (__builtin_add_overflow(sum, (uint64_t)iov[i].iov_len, &sum))
-			return UINT64_MAX;
-	}
-	return sum;
-}
-
-/* The bytes [skip, skip+len) of the list as a new list in `dst` (empty
- * pieces dropped). Returns the number of entries written (<= cnt). */
-static int iov_window(const struct iovec *iov, unsigned int cnt, uint64_t skip, uint64_t len,
-		      struct iovec *dst)
-{
-	unsigned int i;
-	int n = 0;
-
-	for (i = 0; i < cnt && len > 0; i++) {
-		uint64_t seg = iov[i].iov_len;
-
-		if (skip >= seg) {
-			skip -= seg;
-			continue;
-		}
-		seg -= skip;
-		if (seg > len)
-			seg = len;
-		dst[n].iov_base = (uint8_t *)iov[i].iov_base + skip;
-		dst[n].iov_len = seg;
-		n++;
-		len -= seg;
-		skip = 0;
-	}
-	return n;
-}
+#include "base/iov.h"
 
 static enum blk_verdict malformed(struct blk_req *req, const char *why)
 {
@@ -143,8 +102,8 @@ static enum blk_verdict parse_dwz(const struct blk_limits *lim, const struct iov
 		uint32_t nsec, flags;
 
 		/* Fully inside the readable part: data_len was measured on it. */
-		virtq_iov_to_buf(iov, nout, VIRTIO_BLK_HDR_SIZE + i * VIRTIO_BLK_DWZ_SEG_SIZE, raw,
-				 sizeof(raw));
+		iov_to_buf(iov, nout, VIRTIO_BLK_HDR_SIZE + i * VIRTIO_BLK_DWZ_SEG_SIZE, raw,
+			   sizeof(raw));
 		memcpy(&sector, raw, 8);
 		memcpy(&nsec, raw + 8, 4);
 		memcpy(&flags, raw + 12, 4);
@@ -182,8 +141,8 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 
 	memset(req, 0, sizeof(*req));
 	req->iov = data_iov;
-	out_len = iov_total(iov, nout);
-	in_len = iov_total(win, nin);
+	out_len = iov_size(iov, nout);
+	in_len = iov_size(win, nin);
 
 	/* 5.2.6: `status` is the final byte the device writes; without a
 	 * writable byte there is no way to answer at all. */
@@ -201,7 +160,7 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 		}
 	}
 	/* Copy the header out once; the guest may rewrite it after this. */
-	virtq_iov_to_buf(iov, nout, 0, hdr, sizeof(hdr));
+	iov_to_buf(iov, nout, 0, hdr, sizeof(hdr));
 	memcpy(&req->type, hdr, 4);
 	memcpy(&req->sector, hdr + 8, 8);
 	out_data = out_len - VIRTIO_BLK_HDR_SIZE;
@@ -214,7 +173,7 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 			return malformed(req, "IN request with device-readable data");
 		req->op = DISK_READ;
 		req->len = in_data;
-		req->iovcnt = iov_window(win, nin, 0, in_data, data_iov);
+		req->iovcnt = (int)iov_window(win, nin, 0, in_data, data_iov);
 		req->used_len = (uint32_t)in_len;
 		return parse_rw(lim, req);
 	case VIRTIO_BLK_T_OUT:
@@ -222,7 +181,7 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 			return malformed(req, "OUT request with device-writable data");
 		req->op = DISK_WRITE;
 		req->len = out_data;
-		req->iovcnt = iov_window(iov, nout, VIRTIO_BLK_HDR_SIZE, out_data, data_iov);
+		req->iovcnt = (int)iov_window(iov, nout, VIRTIO_BLK_HDR_SIZE, out_data, data_iov);
 		/* 5.2.6.2: a write to a read-only device is IOERR, and no
 		 * data may be written. */
 		if (lim->readonly)
@@ -239,7 +198,7 @@ enum blk_verdict blk_req_parse(const struct blk_limits *lim, const struct iovec 
 		/* The id buffer is the writable part before the status; the
 		 * caller fills it (blk_req_fill_id). */
 		req->len = in_data;
-		req->iovcnt = iov_window(win, nin, 0, in_data, data_iov);
+		req->iovcnt = (int)iov_window(win, nin, 0, in_data, data_iov);
 		return answer(req, VIRTIO_BLK_S_OK, NULL);
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
@@ -271,7 +230,7 @@ void blk_req_fill_id(struct blk_req *req, const char *serial)
 	 * (the rest is NUL padding). A shorter buffer gets a prefix. */
 	if (serial)
 		memcpy(id, serial, strnlen(serial, sizeof(id)));
-	n = virtq_iov_from_buf(req->iov, (unsigned int)req->iovcnt, 0, id, sizeof(id));
+	n = iov_from_buf(req->iov, (unsigned int)req->iovcnt, 0, id, sizeof(id));
 	req->used_len = (uint32_t)n + 1;
 }
 

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/iov.h"
 #include "devices/virtio/virtio.h"
 
 /* 2.7.5 descriptor flags */
@@ -432,50 +433,12 @@ void virtq_set_notify(struct virtq *q, bool enable)
 
 /* ---- copying through an element ---- */
 
-static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len,
-		       bool to_iov)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t chunk;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, chunk);
-		else
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
-size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off, void *dst,
-			size_t len)
-{
-	return iov_copy(iov, cnt, off, dst, len, false);
-}
-
-size_t virtq_iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
-			  size_t len)
-{
-	return iov_copy(iov, cnt, off, (void *)src, len, true);
-}
-
 size_t virtq_elem_read(const struct virtq_elem *e, size_t off, void *dst, size_t len)
 {
-	return iov_copy(e->iov, e->nout, off, dst, len, false);
+	return iov_to_buf(e->iov, e->nout, off, dst, len);
 }
 
 size_t virtq_elem_write(const struct virtq_elem *e, size_t off, const void *src, size_t len)
 {
-	return iov_copy(e->iov + e->nout, e->nin, off, (void *)src, len, true);
+	return iov_from_buf(e->iov + e->nout, e->nin, off, src, len);
 }

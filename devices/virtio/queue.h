@@ -111,13 +111,9 @@ bool virtq_has_avail(struct virtq *q);
 
 /* Copy helpers over an element's segments: from the readable part starting
  * at byte `off`, and into the writable part starting at byte `off`.
- * Return the number of bytes copied (short at the end of the part). */
+ * Return the number of bytes copied (short at the end of the part). Over
+ * any other list of iovecs: iov_to_buf/iov_from_buf (base/iov.h). */
 size_t virtq_elem_read(const struct virtq_elem *e, size_t off, void *dst, size_t len);
-/* The same over any list of iovecs (e.g. a part of an element). */
-size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off, void *dst,
-			size_t len);
-size_t virtq_iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
-			  size_t len);
 size_t virtq_elem_write(const struct virtq_elem *e, size_t off, const void *src, size_t len);
 
 #endif /* VMM_DEVICES_VIRTIO_QUEUE_H */

@@ -378,7 +378,7 @@ static void dev_attach(struct world *w, struct blkdev *d, struct disk *disk, con
 		.mem = &w->g.mem, .el = &w->el, .irq = &w->g.irq.line, .base = base
 	};
 
-	assert_int_equal(virtio_blk_create(&bp, &d->blk), 0);
+	assert_int_equal(virtio_blk_create(&bp, &d->blk, NULL, 0), 0);
 	assert_int_equal(virtio_mmio_init(&d->t, virtio_blk_dev(d->blk), &mp), 0);
 	fg_vring_init(&w->g, &d->vr, 64);
 	assert_int_equal(fg_mmio_start(&d->t, want, &d->vr, 1, &d->features), 0);
@@ -962,6 +962,7 @@ static void test_create_errors(void **state)
 	struct virtio_blk *b = NULL;
 	struct gated *gd = calloc(1, sizeof(*gd));
 	struct world w;
+	char err[64] = "";
 
 	assert_non_null(gd);
 	world_init(&w);
@@ -970,10 +971,12 @@ static void test_create_errors(void **state)
 		virtio_blk_create(&(struct virtio_blk_params){ .disk = &gd->d,
 							       .el = &w.el,
 							       .serial = "012345678901234567890" },
-				  &b),
+				  &b, err, sizeof(err)),
 		-EINVAL);
-	assert_int_equal(virtio_blk_create(&(struct virtio_blk_params){ .disk = &gd->d }, &b),
-			 -EINVAL);
+	assert_string_equal(err, "serial \"012345678901234567890\" is longer than 20 bytes");
+	assert_int_equal(
+		virtio_blk_create(&(struct virtio_blk_params){ .disk = &gd->d }, &b, NULL, 0),
+		-EINVAL);
 	gated_fini(gd);
 	free(gd);
 	world_fini(&w);
