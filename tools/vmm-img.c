@@ -468,7 +468,7 @@ static int cmd_create(int argc, char **argv)
 		}
 		size = o.size;
 	}
-	if (!quiet) {
+	if (!quiet && ret == 0) {
 		printf("Formatting '%s', fmt=%s", path, fmt);
 		if (!strcmp(fmt, "qcow2"))
 			printf(" cluster_size=%llu", cluster_size
