@@ -24,11 +24,9 @@
 
 struct convert_args {
 	const char *ofmt, *spath, *dpath;
-	const char *backing, *backing_fmt; /* refused: only here because -o takes them */
 	struct disk_open_opts sopts;
-	uint64_t cluster_size; /* 0: none given */
+	struct img_new n; /* -o: a backing file is refused */
 	bool force, quiet, help;
-	char ocopy[1024]; /* -o's string, which backing and backing_fmt may point into */
 };
 
 /* The command line, checked. 0, or 1 after img_fail(). */
@@ -52,8 +50,7 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 			a->ofmt = optarg;
 			break;
 		case 'o':
-			if (img_parse_o(optarg, &a->cluster_size, &a->backing, &a->backing_fmt,
-					a->ocopy, sizeof(a->ocopy)))
+			if (img_parse_o(optarg, &a->n))
 				return 1;
 			break;
 		case 'h':
@@ -67,9 +64,9 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 		return img_fail("convert: unknown format '%s' (raw or qcow2)", a->sopts.format);
 	if (!img_valid_format(a->ofmt))
 		return img_fail("convert: unknown output format '%s' (raw or qcow2)", a->ofmt);
-	if (a->backing)
+	if (a->n.backing)
 		return img_fail("convert: backing_file is not supported for the output");
-	if (a->cluster_size && strcmp(a->ofmt, "qcow2"))
+	if (a->n.cluster_size && strcmp(a->ofmt, "qcow2"))
 		return img_fail("convert: cluster_size needs -O qcow2");
 	if (argc - optind != 2)
 		return img_fail("convert: expected SRC DST");
@@ -88,8 +85,7 @@ static int convert_create_dst(const struct convert_args *a, uint64_t size, uint6
 {
 	struct qcow2_create_opts co = {
 		.size = size,
-		.cluster_bits =
-			a->cluster_size ? (unsigned int)__builtin_ctzll(a->cluster_size) : 0,
+		.cluster_bits = img_cluster_bits(&a->n),
 	};
 	char err[ERRLEN];
 	int fd, ret = 0;

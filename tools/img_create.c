@@ -17,10 +17,10 @@
 #include "tools/img_priv.h"
 
 struct create_args {
-	const char *fmt, *backing, *backing_fmt, *path;
-	uint64_t size, cluster_size; /* 0: none given */
+	const char *fmt, *path;
+	uint64_t size; /* 0: none given */
+	struct img_new n;
 	bool quiet, help;
-	char ocopy[1024]; /* -o's string, which backing and backing_fmt may point into */
 };
 
 /* The command line, checked. 0, or 1 after img_fail(). */
@@ -38,14 +38,13 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 			a->fmt = optarg;
 			break;
 		case 'b':
-			a->backing = optarg;
+			a->n.backing = optarg;
 			break;
 		case 'F':
-			a->backing_fmt = optarg;
+			a->n.backing_fmt = optarg;
 			break;
 		case 'o':
-			if (img_parse_o(optarg, &a->cluster_size, &a->backing, &a->backing_fmt,
-					a->ocopy, sizeof(a->ocopy)))
+			if (img_parse_o(optarg, &a->n))
 				return 1;
 			break;
 		case 'h':
@@ -57,17 +56,17 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 	}
 	if (!img_valid_format(a->fmt))
 		return img_fail("create: unknown format '%s' (raw or qcow2)", a->fmt);
-	if (a->backing_fmt && !img_valid_format(a->backing_fmt))
-		return img_fail("create: unknown backing format '%s'", a->backing_fmt);
+	if (a->n.backing_fmt && !img_valid_format(a->n.backing_fmt))
+		return img_fail("create: unknown backing format '%s'", a->n.backing_fmt);
 	if (optind >= argc || argc - optind > 2)
 		return img_fail("create: expected FILE [SIZE]");
 	a->path = argv[optind];
 	if (argc - optind == 2 && (img_parse_size(argv[optind + 1], &a->size) < 0 || a->size % 512))
 		return img_fail("%s: invalid size '%s' (a multiple of 512 bytes, e.g. 20G)",
 				a->path, argv[optind + 1]);
-	if (!strcmp(a->fmt, "raw") && (a->backing || a->cluster_size))
+	if (!strcmp(a->fmt, "raw") && (a->n.backing || a->n.cluster_size))
 		return img_fail("%s: backing files and cluster_size need -f qcow2", a->path);
-	if (argc - optind == 1 && !a->backing)
+	if (argc - optind == 1 && !a->n.backing)
 		return img_fail("%s: image size required", a->path);
 	if (lstat(a->path, &st) == 0)
 		return img_fail("%s: file exists (not overwriting it)", a->path);
@@ -96,22 +95,21 @@ static int create_qcow2(struct create_args *a, struct img **base)
 {
 	struct qcow2_create_opts o = {
 		.size = a->size,
-		.cluster_bits =
-			a->cluster_size ? (unsigned int)__builtin_ctzll(a->cluster_size) : 0,
-		.backing_file = a->backing,
-		.backing_format = a->backing_fmt,
+		.cluster_bits = img_cluster_bits(&a->n),
+		.backing_file = a->n.backing,
+		.backing_format = a->n.backing_fmt,
 	};
 	char err[ERRLEN] = "", bpath[PATH_MAX];
 
-	if (a->backing) {
+	if (a->n.backing) {
 		/* Read the backing file now: it must exist, and its format
 		 * (recorded so nobody has to probe later) and size are
 		 * needed. It is named relative to the new image. */
 		*base = malloc(sizeof(**base));
 		if (!*base)
 			return img_fail("out of memory");
-		img_resolve_backing(a->path, a->backing, bpath, sizeof(bpath));
-		if (img_read(bpath, a->backing_fmt, *base, err, sizeof(err)) < 0)
+		img_resolve_backing(a->path, a->n.backing, bpath, sizeof(bpath));
+		if (img_read(bpath, a->n.backing_fmt, *base, err, sizeof(err)) < 0)
 			return img_fail("%s", err);
 		o.backing_format = (*base)->format;
 		if (!a->size)
@@ -128,11 +126,12 @@ static void create_print(const struct create_args *a, const struct img *base)
 {
 	printf("Formatting '%s', fmt=%s", a->path, a->fmt);
 	if (!strcmp(a->fmt, "qcow2"))
-		printf(" cluster_size=%llu", a->cluster_size ? (unsigned long long)a->cluster_size
-							     : 1ULL << QCOW2_DEFAULT_CLUSTER_BITS);
+		printf(" cluster_size=%llu", a->n.cluster_size
+						     ? (unsigned long long)a->n.cluster_size
+						     : 1ULL << QCOW2_DEFAULT_CLUSTER_BITS);
 	printf(" size=%llu", (unsigned long long)a->size);
-	if (a->backing)
-		printf(" backing_file=%s backing_fmt=%s", a->backing, base->format);
+	if (a->n.backing)
+		printf(" backing_file=%s backing_fmt=%s", a->n.backing, base->format);
 	putchar('\n');
 }
 

@@ -43,11 +43,17 @@ void img_usage(FILE *f);
 int img_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* SIZE with an optional k/M/G/T/P/E suffix (powers of 1024); 0 or -EINVAL. */
 int img_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
-/* qemu-img's "-o cluster_size=N[,backing_file=F][,backing_fmt=X]". The
- * strings returned point into `copy`. 0, or 1 after img_fail(). */
-int img_parse_o(const char *arg, uint64_t *cluster_size, const char **backing,
-		const char **backing_fmt, char *copy, size_t copylen)
-	__attribute__((warn_unused_result));
+/* How a new image is to be made: qemu-img's -o (and create's -b and -F). */
+struct img_new {
+	uint64_t cluster_size; /* 0: none given (the default) */
+	const char *backing, *backing_fmt;
+	char copy[1024]; /* -o's string, which backing and backing_fmt may point into */
+};
+/* "-o cluster_size=N[,backing_file=F][,backing_fmt=X]" into `n`. 0, or 1
+ * after img_fail(). */
+int img_parse_o(const char *arg, struct img_new *n) __attribute__((warn_unused_result));
+/* log2 of the cluster size asked for, 0 for the default. */
+unsigned int img_cluster_bits(const struct img_new *n);
 bool img_valid_format(const char *f);
 /* "--output=human|json": false for anything else. */
 bool img_output_json(const char *arg, bool *json);

@@ -56,35 +56,41 @@ int img_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int img_parse_o(const char *arg, uint64_t *cluster_size, const char **backing,
-		const char **backing_fmt, char *copy, size_t copylen)
+int img_parse_o(const char *arg, struct img_new *n)
 {
 	char *save = NULL, *kv;
 
-	if (strlen(arg) >= copylen)
+	if (strlen(arg) >= sizeof(n->copy))
 		return img_fail("-o %s: option string too long", arg);
-	strcpy(copy, arg);
-	for (kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	strcpy(n->copy, arg);
+	for (kv = strtok_r(n->copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
 
 		if (!val)
 			return img_fail("-o %s: expected key=value", kv);
 		*val++ = '\0';
 		if (!strcmp(kv, "cluster_size")) {
-			if (img_parse_size(val, cluster_size) < 0 || *cluster_size < 512 ||
-			    *cluster_size > (2U << 20) || (*cluster_size & (*cluster_size - 1)))
+			uint64_t *cs = &n->cluster_size;
+
+			if (img_parse_size(val, cs) < 0 || *cs < 512 || *cs > (2U << 20) ||
+			    (*cs & (*cs - 1)))
 				return img_fail(
 					"cluster_size=%s: must be a power of two from 512 to 2M",
 					val);
 		} else if (!strcmp(kv, "backing_file")) {
-			*backing = val;
+			n->backing = val;
 		} else if (!strcmp(kv, "backing_fmt")) {
-			*backing_fmt = val;
+			n->backing_fmt = val;
 		} else {
 			return img_fail("-o %s: unknown option", kv);
 		}
 	}
 	return 0;
+}
+
+unsigned int img_cluster_bits(const struct img_new *n)
+{
+	return n->cluster_size ? (unsigned int)__builtin_ctzll(n->cluster_size) : 0;
 }
 
 bool img_valid_format(const char *f)
