@@ -21,7 +21,6 @@
 #include "devices/virtio/mmio.h"
 #include "tests/unit/virtio/fake_guest.h"
 
-#define F(bit)	       (1ULL << (bit))
 /* Short names for the request types and statuses of 5.2.6. */
 #define T_IN	       VIRTIO_BLK_T_IN
 #define T_OUT	       VIRTIO_BLK_T_OUT

@@ -48,15 +48,15 @@ static void test_config(void **state)
 	assert_int_equal(offsetof(struct virtio_blk_config, write_zeroes_may_unmap), 56);
 	assert_int_equal(fg_mmio_read32(&d.t, VIRTIO_MMIO_CONFIG + 12), 254);
 	/* negotiated (the fake guest took everything offered) */
-	assert_true(d.features & F(VIRTIO_BLK_F_FLUSH));
-	assert_true(d.features & F(VIRTIO_BLK_F_SEG_MAX));
-	assert_true(d.features & F(VIRTIO_BLK_F_SIZE_MAX));
-	assert_true(d.features & F(VIRTIO_BLK_F_BLK_SIZE));
-	assert_true(d.features & F(VIRTIO_BLK_F_DISCARD));
-	assert_true(d.features & F(VIRTIO_BLK_F_WRITE_ZEROES));
-	assert_true(d.features & F(VIRTIO_F_RING_EVENT_IDX));
-	assert_true(d.features & F(VIRTIO_F_RING_INDIRECT_DESC));
-	assert_false(d.features & F(VIRTIO_BLK_F_RO));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC));
+	assert_false(d.features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
 	bh_dev_close(&d);
 	bh_world_fini(&w);
 }
@@ -194,9 +194,9 @@ static void test_read_only(void **state)
 
 	bh_world_init(&w);
 	assert_true(bh_dev_open(&w, &d, "ro.img", 1 << 20, DISK_ENGINE_SYNC, true, NULL, 0));
-	assert_true(d.features & F(VIRTIO_BLK_F_RO));
-	assert_false(d.features & F(VIRTIO_BLK_F_DISCARD));
-	assert_false(d.features & F(VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(d.features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+	assert_false(d.features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
+	assert_false(d.features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	buf = fg_alloc(&w.g, 512, 512);
 	memset(fg_ptr(&w.g, buf, 512), 0x77, 512);
 	assert_int_equal(bh_do_io(&w, &d, T_OUT, 0, buf, 512, false, NULL), S_IOERR);
@@ -438,8 +438,8 @@ static void test_writethrough(void **state)
 	bh_world_init(&w);
 	bh_gated_init(gd, 1 << 20);
 	memset(&d, 0, sizeof(d));
-	bh_dev_attach(&w, &d, &gd->d, NULL, 0, ~F(VIRTIO_BLK_F_FLUSH));
-	assert_false(d.features & F(VIRTIO_BLK_F_FLUSH));
+	bh_dev_attach(&w, &d, &gd->d, NULL, 0, ~VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	assert_false(d.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
 	buf = fg_alloc(&w.g, 512, 512);
 	memset(fg_ptr(&w.g, buf, 512), 0x33, 512);
 	bh_rq_add(&w, &d, &r, T_OUT, 3, buf, 512, false);

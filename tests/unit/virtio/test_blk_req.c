@@ -16,7 +16,7 @@
 
 static const struct blk_limits test_lim = {
 	.capacity = 2048,
-	.features = F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES),
+	.features = VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES),
 	.max_discard_sectors = 64,
 	.max_discard_seg = 4,
 	.max_write_zeroes_sectors = 128,
