@@ -74,56 +74,56 @@ static int bz_runtime_start(const struct setup_header *hdr, uint64_t load, uint6
 	return 0;
 }
 
-int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
-		     const struct x86_boot_request *req, struct x86_boot_result *res)
+/*
+ * The setup header's frame in the file: the "HdrS" signature, where the
+ * header ends (*hdr_end) and a protocol with the 64-bit entry point.
+ */
+static int bz_check_frame(const uint8_t *buf, size_t len, const struct x86_boot_request *req,
+			  struct x86_boot_result *res, size_t *hdr_end)
 {
-	const uint64_t load = LAYOUT_KERNEL_START;
-	struct boot_params bp;
-	struct setup_header *hdr = &bp.hdr;
-	struct boot_limits lim;
-	uint64_t setup_size, pm_len, run_start, run_end, low_end;
-	size_t hdr_end, copy_len;
 	uint16_t version;
-	unsigned int setup_sects;
-	void *dst;
-	int ret;
 
-	memset(res, 0, sizeof(*res));
-	res->kind = X86_KERNEL_BZIMAGE;
 	if (len < BZ_VERSION_OFFSET + sizeof(version))
 		return boot_fail(req, res, -ENOEXEC,
 				 "too small (%zu bytes) for a bzImage setup header", len);
 	if (memcmp(buf + 0x202, "HdrS", 4) != 0)
 		return boot_fail(req, res, -ENOEXEC, "not a bzImage (no \"HdrS\" at 0x202)");
-	hdr_end = 0x202 + (size_t)buf[BZ_JUMP_OFFSET];
-	if (hdr_end > len)
+	*hdr_end = 0x202 + (size_t)buf[BZ_JUMP_OFFSET];
+	if (*hdr_end > len)
 		return boot_fail(
 			req, res, -ENOEXEC,
 			"setup header ends at %#zx, beyond the end of the file (%zu bytes)",
-			hdr_end, len);
+			*hdr_end, len);
 	memcpy(&version, buf + BZ_VERSION_OFFSET, sizeof(version));
 	res->boot_protocol = version;
 	if (version < BZ_MIN_VERSION)
 		return boot_fail(req, res, -ENOEXEC,
 				 "boot protocol %u.%02u is older than 2.12 (no 64-bit entry point)",
 				 version >> 8, version & 0xff);
-	if (hdr_end < BZ_MIN_HDR_END)
+	if (*hdr_end < BZ_MIN_HDR_END)
 		return boot_fail(req, res, -ENOEXEC,
 				 "setup header ends at %#zx, too short for protocol %u.%02u",
-				 hdr_end, version >> 8, version & 0xff);
+				 *hdr_end, version >> 8, version & 0xff);
+	return 0;
+}
 
-	/*
-	 * "The memory for struct boot_params ... initialized to all zero. Then
-	 * the setup header at offset 0x01f1 of kernel image on should be
-	 * loaded into struct boot_params" (boot.rst, 64-bit Boot Protocol). A
-	 * header longer than the one we know (a future protocol) is cut to
-	 * ours: we cannot fill fields we do not know, and zero is their
-	 * "not used" value.
-	 */
-	memset(&bp, 0, sizeof(bp));
-	copy_len = hdr_end - BZ_HDR_OFFSET;
-	if (copy_len > sizeof(bp.hdr))
-		copy_len = sizeof(bp.hdr);
+/*
+ * "The memory for struct boot_params ... initialized to all zero. Then the
+ * setup header at offset 0x01f1 of kernel image on should be loaded into
+ * struct boot_params" (boot.rst, 64-bit Boot Protocol). A header longer than
+ * the one we know (a future protocol) is cut to ours: we cannot fill fields
+ * we do not know, and zero is their "not used" value. Then the load flags:
+ * a bzImage loaded high, with a 64-bit entry point.
+ */
+static int bz_read_setup(const uint8_t *buf, size_t hdr_end, struct boot_params *bp,
+			 const struct x86_boot_request *req, struct x86_boot_result *res)
+{
+	struct setup_header *hdr = &bp->hdr;
+	size_t copy_len = hdr_end - BZ_HDR_OFFSET;
+
+	memset(bp, 0, sizeof(*bp));
+	if (copy_len > sizeof(bp->hdr))
+		copy_len = sizeof(bp->hdr);
 	memcpy(hdr, buf + BZ_HDR_OFFSET, copy_len);
 
 	if (!(hdr->loadflags & LOADED_HIGH))
@@ -135,14 +135,24 @@ int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
 			req, res, -ENOEXEC,
 			"kernel has no 64-bit entry point (xloadflags %#x lacks XLF_KERNEL_64)",
 			hdr->xloadflags);
+	return 0;
+}
 
-	setup_sects = hdr->setup_sects ? hdr->setup_sects : BZ_DEFAULT_SETUP_SECTS;
-	setup_size = (uint64_t)(setup_sects + 1) * BZ_SECTOR;
-	if (setup_size >= len)
+/* Where the protected-mode kernel starts in the file (*setup_size, after the
+ * setup code), checked against the file's length. */
+static int bz_find_kernel(const struct setup_header *hdr, size_t len,
+			  const struct x86_boot_request *req, struct x86_boot_result *res,
+			  uint64_t *setup_size)
+{
+	unsigned int setup_sects = hdr->setup_sects ? hdr->setup_sects : BZ_DEFAULT_SETUP_SECTS;
+	uint64_t pm_len;
+
+	*setup_size = (uint64_t)(setup_sects + 1) * BZ_SECTOR;
+	if (*setup_size >= len)
 		return boot_fail(req, res, -ENOEXEC,
 				 "setup_sects (%u) points beyond the end of the file (%zu bytes)",
 				 setup_sects, len);
-	pm_len = len - setup_size;
+	pm_len = len - *setup_size;
 	/* syssize (0x1f4, 2.04+): the protected-mode code in 16-byte units. The
 	 * file may carry more (a signature appended to a signed kernel), never less. */
 	if ((uint64_t)hdr->syssize * 16 > pm_len)
@@ -150,6 +160,21 @@ int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
 				 "file is truncated: protected-mode kernel needs %llu bytes "
 				 "(syssize), file has %llu",
 				 (unsigned long long)hdr->syssize * 16, (unsigned long long)pm_len);
+	return 0;
+}
+
+/*
+ * Copy the protected-mode kernel (pm, pm_len bytes) to `load`, once both what
+ * is copied and what the kernel needs where it runs (init_size from its
+ * runtime start) fit in low guest RAM. Fills the kernel's extent and entry
+ * point in res.
+ */
+static int bz_copy_kernel(const struct guest_mem *gm, const uint8_t *pm, uint64_t pm_len,
+			  const struct setup_header *hdr, uint64_t load,
+			  const struct x86_boot_request *req, struct x86_boot_result *res)
+{
+	uint64_t run_start, run_end, low_end;
+	void *dst;
 
 	if (bz_runtime_start(hdr, load, &run_start) < 0)
 		return boot_fail(req, res, -ENOEXEC, "kernel_alignment %#x is not a power of two",
@@ -169,13 +194,17 @@ int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
 			"kernel too big for RAM: %llu bytes at %#llx, low guest RAM ends at %#llx",
 			(unsigned long long)pm_len, (unsigned long long)load,
 			(unsigned long long)low_end);
-	memcpy(dst, buf + setup_size, pm_len);
+	memcpy(dst, pm, pm_len);
 
 	res->kernel_start = load;
 	res->kernel_end = load + pm_len > run_end ? load + pm_len : run_end;
 	res->entry = load + BZ_ENTRY_64;
+	return 0;
+}
 
-	/* The fields a boot loader writes (boot.rst, "Details of Header Fields"). */
+/* The fields a boot loader writes (boot.rst, "Details of Header Fields"). */
+static void bz_set_loader_fields(struct setup_header *hdr, uint64_t load)
+{
 	hdr->type_of_loader = BZ_LOADER_UNDEFINED; /* no assigned id: 0xff */
 	/* CAN_USE_HEAP with heap_end_ptr: obligatory, though the real-mode code
 	 * that uses the heap does not run on the 64-bit entry. LOADED_HIGH stays. */
@@ -184,9 +213,36 @@ int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
 	/* code32_start: "a boot loader ... [that] loads a relocatable kernel at
 	 * a nonstandard address" must set it; ours is the standard one. */
 	hdr->code32_start = (uint32_t)load;
+}
 
-	lim.cmdline_max = hdr->cmdline_size;
-	lim.initrd_max = hdr->initrd_addr_max ? hdr->initrd_addr_max : BZ_DEFAULT_INITRD_MAX;
+int x86_load_bzimage(const struct guest_mem *gm, const uint8_t *buf, size_t len,
+		     const struct x86_boot_request *req, struct x86_boot_result *res)
+{
+	const uint64_t load = LAYOUT_KERNEL_START;
+	struct boot_params bp;
+	struct boot_limits lim;
+	uint64_t setup_size = 0;
+	size_t hdr_end = 0;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	res->kind = X86_KERNEL_BZIMAGE;
+	ret = bz_check_frame(buf, len, req, res, &hdr_end);
+	if (ret)
+		return ret;
+	ret = bz_read_setup(buf, hdr_end, &bp, req, res);
+	if (ret)
+		return ret;
+	ret = bz_find_kernel(&bp.hdr, len, req, res, &setup_size);
+	if (ret)
+		return ret;
+	ret = bz_copy_kernel(gm, buf + setup_size, len - setup_size, &bp.hdr, load, req, res);
+	if (ret)
+		return ret;
+	bz_set_loader_fields(&bp.hdr, load);
+
+	lim.cmdline_max = bp.hdr.cmdline_size;
+	lim.initrd_max = bp.hdr.initrd_addr_max ? bp.hdr.initrd_addr_max : BZ_DEFAULT_INITRD_MAX;
 	ret = boot_finish(gm, req, res, &bp, &lim);
 	if (ret < 0)
 		return ret;

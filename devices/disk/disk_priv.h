@@ -34,13 +34,6 @@ int disk_open_backing(const char *path, const char *format, struct io_engine *en
 		      unsigned int depth, struct disk **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/*
- * Transitional: the disk layer's own copy of err_set (base/err.h) is gone;
- * this name stays only for qcow2.c, which is being split on another
- * branch. Remove it once qcow2.c calls err_set.
- */
-#define disk_err(...) err_set(__VA_ARGS__)
-
 /* Range check shared by all formats: offset+len inside [0, size) without
  * overflow, sector aligned. 0 or -EINVAL. */
 int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)

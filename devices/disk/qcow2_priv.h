@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Between the three parts of the qcow2 driver:
- *   qcow2.c      header parse, create, open/close
- *   qcow2_map.c  L1/L2 tables, the L2 cache, refcounts and cluster allocation
- *   qcow2_io.c   the request path (reads, writes, flush, discard, write-zeroes)
+ * Between the parts of the qcow2 driver:
+ *   qcow2.c         header parse, open/close
+ *   qcow2_create.c  new images (qcow2_create)
+ *   qcow2_map.c     L1/L2 tables, the L2 cache, refcounts and cluster allocation
+ *   qcow2_io.c      the request path (reads, writes, flush, discard, write-zeroes)
+ *   qcow2_check.c   check and repair (vmm-img check)
  *
  * How metadata is kept (the design in one place):
  *

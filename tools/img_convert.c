@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm-img convert [-q] [-p] [-f FMT] [-O raw|qcow2] [-o cluster_size=N] SRC DST
+ *
+ * Reads SRC through the block backend (so through its whole backing chain)
+ * and writes a new, self-contained DST; all-zero blocks are not written, so
+ * the output stays sparse. An existing DST is never overwritten, and a
+ * failed conversion leaves nothing under DST's name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devices/disk/disk.h"
+#include "tools/img_priv.h"
+#include "tools/progress.h"
+
+#define CONVERT_CHUNK (2U << 20)
+
+struct convert_args {
+	const char *ofmt, *spath, *dpath;
+	struct disk_open_opts sopts;
+	struct img_new n; /* -o: a backing file is refused */
+	bool force, quiet, help;
+};
+
+/* The command line, checked. 0, or 1 after img_fail(). */
+static int convert_parse(int argc, char **argv, struct convert_args *a)
+{
+	struct stat st;
+	int c;
+
+	while ((c = getopt(argc, argv, "+qpf:O:o:h")) != -1) {
+		switch (c) {
+		case 'q':
+			a->quiet = true;
+			break;
+		case 'p':
+			a->force = true;
+			break;
+		case 'f':
+			a->sopts.format = optarg;
+			break;
+		case 'O':
+			a->ofmt = optarg;
+			break;
+		case 'o':
+			if (img_parse_o(optarg, &a->n))
+				return 1;
+			break;
+		case 'h':
+			a->help = true;
+			return 0;
+		default:
+			return img_fail("convert: bad option (see vmm-img --help)");
+		}
+	}
+	if (a->sopts.format && !img_valid_format(a->sopts.format))
+		return img_fail("convert: unknown format '%s' (raw or qcow2)", a->sopts.format);
+	if (!img_valid_format(a->ofmt))
+		return img_fail("convert: unknown output format '%s' (raw or qcow2)", a->ofmt);
+	if (a->n.backing)
+		return img_fail("convert: backing_file is not supported for the output");
+	if (a->n.cluster_size && strcmp(a->ofmt, "qcow2"))
+		return img_fail("convert: cluster_size needs -O qcow2");
+	if (argc - optind != 2)
+		return img_fail("convert: expected SRC DST");
+	a->spath = argv[optind];
+	a->dpath = argv[optind + 1];
+	if (lstat(a->dpath, &st) == 0)
+		return img_fail("%s: file exists (not overwriting it)", a->dpath);
+	return 0;
+}
+
+/* The empty output image of `size` bytes. *gran: the block size the copy
+ * writes in; *created: DST exists now (and is ours to remove on failure).
+ * 0, or 1 after img_fail(). */
+static int convert_create_dst(const struct convert_args *a, uint64_t size, uint64_t *gran,
+			      bool *created)
+{
+	struct qcow2_create_opts co = {
+		.size = size,
+		.cluster_bits = img_cluster_bits(&a->n),
+	};
+	char err[ERRLEN];
+	int fd, ret = 0;
+
+	if (strcmp(a->ofmt, "raw")) {
+		if (qcow2_create(a->dpath, &co, err, sizeof(err)) < 0)
+			return img_fail("%s", err);
+		*created = true;
+		/* Whole clusters: a write never needs copy-on-write of a
+		 * partial cluster, and a zero cluster stays unallocated. */
+		*gran = 1ULL << (co.cluster_bits ? co.cluster_bits : QCOW2_DEFAULT_CLUSTER_BITS);
+		return 0;
+	}
+	fd = open(a->dpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return img_fail("%s: %s", a->dpath, strerror(errno));
+	*created = true;
+	if (ftruncate(fd, (off_t)size) < 0)
+		ret = img_fail("%s: %s", a->dpath, strerror(errno));
+	close(fd);
+	return ret;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	uint64_t w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		if (w)
+			return false;
+	}
+	for (; len; p++, len--)
+		if (*p)
+			return false;
+	return true;
+}
+
+/* Copy [0, src->size) in chunks, writing only runs of `gran`-sized blocks
+ * that are not all zero: the output stays sparse. */
+static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool show, char *err,
+			size_t errlen)
+{
+	struct progress bar;
+	uint64_t off;
+	uint8_t *buf;
+	int ret = 0;
+
+	if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK))
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	progress_init(&bar, show);
+	for (off = 0; off < src->size && ret == 0; off += CONVERT_CHUNK) {
+		size_t len = src->size - off < CONVERT_CHUNK ? src->size - off : CONVERT_CHUNK;
+		size_t i = 0;
+
+		ret = disk_pread(src, buf, len, off);
+		if (ret < 0) {
+			snprintf(err, errlen, "%s: read at %llu: %s", src->path,
+				 (unsigned long long)off, strerror(-ret));
+			break;
+		}
+		while (i < len && ret == 0) {
+			size_t start, n;
+
+			for (; i < len; i += n) {
+				n = len - i < gran ? len - i : gran;
+				if (!all_zero(buf + i, n))
+					break;
+			}
+			for (start = i; i < len; i += n) {
+				n = len - i < gran ? len - i : gran;
+				if (all_zero(buf + i, n))
+					break;
+			}
+			if (i > start) {
+				ret = disk_pwrite(dst, buf + start, i - start, off + start);
+				if (ret < 0)
+					snprintf(err, errlen, "%s: write at %llu: %s", dst->path,
+						 (unsigned long long)(off + start), strerror(-ret));
+			}
+		}
+		progress_update(&bar, off + len, src->size);
+	}
+	if (ret == 0) {
+		ret = disk_flush(dst);
+		if (ret < 0)
+			snprintf(err, errlen, "%s: flush: %s", dst->path, strerror(-ret));
+	}
+	if (ret == 0)
+		progress_finish(&bar);
+	else
+		progress_hide(&bar);
+	free(buf);
+	return ret;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+	struct convert_args a = { .ofmt = "raw", .sopts = { .readonly = true } };
+	struct disk_open_opts dopts = { 0 };
+	struct disk *src = NULL, *dst = NULL;
+	uint64_t gran = 4096;
+	bool created = false;
+	char err[ERRLEN];
+	int ret;
+
+	ret = convert_parse(argc, argv, &a);
+	if (ret)
+		return ret;
+	if (a.help)
+		return img_usage(stdout), 0;
+	if (disk_open(a.spath, &a.sopts, &src, err, sizeof(err)) < 0)
+		return img_fail("%s", err);
+	ret = convert_create_dst(&a, src->size, &gran, &created);
+	if (ret)
+		goto out;
+	ret = 1;
+	dopts.format = a.ofmt;
+	if (disk_open(a.dpath, &dopts, &dst, err, sizeof(err)) < 0) {
+		img_fail("%s", err);
+		goto out;
+	}
+	if (convert_copy(src, dst, gran, !a.quiet && progress_wanted(a.force, src->size), err,
+			 sizeof(err)) < 0) {
+		img_fail("%s", err);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (dst)
+		disk_close(dst);
+	disk_close(src);
+	/* Nothing half-written is left behind under the output's name. */
+	if (ret && created)
+		unlink(a.dpath);
+	return ret;
+}
