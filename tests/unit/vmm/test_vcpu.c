@@ -43,13 +43,6 @@ struct vm_fixture {
 	uint8_t pio_data, mmio_data;
 };
 
-static uint64_t fake_clock(void)
-{
-	static uint64_t now; /* one vCPU thread per test: no race */
-
-	return now += 1000;
-}
-
 static void on_stop(void *opaque, enum vcpu_stop why)
 {
 	struct vm_fixture *f = opaque;
@@ -109,7 +102,6 @@ static int vm_fixture_setup(void **state)
 		.ncpus = 1,
 		.pio = &f->pio,
 		.mmio = &f->mmio,
-		.now_ns = fake_clock,
 		.first_run_ns = &f->first_run_ns,
 		.stop = on_stop,
 		.stopping = on_stopping,
