@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/eventfd.h"
 
 #define VIRTIO_MMIO_MAGIC  0x74726976U /* "virt", little-endian */
@@ -585,13 +586,15 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 
 int virtio_mmio_register(struct virtio_mmio *t, struct bus *mmio, char *err, size_t errlen)
 {
+	char why[BUS_ERR_MAX];
 	int ret = bus_register(mmio, t->p.base, VIRTIO_MMIO_WINDOW_SIZE, &virtio_mmio_bus_ops, t,
-			       &t->lock, dev_name(t));
+			       &t->lock, dev_name(t), why, sizeof(why));
 
 	if (ret)
-		snprintf(err, errlen, "%s: cannot place its window at 0x%llx on the MMIO bus: %s",
-			 dev_name(t), (unsigned long long)t->p.base, strerror(-ret));
-	return ret;
+		return err_set(err, errlen, ret,
+			       "%s: cannot place its window at 0x%llx on the MMIO bus: %s",
+			       dev_name(t), (unsigned long long)t->p.base, why);
+	return 0;
 }
 
 int virtio_mmio_get_notifier(const struct virtio_mmio *t, unsigned int qidx,

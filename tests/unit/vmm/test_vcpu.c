@@ -123,8 +123,10 @@ static int vm_fixture_setup(void **state)
 	};
 	assert_int_equal(ioctl(f->vm_fd, KVM_SET_USER_MEMORY_REGION, &region), 0);
 	assert_int_equal(x86_write_boot_tables(&f->mem), 0);
-	assert_int_equal(bus_register(&f->pio, PORT_DATA, 2, &pio_ops, f, NULL, "test"), 0);
-	assert_int_equal(bus_register(&f->mmio, MMIO_ADDR, 0x1000, &mmio_ops, f, NULL, "test"), 0);
+	assert_int_equal(bus_register(&f->pio, PORT_DATA, 2, &pio_ops, f, NULL, "test", NULL, 0),
+			 0);
+	assert_int_equal(
+		bus_register(&f->mmio, MMIO_ADDR, 0x1000, &mmio_ops, f, NULL, "test", NULL, 0), 0);
 	return 0;
 }
 
