@@ -115,8 +115,9 @@ static int vm_fixture_setup(void **state)
 	f->vm_fd = f->env.vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
 	assert_true(f->vm_fd >= 0);
 	assert_int_equal(x86_vm_setup(f->kvm_fd, f->vm_fd, err, sizeof(err)), 0);
-	assert_int_equal(
-		gm_init(&f->mem, RAM_SIZE, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END, false), 0);
+	assert_int_equal(gm_init(&f->mem, RAM_SIZE, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
+				 false, err, sizeof(err)),
+			 0);
 	region = (struct kvm_userspace_memory_region){
 		.memory_size = RAM_SIZE,
 		.userspace_addr = (uint64_t)(uintptr_t)f->mem.regions[0].host,
