@@ -126,19 +126,14 @@ static int vm_setup_kvm(struct vm *vm)
 
 static int vm_setup_memory(struct vm *vm)
 {
+	char err[256] = "";
 	unsigned int i;
 	int ret;
 
 	ret = gm_init(&vm->mem, vm->cfg->mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
-		      vm->cfg->hugepages);
+		      vm->cfg->hugepages, err, sizeof(err));
 	if (ret) {
-		if (vm->cfg->hugepages)
-			log_err("cannot allocate %llu MiB of huge pages: %s (reserve them in "
-				"/proc/sys/vm/nr_hugepages)",
-				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
-		else
-			log_err("cannot map %llu MiB of guest RAM: %s",
-				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
+		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	for (i = 0; i < vm->mem.nregions; i++) {
@@ -181,8 +176,10 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 		       virtio ? virtio : "", vm->pvm ? " " : "",
 		       vm->pvm ? pvm_cmdline_extra() : "");
 	free(virtio);
-	if (ret < 0)
+	if (ret < 0) {
+		log_err("cannot build the kernel command line: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	memset(&boot, 0, sizeof(boot));
 	ret = x86_load_kernel(&vm->mem,
 			      &(struct x86_boot_request){
@@ -449,8 +446,10 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 	}
 	ret = -ENOMEM;
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
+	if (!vm->vcpus) {
+		log_err("cannot allocate %u vCPUs: %s", vm->ncpus, strerror(-ret));
 		goto out;
+	}
 	for (i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (i = 0; i < vm->ncpus; i++) {
