@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
+
 void bus_init(struct bus *bus, const char *name)
 {
 	memset(bus, 0, sizeof(*bus));
@@ -18,19 +20,27 @@ void bus_destroy(struct bus *bus)
 }
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_dev_ops *ops,
-		 void *opaque, pthread_mutex_t *lock, const char *name)
+		 void *opaque, pthread_mutex_t *lock, const char *name, char *err, size_t errlen)
 {
 	uint64_t end;
 	unsigned int i, pos = 0;
 
-	if (len == 0 || ops == NULL || __builtin_add_overflow(base, len - 1, &end))
-		return -EINVAL;
+	if (len == 0)
+		return err_set(err, errlen, -EINVAL, "zero length");
+	if (ops == NULL)
+		return err_set(err, errlen, -EINVAL, "no access handlers");
+	if (__builtin_add_overflow(base, len - 1, &end))
+		return err_set(err, errlen, -EINVAL, "0x%llx bytes at 0x%llx wrap past the end",
+			       (unsigned long long)len, (unsigned long long)base);
 	for (i = 0; i < bus->nranges; i++) {
 		const struct bus_range *r = &bus->ranges[i];
+		uint64_t r_end = r->base + (r->len - 1);
 
-		/* inclusive ends: [base, end] and [r->base, r->base + r->len - 1] */
-		if (base <= r->base + (r->len - 1) && r->base <= end)
-			return -EEXIST;
+		/* inclusive ends: [base, end] and [r->base, r_end] */
+		if (base <= r_end && r->base <= end)
+			return err_set(err, errlen, -EEXIST, "it overlaps %s at 0x%llx..0x%llx",
+				       r->name ? r->name : "a device", (unsigned long long)r->base,
+				       (unsigned long long)r_end);
 		if (r->base < base)
 			pos = i + 1;
 	}
@@ -39,7 +49,7 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 		struct bus_range *n = realloc(bus->ranges, cap * sizeof(*n));
 
 		if (!n)
-			return -ENOMEM;
+			return err_set(err, errlen, -ENOMEM, "out of memory");
 		bus->ranges = n;
 		bus->cap = cap;
 	}

@@ -42,9 +42,18 @@ struct bus {
 void bus_init(struct bus *bus, const char *name);
 void bus_destroy(struct bus *bus);
 
-/* -EINVAL for zero length or base+len overflow, -EEXIST on overlap. */
+/* Room for any reason bus_register gives. */
+#define BUS_ERR_MAX 128
+
+/*
+ * Claim [base, base + len) for the device `name`. Fails with -EINVAL for
+ * zero length, no ops or a range that wraps past the end of the address
+ * space, -EEXIST if it overlaps a registered range, -ENOMEM. On failure err
+ * gets the reason only ("it overlaps serial at 0x3f8..0x3ff"): the caller
+ * knows best what it was registering and says so in front (base/err.h).
+ */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_dev_ops *ops,
-		 void *opaque, pthread_mutex_t *lock, const char *name)
+		 void *opaque, pthread_mutex_t *lock, const char *name, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* The range containing addr, or NULL. */

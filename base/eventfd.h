@@ -26,7 +26,9 @@ int eventfd_signal(int fd);
 /*
  * Read and reset the counter. Returns 0 if it was signalled, -EAGAIN if
  * nothing was pending (another reader drained it first, or a wake-up that
- * raced with a drain), -errno otherwise.
+ * raced with a drain), -errno otherwise. A non-blocking timerfd drains the
+ * same way (its expiration count is 8 bytes too), for a handler that
+ * serves both kinds.
  */
 int eventfd_drain(int fd);
 

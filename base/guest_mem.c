@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/err.h"
+
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
@@ -52,17 +54,25 @@ static void *map_ram(uint64_t size, bool hugepages)
 }
 
 int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end,
-	    bool hugepages)
+	    bool hugepages, char *err, size_t errlen)
 {
+	unsigned long long mib = (unsigned long long)(ram_size >> 20);
 	uint64_t low = ram_size, high = 0;
 	unsigned int i;
 	int ret;
 
 	memset(gm, 0, sizeof(*gm));
-	if (ram_size == 0 || hole_start > hole_end)
-		return -EINVAL;
+	if (ram_size == 0)
+		return err_set(err, errlen, -EINVAL, "no guest RAM (size 0)");
+	if (hole_start > hole_end)
+		return err_set(err, errlen, -EINVAL,
+			       "the MMIO hole ends at 0x%llx, before it starts",
+			       (unsigned long long)hole_end);
+	/* hugetlb mappings are made of whole 2 MiB pages */
 	if (hugepages && (ram_size & ((2ULL << 20) - 1)))
-		return -EINVAL; /* hugetlb mappings are made of whole 2 MiB pages */
+		return err_set(err, errlen, -EINVAL,
+			       "%llu bytes of guest RAM are not a whole number of 2 MiB huge pages",
+			       (unsigned long long)ram_size);
 	if (ram_size > hole_start) {
 		low = hole_start;
 		high = ram_size - hole_start;
@@ -77,10 +87,20 @@ int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64
 		host = map_ram(size, hugepages);
 		if (!host) {
 			ret = -errno;
+			if (hugepages)
+				err_set(err, errlen, ret,
+					"cannot allocate %llu MiB of huge pages: %s (reserve them "
+					"in /proc/sys/vm/nr_hugepages)",
+					mib, strerror(-ret));
+			else
+				err_set(err, errlen, ret, "cannot map %llu MiB of guest RAM: %s",
+					mib, strerror(-ret));
 			goto fail;
 		}
 		ret = gm_add_region(gm, gpa, size, host);
 		if (ret < 0) {
+			err_set(err, errlen, ret, "cannot add guest RAM at 0x%llx: %s",
+				(unsigned long long)gpa, strerror(-ret));
 			munmap(host, size);
 			goto fail;
 		}

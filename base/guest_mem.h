@@ -35,9 +35,10 @@ struct guest_mem {
  * committed when the guest touches them). RAM that would reach into the
  * 32-bit MMIO hole [hole_start, hole_end) continues above hole_end.
  * `hugepages` asks for MAP_HUGETLB (fails cleanly if none are reserved).
+ * On failure err says why, in one line (base/err.h).
  */
 int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end,
-	    bool hugepages) __attribute__((warn_unused_result));
+	    bool hugepages, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Add a caller-owned region (tests use malloc'd memory as a fake guest).
  * Rejects zero size, overflow and overlap with an existing region. */

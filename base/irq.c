@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/eventfd.h"
 #include "base/kvm_eventfd.h"
 
 static int irq_line_set_kvm(struct irq_line *line, int level)
@@ -37,15 +38,11 @@ int irq_line_pulse(struct irq_line *line)
 	return irq_line_set(line, 0);
 }
 
+/* An edge (irq.h): signalling an irqfd that is already pending is the
+ * same edge, so eventfd_signal's EAGAIN-as-success is what we want. */
 static int irq_line_set_irqfd(struct irq_line *line, int level)
 {
-	uint64_t one = 1;
-
-	if (!level)
-		return 0;
-	if (write(line->efd, &one, sizeof(one)) != sizeof(one))
-		return errno == EAGAIN ? 0 : -errno; /* EAGAIN: already pending */
-	return 0;
+	return level ? eventfd_signal(line->efd) : 0;
 }
 
 int irq_line_init_irqfd(struct irq_line *line, int vm_fd, uint32_t gsi)

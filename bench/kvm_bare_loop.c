@@ -18,16 +18,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "base/clock.h"
 
 int main(int argc, char **argv)
 {
@@ -83,7 +76,7 @@ int main(int argc, char **argv)
 	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		return 1;
 
-	t0 = now_ns();
+	t0 = clock_monotonic_ns();
 	for (;;) {
 		if (ioctl(vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -100,7 +93,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvm_bare_loop: unexpected exit %u\n", run->exit_reason);
 		return 1;
 	}
-	t1 = now_ns();
+	t1 = clock_monotonic_ns();
 	printf("bare: %llu exits in %llu ns (%.0f ns/exit)\n", (unsigned long long)exits,
 	       (unsigned long long)(t1 - t0), (double)(t1 - t0) / (double)exits);
 	return 0;

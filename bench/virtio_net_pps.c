@@ -43,9 +43,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "devices/net/slirp.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
@@ -123,14 +123,6 @@ struct bench {
 	uint64_t frames, bytes, sent, kicks, irqs, bad;
 	uint64_t dev_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 #define TV_NS(tv) ((uint64_t)(tv).tv_sec * 1000000000u + (uint64_t)(tv).tv_usec * 1000u)
 
@@ -283,13 +275,13 @@ static const struct netbe_ops null_ops = {
  * raised, the way vm_interrupt does. */
 static void run_device(struct bench *b, int first_timeout_ms)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_monotonic_ns();
 	int i, timeout = first_timeout_ms;
 
 	for (i = 0; i < 1000; i++, timeout = 0)
 		if (fg_el_poll(&b->el, timeout) == 0)
 			break;
-	b->dev_ns += now_ns() - t0;
+	b->dev_ns += clock_monotonic_ns() - t0;
 	if (b->g.irq.pulses != b->irq_seen) {
 		b->irqs += b->g.irq.pulses - b->irq_seen;
 		b->irq_seen = b->g.irq.pulses;
@@ -435,7 +427,7 @@ static int bench_arp(struct bench *b)
 {
 	struct drvq *rxq = &b->q[VNET_RXQ], *txq = &b->q[VNET_TXQ];
 	uint8_t f[64];
-	uint64_t deadline = now_ns() + 2000000000u;
+	uint64_t deadline = clock_monotonic_ns() + 2000000000u;
 	unsigned int i;
 	int n;
 
@@ -445,7 +437,7 @@ static int bench_arp(struct bench *b)
 	drvq_kick(b, txq);
 	drvq_post(rxq, QSIZE);
 	drvq_kick(b, rxq);
-	while (now_ns() < deadline) {
+	while (clock_monotonic_ns() < deadline) {
 		run_device(b, 10);
 		if (drvq_reclaim(txq, 0) < 0)
 			return -EIO;
@@ -576,7 +568,7 @@ static void bench_teardown(struct bench *b)
  * moved for a long time (a lost kick or interrupt would show up so). */
 static int bench_loop(struct bench *b, uint64_t ns)
 {
-	uint64_t end = now_ns() + ns;
+	uint64_t end = clock_monotonic_ns() + ns;
 	unsigned int idle = 0, i;
 	int ret;
 
@@ -591,7 +583,7 @@ static int bench_loop(struct bench *b, uint64_t ns)
 				return -EIO;
 			}
 		}
-	} while (now_ns() < end);
+	} while (clock_monotonic_ns() < end);
 	if (fg_mmio_read32(&b->t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
 		fprintf(stderr, "virtio_net_pps: the device set DEVICE_NEEDS_RESET\n");
 		return -EIO;
@@ -637,9 +629,9 @@ static int bench_measure(struct bench *b)
 	b->frames = b->bytes = b->sent = b->kicks = b->irqs = b->dev_ns = 0;
 	sent_before = b->null.sent;
 	getrusage(RUSAGE_SELF, &r0);
-	t0 = now_ns();
+	t0 = clock_monotonic_ns();
 	ret = bench_loop(b, (uint64_t)(b->secs * 1e9));
-	wall = now_ns() - t0;
+	wall = clock_monotonic_ns() - t0;
 	getrusage(RUSAGE_SELF, &r1);
 	if (ret < 0)
 		return ret;

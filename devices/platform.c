@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 /* Only for the values the firmware tables promise the guest (_S5's SLP_TYP,
  * SLP_EN, the FADT's reset value); the ports come in platform_config. */
 #include "base/layout.h"
@@ -372,17 +373,16 @@ int platform_register(struct platform_devs *p, struct bus *pio, char *err, size_
 		{ ports->i8042_cmd, 1, &i8042_cmd_ops, "i8042-cmd" },
 		{ ports->post, 1, &post_ops, "post" },
 	};
+	char why[BUS_ERR_MAX];
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		ret = bus_register(pio, devs[i].port, devs[i].len, devs[i].ops, p, &p->lock,
-				   devs[i].name);
-		if (ret) {
-			snprintf(err, errlen, "cannot register %s at port %#x: %s", devs[i].name,
-				 devs[i].port, strerror(-ret));
-			return ret;
-		}
+				   devs[i].name, why, sizeof(why));
+		if (ret)
+			return err_set(err, errlen, ret, "cannot register %s at port %#x: %s",
+				       devs[i].name, devs[i].port, why);
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/log.h"
 
 enum {
@@ -322,11 +323,12 @@ void rtc_destroy(struct rtc *r)
 
 int rtc_register(struct rtc *r, struct bus *pio, char *err, size_t errlen)
 {
+	char why[BUS_ERR_MAX];
 	int ret = bus_register(pio, r->cfg.port, RTC_PORT_COUNT, &rtc_bus_ops, r, &r->lock,
-			       "cmos-rtc");
+			       "cmos-rtc", why, sizeof(why));
 
 	if (ret)
-		snprintf(err, errlen, "cannot register the CMOS RTC at port %#x: %s", r->cfg.port,
-			 strerror(-ret));
-	return ret;
+		return err_set(err, errlen, ret, "cannot register the CMOS RTC at port %#x: %s",
+			       r->cfg.port, why);
+	return 0;
 }

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
+
 /* Register offsets from the base port (DS, register summary). */
 enum {
 	UART_RBR_THR = 0, /* DLAB=0: receive buffer (read), transmit holding (write) */
@@ -441,13 +443,14 @@ void serial_init(struct serial *s, const struct serial_config *cfg)
 
 int serial_register(struct serial *s, struct bus *pio, char *err, size_t errlen)
 {
+	char why[BUS_ERR_MAX];
 	int ret = bus_register(pio, s->cfg.port, SERIAL_REG_COUNT, &serial_bus_ops, s, &s->lock,
-			       "serial");
+			       "serial", why, sizeof(why));
 
 	if (ret)
-		snprintf(err, errlen, "cannot register the serial port at %#x: %s", s->cfg.port,
-			 strerror(-ret));
-	return ret;
+		return err_set(err, errlen, ret, "cannot register the serial port at %#x: %s",
+			       s->cfg.port, why);
+	return 0;
 }
 
 void serial_destroy(struct serial *s)

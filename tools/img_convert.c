@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "devices/disk/disk.h"
 #include "tools/img_priv.h"
 #include "tools/progress.h"
@@ -135,7 +136,7 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 	int ret = 0;
 
 	if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK))
-		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	progress_init(&bar, show);
 	for (off = 0; off < src->size && ret == 0; off += CONVERT_CHUNK) {
 		size_t len = src->size - off < CONVERT_CHUNK ? src->size - off : CONVERT_CHUNK;
@@ -143,8 +144,8 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 
 		ret = disk_pread(src, buf, len, off);
 		if (ret < 0) {
-			snprintf(err, errlen, "%s: read at %llu: %s", src->path,
-				 (unsigned long long)off, strerror(-ret));
+			err_set(err, errlen, ret, "%s: read at %llu: %s", src->path,
+				(unsigned long long)off, strerror(-ret));
 			break;
 		}
 		while (i < len && ret == 0) {
@@ -163,8 +164,9 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 			if (i > start) {
 				ret = disk_pwrite(dst, buf + start, i - start, off + start);
 				if (ret < 0)
-					snprintf(err, errlen, "%s: write at %llu: %s", dst->path,
-						 (unsigned long long)(off + start), strerror(-ret));
+					err_set(err, errlen, ret, "%s: write at %llu: %s",
+						dst->path, (unsigned long long)(off + start),
+						strerror(-ret));
 			}
 		}
 		progress_update(&bar, off + len, src->size);
@@ -172,7 +174,7 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 	if (ret == 0) {
 		ret = disk_flush(dst);
 		if (ret < 0)
-			snprintf(err, errlen, "%s: flush: %s", dst->path, strerror(-ret));
+			err_set(err, errlen, ret, "%s: flush: %s", dst->path, strerror(-ret));
 	}
 	if (ret == 0)
 		progress_finish(&bar);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "devices/disk/disk.h"
 #include "tools/img_priv.h"
 
@@ -130,23 +131,21 @@ int img_read(const char *path, const char *fmt, struct img *im, char *err, size_
 	snprintf(im->path, sizeof(im->path), "%s", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		ret = -errno;
+		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file or block device", path);
+		err_set(err, errlen, ret, "%s: not a regular file or block device", path);
 		goto out;
 	}
 	end = lseek(fd, 0, SEEK_END); /* block devices have no st_size */
 	probed = disk_probe_format(fd);
 	if (end < 0 || !probed) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		ret = -errno;
+		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fmt && strcmp(fmt, probed)) {
-		snprintf(err, errlen, "%s: image is %s, not %s", path, probed, fmt);
+		err_set(err, errlen, ret, "%s: image is %s, not %s", path, probed, fmt);
 		goto out;
 	}
 	im->format = probed;
@@ -160,12 +159,12 @@ int img_read(const char *path, const char *fmt, struct img *im, char *err, size_
 	buf = malloc(1U << QCOW2_MAX_CLUSTER_BITS);
 	n = buf ? pread(fd, buf, 1U << QCOW2_MAX_CLUSTER_BITS, 0) : -1;
 	if (n < 0) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		err_set(err, errlen, ret, "%s: cannot read: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = qcow2_header_parse(buf, (size_t)n, (uint64_t)end, &im->h, msg, sizeof(msg));
 	if (ret < 0) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		err_set(err, errlen, ret, "%s: %s", path, msg);
 		goto out;
 	}
 	im->vsize = im->h.size;

@@ -3,11 +3,12 @@
 
 #include "vmm/cli_priv.h"
 
+#include "base/err.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +102,6 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-void cli_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
@@ -157,109 +149,136 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+/* The option parsers below fill err and return a negative errno (base/err.h);
+ * the flag name is in every message, as the user typed it. */
+
+static int parse_mem(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	if (cli_parse_size(arg, &cfg->mem_size) < 0)
+		return err_set(err, errlen, -EINVAL,
+			       "--mem: '%s' is not a size (examples: 512M, 2G)", arg);
+	if (cfg->mem_size < CLI_MIN_MEM || cfg->mem_size > CLI_MAX_MEM)
+		return err_set(err, errlen, -ERANGE, "--mem: %s is out of range (16M..1T)", arg);
+	if (cfg->mem_size & 0xfff)
+		return err_set(err, errlen, -EINVAL, "--mem: %s is not a multiple of 4 KiB", arg);
+	return 0;
+}
+
+static int parse_cpus(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
 {
 	unsigned long n;
+
+	if (cli_parse_uint(arg, CLI_MAX_CPUS, &n) < 0 || n == 0)
+		return err_set(err, errlen, -EINVAL, "--cpus: '%s' is not a number from 1 to %d",
+			       arg, CLI_MAX_CPUS);
+	cfg->cpus = (unsigned int)n;
+	return 0;
+}
+
+/* Seconds, fractions allowed, up to a year. */
+static int parse_timeout(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
 	char *end;
 
+	errno = 0;
+	cfg->timeout_sec = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(cfg->timeout_sec) || cfg->timeout_sec <= 0 ||
+	    cfg->timeout_sec > 31536000.0)
+		return err_set(err, errlen, -EINVAL,
+			       "--timeout: '%s' is not a positive number of seconds", arg);
+	return 0;
+}
+
+static int parse_pvm(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "auto"))
+		cfg->pvm = CLI_PVM_AUTO;
+	else if (!strcmp(arg, "on"))
+		cfg->pvm = CLI_PVM_ON;
+	else if (!strcmp(arg, "off"))
+		cfg->pvm = CLI_PVM_OFF;
+	else
+		return err_set(err, errlen, -EINVAL, "--pvm: '%s' is not auto, on or off", arg);
+	return 0;
+}
+
+/* One more --disk / --net, after the per-kind limit. */
+static int add_disk(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	if (cfg->ndisks == CLI_MAX_DISKS)
+		return err_set(err, errlen, -E2BIG, "--disk: at most %d disks", CLI_MAX_DISKS);
+	ret = cli_parse_disk(arg, &cfg->disks[cfg->ndisks], err, errlen);
+	if (ret)
+		return ret;
+	cfg->ndisks++;
+	return 0;
+}
+
+static int add_net(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	if (cfg->nnets == CLI_MAX_NETS)
+		return err_set(err, errlen, -E2BIG, "--net: at most %d NICs", CLI_MAX_NETS);
+	ret = cli_parse_net(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, errlen);
+	if (ret)
+		return ret;
+	cfg->nnets++;
+	return 0;
+}
+
+/* One option from getopt_long: the flags are set here, the options with a
+ * value go to their parser. */
+static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+{
 	switch (opt) {
 	case 'k':
 		cfg->kernel = arg;
-		break;
+		return 0;
 	case 'i':
 		cfg->initrd = arg;
-		break;
+		return 0;
 	case 'c':
 		cfg->cmdline = arg;
-		break;
+		return 0;
 	case 'm':
-		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
-			cli_set_err(err, errlen, "--mem: '%s' is not a size (examples: 512M, 2G)",
-				    arg);
-			return -1;
-		}
-		if (cfg->mem_size < CLI_MIN_MEM || cfg->mem_size > CLI_MAX_MEM) {
-			cli_set_err(err, errlen, "--mem: %s is out of range (16M..1T)", arg);
-			return -1;
-		}
-		if (cfg->mem_size & 0xfff) {
-			cli_set_err(err, errlen, "--mem: %s is not a multiple of 4 KiB", arg);
-			return -1;
-		}
-		break;
+		return parse_mem(arg, cfg, err, errlen);
 	case 'p':
-		if (cli_parse_uint(arg, CLI_MAX_CPUS, &n) < 0 || n == 0) {
-			cli_set_err(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
-				    CLI_MAX_CPUS);
-			return -1;
-		}
-		cfg->cpus = (unsigned int)n;
-		break;
+		return parse_cpus(arg, cfg, err, errlen);
 	case 't':
-		errno = 0;
-		cfg->timeout_sec = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(cfg->timeout_sec) ||
-		    cfg->timeout_sec <= 0 || cfg->timeout_sec > 31536000.0) {
-			cli_set_err(err, errlen,
-				    "--timeout: '%s' is not a positive number of seconds", arg);
-			return -1;
-		}
-		break;
+		return parse_timeout(arg, cfg, err, errlen);
 	case OPT_HUGEPAGES:
 		cfg->hugepages = true;
-		break;
+		return 0;
 	case OPT_CONSOLE_LOG:
 		cfg->console_log = arg;
-		break;
+		return 0;
 	case OPT_REBOOT:
 		cfg->reboot = true;
-		break;
+		return 0;
 	case OPT_TRACE_EXITS:
 		cfg->trace_exits = true;
-		break;
+		return 0;
 	case OPT_PVM:
-		if (!strcmp(arg, "auto"))
-			cfg->pvm = CLI_PVM_AUTO;
-		else if (!strcmp(arg, "on"))
-			cfg->pvm = CLI_PVM_ON;
-		else if (!strcmp(arg, "off"))
-			cfg->pvm = CLI_PVM_OFF;
-		else {
-			cli_set_err(err, errlen, "--pvm: '%s' is not auto, on or off", arg);
-			return -1;
-		}
-		break;
+		return parse_pvm(arg, cfg, err, errlen);
 	case 'd':
-		if (cfg->ndisks == CLI_MAX_DISKS) {
-			cli_set_err(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
-			return -1;
-		}
-		if (cli_parse_disk(arg, &cfg->disks[cfg->ndisks], err, errlen) < 0)
-			return -1;
-		cfg->ndisks++;
-		break;
+		return add_disk(arg, cfg, err, errlen);
 	case OPT_NET:
-		if (cfg->nnets == CLI_MAX_NETS) {
-			cli_set_err(err, errlen, "--net: at most %d NICs", CLI_MAX_NETS);
-			return -1;
-		}
-		if (cli_parse_net(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, errlen) < 0)
-			return -1;
-		cfg->nnets++;
-		break;
+		return add_net(arg, cfg, err, errlen);
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
-		break;
+		return 0;
 	case 'v':
 		cfg->verbosity++;
-		break;
+		return 0;
 	case 'q':
 		cfg->verbosity = -1;
-		break;
+		return 0;
 	default:
-		return -1;
+		return -EINVAL; /* the caller says "bad option" */
 	}
-	return 0;
 }
 
 int cli_parse_bool(const char *v, bool *out)
@@ -293,11 +312,9 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 			goto bad_value;
 	} else if (!strcmp(opt, "serial") && val) {
 		/* virtio-blk GET_ID carries at most 20 bytes (5.2.6) */
-		if (!*val || strlen(val) > 20) {
-			cli_set_err(err, errlen, "--disk: serial '%s' must be 1 to 20 characters",
-				    val);
-			return -1;
-		}
+		if (!*val || strlen(val) > 20)
+			return err_set(err, errlen, -EINVAL,
+				       "--disk: serial '%s' must be 1 to 20 characters", val);
 		free(d->serial);
 		d->serial = strdup(val);
 		if (!d->serial)
@@ -319,19 +336,16 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 		else
 			goto bad_value;
 	} else {
-		cli_set_err(
-			err, errlen,
+		return err_set(
+			err, errlen, -EINVAL,
 			"--disk: unknown option '%s' (readonly, format=, serial=, cache=, aio=)",
 			opt);
-		return -1;
 	}
 	return 0;
 bad_value:
-	cli_set_err(err, errlen, "--disk: bad value '%s' for %s", val ? val : "", opt);
-	return -1;
+	return err_set(err, errlen, -EINVAL, "--disk: bad value '%s' for %s", val ? val : "", opt);
 nomem:
-	cli_set_err(err, errlen, "out of memory");
-	return -1;
+	return err_set(err, errlen, -ENOMEM, "out of memory");
 }
 
 int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
@@ -341,29 +355,24 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
 
 	memset(d, 0, sizeof(*d));
 	copy = strdup(arg);
-	if (!copy) {
-		cli_set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!copy)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	opt = strchr(copy, ',');
 	if (opt)
 		*opt++ = '\0';
 	if (!copy[0]) {
-		cli_set_err(err, errlen, "--disk: no file name in '%s'", arg);
-		ret = -EINVAL;
+		ret = err_set(err, errlen, -EINVAL, "--disk: no file name in '%s'", arg);
 		goto out;
 	}
 	d->path = strdup(copy);
 	if (!d->path) {
-		cli_set_err(err, errlen, "out of memory");
-		ret = -ENOMEM;
+		ret = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (opt = opt ? strtok_r(opt, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
-		if (parse_disk_opt(opt, d, err, errlen) < 0) {
-			ret = -EINVAL;
+		ret = parse_disk_opt(opt, d, err, errlen);
+		if (ret)
 			goto out;
-		}
 	}
 out:
 	free(copy);
@@ -388,6 +397,22 @@ void cli_free(struct vmm_config *cfg)
 	cfg->ndisks = 0;
 }
 
+/* What no single option can check: the options taken together. */
+static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->kernel)
+		return err_set(err, errlen, -EINVAL,
+			       "no kernel given: use --kernel FILE (see vmm --help)");
+	if (cfg->ndisks + cfg->nnets > CLI_MAX_VIRTIO)
+		return err_set(err, errlen, -E2BIG,
+			       "at most %d virtio devices (--disk and --net together)",
+			       CLI_MAX_VIRTIO);
+	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1)))
+		return err_set(err, errlen, -EINVAL,
+			       "--hugepages needs --mem to be a multiple of 2M");
+	return 0;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
 {
 	int opt;
@@ -409,36 +434,26 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 			printf("vmm %s\n", VMM_VERSION);
 			return CLI_EXIT_OK;
 		case ':':
-			cli_set_err(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			err_set(err, errlen, -EINVAL, "option '%s' needs a value",
+				argv[optind - 1]);
 			return CLI_ERROR;
 		case '?':
-			cli_set_err(err, errlen, "unknown option '%s' (see vmm --help)",
-				    argv[optind - 1]);
+			err_set(err, errlen, -EINVAL, "unknown option '%s' (see vmm --help)",
+				argv[optind - 1]);
 			return CLI_ERROR;
 		default:
 			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
 				if (!err[0])
-					cli_set_err(err, errlen, "bad option (see vmm --help)");
+					err_set(err, errlen, -EINVAL,
+						"bad option (see vmm --help)");
 				return CLI_ERROR;
 			}
 		}
 	}
 	if (optind < argc) {
-		cli_set_err(err, errlen, "unexpected argument '%s' (see vmm --help)", argv[optind]);
+		err_set(err, errlen, -EINVAL, "unexpected argument '%s' (see vmm --help)",
+			argv[optind]);
 		return CLI_ERROR;
 	}
-	if (!cfg->kernel) {
-		cli_set_err(err, errlen, "no kernel given: use --kernel FILE (see vmm --help)");
-		return CLI_ERROR;
-	}
-	if (cfg->ndisks + cfg->nnets > CLI_MAX_VIRTIO) {
-		cli_set_err(err, errlen, "at most %d virtio devices (--disk and --net together)",
-			    CLI_MAX_VIRTIO);
-		return CLI_ERROR;
-	}
-	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1))) {
-		cli_set_err(err, errlen, "--hugepages needs --mem to be a multiple of 2M");
-		return CLI_ERROR;
-	}
-	return CLI_RUN;
+	return check_config(cfg, err, errlen) ? CLI_ERROR : CLI_RUN;
 }

@@ -24,6 +24,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/cli_priv.h"
+#include "base/err.h"
 
 int cli_parse_ipv4(const char *s, struct in_addr *a)
 {
@@ -185,27 +186,22 @@ static int parse_user_opt(const char *opt, const char *val, struct netbe_user_co
 	if (!strcmp(opt, "restrict"))
 		return cli_parse_bool(val, &u->restricted);
 	if (!strcmp(opt, "hostfwd") && val) {
-		if (u->nfwd == NETBE_MAX_HOSTFWD) {
-			cli_set_err(err, errlen, "--net user: at most %d hostfwd rules",
-				    NETBE_MAX_HOSTFWD);
-			return -E2BIG;
-		}
-		if (parse_hostfwd(val, &u->fwd[u->nfwd]) < 0) {
-			cli_set_err(err, errlen,
-				    "--net user: bad hostfwd rule '%s' (expected "
-				    "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, ports "
-				    "1-65535)",
-				    val);
-			return -EINVAL;
-		}
+		if (u->nfwd == NETBE_MAX_HOSTFWD)
+			return err_set(err, errlen, -E2BIG, "--net user: at most %d hostfwd rules",
+				       NETBE_MAX_HOSTFWD);
+		if (parse_hostfwd(val, &u->fwd[u->nfwd]) < 0)
+			return err_set(err, errlen, -EINVAL,
+				       "--net user: bad hostfwd rule '%s' (expected "
+				       "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, ports "
+				       "1-65535)",
+				       val);
 		u->nfwd++;
 		return 0;
 	}
-	cli_set_err(err, errlen,
-		    "--net user: unknown option '%s' (mac=, net=, host=, dns=, dhcpstart=, "
-		    "restrict=, hostfwd=)",
-		    opt);
-	return -ENOENT;
+	return err_set(err, errlen, -ENOENT,
+		       "--net user: unknown option '%s' (mac=, net=, host=, dns=, dhcpstart=, "
+		       "restrict=, hostfwd=)",
+		       opt);
 }
 
 static int parse_tap_opt(const char *opt, const char *val, struct netbe_tap_config *t, char *err,
@@ -217,9 +213,8 @@ static int parse_tap_opt(const char *opt, const char *val, struct netbe_tap_conf
 		return parse_ifname(val, t->bridge);
 	if (!strcmp(opt, "vnet_hdr"))
 		return cli_parse_bool(val, &t->vnet_hdr);
-	cli_set_err(err, errlen,
-		    "--net tap: unknown option '%s' (mac=, ifname=, bridge=, vnet_hdr=)", opt);
-	return -ENOENT;
+	return err_set(err, errlen, -ENOENT,
+		       "--net tap: unknown option '%s' (mac=, ifname=, bridge=, vnet_hdr=)", opt);
 }
 
 /* Fill what was not given from net=, then check the whole configuration. */
@@ -243,8 +238,8 @@ static int finish_user(struct netbe_user_config *u, const struct user_given *giv
 	/* The check says what is wrong; the flag is ours to name. */
 	ret = netbe_user_config_check(u, why, sizeof(why));
 	if (ret)
-		cli_set_err(err, errlen, "--net user: %s", why);
-	return ret;
+		return err_set(err, errlen, ret, "--net user: %s", why);
+	return 0;
 }
 
 int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)
@@ -256,10 +251,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 
 	memset(n, 0, sizeof(*n));
 	copy = strdup(arg);
-	if (!copy) {
-		cli_set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!copy)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	opt = strtok_r(copy, ",", &save);
 	if (opt && !strcmp(opt, "user")) {
 		n->kind = CLI_NET_USER;
@@ -268,8 +261,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 		n->kind = CLI_NET_TAP;
 		n->tap.vnet_hdr = true;
 	} else {
-		cli_set_err(err, errlen, "--net: '%s' is not user[,...] or tap[,...]", arg);
-		ret = -EINVAL;
+		ret = err_set(err, errlen, -EINVAL, "--net: '%s' is not user[,...] or tap[,...]",
+			      arg);
 		goto out;
 	}
 	kind = opt;
@@ -289,8 +282,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 			ret = parse_tap_opt(opt, val, &n->tap, err, errlen);
 		if (ret) {
 			if (!err[0])
-				cli_set_err(err, errlen, "--net %s: bad value '%s' for %s", kind,
-					    val ? val : "", opt);
+				err_set(err, errlen, ret, "--net %s: bad value '%s' for %s", kind,
+					val ? val : "", opt);
 			goto out;
 		}
 	}

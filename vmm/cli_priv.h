@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-void cli_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* "on"/"off" style option values; a missing value (NULL) means on. */
 int cli_parse_bool(const char *v, bool *out) __attribute__((warn_unused_result));
 /* A decimal number in 0..max. */

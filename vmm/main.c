@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
 					   : LOG_DEBUG);
 	block_signals();
 	if (cfg.timeout_sec > 0)
-		deadline = vm_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
+		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
 
 	for (;;) {
 		struct vm vm;

@@ -15,6 +15,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/pvm.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 static void kick_handler(int sig)
@@ -178,10 +179,10 @@ static int vcpu_run_once(struct vcpu *vcpu)
 	int ret;
 
 	if (env->trace)
-		exit_trace_run_begin(&vcpu->trace, env->now_ns());
+		exit_trace_run_begin(&vcpu->trace, clock_monotonic_ns());
 	ret = ioctl(vcpu->fd, KVM_RUN, 0);
 	if (env->trace)
-		exit_trace_run_end(&vcpu->trace, env->now_ns());
+		exit_trace_run_end(&vcpu->trace, clock_monotonic_ns());
 	if (ret == 0)
 		return 0;
 	if (errno == EINTR || errno == EAGAIN) {
@@ -212,7 +213,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	if (vcpu->id == 0 && env->first_run_ns)
-		*env->first_run_ns = env->now_ns();
+		*env->first_run_ns = clock_monotonic_ns();
 	while (!env->stopping(env->opaque)) {
 		int ret = vcpu_run_once(vcpu);
 

@@ -40,9 +40,8 @@ struct vcpu_env {
 	 * the faulting instruction from (arch/x86/pvm.h). */
 	const struct guest_mem *pvm_mem;
 	bool trace; /* --trace-exits: count exits by address, time them */
-	/* CLOCK_MONOTONIC in ns, for the timestamps below */
-	uint64_t (*now_ns)(void);
-	/* vCPU 0 stores now_ns() here just before its first KVM_RUN */
+	/* vCPU 0 stores clock_monotonic_ns() here just before its first
+	 * KVM_RUN */
 	uint64_t *first_run_ns;
 	/* Ask the VM to stop (the first request wins), and whether it is
 	 * stopping (checked before each KVM_RUN). */

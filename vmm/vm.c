@@ -30,6 +30,7 @@
 #include "firmware/acpi.h"
 #include "firmware/e820.h"
 #include "firmware/mptable.h"
+#include "base/clock.h"
 #include "base/layout.h"
 #include "base/log.h"
 #include "vmm/term.h"
@@ -125,19 +126,14 @@ static int vm_setup_kvm(struct vm *vm)
 
 static int vm_setup_memory(struct vm *vm)
 {
+	char err[256] = "";
 	unsigned int i;
 	int ret;
 
 	ret = gm_init(&vm->mem, vm->cfg->mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
-		      vm->cfg->hugepages);
+		      vm->cfg->hugepages, err, sizeof(err));
 	if (ret) {
-		if (vm->cfg->hugepages)
-			log_err("cannot allocate %llu MiB of huge pages: %s (reserve them in "
-				"/proc/sys/vm/nr_hugepages)",
-				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
-		else
-			log_err("cannot map %llu MiB of guest RAM: %s",
-				(unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
+		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	for (i = 0; i < vm->mem.nregions; i++) {
@@ -180,8 +176,10 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 		       virtio ? virtio : "", vm->pvm ? " " : "",
 		       vm->pvm ? pvm_cmdline_extra() : "");
 	free(virtio);
-	if (ret < 0)
+	if (ret < 0) {
+		log_err("cannot build the kernel command line: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	memset(&boot, 0, sizeof(boot));
 	ret = x86_load_kernel(&vm->mem,
 			      &(struct x86_boot_request){
@@ -376,8 +374,8 @@ static int vm_setup_event_sources(struct vm *vm)
 		 * when --reboot starts the VM again. */
 		struct itimerspec its = { 0 };
 
-		its.it_value.tv_sec = (time_t)(vm->timeout_deadline_ns / 1000000000ULL);
-		its.it_value.tv_nsec = (long)(vm->timeout_deadline_ns % 1000000000ULL);
+		its.it_value.tv_sec = (time_t)(vm->timeout_deadline_ns / CLOCK_NS_PER_SEC);
+		its.it_value.tv_nsec = (long)(vm->timeout_deadline_ns % CLOCK_NS_PER_SEC);
 		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (vm->timer_fd < 0 ||
 		    timerfd_settime(vm->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
@@ -436,7 +434,6 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 		.mmio = &vm->mmio,
 		.pvm_mem = vm->pvm ? &vm->mem : NULL,
 		.trace = vm->cfg->trace_exits,
-		.now_ns = vm_monotonic_ns,
 		.first_run_ns = &vm->first_run_ns,
 		.stop = vm_vcpu_stop,
 		.stopping = vm_vcpu_stopping,
@@ -449,8 +446,10 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 	}
 	ret = -ENOMEM;
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
+	if (!vm->vcpus) {
+		log_err("cannot allocate %u vCPUs: %s", vm->ncpus, strerror(-ret));
 		goto out;
+	}
 	for (i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (i = 0; i < vm->ncpus; i++) {
@@ -467,14 +466,6 @@ out:
 }
 
 /* ------------------------------------------------------------ lifecycle */
-
-uint64_t vm_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Zero the VM and mark every resource as not acquired yet, so that
  * vm_destroy() is safe after whichever step fails. Cannot fail. */
@@ -523,7 +514,7 @@ static int vm_setup_host(struct vm *vm)
 /* -vv: how long each step of building the machine took */
 static void vm_log_step(uint64_t *t, const char *step)
 {
-	uint64_t now = vm_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 
 	log_debug("%-28s %7.3f ms", step, (double)(now - *t) / 1e6);
 	*t = now;
@@ -533,7 +524,7 @@ static void vm_log_step(uint64_t *t, const char *step)
  * it built for vm_destroy(), which the caller runs on failure too. */
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 {
-	uint64_t entry = 0, zero_page = 0, t = vm_monotonic_ns();
+	uint64_t entry = 0, zero_page = 0, t = clock_monotonic_ns();
 	int ret;
 
 	vm_init_state(vm, cfg, timeout_deadline_ns);

@@ -99,9 +99,6 @@ struct vm {
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 	__attribute__((warn_unused_result));
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t vm_monotonic_ns(void);
-
 /* Run until the guest or the user ends the VM; returns the exit status. */
 int vm_run(struct vm *vm);
 

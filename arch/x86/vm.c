@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/err.h"
 #include "base/log.h"
 
 /* Where KVM puts the real-mode TSS and identity page table Intel VMX needs
@@ -46,13 +47,11 @@ int x86_vm_setup(int kvm_fd, int vm_fd, char *err, size_t errlen)
 	 * never leave the kernel. */
 	if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(-ret));
-		return ret;
+		return err_set(err, errlen, ret, "KVM_CREATE_IRQCHIP failed: %s", strerror(-ret));
 	}
 	if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(-ret));
-		return ret;
+		return err_set(err, errlen, ret, "KVM_CREATE_PIT2 failed: %s", strerror(-ret));
 	}
 	return 0;
 }

@@ -118,8 +118,11 @@ static int rt_grow(struct qcow2 *q, uint8_t *buf)
 		T = nt > T ? nt : T;
 	}
 	if (T * cs > QCOW2_MAX_REFTABLE_BYTES) {
-		log_err("%s: image too large: refcount table would exceed %llu MiB", q->d->path,
-			QCOW2_MAX_REFTABLE_BYTES >> 20);
+		/* On a guest's write: the guest gets an I/O error for it, and
+		 * a guest that keeps writing must not flood the log. */
+		log_warn_ratelimited(&q->rl,
+				     "%s: image too large: refcount table would exceed %llu MiB",
+				     q->d->path, QCOW2_MAX_REFTABLE_BYTES >> 20);
 		return -ENOSPC;
 	}
 	/* New refcount blocks at [k+T, k+T+B): refcount 1 for [k, k+T+B). */

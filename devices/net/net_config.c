@@ -10,8 +10,9 @@
 #include <stdio.h>
 
 #include "devices/net/net_config.h"
+#include "base/err.h"
 
-static void fmt_ip(char *buf, size_t len, struct in_addr a)
+void netbe_fmt_ip(char *buf, size_t len, struct in_addr a)
 {
 	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
@@ -22,7 +23,7 @@ static void fmt_net(char *buf, size_t len, const struct netbe_user_config *cfg)
 {
 	char ip[INET_ADDRSTRLEN];
 
-	fmt_ip(ip, sizeof(ip), cfg->net);
+	netbe_fmt_ip(ip, sizeof(ip), cfg->net);
 	snprintf(buf, len, "%s/%d", ip, __builtin_popcount(ntohl(cfg->mask.s_addr)));
 }
 
@@ -43,10 +44,9 @@ __attribute__((warn_unused_result)) static int check_addr(const struct netbe_use
 		why = "is the broadcast address of";
 	if (!why)
 		return 0;
-	fmt_ip(ip, sizeof(ip), a);
+	netbe_fmt_ip(ip, sizeof(ip), a);
 	fmt_net(nw, sizeof(nw), cfg);
-	snprintf(err, errlen, "%s=%s %s net=%s", what, ip, why, nw);
-	return -EINVAL;
+	return err_set(err, errlen, -EINVAL, "%s=%s %s net=%s", what, ip, why, nw);
 }
 
 int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size_t errlen)
@@ -58,15 +58,13 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 
 	/* Contiguous: the inverted mask plus one is a power of two. */
 	if (!mask || ((~mask + 1) & ~mask)) {
-		fmt_ip(a, sizeof(a), cfg->mask);
-		snprintf(err, errlen, "netmask %s is not a contiguous prefix", a);
-		return -EINVAL;
+		netbe_fmt_ip(a, sizeof(a), cfg->mask);
+		return err_set(err, errlen, -EINVAL, "netmask %s is not a contiguous prefix", a);
 	}
 	if (ntohl(cfg->net.s_addr) & ~mask) {
-		fmt_ip(a, sizeof(a), cfg->net);
-		fmt_ip(b, sizeof(b), cfg->mask);
-		snprintf(err, errlen, "net=%s has bits outside netmask %s", a, b);
-		return -EINVAL;
+		netbe_fmt_ip(a, sizeof(a), cfg->net);
+		netbe_fmt_ip(b, sizeof(b), cfg->mask);
+		return err_set(err, errlen, -EINVAL, "net=%s has bits outside netmask %s", a, b);
 	}
 	ret = check_addr(cfg, "host", cfg->host, err, errlen);
 	if (!ret)
@@ -76,31 +74,25 @@ int netbe_user_config_check(const struct netbe_user_config *cfg, char *err, size
 	if (ret)
 		return ret;
 	if (cfg->dns.s_addr == cfg->host.s_addr) {
-		fmt_ip(a, sizeof(a), cfg->dns);
-		snprintf(err, errlen, "dns=%s is also the host address", a);
-		return -EINVAL;
+		netbe_fmt_ip(a, sizeof(a), cfg->dns);
+		return err_set(err, errlen, -EINVAL, "dns=%s is also the host address", a);
 	}
 	if (cfg->dhcp_start.s_addr == cfg->host.s_addr ||
 	    cfg->dhcp_start.s_addr == cfg->dns.s_addr) {
 		bool host = cfg->dhcp_start.s_addr == cfg->host.s_addr;
 
-		fmt_ip(a, sizeof(a), cfg->dhcp_start);
-		snprintf(err, errlen, "dhcpstart=%s is also the %s address", a,
-			 host ? "host" : "dns");
-		return -EINVAL;
+		netbe_fmt_ip(a, sizeof(a), cfg->dhcp_start);
+		return err_set(err, errlen, -EINVAL, "dhcpstart=%s is also the %s address", a,
+			       host ? "host" : "dns");
 	}
-	if (cfg->nfwd > NETBE_MAX_HOSTFWD) {
-		snprintf(err, errlen, "%u hostfwd rules (at most %d)", cfg->nfwd,
-			 NETBE_MAX_HOSTFWD);
-		return -EINVAL;
-	}
+	if (cfg->nfwd > NETBE_MAX_HOSTFWD)
+		return err_set(err, errlen, -EINVAL, "%u hostfwd rules (at most %d)", cfg->nfwd,
+			       NETBE_MAX_HOSTFWD);
 	for (i = 0; i < cfg->nfwd; i++) {
 		const struct netbe_hostfwd *f = &cfg->fwd[i];
 
-		if (!f->host_port || !f->guest_port) {
-			snprintf(err, errlen, "hostfwd rule %u has port 0", i + 1);
-			return -EINVAL;
-		}
+		if (!f->host_port || !f->guest_port)
+			return err_set(err, errlen, -EINVAL, "hostfwd rule %u has port 0", i + 1);
 		if (f->guest_addr.s_addr) {
 			ret = check_addr(cfg, "hostfwd guest", f->guest_addr, err, errlen);
 			if (ret)

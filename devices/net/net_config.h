@@ -58,6 +58,10 @@ static inline void netbe_user_config_default(struct netbe_user_config *c)
 	};
 }
 
+/* a as dotted quad into buf (INET_ADDRSTRLEN bytes hold any), "?" if it
+ * does not fit. */
+void netbe_fmt_ip(char *buf, size_t len, struct in_addr a);
+
 /* Is c usable? A contiguous mask, net without host bits; host, dns and
  * dhcpstart host addresses inside the network (not its network or
  * broadcast address) and distinct; hostfwd ports non-zero and guest

@@ -46,6 +46,7 @@
 #include <slirp/libslirp.h>
 
 #include "devices/net/slirp_priv.h"
+#include "base/err.h"
 #include "base/log.h"
 
 /* Bare Ethernet frames (no vnet header): a 64 KiB payload plus Ethernet
@@ -245,20 +246,14 @@ static const struct netbe_ops slirp_ops = {
 
 /* ---- configuration checks (the CLI checks too; we do not trust it) ---- */
 
-static void fmt_ip(char *buf, size_t len, struct in_addr a)
-{
-	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-}
-
 /* "hostfwd=tcp:127.0.0.1:2222-:22", as the user would have written it. */
 static void fmt_rule(char *buf, size_t len, const struct netbe_hostfwd *f)
 {
 	char h[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN] = "";
 
-	fmt_ip(h, sizeof(h), f->host_addr);
+	netbe_fmt_ip(h, sizeof(h), f->host_addr);
 	if (f->guest_addr.s_addr)
-		fmt_ip(g, sizeof(g), f->guest_addr);
+		netbe_fmt_ip(g, sizeof(g), f->guest_addr);
 	snprintf(buf, len, "hostfwd=%s:%s:%u-%s:%u", f->udp ? "udp" : "tcp", h, f->host_port, g,
 		 f->guest_port);
 }
@@ -281,10 +276,9 @@ add_hostfwds(struct netbe_slirp *s, const struct netbe_user_config *cfg, char *e
 		/* slirp keeps bind()'s errno; 0 would mean it failed elsewhere. */
 		ret = errno ? -errno : -EADDRINUSE;
 		fmt_rule(rule, sizeof(rule), f);
-		fmt_ip(h, sizeof(h), f->host_addr);
-		snprintf(err, errlen, "%s: cannot bind %s:%u (%s)", rule, h, f->host_port,
-			 strerror(-ret));
-		return ret;
+		netbe_fmt_ip(h, sizeof(h), f->host_addr);
+		return err_set(err, errlen, ret, "%s: cannot bind %s:%u (%s)", rule, h,
+			       f->host_port, strerror(-ret));
 	}
 	return 0;
 }
@@ -355,17 +349,16 @@ int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *e
 	return 0;
 
 loop_err:
-	snprintf(err, errlen, "cannot add to the event loop: %s", strerror(-ret));
+	err_set(err, errlen, ret, "cannot add to the event loop: %s", strerror(-ret));
 	goto fail;
 sys_err:
 	ret = -errno;
-	snprintf(err, errlen, "%s", strerror(-ret));
+	err_set(err, errlen, ret, "%s", strerror(-ret));
 	goto fail;
 nomem_free:
 	slirp_free(s);
 nomem:
-	snprintf(err, errlen, "out of memory");
-	return -ENOMEM;
+	return err_set(err, errlen, -ENOMEM, "out of memory");
 fail:
 	slirp_free(s);
 	return ret;

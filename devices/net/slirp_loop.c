@@ -36,29 +36,26 @@
 #include <slirp/libslirp.h>
 
 #include "devices/net/slirp_priv.h"
+#include "base/clock.h"
+#include "base/eventfd.h"
 #include "base/log.h"
 
 /* A timer callback that keeps re-arming in the past must not wedge us. */
 #define TIMER_FIRE_MAX 64
 
-static int64_t mono_ns(void)
+/* libslirp counts time in signed ns and its timers in signed ms. */
+static int64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)(clock_monotonic_ns() / 1000000);
 }
 
 /* ---- waking ourselves ---- */
 
 void netbe_slirp_kick(struct netbe_slirp *s)
 {
-	uint64_t one = 1;
-
 	if (s->wake_pending || s->wake_src.fd < 0)
 		return;
-	/* A failed write means the counter is already huge: still a wake. */
-	if (write(s->wake_src.fd, &one, sizeof(one)) == sizeof(one) || errno == EAGAIN)
+	if (eventfd_signal(s->wake_src.fd) == 0)
 		s->wake_pending = true;
 }
 
@@ -139,7 +136,7 @@ static void timers_run(struct netbe_slirp *s)
 	unsigned int fired;
 
 	for (fired = 0; fired < TIMER_FIRE_MAX; fired++) {
-		int64_t now_ms = mono_ns() / 1000000;
+		int64_t now_ms = mono_ms();
 		struct slirp_timer *t;
 
 		for (t = s->timers; t; t = t->next)
@@ -160,7 +157,7 @@ static void timerfd_rearm(struct netbe_slirp *s, uint32_t timeout_ms)
 	struct slirp_timer *t;
 
 	if (timeout_ms != UINT32_MAX)
-		deadline_ms = mono_ns() / 1000000 + timeout_ms;
+		deadline_ms = mono_ms() + timeout_ms;
 	for (t = s->timers; t; t = t->next)
 		if (t->expire_ms >= 0 && (deadline_ms < 0 || t->expire_ms < deadline_ms))
 			deadline_ms = t->expire_ms;
@@ -376,12 +373,12 @@ static void slirp_report_rx(struct netbe_slirp *s)
 void netbe_slirp_handler(struct el_source *src, uint32_t events)
 {
 	struct netbe_slirp *s = src->opaque;
-	uint64_t n;
 
 	(void)events;
-	if (src != &s->poll_src && read(src->fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: a timer re-arm raced the expiry; run anyway */
-	}
+	/* A timerfd reads as 8 bytes too. -EAGAIN: a timer re-arm raced the
+	 * expiry; run anyway. */
+	if (src != &s->poll_src)
+		(void)eventfd_drain(src->fd);
 	if (src == &s->wake_src)
 		s->wake_pending = false;
 	netbe_slirp_service(s);
@@ -400,7 +397,7 @@ static void slirp_cb_guest_error(const char *msg, void *opaque)
 static int64_t slirp_cb_clock_get_ns(void *opaque)
 {
 	(void)opaque;
-	return mono_ns();
+	return (int64_t)clock_monotonic_ns();
 }
 
 /* A guestfwd socket can take data again: run a cycle. */

@@ -41,6 +41,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 
 /* struct virtio_net_hdr_v1 (virtio 1.x, 5.1.6): flags, gso_type, hdr_len,
@@ -348,26 +349,22 @@ static int tap_attach(int fd, const struct netbe_tap_config *cfg, char name[IFNA
 	switch (ret) {
 	case -EPERM:
 	case -EACCES:
-		snprintf(err, errlen,
-			 "creating %s needs CAP_NET_ADMIN (run as root, or create a "
-			 "persistent tap owned by you with `ip tuntap add dev %s mode tap user "
-			 "$USER`)",
-			 shown, hint);
-		break;
+		return err_set(err, errlen, ret,
+			       "creating %s needs CAP_NET_ADMIN (run as root, or create a "
+			       "persistent tap owned by you with `ip tuntap add dev %s mode tap "
+			       "user $USER`)",
+			       shown, hint);
 	case -EBUSY:
-		snprintf(err, errlen, "%s is in use by another process", shown);
-		break;
+		return err_set(err, errlen, ret, "%s is in use by another process", shown);
 	case -EINVAL:
 		/* tun_set_iff(): the name belongs to a device that is not a
 		 * tap, or to a multi-queue one */
-		snprintf(err, errlen, "%s exists and is not a single-queue tap device (%s)", shown,
-			 strerror(-ret));
-		break;
+		return err_set(err, errlen, ret,
+			       "%s exists and is not a single-queue tap device (%s)", shown,
+			       strerror(-ret));
 	default:
-		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-ret));
-		break;
+		return err_set(err, errlen, ret, "cannot create %s: %s", shown, strerror(-ret));
 	}
-	return ret;
 }
 
 /* Attach to the bridge (before the link goes up, so no frame reaches the
@@ -381,14 +378,13 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(-ret));
-		return ret;
+		return err_set(err, errlen, ret, "socket: %s", strerror(-ret));
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot find its index: %s", ifname, strerror(-ret));
+		err_set(err, errlen, ret, "%s: cannot find its index: %s", ifname, strerror(-ret));
 		goto out;
 	}
 	if (cfg->bridge[0]) {
@@ -399,9 +395,9 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 		ifr.ifr_ifindex = ifindex;
 		if (ioctl(sock, SIOCBRADDIF, &ifr) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot attach %s to bridge %s: %s%s", ifname,
-				 cfg->bridge, strerror(-ret),
-				 ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			err_set(err, errlen, ret, "cannot attach %s to bridge %s: %s%s", ifname,
+				cfg->bridge, strerror(-ret),
+				ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 			goto out;
 		}
 	}
@@ -409,7 +405,7 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot read its flags: %s", ifname, strerror(-ret));
+		err_set(err, errlen, ret, "%s: cannot read its flags: %s", ifname, strerror(-ret));
 		goto out;
 	}
 	/* A user's persistent tap that is already up needs no privilege:
@@ -418,10 +414,11 @@ static int tap_link_setup(const struct netbe_tap_config *cfg, const char *ifname
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot bring %s up: %s%s", ifname, strerror(-ret),
-				 ret == -EPERM ? " (needs CAP_NET_ADMIN, or `ip link set ... up` "
-						 "beforehand)"
-					       : "");
+			err_set(err, errlen, ret, "cannot bring %s up: %s%s", ifname,
+				strerror(-ret),
+				ret == -EPERM ? " (needs CAP_NET_ADMIN, or `ip link set ... up` "
+						"beforehand)"
+					      : "");
 			goto out;
 		}
 	}
@@ -442,38 +439,34 @@ int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el,
 	c.ifname[sizeof(c.ifname) - 1] = '\0';
 	c.bridge[sizeof(c.bridge) - 1] = '\0';
 	t = calloc(1, sizeof(*t));
-	if (!t) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!t)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	t->el = el;
 	t->tail = malloc(NETBE_FRAME_MAX);
 	if (!t->tail) {
-		snprintf(err, errlen, "out of memory");
-		ret = -ENOMEM;
+		ret = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto err_free;
 	}
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			snprintf(err, errlen, "/dev/net/tun is missing (modprobe tun)");
+			err_set(err, errlen, ret, "/dev/net/tun is missing (modprobe tun)");
 		else if (ret == -EACCES || ret == -EPERM)
 			/* Debian's /dev/net/tun is 0666, but some hosts make it 0600 */
-			snprintf(err, errlen,
-				 "no permission to open /dev/net/tun (a tap needs root "
-				 "with CAP_NET_ADMIN, or read-write access to /dev/net/tun and a "
-				 "persistent tap owned by you)");
+			err_set(err, errlen, ret,
+				"no permission to open /dev/net/tun (a tap needs root "
+				"with CAP_NET_ADMIN, or read-write access to /dev/net/tun and a "
+				"persistent tap owned by you)");
 		else
-			snprintf(err, errlen, "cannot open /dev/net/tun: %s", strerror(-ret));
+			err_set(err, errlen, ret, "cannot open /dev/net/tun: %s", strerror(-ret));
 		goto err_free;
 	}
 	if (cfg->vnet_hdr) {
 		if (ioctl(t->fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
-			snprintf(err, errlen,
-				 "this kernel's tun driver has no IFF_VNET_HDR "
-				 "(use vnet_hdr=off)");
-			ret = -EOPNOTSUPP;
+			ret = err_set(err, errlen, -EOPNOTSUPP,
+				      "this kernel's tun driver has no IFF_VNET_HDR "
+				      "(use vnet_hdr=off)");
 			goto err_close;
 		}
 	}
@@ -486,13 +479,14 @@ int netbe_tap_create(const struct netbe_tap_config *ucfg, struct event_loop *el,
 
 		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "%s: TUNSETVNETHDRSZ %d: %s", t->ifname, sz,
-				 strerror(-ret));
+			err_set(err, errlen, ret, "%s: TUNSETVNETHDRSZ %d: %s", t->ifname, sz,
+				strerror(-ret));
 			goto err_close;
 		}
 		ret = tap_probe_offloads(t->fd, &t->nb.offloads);
 		if (ret < 0) {
-			snprintf(err, errlen, "%s: TUNSETOFFLOAD: %s", t->ifname, strerror(-ret));
+			err_set(err, errlen, ret, "%s: TUNSETOFFLOAD: %s", t->ifname,
+				strerror(-ret));
 			goto err_close;
 		}
 		t->nb.vnet_hdr_len = TAP_VNET_HDR_LEN;

@@ -20,6 +20,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/err.h"
+#include "base/eventfd.h"
+
 #define VIRTIO_MMIO_MAGIC  0x74726976U /* "virt", little-endian */
 #define VIRTIO_MMIO_VENDOR 0x554d4d56U /* "VMMU" */
 
@@ -302,8 +305,6 @@ static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 
 static void notify(struct virtio_mmio *t, uint32_t v)
 {
-	uint64_t one = 1;
-
 	/* 4.2.2: without VIRTIO_F_NOTIFICATION_DATA the value is the queue
 	 * index. Signal the same eventfd KVM would have (the ioeventfd missed
 	 * or there is none): the device runs on the loop thread either way. */
@@ -311,9 +312,7 @@ static void notify(struct virtio_mmio *t, uint32_t v)
 		log_warn_ratelimited(&t->rl, "%s: notify of queue %u", dev_name(t), v);
 		return;
 	}
-	if (write(t->kick_fd[v], &one, sizeof(one)) != sizeof(one)) {
-		/* EAGAIN: the counter is saturated, a kick is pending anyway */
-	}
+	(void)eventfd_signal(t->kick_fd[v]); /* a wake-up: nothing to report */
 }
 
 /* ---- the register window ---- */
@@ -498,9 +497,8 @@ static void kick_handler(struct el_source *src, uint32_t events)
 {
 	struct virtio_mmio *t = src->opaque;
 	unsigned int qidx = (unsigned int)(src - t->kick_src);
-	uint64_t cnt;
 
-	if (read(src->fd, &cnt, sizeof(cnt)) < 0 && errno == EAGAIN)
+	if (eventfd_drain(src->fd) == -EAGAIN)
 		return; /* someone else drained it */
 	pthread_mutex_lock(&t->lock);
 	/* A kick may be stale: it can race with a reset or arrive after the
@@ -588,13 +586,15 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 
 int virtio_mmio_register(struct virtio_mmio *t, struct bus *mmio, char *err, size_t errlen)
 {
+	char why[BUS_ERR_MAX];
 	int ret = bus_register(mmio, t->p.base, VIRTIO_MMIO_WINDOW_SIZE, &virtio_mmio_bus_ops, t,
-			       &t->lock, dev_name(t));
+			       &t->lock, dev_name(t), why, sizeof(why));
 
 	if (ret)
-		snprintf(err, errlen, "%s: cannot place its window at 0x%llx on the MMIO bus: %s",
-			 dev_name(t), (unsigned long long)t->p.base, strerror(-ret));
-	return ret;
+		return err_set(err, errlen, ret,
+			       "%s: cannot place its window at 0x%llx on the MMIO bus: %s",
+			       dev_name(t), (unsigned long long)t->p.base, why);
+	return 0;
 }
 
 int virtio_mmio_get_notifier(const struct virtio_mmio *t, unsigned int qidx,

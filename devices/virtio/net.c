@@ -48,6 +48,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/eventfd.h"
+#include "base/iov.h"
+
 static struct vnet *to_vnet(struct virtio_dev *dev)
 {
 	return (struct vnet *)dev;
@@ -68,11 +71,7 @@ void vnet_fail(struct vnet *n, const char *why)
 /* Ask vnet_wake to run on the loop thread (from any thread). */
 void vnet_kick_self(struct vnet *n)
 {
-	uint64_t one = 1;
-
-	if (write(n->wake_fd, &one, sizeof(one)) != sizeof(one)) {
-		/* EAGAIN: the counter is saturated, a wake-up is pending */
-	}
+	(void)eventfd_signal(n->wake_fd); /* a wake-up: nothing to report */
 }
 
 /* 5.1.3.1: the guest offloads, mapped to what the backend understands.
@@ -148,8 +147,6 @@ bool vnet_hdr_allowed(const struct virtio_net_hdr_v1 *h, uint64_t f, const struc
 static const char *tx_prepare(struct vnet *n, const struct virtq_elem *e, unsigned int *cnt)
 {
 	struct virtio_net_hdr_v1 h;
-	size_t skip = VNET_HDR_LEN;
-	unsigned int i, k = 0;
 
 	if (e->nin)
 		return "writable buffer in a tx chain";
@@ -173,19 +170,7 @@ static const char *tx_prepare(struct vnet *n, const struct virtq_elem *e, unsign
 	}
 	/* A bare backend: the same iovecs minus the first 12 bytes. Frames
 	 * asking for offloads were refused above: none is offered. */
-	for (i = 0; i < e->nout; i++) {
-		size_t len = e->iov[i].iov_len;
-
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		n->tx_iov[k].iov_base = (uint8_t *)e->iov[i].iov_base + skip;
-		n->tx_iov[k].iov_len = len - skip;
-		skip = 0;
-		k++;
-	}
-	*cnt = k;
+	*cnt = iov_window(e->iov, e->nout, VNET_HDR_LEN, SIZE_MAX, n->tx_iov);
 	return NULL;
 }
 
@@ -340,9 +325,8 @@ static void vnet_backend_notify(void *opaque, unsigned int events)
 static void vnet_wake(struct el_source *src, uint32_t events)
 {
 	struct vnet *n = src->opaque;
-	uint64_t cnt;
 
-	if (read(n->wake_fd, &cnt, sizeof(cnt)) < 0 && errno == EAGAIN)
+	if (eventfd_drain(n->wake_fd) == -EAGAIN)
 		return;
 	vnet_lock(n);
 	vnet_sync_backend(n);

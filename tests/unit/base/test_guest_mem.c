@@ -79,12 +79,12 @@ static void test_init_splits_around_hole(void **state)
 
 	(void)state;
 	/* below the hole: one region */
-	assert_int_equal(gm_init(&gm, 32ULL << 20, hole, hole + (16ULL << 20), false), 0);
+	assert_int_equal(gm_init(&gm, 32ULL << 20, hole, hole + (16ULL << 20), false, NULL, 0), 0);
 	assert_int_equal(gm.nregions, 1);
 	assert_int_equal(gm.regions[0].size, 32ULL << 20);
 	gm_destroy(&gm);
 	/* larger: RAM continues above the hole */
-	assert_int_equal(gm_init(&gm, 96ULL << 20, hole, hole + (16ULL << 20), false), 0);
+	assert_int_equal(gm_init(&gm, 96ULL << 20, hole, hole + (16ULL << 20), false, NULL, 0), 0);
 	assert_int_equal(gm.nregions, 2);
 	assert_int_equal(gm.regions[0].gpa, 0);
 	assert_int_equal(gm.regions[0].size, hole);
@@ -95,13 +95,37 @@ static void test_init_splits_around_hole(void **state)
 	*(volatile uint8_t *)gm_slice(&gm, hole + (16ULL << 20), 1) = 1;
 	gm_destroy(&gm);
 	/* the real layout: 4 GiB of RAM leaves 1 GiB above 4 GiB */
-	assert_int_equal(
-		gm_init(&gm, 4ULL << 30, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END, false), 0);
+	assert_int_equal(gm_init(&gm, 4ULL << 30, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
+				 false, NULL, 0),
+			 0);
 	assert_int_equal(gm.regions[1].gpa, 4ULL << 30);
 	assert_int_equal(gm.regions[1].size, 1ULL << 30);
 	gm_destroy(&gm);
-	assert_int_equal(gm_init(&gm, 0, hole, hole, false), -EINVAL);
-	assert_int_equal(gm_init(&gm, (2ULL << 20) + 4096, hole, hole, true), -EINVAL);
+}
+
+/* Each refusal says why in one line (base/err.h). */
+static void test_init_says_why(void **state)
+{
+	struct guest_mem gm;
+	uint64_t hole = 64ULL << 20;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(gm_init(&gm, 0, hole, hole, false, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "no guest RAM (size 0)");
+	assert_int_equal(gm_init(&gm, 32ULL << 20, hole, hole - 1, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "the MMIO hole ends at 0x3ffffff, before it starts");
+	assert_int_equal(gm_init(&gm, (2ULL << 20) + 4096, hole, hole, true, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(
+		err, "2101248 bytes of guest RAM are not a whole number of 2 MiB huge pages");
+	/* more than any address space: mmap refuses it, nothing is left mapped */
+	assert_int_equal(gm_init(&gm, 1ULL << 60, 1ULL << 61, 1ULL << 61, false, err, sizeof(err)),
+			 -ENOMEM);
+	assert_string_equal(err,
+			    "cannot map 1099511627776 MiB of guest RAM: Cannot allocate memory");
+	assert_int_equal(gm.nregions, 0);
 }
 
 int main(void)
@@ -111,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_add_region_rules),
 		cmocka_unit_test(test_read_write),
 		cmocka_unit_test(test_init_splits_around_hole),
+		cmocka_unit_test(test_init_says_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -222,7 +222,8 @@ static void test_register_where_told(void **state)
 
 	rtc_init(&other, &(struct rtc_config){ .port = 0x70 });
 	assert_int_equal(rtc_register(&other, &f->bus, err, sizeof(err)), -EEXIST);
-	assert_non_null(strstr(err, "cannot register the CMOS RTC at port 0x70"));
+	assert_string_equal(err, "cannot register the CMOS RTC at port 0x70: it overlaps cmos-rtc "
+				 "at 0x70..0x71");
 	assert_null(strchr(err, '\n'));
 	other.cfg.port = 0x170;
 	assert_int_equal(rtc_register(&other, &f->bus, err, sizeof(err)), 0);

@@ -665,7 +665,8 @@ static void test_register(void **state)
 	assert_int_equal(bus_read(&bus, 0xd0000000 + VIRTIO_MMIO_MAGIC_VALUE, &magic, 4), 0);
 	assert_memory_equal(&magic, "virt", 4);
 	assert_int_not_equal(virtio_mmio_register(&v->t, &bus, err, sizeof(err)), 0);
-	assert_non_null(strstr(err, "tdev: cannot place its window at 0xd0000000"));
+	assert_string_equal(err, "tdev: cannot place its window at 0xd0000000 on the MMIO bus: it "
+				 "overlaps tdev at 0xd0000000..0xd0000fff");
 	assert_null(strchr(err, '\n'));
 	bus_destroy(&bus);
 }

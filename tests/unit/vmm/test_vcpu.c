@@ -43,13 +43,6 @@ struct vm_fixture {
 	uint8_t pio_data, mmio_data;
 };
 
-static uint64_t fake_clock(void)
-{
-	static uint64_t now; /* one vCPU thread per test: no race */
-
-	return now += 1000;
-}
-
 static void on_stop(void *opaque, enum vcpu_stop why)
 {
 	struct vm_fixture *f = opaque;
@@ -109,7 +102,6 @@ static int vm_fixture_setup(void **state)
 		.ncpus = 1,
 		.pio = &f->pio,
 		.mmio = &f->mmio,
-		.now_ns = fake_clock,
 		.first_run_ns = &f->first_run_ns,
 		.stop = on_stop,
 		.stopping = on_stopping,
@@ -123,16 +115,19 @@ static int vm_fixture_setup(void **state)
 	f->vm_fd = f->env.vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, 0);
 	assert_true(f->vm_fd >= 0);
 	assert_int_equal(x86_vm_setup(f->kvm_fd, f->vm_fd, err, sizeof(err)), 0);
-	assert_int_equal(
-		gm_init(&f->mem, RAM_SIZE, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END, false), 0);
+	assert_int_equal(gm_init(&f->mem, RAM_SIZE, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END,
+				 false, err, sizeof(err)),
+			 0);
 	region = (struct kvm_userspace_memory_region){
 		.memory_size = RAM_SIZE,
 		.userspace_addr = (uint64_t)(uintptr_t)f->mem.regions[0].host,
 	};
 	assert_int_equal(ioctl(f->vm_fd, KVM_SET_USER_MEMORY_REGION, &region), 0);
 	assert_int_equal(x86_write_boot_tables(&f->mem), 0);
-	assert_int_equal(bus_register(&f->pio, PORT_DATA, 2, &pio_ops, f, NULL, "test"), 0);
-	assert_int_equal(bus_register(&f->mmio, MMIO_ADDR, 0x1000, &mmio_ops, f, NULL, "test"), 0);
+	assert_int_equal(bus_register(&f->pio, PORT_DATA, 2, &pio_ops, f, NULL, "test", NULL, 0),
+			 0);
+	assert_int_equal(
+		bus_register(&f->mmio, MMIO_ADDR, 0x1000, &mmio_ops, f, NULL, "test", NULL, 0), 0);
 	return 0;
 }
 
