@@ -11,9 +11,9 @@
 # the device code) come from each build. Set BENCHES to pick scripts
 # (default: all of run-all.sh's).
 set -euo pipefail
-cd "$(dirname "$0")"
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [ROUNDS]" >&2; exit 2; }
 old=$(realpath "$1"); new=$(realpath "$2"); rounds=${3:-2}
+cd "$(dirname "$0")"
 for b in "$old" "$new"; do
   [ -x "$b/vmm" ] || { echo "compare: $b/vmm missing: build it first" >&2; exit 1; }
 done
