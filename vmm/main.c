@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_dump.h"
 #include "vmm/vm.h"
 
 /* If fd 0, 1 or 2 is closed, the next open() would take its place and we
@@ -44,6 +45,7 @@ static void block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
+	sigaddset(&set, VCPU_DUMP_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
 }

@@ -17,6 +17,7 @@
 #include "arch/x86/pvm.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "vmm/vcpu_dump.h"
 
 static void kick_handler(int sig)
 {
@@ -217,11 +218,16 @@ static void *vcpu_thread(void *arg)
 	while (!env->stopping(env->opaque)) {
 		int ret = vcpu_run_once(vcpu);
 
+		/* after the immediate_exit reset in vcpu_run_once: a dump request
+		 * made after it still finds its kick pending (vcpu_dump.h) */
+		vcpu_dump_answer(vcpu);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret < 0 || !handle_exit(vcpu))
 			break;
 	}
+	__atomic_store_n(&vcpu->exited, 1, __ATOMIC_RELEASE);
+	vcpu_dump_answer(vcpu); /* a request that came while we were leaving */
 	return NULL;
 }
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/bus.h"
+#include "arch/x86/elf_syms.h"
 #include "base/guest_mem.h"
 #include "vmm/exit_trace.h"
 
@@ -40,6 +41,10 @@ struct vcpu_env {
 	 * the faulting instruction from (arch/x86/pvm.h). */
 	const struct guest_mem *pvm_mem;
 	bool trace; /* --trace-exits: count exits by address, time them */
+	/* For the state dump (vcpu_dump.h): guest RAM, to read the stack, and
+	 * the kernel's symbols (may be empty, or NULL). */
+	const struct guest_mem *mem;
+	const struct elf_syms *syms;
 	/* vCPU 0 stores clock_monotonic_ns() here just before its first
 	 * KVM_RUN */
 	uint64_t *first_run_ns;
@@ -57,6 +62,13 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	struct exit_trace_cpu trace;
+	/* vcpu_dump.c: a request (set by the dumper, taken by this thread),
+	 * the answer and whether it is ready, and whether the thread has left
+	 * its loop (then the dumper reads the state itself). Atomics. */
+	int dump_pending;
+	int dump_ready;
+	int exited;
+	char dump_text[2048];
 };
 
 /* Create vCPU `id` (KVM_CREATE_VCPU, map kvm_run, CPUID, MSRs, FPU, LAPIC);

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_dump.h"
 
 #define KVM_API_EXPECTED 12
 
@@ -161,7 +162,7 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	struct e820_entry e820[E820_MAX_ENTRIES];
 	struct x86_boot_result boot;
 	struct acpi_config acpi;
-	char *cmdline, *virtio;
+	char *cmdline, *virtio, err[256];
 	int n, ret;
 
 	n = e820_build(&vm->mem, e820, E820_MAX_ENTRIES);
@@ -219,6 +220,10 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	}
 	*entry = boot.entry;
 	*zero_page = boot.zero_page;
+	/* optional: without symbols the state dump shows bare addresses */
+	err[0] = '\0';
+	if (elf_syms_load(&vm->syms, vm->cfg->kernel, err, sizeof(err)) < 0)
+		log_warn("kernel symbols not read (the vCPU dump shows addresses only): %s", err);
 	return 0;
 }
 
@@ -282,6 +287,10 @@ static void signal_handler(struct el_source *src, uint32_t events)
 
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == VCPU_DUMP_SIGNAL) {
+		vcpu_dump_all(vm->vcpus, vm->nstarted, stderr);
+		return;
+	}
 	log_info("stopping on signal %u", si.ssi_signo);
 	vm_request_stop(vm, VM_STOP_SIGNAL, VM_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
 }
@@ -293,7 +302,8 @@ static void timer_handler(struct el_source *src, uint32_t events)
 
 	if (read(vm->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	log_warn("timeout: the guest ran for %g s", vm->cfg->timeout_sec);
+	log_warn("timeout: the guest ran for %g s; where its vCPUs were:", vm->cfg->timeout_sec);
+	vcpu_dump_all(vm->vcpus, vm->nstarted, stderr);
 	vm_request_stop(vm, VM_STOP_TIMEOUT, VM_EXIT_TIMEOUT);
 }
 
@@ -360,6 +370,7 @@ static int vm_setup_event_sources(struct vm *vm)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VCPU_DUMP_SIGNAL);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0)
 		return -errno;
@@ -434,6 +445,8 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 		.mmio = &vm->mmio,
 		.pvm_mem = vm->pvm ? &vm->mem : NULL,
 		.trace = vm->cfg->trace_exits,
+		.mem = &vm->mem,
+		.syms = &vm->syms,
 		.first_run_ns = &vm->first_run_ns,
 		.stop = vm_vcpu_stop,
 		.stopping = vm_vcpu_stopping,
@@ -658,6 +671,7 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
+	elf_syms_free(&vm->syms);
 	vm_virtio_destroy(vm);
 	serial_destroy(&vm->serial);
 	platform_destroy(&vm->platform);

@@ -73,6 +73,7 @@ struct vm {
 	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk, then one per --net */
 	unsigned int nvirtio;
 
+	struct elf_syms syms;	  /* the kernel's symbols, for the vCPU state dump */
 	struct vcpu_env vcpu_env; /* what every vCPU gets from the VM */
 	struct vcpu *vcpus;
 	unsigned int ncpus;
