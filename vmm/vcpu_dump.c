@@ -26,6 +26,7 @@
 #define APIC_BASE_ADDR	  0xfffff000ULL
 #define DUMP_STACK_WORDS  128 /* how far up the stack to look for return addresses */
 #define DUMP_STACK_FRAMES 10
+#define DUMP_CODE_BYTES	  12
 #define DUMP_WAIT_NS	  (1000ULL * 1000 * 1000)
 
 /* Local APIC registers (Intel SDM vol. 3, table 11-1): offsets in the
@@ -175,6 +176,26 @@ static void put_stack(struct dump_buf *b, int fd, const struct vcpu_env *env, ui
 	put(b, found ? "\n" : " (no kernel addresses)\n");
 }
 
+/* The instruction bytes at rip: which instruction a spinning vCPU is on. */
+static void put_code(struct dump_buf *b, int fd, const struct vcpu_env *env, uint64_t linear)
+{
+	struct kvm_translation tr = { .linear_address = linear };
+	uint8_t code[DUMP_CODE_BYTES];
+	unsigned int i, n = DUMP_CODE_BYTES;
+
+	if (!env->mem || ioctl(fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return;
+	/* stop at the page end: the next page may map elsewhere */
+	if (n > 0x1000 - (linear & 0xfff))
+		n = 0x1000 - (unsigned int)(linear & 0xfff);
+	if (gm_read(env->mem, tr.physical_address, code, n) < 0)
+		return;
+	put(b, "  code at rip:");
+	for (i = 0; i < n; i++)
+		put(b, " %02x", code[i]);
+	put(b, "\n");
+}
+
 void vcpu_dump_format(struct vcpu *vcpu, char *out, size_t len)
 {
 	struct dump_buf b = { .p = out, .len = len };
@@ -202,6 +223,7 @@ void vcpu_dump_format(struct vcpu *vcpu, char *out, size_t len)
 	    sregs.cs.selector, sregs.ss.selector, (unsigned long long)sregs.cr0,
 	    (unsigned long long)sregs.cr2, (unsigned long long)sregs.cr3,
 	    (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
+	put_code(&b, vcpu->fd, vcpu->env, sregs.cs.base + regs.rip);
 	put_lapic(&b, vcpu->fd, &sregs);
 	if ((sregs.efer & EFER_LMA) && sregs.cs.l)
 		put_stack(&b, vcpu->fd, vcpu->env, regs.rsp);

@@ -18,6 +18,8 @@
 
 #include "base/err.h"
 
+#define ELF_SYMS_LABEL_REACH 0x10000ULL
+
 /* A range [off, off + size) lies inside the file. */
 static bool file_range_ok(uint64_t off, uint64_t size, size_t len)
 {
@@ -169,8 +171,10 @@ const char *elf_syms_lookup(const struct elf_syms *syms, uint64_t addr, uint64_t
 		return NULL;
 	s = &syms->syms[lo - 1];
 	/* A sized symbol ends where it says; an unsized one (an asm label)
-	 * reaches to the next symbol, which the search already ensured. */
-	if (s->size && addr - s->addr >= s->size)
+	 * reaches to the next symbol, but not further than ELF_SYMS_LABEL_REACH:
+	 * else a marker like __per_cpu_end (a small per-CPU offset) would name
+	 * every address up to the kernel text, the direct map included. */
+	if (addr - s->addr >= (s->size ? s->size : ELF_SYMS_LABEL_REACH))
 		return NULL;
 	if (offset)
 		*offset = addr - s->addr;
