@@ -132,7 +132,7 @@ static void put_lapic(struct dump_buf *b, int fd, const struct kvm_sregs *sregs)
 	uint64_t base = sregs->apic_base;
 
 	put(b, "  lapic: base %#llx (%s%s%s)", (unsigned long long)(base & APIC_BASE_ADDR),
-	    !(base & APIC_BASE_ENABLE) ? "disabled"
+	    !(base & APIC_BASE_ENABLE)	? "disabled"
 	    : (base & APIC_BASE_X2APIC) ? "x2APIC"
 					: "xAPIC",
 	    base & APIC_BASE_BSP ? ", BSP" : "", "");
@@ -207,7 +207,8 @@ void vcpu_dump_format(struct vcpu *vcpu, char *out, size_t len)
 	put(&b, "vCPU %u: ", vcpu->id);
 	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0)
 		put(&b, "%s, ", vcpu_dump_mp_state(mp.mp_state));
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
 		put(&b, "cannot read registers: %s\n", strerror(errno));
 		return;
 	}

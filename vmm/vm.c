@@ -457,6 +457,9 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
 		return ret;
 	}
+	if (vm->pvm)
+		log_debug("PVM: not offering the hypercall-based paravirt features %#x",
+			  pvm_cpuid_fixup(cpuid));
 	ret = -ENOMEM;
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {

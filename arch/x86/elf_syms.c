@@ -34,8 +34,9 @@ static int read_shdr(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, unsig
 	uint64_t off = eh->e_shoff + (uint64_t)i * sizeof(*sh); /* checked by the caller */
 
 	memcpy(sh, buf + off, sizeof(*sh)); /* buf need not be aligned */
-	return file_range_ok(sh->sh_offset, sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size, len) ? 0
-											 : -ENOEXEC;
+	return file_range_ok(sh->sh_offset, sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size, len)
+		       ? 0
+		       : -ENOEXEC;
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -84,8 +85,7 @@ static int copy_syms(struct elf_syms *syms, const uint8_t *buf, const Elf64_Shdr
 	return 0;
 }
 
-int elf_syms_parse(struct elf_syms *syms, const uint8_t *buf, size_t len, char *err,
-		   size_t errlen)
+int elf_syms_parse(struct elf_syms *syms, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	Elf64_Ehdr eh;
 	Elf64_Shdr sh, strtab;
@@ -93,8 +93,7 @@ int elf_syms_parse(struct elf_syms *syms, const uint8_t *buf, size_t len, char *
 	int ret;
 
 	memset(syms, 0, sizeof(*syms));
-	if (len < sizeof(eh) || memcmp(buf, ELFMAG, SELFMAG) != 0 ||
-	    buf[EI_CLASS] != ELFCLASS64)
+	if (len < sizeof(eh) || memcmp(buf, ELFMAG, SELFMAG) != 0 || buf[EI_CLASS] != ELFCLASS64)
 		return err_set(err, errlen, -ENOEXEC, "not an ELF64 file");
 	memcpy(&eh, buf, sizeof(eh));
 	if (eh.e_shnum == 0)

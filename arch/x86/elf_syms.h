@@ -19,8 +19,8 @@
 
 struct elf_sym {
 	uint64_t addr;
-	uint64_t size;	 /* 0: unknown (the next symbol bounds it) */
-	uint32_t name;	 /* offset in elf_syms.strtab */
+	uint64_t size; /* 0: unknown (the next symbol bounds it) */
+	uint32_t name; /* offset in elf_syms.strtab */
 };
 
 struct elf_syms {
@@ -33,8 +33,8 @@ struct elf_syms {
 /* Parse the .symtab of the ELF64 image buf/len into syms (which it first
  * clears). A valid ELF file without a symbol table (a stripped vmlinux)
  * gives an empty table and 0; a malformed one -ENOEXEC with err set. */
-int elf_syms_parse(struct elf_syms *syms, const uint8_t *buf, size_t len, char *err,
-		   size_t errlen) __attribute__((warn_unused_result));
+int elf_syms_parse(struct elf_syms *syms, const uint8_t *buf, size_t len, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* The same from a file (-errno if it cannot be read; a file that is not ELF,
  * such as a bzImage, gives an empty table and 0). */

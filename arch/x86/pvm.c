@@ -29,6 +29,23 @@ const char *pvm_cmdline_extra(void)
 	       "avx,avx2,fma,f16c,sse4_1,sse4_2,ssse3,invpcid,pcid,rdtscp";
 }
 
+uint32_t pvm_cpuid_fixup(struct kvm_cpuid2 *cpuid)
+{
+	uint32_t i, cleared = 0;
+
+	/* 0x40000001 is KVM_CPUID_FEATURES at KVM's usual base 0x40000000
+	 * (KVM_GET_SUPPORTED_CPUID does not move it: no Hyper-V leaves) */
+	for (i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function != 0x40000001)
+			continue;
+		cleared |= e->eax & PVM_KVM_HYPERCALL_FEATURES;
+		e->eax &= ~PVM_KVM_HYPERCALL_FEATURES;
+	}
+	return cleared;
+}
+
 /* The first byte of the faulting instruction: from the exit itself when KVM
  * reports the bytes, else by translating RIP and reading guest memory. */
 static int insn_first_byte(int vcpu_fd, const struct kvm_run *run, const struct guest_mem *gm,

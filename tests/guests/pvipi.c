@@ -24,17 +24,17 @@
 
 #include "lib/guest.h"
 
-#define LAPIC_BASE	     0xfee00000ULL
-#define LAPIC_ID	     0x20
-#define LAPIC_SVR	     0xf0
-#define LAPIC_IRR	     0x200
-#define KVM_CPUID_FEATURES   0x40000001
-#define KVM_FEATURE_PV_IPI   11
-#define KVM_HC_SEND_IPI	     10
-#define KVM_HC_UNKNOWN	     0x7fff
-#define KVM_ENOSYS	     1000
-#define IPI_VECTOR	     0xfb /* Linux's CALL_FUNCTION_SINGLE_VECTOR */
-#define APIC_DM_FIXED	     0x000
+#define LAPIC_BASE	   0xfee00000ULL
+#define LAPIC_ID	   0x20
+#define LAPIC_SVR	   0xf0
+#define LAPIC_IRR	   0x200
+#define KVM_CPUID_FEATURES 0x40000001
+#define KVM_FEATURE_PV_IPI 11
+#define KVM_HC_SEND_IPI	   10
+#define KVM_HC_UNKNOWN	   0x7fff
+#define KVM_ENOSYS	   1000
+#define IPI_VECTOR	   0xfb /* Linux's CALL_FUNCTION_SINGLE_VECTOR */
+#define APIC_DM_FIXED	   0x000
 
 int guest_main(uint64_t zero_page);
 

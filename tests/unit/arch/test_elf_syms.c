@@ -237,8 +237,8 @@ static void test_load_self(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lookup),	   cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_bad_names),  cmocka_unit_test(test_no_symtab),
+		cmocka_unit_test(test_lookup),	  cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_bad_names), cmocka_unit_test(test_no_symtab),
 		cmocka_unit_test(test_load_self),
 	};
 
