@@ -5,6 +5,7 @@
     python3 tests/linux/boot_test.py [--vmm build/vmm] [--kernel vmlinux]
                                      [--initrd initramfs.cpio] [--timeout 900]
                                      [--root-disk [root.qcow2]] [--virtio-cmdline]
+                                     [--xapic]
 
 The kernel and initramfs default to those named in
 ${VMM_CACHE:-~/.cache/vmm}/current.env (written by guest-images/build-all.sh).
@@ -32,7 +33,9 @@ root=/dev/vda, and also requires the virtio-blk disk to appear, ext4 to mount
 it and the kernel to start /sbin/init from it; afterwards `qemu-img check`
 must find the overlay (which the kernel wrote to when mounting) clean. With
 --virtio-cmdline vmm announces the disk with virtio_mmio.device= instead of
-in the DSDT.
+in the DSDT. With --xapic the kernel runs its LAPICs in xAPIC mode
+(nox2apic), which on PVM hosts hung at the SMP bring-up until vmm stopped
+offering the hypercall-based paravirt features there (issue 15).
 
 On PVM hosts the test uses the small initramfs (INITRD_MINI: a static
 /init of a few KiB) unless --initrd is given: user space cannot run there
@@ -182,6 +185,9 @@ def parse_args():
                    "ROOTFS of current.env) instead of an initramfs")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
+    p.add_argument("--xapic", action="store_true",
+                   help="boot with nox2apic: the LAPIC stays in xAPIC mode (issue 15), "
+                        "and the log must not show x2APIC enabled")
     p.add_argument("--net-dhcp", action="store_true",
                    help="add a NIC on user networking (--net user) and boot with ip=dhcp: "
                         "the kernel must get 10.0.2.15 from vmm's DHCP server")
@@ -240,6 +246,8 @@ def main():
             cmdline += " acpi=off"
     else:
         cmd += ["--initrd", args.initrd]
+    if args.xapic:
+        cmdline += " nox2apic"
     if args.net_dhcp:
         cmd += ["--net", "user"]
         cmdline += " ip=dhcp"
@@ -308,6 +316,9 @@ def main():
     else:
         if "user space" not in seen:
             failures.append("/init did not print 'vmm-guest: init running'")
+    x2apic = [l for l in lines if re.search(r"x2apic enabled|APIC routing to .*x2apic", l)]
+    if args.xapic and x2apic:
+        failures.append("nox2apic, but the kernel switched to x2APIC: " + x2apic[0])
     if status != expect_status:
         failures.append(f"vmm exit status {status}, expected {expect_status}")
     bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops|"
