@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/cpu.h"
+#include "arch/x86/pvm.h"
 #include "base/layout.h"
 
 static struct kvm_cpuid2 *make_cpuid(void)
@@ -116,6 +117,24 @@ static void test_cpuid_single_cpu(void **state)
 	free(c);
 }
 
+/* On PVM the KVM features that are hypercalls are withdrawn (issue 15): this
+ * host's 0x40000001 EAX (0x1007efb) loses PV_UNHALT, PV_SEND_IPI and
+ * PV_SCHED_YIELD; kvm-clock, steal time, PV EOI, PV TLB flush... stay. */
+static void test_pvm_cpuid_fixup(void **state)
+{
+	struct kvm_cpuid2 *c = make_cpuid();
+
+	(void)state;
+	c->entries[c->nent++] =
+		(struct kvm_cpuid_entry2){ .function = 0x40000001, .eax = 0x1007efb, .edx = 1 };
+	assert_int_equal(pvm_cpuid_fixup(c), (1u << 7) | (1u << 11) | (1u << 13));
+	assert_int_equal(leaf(c, 0x40000001, 0)->eax, 0x1007efbu & ~0x2880u);
+	assert_int_equal(leaf(c, 0x40000001, 0)->edx, 1);   /* hints untouched */
+	assert_int_equal(leaf(c, 0x1, 0)->ecx, 0x7ffafbff); /* other leaves too */
+	assert_int_equal(pvm_cpuid_fixup(c), 0);	    /* nothing left to clear */
+	free(c);
+}
+
 static void test_boot_tables(void **state)
 {
 	struct guest_mem gm = { 0 };
@@ -165,6 +184,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpuid_apic_ids_and_topology),
 		cmocka_unit_test(test_cpuid_single_cpu),
+		cmocka_unit_test(test_pvm_cpuid_fixup),
 		cmocka_unit_test(test_boot_tables),
 		cmocka_unit_test(test_boot_tables_need_ram),
 	};

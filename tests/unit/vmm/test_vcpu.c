@@ -22,6 +22,7 @@
 #include "arch/x86/vm.h"
 #include "base/layout.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_dump.h"
 
 #define RAM_SIZE   (16ULL << 20)
 #define CODE_ADDR  LAYOUT_KERNEL_START
@@ -147,8 +148,8 @@ static int vm_fixture_teardown(void **state)
 	return 0;
 }
 
-/* Create vCPU 0 at `code` and run it until its thread ends. */
-static void run_code(struct vm_fixture *f, const uint8_t *code, size_t len, bool kick)
+/* Create vCPU 0 at `code` and start its thread. */
+static void start_code(struct vm_fixture *f, const uint8_t *code, size_t len)
 {
 	struct kvm_cpuid2 *cpuid;
 	int ret;
@@ -162,6 +163,12 @@ static void run_code(struct vm_fixture *f, const uint8_t *code, size_t len, bool
 	free(cpuid);
 	assert_int_equal(x86_vcpu_set_boot_regs(f->vcpu.fd, CODE_ADDR, 0), 0);
 	assert_int_equal(vcpu_start(&f->vcpu), 0);
+}
+
+/* Create vCPU 0 at `code` and run it until its thread ends. */
+static void run_code(struct vm_fixture *f, const uint8_t *code, size_t len, bool kick)
+{
+	start_code(f, code, len);
 	if (kick) {
 		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
 		__atomic_store_n(&f->stopping, true, __ATOMIC_RELEASE);
@@ -224,6 +231,68 @@ static void test_kick_ends_a_spinning_vcpu(void **state)
 	assert_int_equal(f->stops, 0);
 }
 
+/* The state dump (vcpu_dump.c) of a vCPU spinning in "spin": asked of the
+ * running thread, which answers and runs on; then of a stopped vCPU, which
+ * the dumper reads itself. */
+static void test_dump_names_a_spinning_vcpu(void **state)
+{
+	static const uint8_t code[] = { 0x90, 0xeb, 0xfd /* nop; jmp back */ };
+	static char strtab[] = "\0spin";
+	struct elf_sym sym = { .addr = CODE_ADDR, .size = sizeof(code), .name = 1 };
+	struct elf_syms syms = { .syms = &sym, .nsyms = 1, .strtab = strtab, .strtab_len = 6 };
+	struct vm_fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	f->env.mem = &f->mem;
+	f->env.syms = &syms;
+	start_code(f, code, sizeof(code));
+	nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	vcpu_dump_all(&f->vcpu, 1, out);
+	fclose(out);
+	assert_non_null(strstr(text, "vmm: vCPU 0: runnable, 64-bit, rip 0x10000"));
+	assert_non_null(strstr(text, " <spin+"));
+	assert_non_null(strstr(text, "code at rip: "));
+	assert_non_null(strstr(text, "lapic: base 0xfee00000 (xAPIC, BSP) id 0"));
+	assert_null(strstr(text, "did not answer"));
+	free(text);
+	assert_int_equal(f->stops, 0); /* the dump did not stop it */
+	assert_false(__atomic_load_n(&f->vcpu.exited, __ATOMIC_ACQUIRE));
+
+	__atomic_store_n(&f->stopping, true, __ATOMIC_RELEASE);
+	vcpu_kick(&f->vcpu);
+	vcpu_join(&f->vcpu);
+	out = open_memstream(&text, &len);
+	vcpu_dump_all(&f->vcpu, 1, out);
+	fclose(out);
+	assert_non_null(strstr(text, "vmm: vCPU 0: runnable, 64-bit, rip 0x10000"));
+	free(text);
+}
+
+static void test_dump_names_modes(void **state)
+{
+	struct kvm_sregs s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_string_equal(vcpu_dump_mode(&s), "real mode");
+	s.cr0 = 1;
+	assert_string_equal(vcpu_dump_mode(&s), "16-bit protected");
+	s.cs.db = 1;
+	assert_string_equal(vcpu_dump_mode(&s), "32-bit protected");
+	s.efer = 1 << 10; /* LMA */
+	assert_string_equal(vcpu_dump_mode(&s), "compatibility (32-bit in long mode)");
+	s.cs.l = 1;
+	s.cs.db = 0;
+	assert_string_equal(vcpu_dump_mode(&s), "64-bit");
+	assert_string_equal(vcpu_dump_mp_state(KVM_MP_STATE_INIT_RECEIVED),
+			    "wait-for-SIPI (INIT received)");
+	assert_string_equal(vcpu_dump_mp_state(99), "unknown MP state");
+}
+
 static void test_create_fails_cleanly(void **state)
 {
 	struct vm_fixture *f = *state;
@@ -249,6 +318,9 @@ int main(void)
 						vm_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails_cleanly, vm_fixture_setup,
 						vm_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dump_names_a_spinning_vcpu, vm_fixture_setup,
+						vm_fixture_teardown),
+		cmocka_unit_test(test_dump_names_modes),
 	};
 
 	vcpu_install_kick_handler(); /* or the kick signal would end the test */
