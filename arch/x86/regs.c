@@ -156,17 +156,20 @@ static int set_msrs(int vcpu_fd)
 		 * frequency!"). Last: hosts that refuse it (Intel) stop here. */
 		{ MSR_K7_HWCR, HWCR_TSC_FREQ_SEL },
 	};
-	struct {
+	/* struct kvm_msrs ends in a flexible array: room for it in a union
+	 * (a struct with the header first is a GNU extension clang rejects) */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[sizeof(init) / sizeof(init[0])];
+		uint8_t room[sizeof(struct kvm_msrs) +
+			     sizeof(init) / sizeof(init[0]) * sizeof(struct kvm_msr_entry)];
 	} msrs;
 	unsigned int i, n = sizeof(init) / sizeof(init[0]);
 	int ret;
 
 	memset(&msrs, 0, sizeof(msrs));
 	for (i = 0; i < n; i++) {
-		msrs.entries[i].index = init[i].index;
-		msrs.entries[i].data = init[i].data;
+		msrs.hdr.entries[i].index = init[i].index;
+		msrs.hdr.entries[i].data = init[i].data;
 	}
 	msrs.hdr.nmsrs = n;
 	ret = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
