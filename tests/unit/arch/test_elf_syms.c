@@ -82,17 +82,24 @@ static const char *lookup(const struct elf_syms *s, uint64_t addr, uint64_t *off
 	return elf_syms_lookup(s, addr, off);
 }
 
+/* Parse f, which must succeed with `nsyms` symbols kept. */
+static void parse_ok(const struct built *f, struct elf_syms *s, size_t nsyms)
+{
+	char err[128] = "";
+
+	assert_int_equal(elf_syms_parse(s, f->b, sizeof(f->b), err, sizeof(err)), 0);
+	assert_int_equal(s->nsyms, nsyms);
+}
+
 static void test_lookup(void **state)
 {
 	struct elf_syms s;
 	struct built f;
-	char err[128] = "";
 	uint64_t off;
 
 	(void)state;
 	build(&f);
-	assert_int_equal(elf_syms_parse(&s, f.b, sizeof(f.b), err, sizeof(err)), 0);
-	assert_int_equal(s.nsyms, 3); /* spin, halt_label, later */
+	parse_ok(&f, &s, 3); /* spin, halt_label, later */
 	assert_null(lookup(&s, 0xfff, &off));
 	assert_string_equal(lookup(&s, 0x1000, &off), "spin");
 	assert_int_equal(off, 0);
@@ -173,7 +180,6 @@ static void test_bad_names(void **state)
 {
 	struct elf_syms s;
 	struct built f;
-	char err[128] = "";
 	uint64_t off;
 
 	(void)state;
@@ -181,8 +187,7 @@ static void test_bad_names(void **state)
 	put32(&f, SYM_OFF + 2 * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_name), 0xffff);
 	/* cut the string table inside "later" */
 	put64(&f, SHDR(2, sh_size), sizeof(STRINGS) - 4);
-	assert_int_equal(elf_syms_parse(&s, f.b, sizeof(f.b), err, sizeof(err)), 0);
-	assert_int_equal(s.nsyms, 2);
+	parse_ok(&f, &s, 2);
 	assert_null(lookup(&s, 0x1000, &off));
 	assert_string_equal(lookup(&s, 0x13000, &off), "lat");
 	elf_syms_free(&s);
@@ -192,14 +197,12 @@ static void test_no_symtab(void **state)
 {
 	struct elf_syms s;
 	struct built f;
-	char err[128] = "";
 	uint64_t off;
 
 	(void)state;
 	build(&f);
 	put32(&f, SHDR(1, sh_type), SHT_PROGBITS); /* a stripped file */
-	assert_int_equal(elf_syms_parse(&s, f.b, sizeof(f.b), err, sizeof(err)), 0);
-	assert_int_equal(s.nsyms, 0);
+	parse_ok(&f, &s, 0);
 	assert_null(lookup(&s, 0x1000, &off));
 	elf_syms_free(&s);
 }
