@@ -266,8 +266,12 @@ void vcpu_dump_all(struct vcpu *vcpus, unsigned int n, FILE *out)
 	for (i = 0; i < n; i++) {
 		__atomic_store_n(&vcpus[i].dump_ready, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&vcpus[i].dump_pending, 1, __ATOMIC_RELEASE);
+		/* a thread that has left its loop is read below (and may have
+		 * been joined: no signal to it) */
+		if (__atomic_load_n(&vcpus[i].exited, __ATOMIC_ACQUIRE))
+			continue;
 		/* immediate_exit for a thread about to enter KVM_RUN, the signal
-		 * for one inside it (as vcpu_kick, which also stops nothing) */
+		 * for one inside it (as vcpu_kick does, but nothing stops) */
 		__atomic_store_n(&vcpus[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(vcpus[i].thread, VCPU_KICK_SIGNAL);
 	}
