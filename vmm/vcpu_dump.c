@@ -140,7 +140,11 @@ static void put_lapic(struct dump_buf *b, int fd, const struct kvm_sregs *sregs)
 		put(b, " KVM_GET_LAPIC: %s\n", strerror(errno));
 		return;
 	}
-	put(b, " id %#x ldr %#x dfr %#x svr %#x tpr %#x esr %#x\n", lapic_reg(&l, APIC_ID),
+	/* KVM_GET_LAPIC gives the ID register in xAPIC format, the id in bits
+	 * 24..31 (SDM 10.4.6), in x2APIC mode too unless KVM_CAP_X2APIC_API
+	 * is enabled, which vmm does not do. Print the id itself, as the MADT
+	 * and Linux name it. */
+	put(b, " id %u ldr %#x dfr %#x svr %#x tpr %#x esr %#x\n", lapic_reg(&l, APIC_ID) >> 24,
 	    lapic_reg(&l, APIC_LDR), lapic_reg(&l, APIC_DFR), lapic_reg(&l, APIC_SVR),
 	    lapic_reg(&l, APIC_TPR), lapic_reg(&l, APIC_ESR));
 	put(b, "         icr %#x:%08x isr %d irr %d timer lvt %#x tmict %u tmcct %u\n",
