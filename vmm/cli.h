@@ -12,6 +12,7 @@
 
 #include "devices/disk/disk.h"
 #include "devices/net/net_config.h"
+#include "devices/net/vde.h"
 
 #define CLI_MIN_MEM	(16ULL << 20)
 #define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
@@ -43,7 +44,8 @@ struct cli_disk {
 };
 
 /*
- * --net user[,OPT...] | --net tap[,OPT...] (see cli_net.c and --help)
+ * --net user[,OPT...] | --net tap[,OPT...] | --net vde[,OPT...] (see cli_net.c
+ * and --help)
  *
  * A NIC's backend configuration is embedded as the backend's own config
  * struct (devices/net/net_config.h): a plain value type with no pointers or
@@ -51,12 +53,17 @@ struct cli_disk {
  * options up front) and the backend use. Mirroring it here would only add a
  * translation step, as the disks' aio enum once did.
  */
-enum cli_net_kind { CLI_NET_USER, CLI_NET_TAP };
+enum cli_net_kind {
+	CLI_NET_USER,
+	CLI_NET_TAP,
+	CLI_NET_VDE,
+};
 struct cli_net {
 	enum cli_net_kind kind;
 	uint8_t mac[6];
 	struct netbe_user_config user; /* CLI_NET_USER */
 	struct netbe_tap_config tap;   /* CLI_NET_TAP */
+	struct netbe_vde_config vde;   /* CLI_NET_VDE */
 };
 
 struct vmm_config {

@@ -5,8 +5,9 @@
  *   --net user[,mac=M][,net=A/N][,host=A][,dns=A][,dhcpstart=A][,restrict=on|off]
  *             [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
  *   --net tap[,ifname=NAME][,bridge=BR][,mac=M][,vnet_hdr=on|off]
+ *   --net vde[,sock=DIR_OR_URL][,mac=M][,port=N][,group=G][,mode=OCTAL]
  *
- * The option names and defaults are QEMU's (-netdev user / -netdev tap), so
+ * The option names and defaults are QEMU's (-netdev user / tap / vde), so
  * what users already know carries over. Two deliberate differences: an
  * empty HOSTADDR in hostfwd binds 127.0.0.1, not every interface (write
  * 0.0.0.0 for that), and host=/dns=/dhcpstart= follow net= when not given
@@ -217,6 +218,67 @@ static int parse_tap_opt(const char *opt, const char *val, struct netbe_tap_conf
 		       "--net tap: unknown option '%s' (mac=, ifname=, bridge=, vnet_hdr=)", opt);
 }
 
+/* sock=: a path, or SCHEME://... with a scheme of letters, digits, '+',
+ * '-', '.' (RFC 3986 3.1), which names the libvdeplug plugin. Whether that
+ * plugin exists is libvdeplug's to say, when the backend connects. */
+static int check_vde_sock(const char *v)
+{
+	const char *sep = strstr(v, "://");
+	const char *p;
+
+	if (strlen(v) >= NETBE_VDE_SOCK_MAX)
+		return -ENAMETOOLONG;
+	if (!sep)
+		return 0;
+	if (sep == v || !isalpha((unsigned char)v[0]))
+		return -EINVAL;
+	for (p = v; p < sep; p++)
+		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+			return -EINVAL;
+	return 0;
+}
+
+static int parse_vde_opt(const char *opt, const char *val, struct netbe_vde_config *d, char *err,
+			 size_t errlen)
+{
+	unsigned long v;
+	char *end;
+
+	if (!strcmp(opt, "sock") && val) {
+		int ret = check_vde_sock(val);
+
+		if (ret)
+			return err_set(err, errlen, ret,
+				       "--net vde: bad sock '%s' (a switch directory, or a "
+				       "vdeplug URL SCHEME://...%s)",
+				       val, ret == -ENAMETOOLONG ? ", under 512 bytes" : "");
+		strcpy(d->sock, val);
+		return 0;
+	}
+	if (!strcmp(opt, "port") && val) {
+		if (cli_parse_uint(val, 65535, &v) < 0)
+			return -EINVAL;
+		d->port = (unsigned int)v;
+		return 0;
+	}
+	if (!strcmp(opt, "group") && val) {
+		if (!*val || strlen(val) >= NETBE_VDE_GROUP_MAX)
+			return -EINVAL;
+		strcpy(d->group, val);
+		return 0;
+	}
+	if (!strcmp(opt, "mode") && val) {
+		errno = 0;
+		v = strtoul(val, &end, 8);
+		if (!*val || *end || errno || v > 0777)
+			return -EINVAL;
+		d->mode = (unsigned int)v;
+		return 0;
+	}
+	return err_set(err, errlen, -ENOENT,
+		       "--net vde: unknown option '%s' (mac=, sock=, port=, group=, mode=)", opt);
+}
+
 /* Fill what was not given from net=, then check the whole configuration. */
 static int finish_user(struct netbe_user_config *u, const struct user_given *given, char *err,
 		       size_t errlen)
@@ -260,9 +322,12 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	} else if (opt && !strcmp(opt, "tap")) {
 		n->kind = CLI_NET_TAP;
 		n->tap.vnet_hdr = true;
+	} else if (opt && !strcmp(opt, "vde")) {
+		n->kind = CLI_NET_VDE;
+		n->vde.mode = 0700; /* QEMU's default */
 	} else {
-		ret = err_set(err, errlen, -EINVAL, "--net: '%s' is not user[,...] or tap[,...]",
-			      arg);
+		ret = err_set(err, errlen, -EINVAL,
+			      "--net: '%s' is not user[,...], tap[,...] or vde[,...]", arg);
 		goto out;
 	}
 	kind = opt;
@@ -278,6 +343,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 			ret = parse_mac(val, n->mac);
 		else if (n->kind == CLI_NET_USER)
 			ret = parse_user_opt(opt, val, &n->user, &given, err, errlen);
+		else if (n->kind == CLI_NET_VDE)
+			ret = parse_vde_opt(opt, val, &n->vde, err, errlen);
 		else
 			ret = parse_tap_opt(opt, val, &n->tap, err, errlen);
 		if (ret) {
@@ -289,6 +356,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	}
 	if (n->kind == CLI_NET_USER)
 		ret = finish_user(&n->user, &given, err, errlen);
+	/* the backend watches for its own MAC coming back from the switch */
+	memcpy(n->vde.mac, n->mac, sizeof(n->vde.mac));
 out:
 	free(copy);
 	return ret < 0 ? ret : 0;

@@ -29,6 +29,7 @@
 #include "devices/disk/disk.h"
 #include "devices/net/slirp.h"
 #include "devices/net/tap.h"
+#include "devices/net/vde.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
@@ -118,12 +119,19 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 	snprintf(v->name, sizeof(v->name), "virtio-net eth%u", i);
 	if (cn->kind == CLI_NET_USER)
 		ret = netbe_slirp_create(&cn->user, &vm->loop, &v->net.backend, err, sizeof(err));
+	else if (cn->kind == CLI_NET_VDE)
+		ret = netbe_vde_create(&cn->vde, &vm->loop, &v->net.backend, err, sizeof(err));
 	else
 		ret = netbe_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
+		static const char *const kinds[] = {
+			[CLI_NET_USER] = "user",
+			[CLI_NET_TAP] = "tap",
+			[CLI_NET_VDE] = "vde",
+		};
+
 		/* The backend says what failed; the flag is ours to name. */
-		log_err("--net %s: %s", cn->kind == CLI_NET_USER ? "user" : "tap",
-			err[0] ? err : strerror(-ret));
+		log_err("--net %s: %s", kinds[cn->kind], err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	log_net(v, i);
