@@ -15,6 +15,9 @@ PACKAGES=(
   rsync kmod
   # networking: ip(8) for the tap test's namespace and bridge
   iproute2
+  # VDE: libvdeplug for --net vde; vde_switch, vde_plug and its slirp plugin
+  # for the tests' internal and NAT networks
+  libvdeplug-dev vde-switch vdeplug libvdeplug-slirp
 )
 
 missing=()

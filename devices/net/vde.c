@@ -19,6 +19,12 @@
  * send() is owed NETBE_EV_TX after -EAGAIN (the switch's queue for us was
  * full: a unix datagram socket polls writable again once the peer reads).
  *
+ * Multiplexing plugins (switch://, hub://) have no thread: the switch runs
+ * inside our vde_recv(), which also answers other NICs' port handshakes.
+ * So while our guest's rx ring is full, such a switch also stops serving
+ * the other NICs; a separate `vde_switch` (or `vde_plug null://
+ * switch://DIR`) does not depend on any one guest.
+ *
  * A dead switch is reported once; the VM keeps running, frames to it are
  * dropped and counted, and every VDE_RECONNECT_MS the backend tries to
  * connect again (a restarted `vde_switch -s DIR` takes it back).
@@ -315,6 +321,10 @@ static ssize_t vde_recv_op(struct netbe *nb, void *buf, size_t len)
 			}
 			return -err;
 		}
+		/* 0: a multiplexing plugin (switch://, hub://) served one of
+		 * its own ports inside vde_recv; no frame for us */
+		if (n == 0)
+			return -EAGAIN;
 		if ((size_t)n > VDE_ETHBUFSIZE || (size_t)n > len || (size_t)n < NETBE_FRAME_MIN) {
 			nb->stats.rx_dropped++;
 			drops++;
