@@ -10,12 +10,18 @@
  *       datagrams of 64, 1400 and 1472 bytes to router:P come back from
  *       the host's echo server on 127.0.0.1:P. With restrict=1 DHCP must
  *       offer no router and no DNS, and the datagram must not come back
- *       (the ping is only reported).
+ *       (the ping is only reported). With peer2=B port2=Q, then also
+ *       ping B and a UDP echo with B:Q (another guest on the network).
  *   mode=fwd port=GP [count=3 wait=ms]
  *       DHCP, then echo `count` datagrams arriving on GP (sent by the host
- *       to a hostfwd port) back to their sender.
- *   mode=static ip=A peer=B port=P
- *       tap: no DHCP; ARP and ping the peer, UDP echo with the peer.
+ *       to a hostfwd port, or by another guest) back to their sender.
+ *   mode=static ip=A peer=B port=P [absent=C]
+ *       tap: no DHCP; ARP and ping the peer, UDP echo with the peer. With
+ *       absent=C, nobody may answer ARP for C (an internal network).
+ *   mode=respond ip=A port=P [count=3 wait=ms]
+ *       the other end of mode=static on a network of guests (VDE): a
+ *       static address, answers ARP and ping, echoes `count` datagrams
+ *       arriving on P to their sender.
  *   mode=multi [nics=2 mac0= mac1=]
  *       every NIC has its MAC and gets a DHCP address.
  *   mode=bench ...  throughput and latency (net_bench.c)
@@ -169,6 +175,26 @@ static int exercise(struct net_dev *nd, const char *cmdline, bool restricted)
 	return 0;
 }
 
+/* peer2=B port2=Q: another guest on the same network (a VDE NAT network)
+ * answers ARP, ping and a UDP echo. */
+static int exercise_peer2(struct net_dev *nd, const char *cmdline)
+{
+	uint64_t port = 0;
+	uint32_t peer;
+	int st, r;
+
+	st = net_cmdline_ip(cmdline, "peer2", &peer);
+	if (st <= 0)
+		return st < 0 ? NS_USAGE : 0;
+	if (!cmdline_get_uint(cmdline, "port2", &port) || !port || port > 65535)
+		return NS_USAGE;
+	if ((r = net_arp_resolve(nd, peer, 5000)) || (r = net_ping(nd, peer, 3)) ||
+	    (r = udp_echo(nd, peer, (uint16_t)port, 64, 3)))
+		return r;
+	printf("net0: reached the other guest " IP_FMT "\n", IP_ARGS(peer));
+	return 0;
+}
+
 static int mode_user(const char *cmdline)
 {
 	struct net_dev *nd = &devs[0];
@@ -200,7 +226,7 @@ static int mode_user(const char *cmdline)
 		       (uint64_t)(nd->vio.device_features & NET_OFFLOAD_MASK));
 		return NS_FEATURES;
 	}
-	if ((r = exercise(nd, cmdline, restricted != 0)))
+	if ((r = exercise(nd, cmdline, restricted != 0)) || (r = exercise_peer2(nd, cmdline)))
 		return r;
 	printf("net: mode=user passed\n");
 	return 0;
@@ -209,19 +235,33 @@ static int mode_user(const char *cmdline)
 static int mode_static(const char *cmdline)
 {
 	struct net_dev *nd = &devs[0];
-	int r;
+	uint32_t absent;
+	int r, st;
 
 	if ((r = net_configure(nd, 0, cmdline)) || (r = check_mac(nd, cmdline)) ||
 	    (r = exercise(nd, cmdline, false)))
 		return r;
+	st = net_cmdline_ip(cmdline, "absent", &absent);
+	if (st < 0)
+		return NS_USAGE;
+	if (st) {
+		/* an internal network: what is not on it does not answer */
+		if (net_arp_resolve(nd, absent, 2000) == 0) {
+			printf("net0: " IP_FMT " answered ARP on an internal network\n",
+			       IP_ARGS(absent));
+			return NS_UNEXPECTED;
+		}
+		printf("net0: nothing answers for " IP_FMT "\n", IP_ARGS(absent));
+	}
 	printf("net: mode=static passed\n");
 	return 0;
 }
 
-/* Echo `count` datagrams sent to port GP through a hostfwd rule. */
-static int mode_fwd(const char *cmdline)
+/* Echo `count` datagrams arriving on port= (count=, wait= ms from the
+ * command line) to their sender, through the sender's own MAC: on a
+ * network of guests the sender is not the router. */
+static int echo_datagrams(struct net_dev *nd, const char *cmdline, const char *mode)
 {
-	struct net_dev *nd = &devs[0];
 	uint64_t port = 0, count = 3, wait = 60000, t0;
 	unsigned int done = 0;
 	struct net_rx rx;
@@ -231,8 +271,6 @@ static int mode_fwd(const char *cmdline)
 	cmdline_get_uint(cmdline, "wait", &wait);
 	if (!cmdline_get_uint(cmdline, "port", &port) || !port || port > 65535 || wait > 600000)
 		return NS_USAGE;
-	if ((r = net_configure(nd, 0, cmdline)) || (r = check_dhcp(nd, cmdline)))
-		return r;
 	printf("net0: waiting for datagrams on port %lu\n", port);
 	t0 = rdtsc();
 	while (done < count) {
@@ -242,12 +280,19 @@ static int mode_fwd(const char *cmdline)
 		}
 		if ((r = net_poll(nd, &rx, 10)) < 0)
 			return -r;
-		if (!r || rx.proto != IPPROTO_UDP || rx.dport != port)
+		if (!r)
+			continue;
+		if ((r = net_icmp_answer(nd, &rx)))
+			return r;
+		if (rx.proto != IPPROTO_UDP || rx.dport != port)
 			continue;
 		/* the payload is copied into a tx buffer before the next poll */
 		if (rx.data_len > sizeof(payload))
 			return NS_RX_HDR;
 		memcpy(payload, rx.data, rx.data_len);
+		nd->arp_ip = rx.src_ip;
+		memcpy(nd->arp_mac, rx.frame + 6, 6);
+		nd->arp_valid = true;
 		if ((r = net_udp_send(nd, rx.src_ip, (uint16_t)port, rx.sport, payload,
 				      rx.data_len)))
 			return r;
@@ -259,8 +304,34 @@ static int mode_fwd(const char *cmdline)
 	t0 = rdtsc();
 	while (nd->tx_busy[(nd->tx_next + NET_NTX - 1) % NET_NTX] && rdtsc() - t0 < 5000000000ULL)
 		net_tx_reclaim(nd);
-	printf("net: mode=fwd passed: %u datagrams echoed\n", done);
+	printf("net: mode=%s passed: %u datagrams echoed\n", mode, done);
 	return 0;
+}
+
+/* Echo datagrams sent to port GP through a hostfwd rule (or by a guest). */
+static int mode_fwd(const char *cmdline)
+{
+	struct net_dev *nd = &devs[0];
+	int r;
+
+	if ((r = net_configure(nd, 0, cmdline)) || (r = check_dhcp(nd, cmdline)))
+		return r;
+	return echo_datagrams(nd, cmdline, "fwd");
+}
+
+/* The peer of mode=static on a network of guests: no DHCP, no router. */
+static int mode_respond(const char *cmdline)
+{
+	struct net_dev *nd = &devs[0];
+	int r;
+
+	if ((r = net_open(nd, 0, true)))
+		return r;
+	if (net_cmdline_ip(cmdline, "ip", &nd->ip) != 1)
+		return NS_USAGE;
+	nd->mask = IP4(255, 255, 255, 0);
+	printf("net0: static ip " IP_FMT ", answering\n", IP_ARGS(nd->ip));
+	return echo_datagrams(nd, cmdline, "respond");
 }
 
 static int mode_multi(const char *cmdline)
@@ -309,6 +380,8 @@ int guest_main(uint64_t zero_page)
 		return mode_fwd(cmdline);
 	if (str_is(mode, len, "static"))
 		return mode_static(cmdline);
+	if (str_is(mode, len, "respond"))
+		return mode_respond(cmdline);
 	if (str_is(mode, len, "multi"))
 		return mode_multi(cmdline);
 	if (str_is(mode, len, "bench"))

@@ -471,6 +471,24 @@ int net_arp_resolve(struct net_dev *nd, uint32_t ip, uint32_t ms)
 	return NS_ARP;
 }
 
+int net_icmp_answer(struct net_dev *nd, const struct net_rx *rx)
+{
+	uint8_t *f, *icmp;
+
+	if (rx->proto != IPPROTO_ICMP || rx->l4[0] != 8 || rx->l4_len > NET_MTU - IP_HLEN)
+		return 0;
+	f = net_tx_frame(nd);
+	if (!f)
+		return NS_TX;
+	/* RFC 792: the request's id, sequence and data back, type 0 */
+	icmp = ip_build(nd, f, rx->frame + 6, nd->ip, rx->src_ip, IPPROTO_ICMP, rx->l4_len);
+	memcpy(icmp, rx->l4, rx->l4_len);
+	icmp[0] = 0;
+	put16(icmp + 2, 0);
+	*(uint16_t *)(icmp + 2) = net_csum(icmp, rx->l4_len, 0);
+	return net_tx(nd, ETH_HLEN + IP_HLEN + rx->l4_len, true);
+}
+
 int net_ping(struct net_dev *nd, uint32_t ip, unsigned int count)
 {
 	unsigned int seq;

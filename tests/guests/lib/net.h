@@ -203,6 +203,10 @@ int net_arp_resolve(struct net_dev *nd, uint32_t ip, uint32_t ms);
  * sequence and payload. Returns 0 or NS_PING. */
 int net_ping(struct net_dev *nd, uint32_t ip, unsigned int count);
 
+/* If rx is an ICMP echo request, send the reply (to the request's source
+ * MAC: no ARP needed). Returns 0 or NS_TX. */
+int net_icmp_answer(struct net_dev *nd, const struct net_rx *rx);
+
 /* DHCP DISCOVER -> OFFER -> REQUEST -> ACK; fills ip, mask, router, dns,
  * dhcp_server. Returns 0 or NS_DHCP. */
 int net_dhcp(struct net_dev *nd, uint32_t ms);
