@@ -719,6 +719,10 @@ NET_CASES = [
     tap_case('net-tap-novnet', ',vnet_hdr=off'),
 ]
 
+# networks of several guests on a VDE switch: tests/guests/vde_cases.py
+import vde_cases  # noqa: E402 (it takes this module's Case and helpers)
+NET_CASES += vde_cases.cases(sys.modules[__name__])
+
 CASES = [
     Case('hello', 'hello', 42, cmdline='exit=42',
          expect=['hello from guest', 'cmdline: exit=42', 'exiting with status 42']),

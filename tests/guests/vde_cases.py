@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+"""The VDE cases of run_guest_tests.py: networks of several vmm guests
+without root (issue 11), on a switch each case starts in its own temp dir.
+
+- internal network: two net guests on one `vde_switch`; one answers
+  (mode=respond), the other pings it, exchanges UDP with it and finds that
+  nothing answers for an address outside the network.
+- NAT network: `vde_plug switch://DIR slirp://` (a switch with libslirp's
+  NAT and DHCP on it, Debian's libvdeplug-slirp); two guests get distinct
+  leases from the one DHCP server, reach each other, and reach a UDP echo
+  server on the host's 127.0.0.1 through the NAT.
+- the errors: no switch, an unknown vdeplug scheme.
+
+Traffic stays on the switch, or goes to 127.0.0.1 through slirp.
+cases(rt) takes the runner module, for its Case and helpers.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+NET = '192.168.50.'
+PORT = 7777
+MAC_A = '52:54:00:12:34:57'  # the partner guest
+MAC_B = '52:54:00:12:34:58'  # the case's own guest on the NAT network
+
+
+def wait_for_socket(ctx, rt, proc, sw, what):
+    """The switch's control socket appears, or the case cannot run."""
+    for _ in range(300):
+        if os.path.exists(os.path.join(sw, 'ctl')):
+            return
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors='replace').strip()
+            raise rt.CaseSkip('%s exited at once (%s): %s' % (what, proc.returncode, err))
+        time.sleep(0.01)
+    raise rt.CaseError('%s made no control socket in %s' % (what, sw))
+
+
+def start_daemon(ctx, rt, cmd, sw):
+    """A switch (vde_switch, vde_plug) in the foreground, stopped by the
+    case's cleanups. stdin is a pipe kept open: vde_switch reads commands
+    from it and would exit at its end."""
+    if not shutil.which(cmd[0]):
+        raise rt.CaseSkip('needs %s (scripts/install-deps.sh)' % cmd[0])
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    ctx.cleanups.append(stop)
+    wait_for_socket(ctx, rt, proc, sw, cmd[0])
+
+
+class Partner:
+    """The other guest: a second vmm run in the background, its console
+    collected line by line; ready() waits for a line."""
+
+    def __init__(self, ctx, rt, net, cmdline):
+        cmd = [ctx.vmm, '--kernel', os.path.join(ctx.guest_dir, 'net.elf'), '--timeout', '60',
+               '--net', net, '--cmdline', cmdline]
+        print('$ (partner) ' + ' '.join(cmd), flush=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+        ctx.cleanups.append(self.stop)
+        ctx.state['partner'] = self
+
+    def read(self):
+        for raw in iter(self.proc.stdout.readline, b''):
+            with self.cond:
+                self.lines.append(raw.decode(errors='replace').rstrip('\r\n'))
+                self.cond.notify_all()
+
+    def ready(self, rt, what, timeout=30):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while not any(what in l for l in self.lines):
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not self.reader.is_alive():
+                    raise rt.CaseError('the partner guest never said %r:\n%s'
+                                       % (what, '\n'.join(self.lines)))
+                self.cond.wait(min(left, 0.2))
+
+    def stop(self):
+        """Let it finish (it exits after its echoes), else kill it."""
+        try:
+            self.status = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.status = self.proc.wait()
+        self.reader.join(timeout=5)
+        print('--- partner console (status %s) ---\n%s' % (self.status, '\n'.join(self.lines)),
+              flush=True)
+
+    def verdict(self, passed):
+        if self.status != 0:
+            return 'the partner guest ended with status %s' % self.status
+        if not any(passed in l for l in self.lines):
+            return 'the partner guest never said %r' % passed
+        return None
+
+
+def internal_case(rt):
+    def prepare(case, ctx):
+        sw = os.path.join(ctx.tmpdir, 'sw')
+        start_daemon(ctx, rt, ['vde_switch', '-s', sw], sw)
+        p = Partner(ctx, rt, 'vde,sock=%s,mac=%s' % (sw, MAC_A),
+                    'mode=respond ip=%s2 port=%d count=3' % (NET, PORT))
+        p.ready(rt, 'waiting for datagrams')
+        ctx.cmdline = ('mode=static ip=%s3 peer=%s2 port=%d absent=%s9'
+                       % (NET, NET, PORT, NET))
+        return ['--net', 'vde,sock=' + sw]
+
+    def check(case, run):
+        return run.ctx.state['partner'].verdict('mode=respond passed: 3 datagrams echoed')
+
+    return rt.Case('vde-internal', 'net', 0, prepare=prepare, check=check,
+                   expect=['net0: ARP: %s2 is at %s' % (NET, MAC_A),
+                           'ping %s2: reply 3' % NET, 'UDP echo 2: 1472 bytes back',
+                           'nothing answers for %s9' % NET, 'mode=static passed'])
+
+
+def nat_case(rt):
+    def prepare(case, ctx):
+        sw = os.path.join(ctx.tmpdir, 'nat')
+        # v4 only: the guests speak IPv4, and slirp's IPv6 router
+        # advertisements would only be counted as dropped
+        start_daemon(ctx, rt, ['vde_plug', 'switch://' + sw, 'slirp:///v4'], sw)
+        echo = rt.UdpEcho()
+        ctx.cleanups.append(echo.close)
+        ctx.state['echo'] = echo
+        # A asks first and gets the first lease; it then answers B
+        p = Partner(ctx, rt, 'vde,sock=%s,mac=%s' % (sw, MAC_A),
+                    'mode=fwd port=%d count=1 ip=10.0.2.15 mac0=%s' % (PORT, MAC_A))
+        p.ready(rt, 'waiting for datagrams')
+        ctx.cmdline = ('mode=user port=%d ip=10.0.2.16 mac0=%s peer2=10.0.2.15 port2=%d'
+                       % (echo.port, MAC_B, PORT))
+        return ['--net', 'vde,sock=%s,mac=%s' % (sw, MAC_B)]
+
+    def check(case, run):
+        return (rt.seen_echoes(run.ctx.state['echo'].seen) or
+                run.ctx.state['partner'].verdict('mode=fwd passed: 1 datagrams echoed'))
+
+    return rt.Case('vde-nat', 'net', 0, prepare=prepare, check=check,
+                   expect=['net0: DHCP: ack: ip 10.0.2.16 mask 255.255.255.0 router 10.0.2.2',
+                           'ping 10.0.2.2: reply 3', 'UDP echo 2: 1472 bytes back',
+                           'ping 10.0.2.15: reply 3', 'reached the other guest 10.0.2.15',
+                           'mode=user passed'])
+
+
+def error_case(rt, name, sock, words):
+    """A bad sock=: one line on stderr naming the problem, exit 1, no guest."""
+
+    def prepare(case, ctx):
+        ctx.cmdline = 'mode=user port=9'
+        return ['--net', 'vde,sock=' + sock.format(tmp=ctx.tmpdir)]
+
+    def check(case, run):
+        lines = [l for l in rt.text(run.stderr).splitlines() if l.strip()]
+        if len(lines) != 1:
+            return 'stderr has %d lines, expected one error line' % len(lines)
+        if words not in lines[0]:
+            return 'the error does not say %r: %r' % (words, lines[0])
+        if run.stdout:
+            return 'the guest ran (%d console bytes)' % len(run.stdout)
+        return None
+
+    return rt.Case(name, 'net', 1, prepare=prepare, check=check)
+
+
+def cases(rt):
+    return [
+        internal_case(rt),
+        nat_case(rt),
+        error_case(rt, 'vde-no-switch', '{tmp}/none', 'no VDE switch at'),
+        error_case(rt, 'vde-bad-scheme', 'nosuch://x', 'unknown vdeplug URL scheme'),
+    ]
