@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libvdeplug.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +36,7 @@ struct fx {
 	char dir[64];  /* mkdtemp */
 	char sw[96];   /* dir/sw: the switch */
 	pid_t sw_pid;  /* 0 when not running */
+	int sw_stdin;  /* the write end of its stdin */
 	VDECONN *peer; /* the fake other NIC */
 	uint8_t *buf;  /* NETBE_FRAME_MAX bytes */
 	struct event_loop el;
@@ -51,40 +53,46 @@ static bool have_vde_switch(void)
 	return system("command -v vde_switch >/dev/null 2>&1") == 0;
 }
 
-/* vde_switch -d: it has its control socket by the time the parent exits. */
+/* vde_switch in the foreground as our child, its stdin a pipe we hold
+ * (it reads commands there and would exit at EOF); ready once its control
+ * socket exists. */
 static void switch_start(struct fx *f)
 {
-	char cmd[512], pidfile[128];
-	FILE *p;
-	int i, pid = 0;
+	char ctl[128];
+	int pipefd[2], i;
+	pid_t pid;
 
-	snprintf(pidfile, sizeof(pidfile), "%s/pid", f->dir);
-	snprintf(cmd, sizeof(cmd), "vde_switch -d -s %s -p %s", f->sw, pidfile);
-	unlink(pidfile);
-	assert_int_equal(system(cmd), 0);
-	/* the daemon writes it after the parent has exited */
-	for (i = 0; i < 200 && pid <= 0; i++) {
-		p = fopen(pidfile, "r");
-		if (!p || fscanf(p, "%d", &pid) != 1)
-			usleep(10000);
-		if (p)
-			fclose(p);
+	snprintf(ctl, sizeof(ctl), "%s/ctl", f->sw);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(pipefd[0], 0);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execlp("vde_switch", "vde_switch", "-s", f->sw, (char *)NULL);
+		_exit(127);
 	}
-	assert_true(pid > 0);
+	close(pipefd[0]);
 	f->sw_pid = pid;
+	f->sw_stdin = pipefd[1];
+	for (i = 0; i < 300 && access(ctl, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(access(ctl, F_OK), 0);
 }
 
 /* SIGTERM: the switch removes its directory, as after a clean exit. */
 static void switch_stop(struct fx *f)
 {
-	int i;
-
 	if (!f->sw_pid)
 		return;
 	kill(f->sw_pid, SIGTERM);
-	/* not our child (it daemonized): wait for it to be gone */
-	for (i = 0; i < 200 && kill(f->sw_pid, 0) == 0; i++)
-		usleep(10000);
+	waitpid(f->sw_pid, NULL, 0);
+	close(f->sw_stdin);
 	f->sw_pid = 0;
 }
 
@@ -279,8 +287,8 @@ static void test_stale_switch(void **state)
 
 	switch_start(f);
 	kill(f->sw_pid, SIGKILL);
-	while (kill(f->sw_pid, 0) == 0)
-		usleep(10000);
+	waitpid(f->sw_pid, NULL, 0);
+	close(f->sw_stdin);
 	f->sw_pid = 0;
 	assert_int_equal(fx_create_ret(f, f->sw), -ECONNREFUSED);
 	assert_non_null(strstr(f->err, "stale"));
