@@ -109,6 +109,12 @@ CASES = [
     ("net dhcpstart outside net", ["--kernel", hello, "--net", "user,dhcpstart=10.0.3.15"], 2,
      ["dhcpstart=10.0.3.15"], False),
     ("net bad mac", ["--kernel", hello, "--net", "tap,mac=ff:ff:ff:ff:ff:ff"], 2, ["mac"], False),
+    ("net vde no switch", ["--kernel", hello, "--net", f"vde,sock={tmp}/nosw"], 1,
+     ["--net vde", "no VDE switch", "nosw"], True),
+    ("net vde malformed URL", ["--kernel", hello, "--net", "vde,sock=1x://sw"], 2,
+     ["--net vde", "1x://sw"], False),
+    ("net vde unknown scheme", ["--kernel", hello, "--net", "vde,sock=nosuch://sw"], 1,
+     ["nosuch://sw", "unknown vdeplug URL scheme"], True),
     ("too many NICs", ["--kernel", hello] + ["--net", "user"] * 9, 2, ["8 NICs"], False),
     ("too many virtio devices", ["--kernel", hello] + ["--net", "user"] * 8 +
      ["--disk", raw_disk] * 9, 2, ["16 virtio devices"], False),

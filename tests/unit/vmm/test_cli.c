@@ -180,11 +180,38 @@ static void test_nets(void **state)
 	cli_free(&cfg);
 }
 
+static void test_net_vde(void **state)
+{
+	struct vmm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--net", "vde", "--net",
+			       "vde,sock=switch:///run/sw[mode=0660],mac=02:00:00:00:00:07,port=3,"
+			       "group=kvm,mode=0770"),
+			 0);
+	assert_int_equal(cfg.nnets, 2);
+	assert_int_equal(cfg.nets[0].kind, CLI_NET_VDE);
+	/* QEMU's defaults: libvdeplug's default switch, any port, 0700 */
+	assert_string_equal(cfg.nets[0].vde.sock, "");
+	assert_int_equal(cfg.nets[0].vde.port, 0);
+	assert_string_equal(cfg.nets[0].vde.group, "");
+	assert_int_equal(cfg.nets[0].vde.mode, 0700);
+	/* the backend knows the NIC's MAC, to see a clash */
+	assert_memory_equal(cfg.nets[0].vde.mac, ((uint8_t[]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 }),
+			    6);
+	assert_string_equal(cfg.nets[1].vde.sock, "switch:///run/sw[mode=0660]");
+	assert_int_equal(cfg.nets[1].vde.port, 3);
+	assert_string_equal(cfg.nets[1].vde.group, "kvm");
+	assert_int_equal(cfg.nets[1].vde.mode, 0770);
+	assert_memory_equal(cfg.nets[1].vde.mac, ((uint8_t[]){ 2, 0, 0, 0, 0, 7 }), 6);
+	cli_free(&cfg);
+}
+
 static void test_net_errors(void **state)
 {
 	static const char *const bad[][2] = {
-		{ "", "is not user[,...] or tap[,...]" },
-		{ "socket", "is not user[,...] or tap[,...]" },
+		{ "", "'' is not user[,...]" },
+		{ "socket", "'socket' is not user[,...]" },
 		{ "user,bogus=1", "unknown option 'bogus'" },
 		{ "tap,net=10.0.0.0/8", "unknown option 'net'" },
 		{ "user,mac=01:00:5e:00:00:01", "bad value '01:00:5e:00:00:01' for mac" },
@@ -211,6 +238,14 @@ static void test_net_errors(void **state)
 		{ "tap,ifname=0123456789abcdef", "for ifname" },
 		{ "tap,bridge=", "for bridge" },
 		{ "tap,vnet_hdr=sometimes", "for vnet_hdr" },
+		{ "vde,sock=1x://sw", "bad sock '1x://sw'" },
+		{ "vde,sock=://sw", "bad sock" },
+		{ "vde,sock=a_b://sw", "bad sock" },
+		{ "vde,port=65536", "bad value '65536' for port" },
+		{ "vde,mode=0800", "for mode" },
+		{ "vde,mode=", "for mode" },
+		{ "vde,group=", "for group" },
+		{ "vde,ifname=tap0", "--net vde: unknown option 'ifname'" },
 	};
 	struct vmm_config cfg;
 	unsigned int i;
@@ -341,10 +376,11 @@ static void test_help_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),  cmocka_unit_test(test_defaults_and_full),
-		cmocka_unit_test(test_disks),  cmocka_unit_test(test_disk_errors),
-		cmocka_unit_test(test_nets),   cmocka_unit_test(test_net_errors),
-		cmocka_unit_test(test_errors), cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_sizes),	     cmocka_unit_test(test_defaults_and_full),
+		cmocka_unit_test(test_disks),	     cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_nets),	     cmocka_unit_test(test_net_errors),
+		cmocka_unit_test(test_net_vde),	     cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_help_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
