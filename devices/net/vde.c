@@ -197,6 +197,10 @@ static void vde_data_handler(struct el_source *src, uint32_t events)
 
 static int vde_connect(struct vde *v, char *err, size_t errlen);
 
+/* vde_open() blocks until the switch answers its handshake: a switch that
+ * accepts connections but never answers (stopped with SIGSTOP) would hold
+ * the loop here, as it would hold vmm's start; a switch that is gone fails
+ * at once (no directory, or a refused connect). */
 static void vde_retry_handler(struct el_source *src, uint32_t events)
 {
 	struct vde *v = src->opaque;
@@ -222,7 +226,7 @@ static void vde_retry_handler(struct el_source *src, uint32_t events)
 static int vde_send_op(struct netbe *nb, const struct iovec *iov, unsigned int iovcnt)
 {
 	struct vde *v = vde_of(nb);
-	const void *frame = iov[0].iov_base;
+	const void *frame;
 	size_t total = 0;
 	unsigned int i;
 	ssize_t n;
@@ -243,6 +247,7 @@ static int vde_send_op(struct netbe *nb, const struct iovec *iov, unsigned int i
 		nb->stats.tx_dropped++;
 		return -ENOTCONN;
 	}
+	frame = iov[0].iov_base;
 	if (iovcnt > 1) {
 		size_t off = 0;
 
