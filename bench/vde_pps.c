@@ -28,15 +28,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/event_loop.h"
 #include "devices/net/vde.h"
+#include "tests/unit/net/loop_wait.h"
+#include "tests/unit/net/vde_switch.h"
 
 static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x99 };
 
@@ -45,12 +45,9 @@ struct bench {
 	unsigned int size;
 	double secs;
 	char dir[64], sw[80];
-	pid_t sw_pid;
-	int sw_stdin;
-	struct event_loop el;
-	struct el_source timer;
+	struct vde_switch_proc sw_proc;
+	struct loop_wait lw;
 	struct netbe *nb;
-	unsigned int events;
 	VDECONN *peer;
 	pthread_t peer_thread;
 	atomic_bool stop;
@@ -59,34 +56,13 @@ struct bench {
 	uint8_t buf[NETBE_FRAME_MAX];
 };
 
-static void on_notify(void *opaque, unsigned int events)
-{
-	struct bench *b = opaque;
-
-	b->events |= events;
-	el_stop(&b->el);
-}
-
-static void on_timer(struct el_source *src, uint32_t events)
-{
-	struct bench *b = src->opaque;
-	uint64_t v;
-
-	if (read(src->fd, &v, sizeof(v)) < 0) {
-		/* consumed already */
-	}
-	el_stop(&b->el);
-}
-
 /* Run the loop until the backend notifies (or 100 ms pass). */
-static unsigned int bench_wait(struct bench *b)
+static void bench_wait(struct bench *b)
 {
-	struct itimerspec its = { .it_value = { .tv_nsec = 100000000 } };
+	unsigned int ev;
 
-	b->events = 0;
-	if (timerfd_settime(b->timer.fd, 0, &its, NULL) < 0 || el_run(&b->el) < 0)
-		return 0;
-	return b->events;
+	if (loop_wait_run(&b->lw, 100, &ev) < 0)
+		usleep(1000); /* no loop: do not spin */
 }
 
 static void *peer_main(void *arg)
@@ -108,33 +84,11 @@ static void *peer_main(void *arg)
 
 static int switch_start(struct bench *b)
 {
-	char ctl[128];
-	int pipefd[2], i;
-
 	snprintf(b->dir, sizeof(b->dir), "/tmp/vmm-vde-pps-XXXXXX");
-	if (!mkdtemp(b->dir) || pipe2(pipefd, O_CLOEXEC) < 0)
+	if (!mkdtemp(b->dir))
 		return -errno;
 	snprintf(b->sw, sizeof(b->sw), "%s/sw", b->dir);
-	snprintf(ctl, sizeof(ctl), "%s/ctl", b->sw);
-	b->sw_pid = fork();
-	if (b->sw_pid < 0)
-		return -errno;
-	if (b->sw_pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(pipefd[0], 0);
-		if (null >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execlp("vde_switch", "vde_switch", "-s", b->sw, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[0]);
-	b->sw_stdin = pipefd[1];
-	for (i = 0; i < 300 && access(ctl, F_OK) != 0; i++)
-		usleep(10000);
-	return access(ctl, F_OK) == 0 ? 0 : -ENOENT;
+	return vde_switch_spawn(b->sw, &b->sw_proc);
 }
 
 /* The switch's utime + stime in ns (/proc/PID/stat fields 14 and 15). */
@@ -144,7 +98,7 @@ static uint64_t switch_cpu_ns(struct bench *b)
 	unsigned long ut = 0, st = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)b->sw_pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)b->sw_proc.pid);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -212,13 +166,12 @@ static int bench(struct bench *b)
 		return ret;
 	}
 	snprintf(cfg.sock, sizeof(cfg.sock), "%s", b->sw);
-	ret = netbe_vde_create(&cfg, &b->el, &b->nb, err, sizeof(err));
+	ret = netbe_vde_create(&cfg, &b->lw.el, &b->nb, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "vde_pps: %s\n", err);
 		return ret;
 	}
-	b->nb->notify = on_notify;
-	b->nb->notify_opaque = b;
+	loop_wait_attach(&b->lw, b->nb);
 	b->nb->ops->rx_enable(b->nb, b->rx);
 	b->peer = vde_open(b->sw, "vde_pps peer", NULL);
 	if (!b->peer)
@@ -289,23 +242,22 @@ int main(int argc, char **argv)
 	    b->size < 60 || b->size > 1514 || !(b->secs > 0 && b->secs < 600))
 		goto usage;
 	b->rx = !strcmp(argv[optind], "rx");
-	b->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	b->timer.handler = on_timer;
-	b->timer.opaque = b;
-	if (b->timer.fd < 0 || el_init(&b->el) < 0 || el_add(&b->el, &b->timer, EPOLLIN) < 0)
+	if (loop_wait_init(&b->lw) < 0) {
+		fprintf(stderr, "vde_pps: no event loop\n");
+		loop_wait_destroy(&b->lw);
+		free(b);
 		return 1;
+	}
 	ret = bench(b);
 	if (b->nb)
 		b->nb->ops->destroy(b->nb);
 	if (b->peer)
 		vde_close(b->peer);
-	if (b->sw_pid > 0) {
-		kill(b->sw_pid, SIGTERM);
-		waitpid(b->sw_pid, NULL, 0);
-	}
+	vde_switch_stop(&b->sw_proc, SIGTERM);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
 	if (b->dir[0] && system(cmd) != 0)
 		fprintf(stderr, "vde_pps: could not remove %s\n", b->dir);
+	loop_wait_destroy(&b->lw);
 	free(b);
 	return ret < 0 ? 1 : 0;
 usage:

@@ -50,6 +50,7 @@ guest images are not built).
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -191,6 +192,10 @@ def parse_args():
     p.add_argument("--net-dhcp", action="store_true",
                    help="add a NIC on user networking (--net user) and boot with ip=dhcp: "
                         "the kernel must get 10.0.2.15 from vmm's DHCP server")
+    p.add_argument("--net-vde-nat", action="store_true",
+                   help="with --net-dhcp: the NIC on a VDE NAT network (`vde_plug "
+                        "switch://DIR slirp://`, libslirp's DHCP with QEMU's defaults) "
+                        "instead of --net user")
     p.add_argument("--vmm-img", default=None,
                    help="vmm-img for the overlay (default: next to --vmm, else qemu-img)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
@@ -248,7 +253,26 @@ def main():
         cmd += ["--initrd", args.initrd]
     if args.xapic:
         cmdline += " nox2apic"
-    if args.net_dhcp:
+    vde_plug = None
+    if args.net_dhcp and args.net_vde_nat:
+        if not shutil.which("vde_plug"):
+            print("SKIP: no vde_plug (scripts/install-deps.sh: vdeplug, libvdeplug-slirp)")
+            return SKIP
+        vde_dir = tempfile.TemporaryDirectory(prefix="vmm-linux-vde-")
+        sw = os.path.join(vde_dir.name, "nat")
+        vde_plug = subprocess.Popen(["vde_plug", "switch://" + sw, "slirp:///v4"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        for _ in range(300):
+            if os.path.exists(os.path.join(sw, "ctl")) or vde_plug.poll() is not None:
+                break
+            time.sleep(0.01)
+        if not os.path.exists(os.path.join(sw, "ctl")):
+            vde_plug.kill()
+            print("FAIL: vde_plug made no switch at " + sw)
+            return 1
+        cmd += ["--net", "vde,sock=" + sw]
+        cmdline += " ip=dhcp"
+    elif args.net_dhcp:
         cmd += ["--net", "user"]
         cmdline += " ip=dhcp"
     cmd += ["--cpus", str(args.cpus), "--mem", args.mem, "--timeout", str(args.timeout),
@@ -305,6 +329,10 @@ def main():
             proc.wait()
         log.close()
     total = time.monotonic() - start
+    if vde_plug:
+        vde_plug.terminate()
+        vde_plug.wait()
+        vde_dir.cleanup()
 
     failures = []
     for name, _, required in stones:

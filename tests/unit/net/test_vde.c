@@ -22,27 +22,24 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/net/vde.h"
+#include "tests/unit/net/loop_wait.h"
+#include "tests/unit/net/vde_switch.h"
 
 static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0x99, 0x00, 0x01 };
 
 struct fx {
-	char dir[64];  /* mkdtemp */
-	char sw[96];   /* dir/sw: the switch */
-	pid_t sw_pid;  /* 0 when not running */
-	int sw_stdin;  /* the write end of its stdin */
+	char dir[64]; /* mkdtemp */
+	char sw[96];  /* dir/sw: the switch */
+	struct vde_switch_proc sw_proc;
 	VDECONN *peer; /* the fake other NIC */
 	uint8_t *buf;  /* NETBE_FRAME_MAX bytes */
-	struct event_loop el;
-	struct el_source timer;
+	struct loop_wait lw;
 	struct netbe *nb;
-	unsigned int events; /* notify() events since the last fx_wait */
 	char err[256];
 };
 
@@ -53,47 +50,9 @@ static bool have_vde_switch(void)
 	return system("command -v vde_switch >/dev/null 2>&1") == 0;
 }
 
-/* vde_switch in the foreground as our child, its stdin a pipe we hold
- * (it reads commands there and would exit at EOF); ready once its control
- * socket exists. */
 static void switch_start(struct fx *f)
 {
-	char ctl[128];
-	int pipefd[2], i;
-	pid_t pid;
-
-	snprintf(ctl, sizeof(ctl), "%s/ctl", f->sw);
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(pipefd[0], 0);
-		if (null >= 0) {
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execlp("vde_switch", "vde_switch", "-s", f->sw, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[0]);
-	f->sw_pid = pid;
-	f->sw_stdin = pipefd[1];
-	for (i = 0; i < 300 && access(ctl, F_OK) != 0; i++)
-		usleep(10000);
-	assert_int_equal(access(ctl, F_OK), 0);
-}
-
-/* SIGTERM: the switch removes its directory, as after a clean exit. */
-static void switch_stop(struct fx *f)
-{
-	if (!f->sw_pid)
-		return;
-	kill(f->sw_pid, SIGTERM);
-	waitpid(f->sw_pid, NULL, 0);
-	close(f->sw_stdin);
-	f->sw_pid = 0;
+	assert_int_equal(vde_switch_spawn(f->sw, &f->sw_proc), 0);
 }
 
 static void peer_open(struct fx *f)
@@ -128,45 +87,19 @@ static size_t make_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, siz
 
 /* ---- event loop fixture ------------------------------------------------ */
 
-static void on_notify(void *opaque, unsigned int events)
-{
-	struct fx *f = opaque;
-
-	f->events |= events;
-	el_stop(&f->el);
-}
-
-static void on_timer(struct el_source *src, uint32_t events)
-{
-	struct fx *f = src->opaque;
-	uint64_t v;
-
-	(void)events;
-	if (read(src->fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: already consumed */
-	}
-	el_stop(&f->el);
-}
-
 /* Run the loop until the backend notifies or ms pass: the events (0 on
  * timeout). */
 static unsigned int fx_wait(struct fx *f, int ms)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
-						.tv_nsec = (long)(ms % 1000) * 1000000 } };
-	struct itimerspec off = { 0 };
+	unsigned int ev;
 
-	f->events = 0;
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &its, NULL), 0);
-	assert_int_equal(el_run(&f->el), 0);
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &off, NULL), 0);
-	return f->events;
+	assert_int_equal(loop_wait_run(&f->lw, ms, &ev), 0);
+	return ev;
 }
 
 static int fx_setup(void **state)
 {
 	struct fx *f;
-	int tfd;
 
 	if (!have_vde_switch()) {
 		print_message("skipped: no vde_switch (apt-get install vde-switch)\n");
@@ -176,19 +109,16 @@ static int fx_setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	f->timer.fd = -1;
+	f->lw.timer.fd = -1;
+	f->lw.el.epfd = f->lw.el.stop_fd = -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/vmm-vde-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->sw, sizeof(f->sw), "%s/sw", f->dir);
 	f->buf = calloc(1, NETBE_FRAME_MAX);
-	if (!f->buf || el_init(&f->el) < 0)
+	if (!f->buf || loop_wait_init(&f->lw) < 0)
 		return -1;
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (tfd < 0)
-		return -1;
-	f->timer = (struct el_source){ .fd = tfd, .handler = on_timer, .opaque = f };
-	return el_add(&f->el, &f->timer, EPOLLIN) < 0 ? -1 : 0;
+	return 0;
 }
 
 static int fx_teardown(void **state)
@@ -202,14 +132,8 @@ static int fx_teardown(void **state)
 		f->nb->ops->destroy(f->nb);
 	if (f->peer)
 		vde_close(f->peer);
-	switch_stop(f);
-	if (f->timer.fd >= 0) {
-		if (el_remove(&f->el, &f->timer) < 0) {
-			/* setup failed half-way */
-		}
-		close(f->timer.fd);
-	}
-	el_destroy(&f->el);
+	vde_switch_stop(&f->sw_proc, SIGTERM);
+	loop_wait_destroy(&f->lw);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (f->dir[0] && system(cmd) != 0)
 		print_message("could not remove %s\n", f->dir);
@@ -226,11 +150,9 @@ static int fx_create_ret(struct fx *f, const char *sock)
 	snprintf(cfg.sock, sizeof(cfg.sock), "%s", sock);
 	memcpy(cfg.mac, our_mac, 6);
 	f->err[0] = '\0';
-	ret = netbe_vde_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err));
-	if (ret == 0) {
-		f->nb->notify = on_notify;
-		f->nb->notify_opaque = f;
-	}
+	ret = netbe_vde_create(&cfg, &f->lw.el, &f->nb, f->err, sizeof(f->err));
+	if (ret == 0)
+		loop_wait_attach(&f->lw, f->nb);
 	return ret;
 }
 
@@ -286,10 +208,7 @@ static void test_stale_switch(void **state)
 	struct fx *f = *state;
 
 	switch_start(f);
-	kill(f->sw_pid, SIGKILL);
-	waitpid(f->sw_pid, NULL, 0);
-	close(f->sw_stdin);
-	f->sw_pid = 0;
+	vde_switch_stop(&f->sw_proc, SIGKILL);
 	assert_int_equal(fx_create_ret(f, f->sw), -ECONNREFUSED);
 	assert_non_null(strstr(f->err, "stale"));
 }
@@ -402,7 +321,7 @@ static void test_switch_gone_and_back(void **state)
 	switch_start(f);
 	fx_create(f, f->sw);
 	f->nb->ops->rx_enable(f->nb, true);
-	switch_stop(f);
+	vde_switch_stop(&f->sw_proc, SIGTERM);
 	/* the control socket's EOF is handled in the loop; no notify is owed
 	 * (nothing was waiting to be sent) */
 	assert_int_equal(fx_wait(f, 300), 0);
