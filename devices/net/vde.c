@@ -320,11 +320,12 @@ static ssize_t vde_recv_op(struct netbe *nb, void *buf, size_t len)
 
 			if (err == EAGAIN || err == EWOULDBLOCK)
 				return -EAGAIN;
-			if (err == ECONNREFUSED || err == ECONNRESET || err == ENOTCONN) {
-				(void)vde_mark_gone(v, strerror(err));
-				return -EAGAIN;
-			}
-			return -err;
+			/* ECONNREFUSED: the switch closed our port. Any
+			 * other error would come back on every wakeup of a
+			 * level-triggered fd: the connection is given up
+			 * (said once) and made again. */
+			(void)vde_mark_gone(v, strerror(err));
+			return -EAGAIN;
 		}
 		/* 0: a multiplexing plugin (switch://, hub://) served one of
 		 * its own ports inside vde_recv; no frame for us */
