@@ -18,6 +18,8 @@ PACKAGES=(
   # VDE: libvdeplug for --net vde; vde_switch, vde_plug and its slirp plugin
   # for the tests' internal and NAT networks
   libvdeplug-dev vde-switch vdeplug libvdeplug-slirp
+  # interop: a QEMU microvm guest on the same VDE switch as a vmm guest
+  qemu-system-x86
 )
 
 missing=()

@@ -374,6 +374,7 @@ int guest_main(uint64_t zero_page)
 	const char *mode = cmdline_get_str(cmdline, "mode", &len);
 
 	printf("net: cmdline: %s\n", cmdline);
+	net_cmdline_windows(cmdline);
 	if (str_is(mode, len, "user"))
 		return mode_user(cmdline);
 	if (str_is(mode, len, "fwd"))

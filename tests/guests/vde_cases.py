@@ -9,6 +9,8 @@ without root (issue 11), on a switch each case starts in its own temp dir.
   NAT and DHCP on it, Debian's libvdeplug-slirp); two guests get distinct
   leases from the one DHCP server, reach each other, and reach a UDP echo
   server on the host's 127.0.0.1 through the NAT.
+- interop: a QEMU microvm guest (`-netdev vde`, the same net guest booted
+  through its PVH entry) answers a vmm guest on one `vde_switch`.
 - the errors: no switch, an unknown vdeplug scheme.
 
 Traffic stays on the switch, or goes to 127.0.0.1 through slirp.
@@ -64,9 +66,11 @@ class Partner:
     """The other guest: a second vmm run in the background, its console
     collected line by line; ready() waits for a line."""
 
-    def __init__(self, ctx, rt, net, cmdline):
-        cmd = [ctx.vmm, '--kernel', os.path.join(ctx.guest_dir, 'net.elf'), '--timeout', '60',
-               '--net', net, '--cmdline', cmdline]
+    def __init__(self, ctx, rt, net, cmdline, cmd=None, status=0):
+        if cmd is None:
+            cmd = [ctx.vmm, '--kernel', os.path.join(ctx.guest_dir, 'net.elf'), '--timeout',
+                   '60', '--net', net, '--cmdline', cmdline]
+        self.want_status = status
         print('$ (partner) ' + ' '.join(cmd), flush=True)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -105,7 +109,7 @@ class Partner:
               flush=True)
 
     def verdict(self, passed):
-        if self.status != 0:
+        if self.status != self.want_status:
             return 'the partner guest ended with status %s' % self.status
         if not any(passed in l for l in self.lines):
             return 'the partner guest never said %r' % passed
@@ -160,6 +164,39 @@ def nat_case(rt):
                            'mode=user passed'])
 
 
+def qemu_case(rt):
+    """QEMU's microvm runs the net guest through its PVH entry
+    (tests/guests/lib/start.S); its virtio-mmio windows are QEMU's, and
+    QEMU's isa-debug-exit turns the guest's status 0 into exit status 1."""
+
+    def prepare(case, ctx):
+        qemu = shutil.which('qemu-system-x86_64')
+        if not qemu:
+            raise rt.CaseSkip('needs qemu-system-x86_64 (scripts/install-deps.sh)')
+        sw = os.path.join(ctx.tmpdir, 'sw')
+        start_daemon(ctx, rt, ['vde_switch', '-s', sw], sw)
+        cmd = [qemu, '-M', 'microvm,acpi=on', '-accel', 'kvm', '-m', '64M', '-nographic',
+               '-no-reboot', '-kernel', os.path.join(ctx.guest_dir, 'net.elf'),
+               '-append', 'mode=respond ip=%s2 port=%d count=3 mmio=0xfeb00000 '
+               'mmio_stride=0x200 mmio_slots=24' % (NET, PORT),
+               '-global', 'virtio-mmio.force-legacy=false',
+               '-netdev', 'vde,id=n0,sock=' + sw,
+               '-device', 'virtio-net-device,netdev=n0,mac=' + MAC_A,
+               '-device', 'isa-debug-exit,iobase=0x501,iosize=1']
+        p = Partner(ctx, rt, None, None, cmd=cmd, status=1)
+        p.ready(rt, 'waiting for datagrams')
+        ctx.cmdline = ('mode=static ip=%s3 peer=%s2 port=%d' % (NET, NET, PORT))
+        return ['--net', 'vde,sock=' + sw]
+
+    def check(case, run):
+        return run.ctx.state['partner'].verdict('mode=respond passed: 3 datagrams echoed')
+
+    return rt.Case('vde-qemu-interop', 'net', 0, prepare=prepare, check=check,
+                   expect=['net0: ARP: %s2 is at %s' % (NET, MAC_A),
+                           'ping %s2: reply 3' % NET, 'UDP echo 2: 1472 bytes back',
+                           'mode=static passed'])
+
+
 def error_case(rt, name, sock, words):
     """A bad sock=: one line on stderr naming the problem, exit 1, no guest."""
 
@@ -184,6 +221,7 @@ def cases(rt):
     return [
         internal_case(rt),
         nat_case(rt),
+        qemu_case(rt),
         error_case(rt, 'vde-no-switch', '{tmp}/none', 'no VDE switch at'),
         error_case(rt, 'vde-bad-scheme', 'nosuch://x', 'unknown vdeplug URL scheme'),
     ]

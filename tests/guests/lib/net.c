@@ -72,6 +72,18 @@ static void rx_post(struct net_dev *nd, unsigned int slot)
 		nd->rx_slot[head] = (uint8_t)slot;
 }
 
+/* Where the virtio-mmio windows are probed: vmm's layout unless the
+ * command line says otherwise (QEMU's -M microvm: mmio=0xfeb00000
+ * mmio_stride=0x200 mmio_slots=24). */
+static uint64_t win_base = NET_MMIO_BASE, win_stride = NET_MMIO_STRIDE, win_slots = NET_MMIO_SLOTS;
+
+void net_cmdline_windows(const char *cmdline)
+{
+	cmdline_get_uint(cmdline, "mmio", &win_base);
+	cmdline_get_uint(cmdline, "mmio_stride", &win_stride);
+	cmdline_get_uint(cmdline, "mmio_slots", &win_slots);
+}
+
 int net_open(struct net_dev *nd, unsigned int index, bool mrg)
 {
 	uint64_t want = VIO_BIT(VIO_F_VERSION_1) | VIO_BIT(NET_F_MAC) | VIO_BIT(NET_F_STATUS) |
@@ -82,12 +94,12 @@ int net_open(struct net_dev *nd, unsigned int index, bool mrg)
 
 	if (index >= NET_MAX_DEVS)
 		return NS_USAGE;
-	for (slot = 0; slot < NET_MMIO_SLOTS; slot++) {
-		id = vio_probe(NET_MMIO_BASE + slot * NET_MMIO_STRIDE);
+	for (slot = 0; slot < win_slots; slot++) {
+		id = vio_probe(win_base + slot * win_stride);
 		if (id < 0)
 			break; /* windows are contiguous: the first empty one ends them */
 		if (id == VIRTIO_ID_NET && found++ == index) {
-			base = NET_MMIO_BASE + slot * NET_MMIO_STRIDE;
+			base = win_base + slot * win_stride;
 			break;
 		}
 	}

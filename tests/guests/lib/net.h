@@ -162,6 +162,10 @@ static inline uint32_t n32(uint32_t v)
  */
 int net_open(struct net_dev *nd, unsigned int index, bool mrg);
 
+/* mmio=, mmio_stride=, mmio_slots= from the command line: where net_open
+ * looks for devices when the machine is not vmm's (QEMU's microvm). */
+void net_cmdline_windows(const char *cmdline);
+
 /*
  * Receive: take one frame from the used ring, answer it if it is an ARP
  * request for us or an ICMP echo request to us, check its virtio header and
