@@ -9,3 +9,6 @@ python3 disk_backend.py
 python3 virtio_net_pps.py
 python3 guest_blk_iops.py
 python3 guest_net.py
+"${VMM_BUILD:-../build}/bench/vde_pps" tx
+"${VMM_BUILD:-../build}/bench/vde_pps" rx
+python3 vde_pair_rtt.py

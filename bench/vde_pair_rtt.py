@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""VM-to-VM round trips on an internal VDE network: a pair of vmm guests
+against a pair of QEMU microvm guests, the same net test guest
+(tests/guests/net.c) on the same kind of `vde_switch`.
+
+One guest answers (mode=respond), the other pings it `--pings` times
+(mode=static) and prints each reply's TSC ticks; the script reports the
+median and 90th percentile in microseconds (ticks / the host's TSC kHz,
+from /proc/cpuinfo's "cpu MHz" when nothing better is known).
+
+On PVM hosts the guests' ring-0 code is interpreted, so these round trips
+are dominated by the two guests' own polling, in both pairs alike.
+
+    bench/vde_pair_rtt.py [--pings 200]
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import GUESTS, VMM
+
+NET = '192.168.50.'
+QEMU_WINDOWS = 'mmio=0xfeb00000 mmio_stride=0x200 mmio_slots=24'
+
+
+def tsc_mhz():
+    with open('/proc/cpuinfo') as f:
+        m = re.search(r'cpu MHz\s*:\s*([\d.]+)', f.read())
+    return float(m.group(1)) if m else None
+
+
+def guest_cmd(kind, elf, sock, mac, cmdline):
+    if kind == 'vmm':
+        return [VMM, '--kernel', elf, '--timeout', '120', '--net',
+                'vde,sock=%s,mac=%s' % (sock, mac), '--cmdline', cmdline]
+    return ['qemu-system-x86_64', '-M', 'microvm,acpi=on', '-accel', 'kvm', '-m', '64M',
+            '-nographic', '-no-reboot', '-kernel', elf, '-append', cmdline + ' ' + QEMU_WINDOWS,
+            '-global', 'virtio-mmio.force-legacy=false', '-netdev', 'vde,id=n0,sock=' + sock,
+            '-device', 'virtio-net-device,netdev=n0,mac=' + mac,
+            '-device', 'isa-debug-exit,iobase=0x501,iosize=1']
+
+
+def pair(kind, elf, pings):
+    """RTTs in TSC ticks of one pair of `kind` guests, or an error string."""
+    with tempfile.TemporaryDirectory(prefix='vmm-vde-rtt-') as tmp:
+        sw = os.path.join(tmp, 'sw')
+        switch = subprocess.Popen(['vde_switch', '-s', sw], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                if os.path.exists(os.path.join(sw, 'ctl')):
+                    break
+                time.sleep(0.01)
+            resp = subprocess.Popen(
+                guest_cmd(kind, elf, sw, '52:54:00:12:34:57',
+                          'mode=respond ip=%s2 port=7777 count=3' % NET),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for line in resp.stdout:
+                if b'waiting for datagrams' in line:
+                    break
+            client = subprocess.run(
+                guest_cmd(kind, elf, sw, '52:54:00:12:34:56',
+                          'mode=static ip=%s3 peer=%s2 port=7777 pings=%d' % (NET, NET, pings)),
+                stdin=subprocess.PIPE, capture_output=True, timeout=300)
+            resp.kill()
+            resp.wait()
+        finally:
+            switch.terminate()
+            switch.wait()
+    out = client.stdout.decode(errors='replace')
+    ticks = [int(t) for t in re.findall(r'ping \S+: reply \d+ \((\d+) tsc ticks\)', out)]
+    if len(ticks) != pings:
+        return '%d of %d pings answered' % (len(ticks), pings)
+    return ticks
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--pings', type=int, default=200)
+    opts = ap.parse_args()
+    elf = os.path.join(GUESTS, 'net.elf')
+    mhz = tsc_mhz()
+    print('VM-to-VM ping round trip on one vde_switch, %d pings, TSC %.0f MHz' % (opts.pings,
+                                                                                 mhz or 0))
+    print('%-6s %10s %10s %10s' % ('pair', 'min us', 'median us', 'p90 us'))
+    for kind in ('vmm', 'qemu'):
+        if kind == 'qemu' and not shutil.which('qemu-system-x86_64'):
+            print('%-6s skipped: no qemu-system-x86_64' % kind)
+            continue
+        r = pair(kind, elf, opts.pings)
+        if isinstance(r, str):
+            print('%-6s failed: %s' % (kind, r))
+            continue
+        us = sorted(t / mhz for t in r)
+        print('%-6s %10.0f %10.0f %10.0f' % (kind, us[0], statistics.median(us),
+                                             us[int(len(us) * 0.9)]))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
