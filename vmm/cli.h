@@ -13,6 +13,7 @@
 #include "devices/disk/disk.h"
 #include "devices/net/net_config.h"
 #include "devices/net/vde.h"
+#include "devices/net/sock_config.h"
 
 #define CLI_MIN_MEM	(16ULL << 20)
 #define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
@@ -46,6 +47,7 @@ struct cli_disk {
 /*
  * --net user[,OPT...] | --net tap[,OPT...] | --net vde[,OPT...] (see cli_net.c
  * and --help)
+ * --net stream|dgram|socket[,OPT...] (see cli_net_sock.c)
  *
  * A NIC's backend configuration is embedded as the backend's own config
  * struct (devices/net/net_config.h): a plain value type with no pointers or
@@ -57,6 +59,8 @@ enum cli_net_kind {
 	CLI_NET_USER,
 	CLI_NET_TAP,
 	CLI_NET_VDE,
+	CLI_NET_STREAM,
+	CLI_NET_DGRAM,
 };
 struct cli_net {
 	enum cli_net_kind kind;
@@ -64,6 +68,8 @@ struct cli_net {
 	struct netbe_user_config user; /* CLI_NET_USER */
 	struct netbe_tap_config tap;   /* CLI_NET_TAP */
 	struct netbe_vde_config vde;   /* CLI_NET_VDE */
+	struct netbe_stream_config stream; /* CLI_NET_STREAM */
+	struct netbe_dgram_config dgram;   /* CLI_NET_DGRAM */
 };
 
 struct vmm_config {

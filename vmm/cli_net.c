@@ -6,6 +6,7 @@
  *             [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
  *   --net tap[,ifname=NAME][,bridge=BR][,mac=M][,vnet_hdr=on|off]
  *   --net vde[,sock=DIR_OR_URL][,mac=M][,port=N][,group=G][,mode=OCTAL]
+ *   --net stream,... | dgram,... | socket,...   (QEMU's socket backends: cli_net_sock.c)
  *
  * The option names and defaults are QEMU's (-netdev user / tap / vde), so
  * what users already know carries over. Two deliberate differences: an
@@ -308,6 +309,7 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 {
 	const char *kind;
 	struct user_given given = { 0 };
+	struct cli_sock_state sock = { 0 };
 	char *copy, *opt, *val, *save = NULL;
 	int ret = 0;
 
@@ -325,9 +327,11 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	} else if (opt && !strcmp(opt, "vde")) {
 		n->kind = CLI_NET_VDE;
 		n->vde.mode = 0700; /* QEMU's default */
-	} else {
+	} else if (!opt || cli_sock_kind(opt, n, &sock) < 0) {
 		ret = err_set(err, errlen, -EINVAL,
-			      "--net: '%s' is not user[,...], tap[,...] or vde[,...]", arg);
+			      "--net: '%s' is not user[,...], tap[,...], vde[,...], stream[,...], "
+			      "dgram[,...] or socket[,...]",
+			      arg);
 		goto out;
 	}
 	kind = opt;
@@ -345,8 +349,10 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 			ret = parse_user_opt(opt, val, &n->user, &given, err, errlen);
 		else if (n->kind == CLI_NET_VDE)
 			ret = parse_vde_opt(opt, val, &n->vde, err, errlen);
-		else
+		else if (n->kind == CLI_NET_TAP)
 			ret = parse_tap_opt(opt, val, &n->tap, err, errlen);
+		else
+			ret = cli_sock_opt(n, &sock, opt, val, err, errlen);
 		if (ret) {
 			if (!err[0])
 				err_set(err, errlen, ret, "--net %s: bad value '%s' for %s", kind,
@@ -356,6 +362,8 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	}
 	if (n->kind == CLI_NET_USER)
 		ret = finish_user(&n->user, &given, err, errlen);
+	else if (n->kind == CLI_NET_STREAM || n->kind == CLI_NET_DGRAM)
+		ret = cli_sock_finish(n, &sock, err, errlen);
 	/* the backend watches for its own MAC coming back from the switch */
 	memcpy(n->vde.mac, n->mac, sizeof(n->vde.mac));
 out:

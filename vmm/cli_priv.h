@@ -12,4 +12,22 @@ int cli_parse_bool(const char *v, bool *out) __attribute__((warn_unused_result))
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 	__attribute__((warn_unused_result));
 
+/* --net stream / dgram / socket (cli_net_sock.c). What the options said
+ * so far, beyond the config itself: */
+struct cli_net;
+struct cli_sock_state {
+	bool legacy;   /* --net socket: listen=/connect=/mcast=/udp= pick the kind */
+	bool kind_set; /* ... and one of them was given */
+	bool addr_host, local_host, remote_host; /* a host was given (else loopback) */
+};
+/* 0 and n->kind set if kind is stream, dgram or socket; -ENOENT if not. */
+int cli_sock_kind(const char *kind, struct cli_net *n, struct cli_sock_state *st);
+/* One option (not mac=); 0 or -errno, err filled when there is more to
+ * say than "bad value". */
+int cli_sock_opt(struct cli_net *n, struct cli_sock_state *st, const char *opt, const char *val,
+		 char *err, size_t errlen) __attribute__((warn_unused_result));
+/* After the last option: what is missing or contradictory. */
+int cli_sock_finish(struct cli_net *n, struct cli_sock_state *st, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* VMM_CLI_PRIV_H */

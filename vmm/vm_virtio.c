@@ -27,7 +27,9 @@
 #include <arpa/inet.h>
 
 #include "devices/disk/disk.h"
+#include "devices/net/dgram.h"
 #include "devices/net/slirp.h"
+#include "devices/net/stream.h"
 #include "devices/net/tap.h"
 #include "devices/net/vde.h"
 #include "devices/virtio/blk.h"
@@ -121,6 +123,11 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 		ret = netbe_slirp_create(&cn->user, &vm->loop, &v->net.backend, err, sizeof(err));
 	else if (cn->kind == CLI_NET_VDE)
 		ret = netbe_vde_create(&cn->vde, &vm->loop, &v->net.backend, err, sizeof(err));
+	else if (cn->kind == CLI_NET_STREAM)
+		ret = netbe_stream_create(&cn->stream, &vm->loop, &v->net.backend, err,
+					  sizeof(err));
+	else if (cn->kind == CLI_NET_DGRAM)
+		ret = netbe_dgram_create(&cn->dgram, &vm->loop, &v->net.backend, err, sizeof(err));
 	else
 		ret = netbe_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
@@ -128,6 +135,8 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 			[CLI_NET_USER] = "user",
 			[CLI_NET_TAP] = "tap",
 			[CLI_NET_VDE] = "vde",
+			[CLI_NET_STREAM] = "stream",
+			[CLI_NET_DGRAM] = "dgram",
 		};
 
 		/* The backend says what failed; the flag is ours to name. */
