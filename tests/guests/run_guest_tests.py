@@ -678,6 +678,150 @@ def tap_case(name, opts=''):
                         'UDP echo 2: 1472 bytes back', 'mode=static passed'])
 
 
+# ---- guest to guest: stream, dgram and a multicast hub ----
+#
+# The case's vmm is one guest (mode=static: ping and UDP echoes); its peers
+# are more vmm processes started by a shell that then execs the case's vmm,
+# so that all share a network namespace where one is needed (multicast, in
+# an `unshare -rn` of the case's own, whose loopback gets multicast on).
+# Unix sockets live in the case's temp dir; TCP and UDP use 127.0.0.1.
+
+PEER_SH = r"""
+set -e
+if [ "$NETNS" = 1 ]; then ip link set lo up multicast on; fi
+set +e
+i=0
+while [ $i -lt $NPEERS ]; do
+    eval "net=\$PEER_NET_$i cmd=\$PEER_CMD_$i"
+    ( "$VMM" --kernel "$GUEST" --timeout "$PEER_TIMEOUT" --net "$net" --cmdline "$cmd" \
+        </dev/null >"$TMP/peer$i.out" 2>&1; echo $? >"$TMP/peer$i.rc" ) &
+    i=$((i + 1))
+    sleep 0.3
+done
+exec "$@"
+"""
+
+PEER_IP = '10.3.0.'
+PEER_PORT = 7000
+
+
+def mac(n):
+    return '52:54:00:12:34:%02x' % (0x56 + n)
+
+
+def peers_case(name, answer_net, client_nets, netns=False):
+    """One guest answers (mode=answer, MAC ..:56, 10.3.0.1); the clients
+    (mode=static, MACs ..:57.., 10.3.0.2..) each ping it and have three
+    datagrams echoed; the last client is the case's own vmm. Nets are
+    format strings with {tmp} and {port} filled in."""
+    nclients = len(client_nets)
+
+    def prepare(case, ctx):
+        if netns and not shutil.which('unshare'):
+            raise CaseSkip('needs unshare (util-linux) for a private network namespace')
+        port = free_port(socket.SOCK_STREAM)
+        fill = dict(tmp=ctx.tmpdir, port=port, port2=free_port())
+        env = dict(NPEERS=str(nclients), VMM=os.path.abspath(ctx.vmm),
+                   GUEST=os.path.join(ctx.guest_dir, 'net.elf'), TMP=ctx.tmpdir,
+                   PEER_TIMEOUT=str(VMM_TIMEOUT), NETNS='1' if netns else '0')
+        peers = [(answer_net, 'mode=answer ip=%s1 port=%d count=%d' %
+                  (PEER_IP, PEER_PORT, 3 * nclients))]
+        for i, net in enumerate(client_nets[:-1], 1):
+            peers.append((net + ',mac=' + mac(i), 'mode=static ip=%s%d peer=%s1 port=%d mac0=%s'
+                          % (PEER_IP, i + 1, PEER_IP, PEER_PORT, mac(i))))
+        for i, (net, cmd) in enumerate(peers):
+            env['PEER_NET_%d' % i] = net.format(**fill)
+            env['PEER_CMD_%d' % i] = cmd
+            print('peer %d: --net %s --cmdline "%s"' % (i, env['PEER_NET_%d' % i], cmd))
+        os.environ.update(env)
+        ctx.cleanups.append(lambda: [os.environ.pop(k, None) for k in env])
+        script = os.path.join(ctx.tmpdir, 'peers.sh')
+        with open(script, 'w') as f:
+            f.write(PEER_SH)
+        ctx.prefix = (['unshare', '-rn'] if netns else []) + ['sh', script]
+        ctx.state['npeers'] = len(peers)
+        ctx.cmdline = 'mode=static ip=%s%d peer=%s1 port=%d mac0=%s' % (
+            PEER_IP, nclients + 1, PEER_IP, PEER_PORT, mac(nclients))
+        return ['--net', client_nets[-1].format(**fill) + ',mac=' + mac(nclients)]
+
+    def check(case, run):
+        errors = []
+        for i in range(run.ctx.state['npeers']):
+            base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(base + '.rc') and time.monotonic() < deadline:
+                time.sleep(0.1)
+            try:
+                with open(base + '.out') as f:
+                    out = f.read()
+                with open(base + '.rc') as f:
+                    rc = f.read().strip()
+            except OSError as e:
+                errors.append('peer %d: %s' % (i, e))
+                continue
+            print('--- peer %d (status %s) ---\n%s' % (i, rc, out), end='')
+            want = 'mode=answer passed' if i == 0 else 'mode=static passed'
+            if rc != '0' or want not in out:
+                errors.append('peer %d ended with status %s without %r' % (i, rc, want))
+            if i == 0 and 'datagrams echoed' in out and \
+                    '%d datagrams echoed' % (3 * nclients) not in out:
+                errors.append('the answering guest did not echo %d datagrams' % (3 * nclients))
+        return '; '.join(errors) or None
+
+    return Case(name, 'net', 0, prepare=prepare, check=check,
+                expect=['ARP: %s1 is at %s' % (PEER_IP, mac(0)), 'ping %s1: reply 3' % PEER_IP,
+                        'UDP echo 2: 1472 bytes back', 'mode=static passed'])
+
+
+def sock_error_case(name, net, words, status=1):
+    """A socket backend that cannot work: one line on stderr naming the
+    cause, a non-zero exit, and no guest."""
+
+    def prepare(case, ctx):
+        ctx.cmdline = 'mode=user port=9'
+        return ['--net', net.format(tmp=ctx.tmpdir, port=free_port(socket.SOCK_STREAM))]
+
+    def check(case, run):
+        lines = [l for l in text(run.stderr).splitlines() if l.strip()]
+        if len(lines) != 1:
+            return 'stderr has %d lines, expected one error line' % len(lines)
+        missing = [w for w in words if w not in lines[0]]
+        if missing:
+            return 'the error line lacks %s: %r' % (missing, lines[0])
+        if run.stdout:
+            return 'the guest ran (%d console bytes)' % len(run.stdout)
+        return None
+
+    return Case(name, 'net', status, prepare=prepare, check=check, kill_after=30)
+
+
+SOCK_CASES = [
+    peers_case('net-stream-unix', 'stream,server=on,addr.type=unix,addr.path={tmp}/net.sock',
+               ['stream,addr.type=unix,addr.path={tmp}/net.sock']),
+    peers_case('net-stream-tcp', 'socket,listen=127.0.0.1:{port}',
+               ['stream,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={port}']),
+    peers_case('net-dgram-unix',
+               'dgram,local.type=unix,local.path={tmp}/a.sock,remote.type=unix,'
+               'remote.path={tmp}/b.sock',
+               ['dgram,local.path={tmp}/b.sock,remote.path={tmp}/a.sock']),
+    peers_case('net-dgram-udp',
+               'dgram,local.host=127.0.0.1,local.port={port},remote.host=127.0.0.1,'
+               'remote.port={port2}',
+               ['socket,udp=127.0.0.1:{port},localaddr=127.0.0.1:{port2}'], netns=True),
+    # a hub of three guests that needs no daemon, only inside a namespace
+    peers_case('net-mcast-hub', 'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1',
+               ['dgram,remote.host=230.0.0.1,remote.port={port},local.host=127.0.0.1',
+                'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1'], netns=True),
+    sock_error_case('net-stream-refused', 'stream,addr.host=127.0.0.1,addr.port={port}',
+                    ['--net stream', 'cannot connect to 127.0.0.1:', 'Connection refused']),
+    sock_error_case('net-stream-nosock', 'stream,addr.path={tmp}/none.sock',
+                    ['--net stream', 'none.sock', 'No such file']),
+    sock_error_case('net-stream-badaddr', 'stream,addr.type=inet,addr.host=300.1.2.3',
+                    ['--net stream', '300.1.2.3', 'addr.host'], status=2),
+    sock_error_case('net-dgram-nolocal', 'dgram,remote.host=127.0.0.1,remote.port=9',
+                    ['--net dgram', 'local'], status=2),
+]
+
 NET_CASES = [
     net_echo_case('net-user', 'user', 'mode=user port={port}', seen_echoes, USER_OK),
     # the same without VIRTIO_NET_F_MRG_RXBUF: the device's other rx path
@@ -770,6 +914,7 @@ CASES = [
 
 CASES += BLK_CASES
 CASES += NET_CASES
+CASES += SOCK_CASES
 
 
 class Run:
