@@ -106,7 +106,7 @@ static void stream_update(struct stream *s)
 		return;
 	if (s->rx_enabled && !s->connecting)
 		want |= EPOLLIN;
-	if (s->connecting || s->wtail > s->whead)
+	if (s->connecting || s->wtail > s->whead || s->tx_waiting)
 		want |= EPOLLOUT;
 	if (want == s->conn_events)
 		return;
