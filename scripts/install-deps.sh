@@ -20,6 +20,9 @@ PACKAGES=(
   libvdeplug-dev vde-switch vdeplug libvdeplug-slirp
   # interop: a QEMU microvm guest on the same VDE switch as a vmm guest
   qemu-system-x86
+  # the stream backend's interop test with passt (user-mode networking over
+  # QEMU's stream protocol); util-linux's unshare for the namespaces
+  passt util-linux
 )
 
 missing=()
