@@ -122,6 +122,23 @@ CASES = [
     ("net hostfwd port in use", ["--kernel", hello, "--net",
                                  f"user,hostfwd=tcp:127.0.0.1:{busy_port}-:22"], 1,
      [f"127.0.0.1:{busy_port}"], False),
+    # the socket backends (QEMU's -netdev stream / dgram / socket)
+    ("net stream without address", ["--kernel", hello, "--net", "stream,server=on"], 2,
+     ["--net stream", "addr.path="], False),
+    ("net stream path too long", ["--kernel", hello, "--net", "stream,addr.path=/" + "p" * 120],
+     2, ["--net stream", "addr.path"], False),
+    ("net stream reconnect on a server", ["--kernel", hello, "--net",
+                                          "stream,server=on,addr.port=5555,reconnect=1"], 2,
+     ["reconnect="], False),
+    ("net stream malformed host", ["--kernel", hello, "--net",
+                                   "stream,addr.host=127.0.0,addr.port=5555"], 2,
+     ["127.0.0", "addr.host"], False),
+    ("net dgram unix to inet", ["--kernel", hello, "--net",
+                                "dgram,local.path=/tmp/x.sock,remote.host=127.0.0.1,remote.port=9"],
+     2, ["--net dgram", "both be unix or both inet"], False),
+    ("net socket listen and connect", ["--kernel", hello, "--net",
+                                       "socket,listen=:5555,connect=127.0.0.1:5555"], 2,
+     ["one of listen="], False),
 ]
 if not os.path.exists(orphan):
     CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]
