@@ -138,7 +138,9 @@ static int dgram_send(struct netbe *nb, const struct iovec *iov, unsigned int io
 	} else if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN) {
 		log_warn_ratelimited(&d->rl, "%s: send: %s", nb->name, strerror(err));
 	}
-	return -err;
+	/* dropped, not held: -EAGAIN would make the device wait for a
+	 * NETBE_EV_TX that never comes */
+	return err == EAGAIN || err == EWOULDBLOCK ? -ENOBUFS : -err;
 }
 
 static ssize_t dgram_recv(struct netbe *nb, void *buf, size_t len)

@@ -119,6 +119,29 @@ static void test_unix_pair(void **state)
 	close(peer);
 }
 
+/* A unix peer that does not read: its queue fills and frames are dropped
+ * with -ENOBUFS, never -EAGAIN (no NETBE_EV_TX could follow: an unconnected
+ * unix socket polls writable while the peer's queue is full). */
+static void test_unix_queue_full(void **state)
+{
+	struct loop_fx *f = *state;
+	struct netbe_dgram_config cfg = { .local.family = AF_UNIX, .remote.family = AF_UNIX };
+	uint8_t fr[200];
+	struct iovec iov = { fr, loop_fx_frame(fr, 60, 1) };
+	int peer, ret = 0, i;
+
+	loop_fx_path(f, cfg.local.path, sizeof(cfg.local.path), "a.sock");
+	loop_fx_path(f, cfg.remote.path, sizeof(cfg.remote.path), "b.sock");
+	peer = unix_dgram_bound(cfg.remote.path);
+	create(f, &cfg);
+	for (i = 0; i < 100000 && ret == 0; i++)
+		ret = f->nb->ops->send(f->nb, &iov, 1);
+	assert_int_equal(ret, -ENOBUFS);
+	assert_int_equal(f->nb->stats.tx_dropped, 1);
+	assert_int_equal(f->nb->stats.tx_frames, (uint64_t)(i - 1));
+	close(peer);
+}
+
 /* rx disabled: nothing is reported, datagrams wait; enabled again: they
  * are reported */
 static void test_rx_flow_control(void **state)
@@ -247,9 +270,9 @@ int main(void)
 {
 #define DGRAM_TEST(fn) cmocka_unit_test_setup_teardown(fn, loop_fx_setup, loop_fx_teardown)
 	const struct CMUnitTest tests[] = {
-		DGRAM_TEST(test_unix_pair),	DGRAM_TEST(test_rx_flow_control),
-		DGRAM_TEST(test_udp_loopback),	DGRAM_TEST(test_multicast),
-		DGRAM_TEST(test_config_errors),
+		DGRAM_TEST(test_unix_pair),	  DGRAM_TEST(test_unix_queue_full),
+		DGRAM_TEST(test_rx_flow_control), DGRAM_TEST(test_udp_loopback),
+		DGRAM_TEST(test_multicast),	  DGRAM_TEST(test_config_errors),
 	};
 #undef DGRAM_TEST
 	no_netns = enter_netns();

@@ -207,11 +207,74 @@ static void test_net_vde(void **state)
 	cli_free(&cfg);
 }
 
+/* --net stream / dgram / socket: QEMU's option names into the configs */
+static void test_net_sockets(void **state)
+{
+	struct vmm_config cfg;
+	const struct cli_net *n;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--net",
+			       "stream,server=on,addr.type=unix,addr.path=/run/a.sock", "--net",
+			       "stream,addr.host=localhost,addr.port=5555,reconnect=2", "--net",
+			       "socket,listen=:5556", "--net",
+			       "dgram,remote.type=inet,remote.host=230.0.0.1,remote.port=1234",
+			       "--net", "socket,udp=127.0.0.1:7,localaddr=0.0.0.0:8", "--net",
+			       "socket,mcast=239.1.2.3:99,localaddr=127.0.0.1"),
+			 CLI_RUN);
+	assert_int_equal(cfg.nnets, 6);
+	n = &cfg.nets[0];
+	assert_int_equal(n->kind, CLI_NET_STREAM);
+	assert_true(n->stream.server);
+	assert_int_equal(n->stream.addr.family, AF_UNIX);
+	assert_string_equal(n->stream.addr.path, "/run/a.sock");
+	n = &cfg.nets[1];
+	assert_false(n->stream.server);
+	assert_int_equal(n->stream.addr.family, AF_INET);
+	assert_string_equal(ip(n->stream.addr.host), "127.0.0.1");
+	assert_int_equal(n->stream.addr.port, 5555);
+	assert_int_equal(n->stream.reconnect, 2);
+	/* listen=:PORT is the loopback, not every interface */
+	n = &cfg.nets[2];
+	assert_int_equal(n->kind, CLI_NET_STREAM);
+	assert_true(n->stream.server);
+	assert_string_equal(ip(n->stream.addr.host), "127.0.0.1");
+	assert_int_equal(n->stream.addr.port, 5556);
+	n = &cfg.nets[3];
+	assert_int_equal(n->kind, CLI_NET_DGRAM);
+	assert_true(netbe_sock_addr_is_mcast(&n->dgram.remote));
+	assert_int_equal(n->dgram.local.family, 0);
+	n = &cfg.nets[4];
+	assert_int_equal(n->kind, CLI_NET_DGRAM);
+	assert_string_equal(ip(n->dgram.remote.host), "127.0.0.1");
+	assert_int_equal(n->dgram.remote.port, 7);
+	assert_string_equal(ip(n->dgram.local.host), "0.0.0.0");
+	assert_int_equal(n->dgram.local.port, 8);
+	n = &cfg.nets[5];
+	assert_string_equal(ip(n->dgram.remote.host), "239.1.2.3");
+	assert_string_equal(ip(n->dgram.local.host), "127.0.0.1");
+	/* the fifth NIC's default MAC */
+	assert_memory_equal(cfg.nets[5].mac, ((uint8_t[]){ 0x52, 0x54, 0, 0x12, 0x34, 0x5b }), 6);
+	cli_free(&cfg);
+}
+
 static void test_net_errors(void **state)
 {
 	static const char *const bad[][2] = {
 		{ "", "'' is not user[,...]" },
-		{ "socket", "'socket' is not user[,...]" },
+		{ "socket", "--net socket: needs listen=, connect=, mcast= or udp=" },
+		{ "stream,addr.type=fd", "bad value 'fd' for addr.type" },
+		{ "stream,addr.path=/a,addr.host=1.2.3.4", "bad value '1.2.3.4' for addr.host" },
+		{ "stream,addr.port=0", "bad value '0' for addr.port" },
+		{ "stream,addr.type=inet", "addr needs a port" },
+		{ "stream,addr.path=/a,turbo=on", "unknown option 'turbo'" },
+		{ "dgram,local.path=/a", "needs a remote address" },
+		{ "dgram,remote.path=/b", "needs a local address" },
+		{ "dgram,remote.host=230.0.0.1,remote.port=5,local.path=/a",
+		  "local is an IPv4 interface address" },
+		{ "socket,mcast=230.0.0.1", "bad value '230.0.0.1' for mcast" },
+		{ "socket,connect=127.0.0.1:99999", "for connect" },
+		{ "socket,fd=3", "unknown option 'fd'" },
 		{ "user,bogus=1", "unknown option 'bogus'" },
 		{ "tap,net=10.0.0.0/8", "unknown option 'net'" },
 		{ "user,mac=01:00:5e:00:00:01", "bad value '01:00:5e:00:00:01' for mac" },
@@ -376,11 +439,11 @@ static void test_help_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),	     cmocka_unit_test(test_defaults_and_full),
-		cmocka_unit_test(test_disks),	     cmocka_unit_test(test_disk_errors),
-		cmocka_unit_test(test_nets),	     cmocka_unit_test(test_net_errors),
-		cmocka_unit_test(test_net_vde),	     cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_sizes),	   cmocka_unit_test(test_defaults_and_full),
+		cmocka_unit_test(test_disks),	   cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_nets),	   cmocka_unit_test(test_net_sockets),
+		cmocka_unit_test(test_net_errors), cmocka_unit_test(test_net_vde),
+		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_help_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
