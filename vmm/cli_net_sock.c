@@ -231,6 +231,9 @@ int cli_sock_finish(struct cli_net *n, struct cli_sock_state *st, char *err, siz
 	if (st->legacy && !st->kind_set)
 		return err_set(err, errlen, -EINVAL,
 			       "--net socket: needs listen=, connect=, mcast= or udp=");
+	/* the backend warns when a peer's frames come from this MAC */
+	memcpy(n->stream.mac, n->mac, sizeof(n->mac));
+	memcpy(n->dgram.mac, n->mac, sizeof(n->mac));
 	if (n->kind == CLI_NET_STREAM) {
 		if (!n->stream.addr.family)
 			return err_set(err, errlen, -EINVAL,

@@ -44,6 +44,8 @@ struct dgram {
 	uint32_t registered;
 	bool rx_enabled, tx_waiting;
 	bool refused_said; /* "nobody at remote" said; again after a success */
+	bool clash_said;   /* "a peer uses our MAC" said */
+	uint8_t mac[6];	   /* to check for a clash; zero for multicast */
 	char name[2 * NETBE_SOCK_PATH_MAX + 32];
 	char bound_path[NETBE_SOCK_PATH_MAX]; /* our unix socket file, to remove */
 	struct ratelimit rl;
@@ -167,6 +169,14 @@ static ssize_t dgram_recv(struct netbe *nb, void *buf, size_t len)
 			nb->stats.rx_dropped++;
 			drops++;
 			continue;
+		}
+		if (!d->clash_said && netbe_mac_clash(d->mac, buf, (size_t)n)) {
+			const uint8_t *m = (const uint8_t *)buf + 6;
+
+			log_warn("%s: a peer sends frames from this NIC's own MAC "
+				 "%02x:%02x:%02x:%02x:%02x:%02x: give each guest its own mac=",
+				 nb->name, m[0], m[1], m[2], m[3], m[4], m[5]);
+			d->clash_said = true;
 		}
 		nb->stats.rx_frames++;
 		nb->stats.rx_bytes += (size_t)n;
@@ -294,6 +304,8 @@ int netbe_dgram_create(const struct netbe_dgram_config *cfg, struct event_loop *
 		snprintf(d->name, sizeof(d->name), "dgram %s -> %s", a, b);
 	d->nb.ops = &dgram_ops;
 	d->nb.name = d->name;
+	if (!mcast)
+		memcpy(d->mac, cfg->mac, sizeof(d->mac));
 	if (netbe_sock_addr_to(&cfg->remote, &d->dst, &d->dst_len) < 0) {
 		ret = err_set(err, errlen, -EINVAL, "remote %s: not a usable address", b);
 		goto fail;

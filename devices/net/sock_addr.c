@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Socket addresses of the stream and dgram backends (sock_config.h): the
- * conversion to struct sockaddr, the text shown in messages, and binding
- * with QEMU's treatment of a stale unix socket file.
+ * conversion to struct sockaddr, the text shown in messages, binding with
+ * QEMU's treatment of a stale unix socket file; and their MAC clash check.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -116,4 +116,11 @@ int netbe_sock_bind(int fd, int type, const struct netbe_sock_addr *a, char *err
 		return err_set(err, errlen, ret, "cannot bind %s: %s", shown, strerror(-ret));
 	}
 	return 0;
+}
+
+bool netbe_mac_clash(const uint8_t mac[6], const uint8_t *frame, size_t len)
+{
+	static const uint8_t zero[6];
+
+	return len >= 12 && memcmp(mac, zero, 6) && !memcmp(frame + 6, mac, 6);
 }

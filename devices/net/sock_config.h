@@ -31,13 +31,22 @@ struct netbe_stream_config {
 	bool server; /* listen and take one peer at a time */
 	struct netbe_sock_addr addr;
 	unsigned int reconnect; /* client: seconds between attempts; 0 = never */
+	uint8_t mac[6];		/* the NIC's, to warn of a peer using it too; 0 = no check */
 };
 
 /* One frame per datagram. Either local or a multicast remote is needed. */
 struct netbe_dgram_config {
 	struct netbe_sock_addr local;  /* bind here (optional for multicast) */
 	struct netbe_sock_addr remote; /* send there; may be an IPv4 multicast group */
+	/* as in netbe_stream_config; unicast only (a multicast member hears
+	 * its own frames) */
+	uint8_t mac[6];
 };
+
+/* Is the frame's source MAC `mac` (non-zero)? Then two NICs on one segment
+ * share a MAC, which breaks the segment in ways hard to trace: the
+ * backends say so once. */
+bool netbe_mac_clash(const uint8_t mac[6], const uint8_t *frame, size_t len);
 
 /* The address as a struct sockaddr in ss; its length, or -EINVAL. */
 int netbe_sock_addr_to(const struct netbe_sock_addr *a, struct sockaddr_storage *ss, socklen_t *len)

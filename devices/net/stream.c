@@ -64,7 +64,8 @@ struct stream {
 	bool listening;		     /* listen_src is in the loop */
 	bool connecting;	     /* a non-blocking connect() is under way */
 	bool rx_enabled, tx_waiting;
-	bool gone_said; /* "peer went away" said; not again until one came */
+	bool gone_said;	 /* "peer went away" said; not again until one came */
+	bool clash_said; /* "the peer uses our MAC" said */
 	uint32_t conn_events;
 	uint8_t *rbuf, *wbuf;
 	size_t rhead, rtail; /* unread bytes: rbuf[rhead..rtail) */
@@ -509,6 +510,14 @@ static ssize_t stream_recv(struct netbe *nb, void *buf, size_t len)
 			continue;
 		}
 		memcpy(buf, s->rbuf + s->rhead - flen, flen);
+		if (!s->clash_said && netbe_mac_clash(s->cfg.mac, buf, flen)) {
+			const uint8_t *m = (const uint8_t *)buf + 6;
+
+			log_warn("%s: the peer sends frames from this NIC's own MAC "
+				 "%02x:%02x:%02x:%02x:%02x:%02x: give each guest its own mac=",
+				 nb->name, m[0], m[1], m[2], m[3], m[4], m[5]);
+			s->clash_said = true;
+		}
 		nb->stats.rx_frames++;
 		nb->stats.rx_bytes += flen;
 		return (ssize_t)flen;

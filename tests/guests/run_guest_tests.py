@@ -705,16 +705,17 @@ PEER_IP = '10.3.0.'
 PEER_PORT = 7000
 
 
-def mac(n):
-    return '52:54:00:12:34:%02x' % (0x56 + n)
-
-
-def peers_case(name, answer_net, client_nets, netns=False):
+def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
     """One guest answers (mode=answer, MAC ..:56, 10.3.0.1); the clients
     (mode=static, MACs ..:57.., 10.3.0.2..) each ping it and have three
     datagrams echoed; the last client is the case's own vmm. Nets are
-    format strings with {tmp} and {port} filled in."""
+    format strings with {tmp} and {port} filled in. With same_mac every
+    guest keeps the default MAC: the exchange still works (the guests'
+    driver does not mind), and the case's vmm must warn of the clash."""
     nclients = len(client_nets)
+
+    def mac(n):
+        return '52:54:00:12:34:%02x' % (0x56 + (0 if same_mac else n))
 
     def prepare(case, ctx):
         if netns and not shutil.which('unshare'):
@@ -746,6 +747,10 @@ def peers_case(name, answer_net, client_nets, netns=False):
 
     def check(case, run):
         errors = []
+        clash = "frames from this NIC's own MAC 52:54:00:12:34:56" in text(run.stderr)
+        if clash != same_mac:
+            errors.append('the vmm %s a MAC clash' % ('did not report' if same_mac else
+                                                       'reported'))
         for i in range(run.ctx.state['npeers']):
             base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
             deadline = time.monotonic() + 10
@@ -859,6 +864,9 @@ def passt_case(name):
 SOCK_CASES = [
     peers_case('net-stream-unix', 'stream,server=on,addr.type=unix,addr.path={tmp}/net.sock',
                ['stream,addr.type=unix,addr.path={tmp}/net.sock']),
+    # two guests with the one default MAC: said once, and nothing breaks
+    peers_case('net-stream-mac-clash', 'stream,server=on,addr.path={tmp}/net.sock',
+               ['stream,addr.path={tmp}/net.sock'], same_mac=True),
     peers_case('net-stream-tcp', 'socket,listen=127.0.0.1:{port}',
                ['stream,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={port}']),
     peers_case('net-dgram-unix',
