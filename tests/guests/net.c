@@ -15,9 +15,12 @@
  *   mode=fwd port=GP [count=3 wait=ms]
  *       DHCP, then echo `count` datagrams arriving on GP (sent by the host
  *       to a hostfwd port, or by another guest) back to their sender.
- *   mode=static ip=A peer=B port=P [absent=C]
+ *   mode=static ip=A peer=B port=P [absent=C rounds=1 gap=ms]
  *       tap: no DHCP; ARP and ping the peer, UDP echo with the peer. With
- *       absent=C, nobody may answer ARP for C (an internal network).
+ *       absent=C, nobody may answer ARP for C (an internal network). With
+ *       rounds=N it does that N times, each later round `gap` ms later and
+ *       after ARP found the peer again (up to 30 s: a peer that went and
+ *       came back).
  *   mode=respond ip=A port=P [count=3 wait=ms]
  *       the other end of mode=static on a network of guests (VDE): a
  *       static address, answers ARP and ping, echoes `count` datagrams
@@ -235,9 +238,15 @@ static int mode_user(const char *cmdline)
 static int mode_static(const char *cmdline)
 {
 	struct net_dev *nd = &devs[0];
+	uint64_t rounds = 1, gap = 0, k, t0;
+	struct net_rx rx;
 	uint32_t absent;
 	int r, st;
 
+	cmdline_get_uint(cmdline, "rounds", &rounds);
+	cmdline_get_uint(cmdline, "gap", &gap);
+	if (gap > 60000)
+		return NS_USAGE;
 	if ((r = net_configure(nd, 0, cmdline)) || (r = check_mac(nd, cmdline)) ||
 	    (r = exercise(nd, cmdline, false)))
 		return r;
@@ -252,6 +261,15 @@ static int mode_static(const char *cmdline)
 			return NS_UNEXPECTED;
 		}
 		printf("net0: nothing answers for " IP_FMT "\n", IP_ARGS(absent));
+	}
+	for (k = 2; k <= rounds; k++) {
+		for (t0 = rdtsc(); rdtsc() - t0 < gap * 5000000ULL;)
+			if ((r = net_poll(nd, &rx, 10)) < 0)
+				return -r;
+		printf("net0: round %lu: looking for the peer again\n", k);
+		if ((r = net_arp_resolve(nd, nd->router, 30000)) ||
+		    (r = exercise(nd, cmdline, false)))
+			return r;
 	}
 	printf("net: mode=static passed\n");
 	return 0;

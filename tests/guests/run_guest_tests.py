@@ -778,6 +778,59 @@ def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
                         'UDP echo 2: 1472 bytes back', 'mode=static passed'])
 
 
+# A stream server that goes away and comes back: the client (the case's
+# vmm, reconnect=1) says once that its peer went, keeps running, reconnects
+# and does a second round with the new server.
+RECONNECT_SH = r"""
+( "$VMM" --kernel "$GUEST" --timeout 60 --net "$SERVER_NET" --cmdline "$SERVER_CMD" \
+      </dev/null >"$TMP/peer0.out" 2>&1; echo $? >"$TMP/peer0.rc"
+  sleep 1
+  "$VMM" --kernel "$GUEST" --timeout 60 --net "$SERVER_NET" --cmdline "$SERVER_CMD" \
+      </dev/null >"$TMP/peer1.out" 2>&1; echo $? >"$TMP/peer1.rc" ) &
+sleep 0.3
+exec "$@"
+"""
+
+
+def reconnect_case(name):
+    def prepare(case, ctx):
+        script = os.path.join(ctx.tmpdir, 'reconnect.sh')
+        with open(script, 'w') as f:
+            f.write(RECONNECT_SH)
+        sock = os.path.join(ctx.tmpdir, 'net.sock')
+        env = dict(VMM=os.path.abspath(ctx.vmm), GUEST=os.path.join(ctx.guest_dir, 'net.elf'),
+                   TMP=ctx.tmpdir, SERVER_NET='stream,server=on,addr.path=' + sock,
+                   SERVER_CMD='mode=answer ip=%s1 port=%d count=3' % (PEER_IP, PEER_PORT))
+        os.environ.update(env)
+        ctx.cleanups.append(lambda: [os.environ.pop(k, None) for k in env])
+        ctx.prefix = ['sh', script]
+        ctx.cmdline = 'mode=static ip=%s2 peer=%s1 port=%d rounds=2 gap=1500 mac0=%s' % (
+            PEER_IP, PEER_IP, PEER_PORT, '52:54:00:12:34:57')
+        return ['--net', 'stream,addr.path=%s,reconnect=1,mac=52:54:00:12:34:57' % sock]
+
+    def check(case, run):
+        err = text(run.stderr)
+        if err.count('the peer went away') != 1:
+            return 'the client said %d times that its peer went away, expected once' % (
+                err.count('the peer went away'))
+        for i in range(2):
+            base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(base + '.rc') and time.monotonic() < deadline:
+                time.sleep(0.1)
+            try:
+                with open(base + '.rc') as f:
+                    rc = f.read().strip()
+            except OSError as e:
+                return 'server %d: %s' % (i, e)
+            if rc != '0':
+                return 'server %d ended with status %s' % (i, rc)
+        return None
+
+    return Case(name, 'net', 0, prepare=prepare, check=check,
+                expect=['round 2: looking for the peer again', 'mode=static passed'])
+
+
 def sock_error_case(name, net, words, status=1):
     """A socket backend that cannot work: one line on stderr naming the
     cause, a non-zero exit, and no guest."""
@@ -881,6 +934,7 @@ SOCK_CASES = [
     peers_case('net-mcast-hub', 'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1',
                ['dgram,remote.host=230.0.0.1,remote.port={port},local.host=127.0.0.1',
                 'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1'], netns=True),
+    reconnect_case('net-stream-reconnect'),
     passt_case('net-passt'),
     sock_error_case('net-stream-refused', 'stream,addr.host=127.0.0.1,addr.port={port}',
                     ['--net stream', 'cannot connect to 127.0.0.1:', 'Connection refused']),
