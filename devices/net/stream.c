@@ -165,8 +165,9 @@ static unsigned int stream_peer_down(struct stream *s, const char *why)
 					    : "vmm restarts (reconnect= was not given)");
 		s->gone_said = true;
 	}
+	/* rbuf keeps the peer's last whole frames for recv() */
 	s->connecting = false;
-	s->rhead = s->rtail = s->whead = s->wtail = 0;
+	s->whead = s->wtail = 0;
 	s->conn_events = 0;
 	/* a waiting frame is retried now and dropped, not held forever */
 	if (s->tx_waiting)
@@ -282,14 +283,21 @@ static void stream_conn_handler(struct el_source *src, uint32_t events)
 	}
 	if ((events & EPOLLIN) && s->rx_enabled && !(events & (EPOLLHUP | EPOLLERR))) {
 		ret = stream_fill(s);
-		if (ret == -EPIPE || (ret < 0 && ret != -EAGAIN))
+		if (ret < 0 && ret != -EAGAIN)
 			events |= EPOLLHUP;
 		else if (stream_has_frame(s))
 			ev |= NETBE_EV_RX;
 	}
 	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* What the peer sent before it hung up is still queued:
+		 * take what rbuf holds; recv() hands it out after the fd is
+		 * gone (rx flow control does not apply to a dead peer). */
+		if (!(events & EPOLLERR))
+			while (stream_fill(s) > 0)
+				;
 		ev |= stream_peer_down(s, "the peer went away");
-		ev &= ~NETBE_EV_RX;
+		if (s->rx_enabled && stream_has_frame(s))
+			ev |= NETBE_EV_RX;
 	} else {
 		stream_update(s);
 	}
@@ -359,7 +367,7 @@ static void stream_wake_handler(struct el_source *src, uint32_t events)
 	(void)events;
 	if (eventfd_drain(src->fd) == -EAGAIN)
 		return;
-	if (s->rx_enabled && s->conn_src.fd >= 0 && stream_has_frame(s) && s->nb.notify)
+	if (s->rx_enabled && stream_has_frame(s) && s->nb.notify)
 		s->nb.notify(s->nb.notify_opaque, NETBE_EV_RX);
 }
 
@@ -477,11 +485,15 @@ static ssize_t stream_recv(struct netbe *nb, void *buf, size_t len)
 	bool filled = false;
 	int ret;
 
-	if (s->conn_src.fd < 0 || s->connecting)
+	if (s->connecting)
 		return -EAGAIN;
 	for (;;) {
 		used = netbe_stream_deframe(s->rbuf + s->rhead, s->rtail - s->rhead,
 					    STREAM_FRAME_MAX, &flen);
+		if (used < 0 && s->conn_src.fd < 0) {
+			s->rhead = s->rtail = 0; /* a dead peer's garbage */
+			return -EAGAIN;
+		}
 		if (used < 0) {
 			log_warn("%s: the peer sent a frame length of %u bytes (1 to %u are "
 				 "valid); dropping the connection",
@@ -493,7 +505,7 @@ static ssize_t stream_recv(struct netbe *nb, void *buf, size_t len)
 		if (used == 0) {
 			/* one read per call: a peer that never stops sending
 			 * must not keep the loop thread in here */
-			if (filled)
+			if (filled || s->conn_src.fd < 0)
 				return -EAGAIN;
 			ret = stream_fill(s);
 			if (ret <= 0) {
@@ -530,7 +542,7 @@ static void stream_rx_enable(struct netbe *nb, bool enable)
 
 	s->rx_enabled = enable;
 	stream_update(s);
-	if (enable && s->conn_src.fd >= 0 && stream_has_frame(s))
+	if (enable && stream_has_frame(s))
 		(void)eventfd_signal(s->wake_src.fd);
 }
 

@@ -384,6 +384,30 @@ static void test_peer_gone(void **state)
 	close(fd);
 }
 
+/* A peer that sends and hangs up at once: its frames still arrive, rx
+ * disabled in between or not. */
+static void test_last_frames_before_hangup(void **state)
+{
+	struct loop_fx *f = *state;
+	uint8_t fr[3][300], out[MAX];
+	size_t n[3];
+	int fd = server_and_peer(f), i;
+
+	f->nb->ops->rx_enable(f->nb, false);
+	for (i = 0; i < 3; i++) {
+		n[i] = loop_fx_frame(fr[i], 100 + 50 * (size_t)i, (unsigned int)i);
+		peer_send(fd, fr[i], n[i]);
+	}
+	close(fd);
+	assert_int_equal(loop_fx_wait(f, -50), 0);
+	f->nb->ops->rx_enable(f->nb, true);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(recv_wait(f, out, MAX), (ssize_t)n[i]);
+		assert_memory_equal(out, fr[i], n[i]);
+	}
+	assert_int_equal(f->nb->ops->recv(f->nb, out, MAX), -EAGAIN);
+}
+
 /* A client with reconnect=1 comes back after its server dropped it; one
  * without a server to reach fails at once, naming the address. */
 static void test_client_reconnects(void **state)
@@ -478,6 +502,7 @@ int main(void)
 		STREAM_TEST(test_runt_and_long_frames),
 		STREAM_TEST(test_backpressure),
 		STREAM_TEST(test_peer_gone),
+		STREAM_TEST(test_last_frames_before_hangup),
 		STREAM_TEST(test_client_reconnects),
 		STREAM_TEST(test_tcp_and_busy_path),
 	};
