@@ -40,6 +40,24 @@ PEER_IP = '10.3.0.'
 PEER_PORT = 7000
 
 
+def peer_result(run, i):
+    """(exit status, console and stderr) of peer i, once it has ended (up to
+    10 s more); (None, why) if it left no trace. The output is printed."""
+    base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(base + '.rc') and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        with open(base + '.out') as f:
+            out = f.read()
+        with open(base + '.rc') as f:
+            rc = f.read().strip()
+    except OSError as e:
+        return None, str(e)
+    print('--- peer %d (status %s) ---\n%s' % (i, rc, out), end='')
+    return rc, out
+
+
 def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
     """One guest answers (mode=answer, MAC ..:56, 10.3.0.1); the clients
     (mode=static, MACs ..:57.., 10.3.0.2..) each ping it and have three
@@ -87,19 +105,10 @@ def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
             errors.append('the vmm %s a MAC clash' % ('did not report' if same_mac else
                                                        'reported'))
         for i in range(run.ctx.state['npeers']):
-            base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
-            deadline = time.monotonic() + 10
-            while not os.path.exists(base + '.rc') and time.monotonic() < deadline:
-                time.sleep(0.1)
-            try:
-                with open(base + '.out') as f:
-                    out = f.read()
-                with open(base + '.rc') as f:
-                    rc = f.read().strip()
-            except OSError as e:
-                errors.append('peer %d: %s' % (i, e))
+            rc, out = peer_result(run, i)
+            if rc is None:
+                errors.append('peer %d: %s' % (i, out))
                 continue
-            print('--- peer %d (status %s) ---\n%s' % (i, rc, out), end='')
             want = 'mode=answer passed' if i == 0 else 'mode=static passed'
             if rc != '0' or want not in out:
                 errors.append('peer %d ended with status %s without %r' % (i, rc, want))
@@ -149,15 +158,9 @@ def reconnect_case(name):
             return 'the client said %d times that its peer went away, expected once' % (
                 err.count('the peer went away'))
         for i in range(2):
-            base = os.path.join(run.ctx.tmpdir, 'peer%d' % i)
-            deadline = time.monotonic() + 10
-            while not os.path.exists(base + '.rc') and time.monotonic() < deadline:
-                time.sleep(0.1)
-            try:
-                with open(base + '.rc') as f:
-                    rc = f.read().strip()
-            except OSError as e:
-                return 'server %d: %s' % (i, e)
+            rc, out = peer_result(run, i)
+            if rc is None:
+                return 'server %d: %s' % (i, out)
             if rc != '0':
                 return 'server %d ended with status %s' % (i, rc)
         return None
