@@ -526,7 +526,8 @@ static ssize_t stream_recv(struct netbe *nb, void *buf, size_t len)
 			const uint8_t *m = (const uint8_t *)buf + 6;
 
 			log_warn("%s: the peer sends frames from this NIC's own MAC "
-				 "%02x:%02x:%02x:%02x:%02x:%02x: give each guest its own mac=",
+				 "%02x:%02x:%02x:%02x:%02x:%02x (two NICs with one MAC, or frames "
+				 "looped back)",
 				 nb->name, m[0], m[1], m[2], m[3], m[4], m[5]);
 			s->clash_said = true;
 		}

@@ -169,6 +169,82 @@ def reconnect_case(name):
                 expect=['round 2: looking for the peer again', 'mode=static passed'])
 
 
+# Interop with QEMU's own netdev code (qemu-system-x86): QEMU runs no guest
+# (-M none), only its netdevs on one hub, relaying frames between a vmm
+# guest on one of QEMU's socket backends and a vmm guest on another. (A
+# QEMU guest is out of reach: the test guests have no PVH note, and their
+# driver probes vmm's virtio-mmio map.) The answering guest starts before
+# QEMU when QEMU connects to it, else after.
+QEMU_SH = r"""
+set -e
+if [ "$NETNS" = 1 ]; then ip link set lo up multicast on; fi
+set +e
+answer() {
+    "$VMM" --kernel "$GUEST" --timeout 60 --net "$ANSWER_NET" --cmdline "$ANSWER_CMD" \
+        </dev/null >"$TMP/peer0.out" 2>&1; echo $? >"$TMP/peer0.rc"
+}
+if [ "$ANSWER_FIRST" = 1 ]; then answer & sleep 0.3; fi
+qemu-system-x86_64 -M none -nodefaults -display none -monitor none -serial none \
+    $QEMU_NETDEVS >"$TMP/qemu.log" 2>&1 &
+qemu=$!
+sleep 0.5
+if [ "$ANSWER_FIRST" != 1 ]; then answer & sleep 0.3; fi
+"$@"
+rc=$?
+kill $qemu 2>/dev/null
+exit $rc
+"""
+
+
+def qemu_case(name, answer_net, qemu_netdevs, client_net, answer_first=False, netns=False):
+    """The answering guest on answer_net, the case's vmm on client_net, and
+    QEMU's netdevs (joined by hub 0) between them; {tmp} and {port} are
+    filled in."""
+
+    def prepare(case, ctx):
+        if not shutil.which('qemu-system-x86_64'):
+            raise rt.CaseSkip('qemu-system-x86_64 is not installed')
+        if netns and not shutil.which('unshare'):
+            raise rt.CaseSkip('needs unshare (util-linux) for a private network namespace')
+        fill = dict(tmp=ctx.tmpdir, port=rt.free_port(socket.SOCK_STREAM))
+        netdevs = []
+        for i, nd in enumerate(qemu_netdevs):
+            netdevs += ['-netdev', nd.format(**fill) + ',id=n%d' % i,
+                        '-netdev', 'hubport,id=h%d,hubid=0,netdev=n%d' % (i, i)]
+        script = os.path.join(ctx.tmpdir, 'qemu.sh')
+        with open(script, 'w') as f:
+            f.write(QEMU_SH)
+        env = dict(VMM=os.path.abspath(ctx.vmm), GUEST=os.path.join(ctx.guest_dir, 'net.elf'),
+                   TMP=ctx.tmpdir, NETNS='1' if netns else '0',
+                   ANSWER_FIRST='1' if answer_first else '0', QEMU_NETDEVS=' '.join(netdevs),
+                   ANSWER_NET=answer_net.format(**fill),
+                   ANSWER_CMD='mode=answer ip=%s1 port=%d' % (PEER_IP, PEER_PORT))
+        print('qemu: %s' % env['QEMU_NETDEVS'])
+        print('peer 0: --net %s' % env['ANSWER_NET'])
+        os.environ.update(env)
+        ctx.cleanups.append(lambda: [os.environ.pop(k, None) for k in env])
+        ctx.prefix = (['unshare', '-rn'] if netns else []) + ['sh', script]
+        ctx.cmdline = 'mode=static ip=%s2 peer=%s1 port=%d mac0=52:54:00:12:34:57' % (
+            PEER_IP, PEER_IP, PEER_PORT)
+        return ['--net', client_net.format(**fill) + ',mac=52:54:00:12:34:57']
+
+    def check(case, run):
+        rc, out = peer_result(run, 0)
+        try:
+            with open(os.path.join(run.ctx.tmpdir, 'qemu.log')) as f:
+                print('--- qemu ---\n' + f.read(), end='')
+        except OSError:
+            pass
+        if rc != '0' or 'mode=answer passed' not in out:
+            return 'the answering guest ended with status %s: %s' % (rc, out[-200:])
+        return None
+
+    return rt.Case(name, 'net', 0, prepare=prepare, check=check,
+                   expect=['ARP: %s1 is at 52:54:00:12:34:56' % PEER_IP,
+                           'ping %s1: reply 3' % PEER_IP, 'UDP echo 2: 1472 bytes back',
+                           'mode=static passed'])
+
+
 def sock_error_case(name, net, words, status=1):
     """A socket backend that cannot work: one line on stderr naming the
     cause, a non-zero exit, and no guest."""
@@ -276,6 +352,21 @@ def cases(runner):
                    ['dgram,remote.host=230.0.0.1,remote.port={port},local.host=127.0.0.1',
                     'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1'], netns=True),
         reconnect_case('net-stream-reconnect'),
+        # QEMU's stream server and unix dgram, between a vmm client and a
+        # vmm dgram peer
+        qemu_case('net-qemu-stream-dgram',
+                  'dgram,local.path={tmp}/v.sock,remote.path={tmp}/q-dgram.sock',
+                  ['stream,server=on,addr.type=unix,addr.path={tmp}/q.sock',
+                   'dgram,local.type=unix,local.path={tmp}/q-dgram.sock,remote.type=unix,'
+                   'remote.path={tmp}/v.sock'],
+                  'stream,addr.path={tmp}/q.sock'),
+        # QEMU's stream client (to a vmm server over TCP) and QEMU's
+        # multicast hub (-netdev socket,mcast=), with a vmm member
+        qemu_case('net-qemu-mcast', 'socket,listen=127.0.0.1:{port}',
+                  ['stream,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={port}',
+                   'socket,mcast=230.0.0.1:{port},localaddr=127.0.0.1'],
+                  'dgram,remote.host=230.0.0.1,remote.port={port},local.host=127.0.0.1',
+                  answer_first=True, netns=True),
         passt_case('net-passt'),
         sock_error_case('net-stream-refused', 'stream,addr.host=127.0.0.1,addr.port={port}',
                         ['--net stream', 'cannot connect to 127.0.0.1:', 'Connection refused']),
