@@ -65,9 +65,9 @@ enum cli_net_kind {
 struct cli_net {
 	enum cli_net_kind kind;
 	uint8_t mac[6];
-	struct netbe_user_config user; /* CLI_NET_USER */
-	struct netbe_tap_config tap;   /* CLI_NET_TAP */
-	struct netbe_vde_config vde;   /* CLI_NET_VDE */
+	struct netbe_user_config user;	   /* CLI_NET_USER */
+	struct netbe_tap_config tap;	   /* CLI_NET_TAP */
+	struct netbe_vde_config vde;	   /* CLI_NET_VDE */
 	struct netbe_stream_config stream; /* CLI_NET_STREAM */
 	struct netbe_dgram_config dgram;   /* CLI_NET_DGRAM */
 };

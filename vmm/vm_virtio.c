@@ -113,11 +113,6 @@ static void log_net(const struct vm_virtio_dev *v, unsigned int i)
 
 static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 {
-	/* the --net kind, to name the flag in a message */
-	static const char *const flag[] = { [CLI_NET_USER] = "user",
-					    [CLI_NET_TAP] = "tap",
-					    [CLI_NET_STREAM] = "stream",
-					    [CLI_NET_DGRAM] = "dgram" };
 	const struct cli_net *cn = v->net.cfg;
 	char err[512] = "";
 	int ret;
@@ -137,10 +132,8 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 		ret = netbe_tap_create(&cn->tap, &vm->loop, &v->net.backend, err, sizeof(err));
 	if (ret) {
 		static const char *const kinds[] = {
-			[CLI_NET_USER] = "user",
-			[CLI_NET_TAP] = "tap",
-			[CLI_NET_VDE] = "vde",
-			[CLI_NET_STREAM] = "stream",
+			[CLI_NET_USER] = "user",   [CLI_NET_TAP] = "tap",
+			[CLI_NET_VDE] = "vde",	   [CLI_NET_STREAM] = "stream",
 			[CLI_NET_DGRAM] = "dgram",
 		};
 

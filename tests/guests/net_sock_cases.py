@@ -59,7 +59,7 @@ def peer_result(run, i):
 
 
 def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
-    """One guest answers (mode=answer, MAC ..:56, 10.3.0.1); the clients
+    """One guest answers (mode=respond, MAC ..:56, 10.3.0.1); the clients
     (mode=static, MACs ..:57.., 10.3.0.2..) each ping it and have three
     datagrams echoed; the last client is the case's own vmm. Nets are
     format strings with {tmp} and {port} filled in. With same_mac every
@@ -78,7 +78,7 @@ def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
         env = dict(NPEERS=str(nclients), VMM=os.path.abspath(ctx.vmm),
                    GUEST=os.path.join(ctx.guest_dir, 'net.elf'), TMP=ctx.tmpdir,
                    PEER_TIMEOUT=str(rt.VMM_TIMEOUT), NETNS='1' if netns else '0')
-        peers = [(answer_net, 'mode=answer ip=%s1 port=%d count=%d' %
+        peers = [(answer_net, 'mode=respond ip=%s1 port=%d count=%d' %
                   (PEER_IP, PEER_PORT, 3 * nclients))]
         for i, net in enumerate(client_nets[:-1], 1):
             peers.append((net + ',mac=' + mac(i), 'mode=static ip=%s%d peer=%s1 port=%d mac0=%s'
@@ -109,7 +109,7 @@ def peers_case(name, answer_net, client_nets, netns=False, same_mac=False):
             if rc is None:
                 errors.append('peer %d: %s' % (i, out))
                 continue
-            want = 'mode=answer passed' if i == 0 else 'mode=static passed'
+            want = 'mode=respond passed' if i == 0 else 'mode=static passed'
             if rc != '0' or want not in out:
                 errors.append('peer %d ended with status %s without %r' % (i, rc, want))
             if i == 0 and 'datagrams echoed' in out and \
@@ -144,7 +144,7 @@ def reconnect_case(name):
         sock = os.path.join(ctx.tmpdir, 'net.sock')
         env = dict(VMM=os.path.abspath(ctx.vmm), GUEST=os.path.join(ctx.guest_dir, 'net.elf'),
                    TMP=ctx.tmpdir, SERVER_NET='stream,server=on,addr.path=' + sock,
-                   SERVER_CMD='mode=answer ip=%s1 port=%d count=3' % (PEER_IP, PEER_PORT))
+                   SERVER_CMD='mode=respond ip=%s1 port=%d count=3' % (PEER_IP, PEER_PORT))
         os.environ.update(env)
         ctx.cleanups.append(lambda: [os.environ.pop(k, None) for k in env])
         ctx.prefix = ['sh', script]
@@ -218,7 +218,7 @@ def qemu_case(name, answer_net, qemu_netdevs, client_net, answer_first=False, ne
                    TMP=ctx.tmpdir, NETNS='1' if netns else '0',
                    ANSWER_FIRST='1' if answer_first else '0', QEMU_NETDEVS=' '.join(netdevs),
                    ANSWER_NET=answer_net.format(**fill),
-                   ANSWER_CMD='mode=answer ip=%s1 port=%d' % (PEER_IP, PEER_PORT))
+                   ANSWER_CMD='mode=respond ip=%s1 port=%d' % (PEER_IP, PEER_PORT))
         print('qemu: %s' % env['QEMU_NETDEVS'])
         print('peer 0: --net %s' % env['ANSWER_NET'])
         os.environ.update(env)
@@ -235,7 +235,7 @@ def qemu_case(name, answer_net, qemu_netdevs, client_net, answer_first=False, ne
                 print('--- qemu ---\n' + f.read(), end='')
         except OSError:
             pass
-        if rc != '0' or 'mode=answer passed' not in out:
+        if rc != '0' or 'mode=respond passed' not in out:
             return 'the answering guest ended with status %s: %s' % (rc, out[-200:])
         return None
 

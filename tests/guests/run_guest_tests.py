@@ -770,9 +770,9 @@ CASES = [
 
 CASES += BLK_CASES
 CASES += NET_CASES
-# the socket backends' cases (stream, dgram, multicast, passt)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import net_sock_cases  # noqa: E402 (beside this file)
+# the socket backends' cases (stream, dgram, multicast, passt, QEMU's
+# netdevs): tests/guests/net_sock_cases.py
+import net_sock_cases  # noqa: E402 (it takes this module's Case and helpers)
 CASES += net_sock_cases.cases(sys.modules[__name__])
 
 
