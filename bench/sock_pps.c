@@ -17,54 +17,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices/net/dgram.h"
 #include "devices/net/stream.h"
-#include "base/event_loop.h"
+#include "tests/unit/net/loop_wait.h"
 
 #define BATCH 64
 
 struct pair {
-	struct event_loop el;
-	struct el_source timer;
+	struct loop_wait w; /* both backends notify it */
 	struct netbe *a, *b;
-	bool tx_ready;
 	char dir[64];
 };
 
-static void on_notify(void *opaque, unsigned int events)
+/* Run the loop until a notify() or ms pass; the events. */
+static unsigned int pair_step(struct pair *p, int ms)
 {
-	struct pair *p = opaque;
+	unsigned int ev = 0;
 
-	if (events & NETBE_EV_TX)
-		p->tx_ready = true;
-	el_stop(&p->el);
-}
-
-static void on_timer(struct el_source *src, uint32_t events)
-{
-	struct pair *p = src->opaque;
-	uint64_t v;
-
-	(void)events;
-	if (read(src->fd, &v, sizeof(v)) < 0) {
-		/* consumed already */
-	}
-	el_stop(&p->el);
-}
-
-/* Run the loop until a notify() or ms pass. */
-static void pair_step(struct pair *p, int ms)
-{
-	struct itimerspec its = { .it_value.tv_nsec = (long)ms * 1000000L };
-
-	timerfd_settime(p->timer.fd, 0, &its, NULL);
-	el_run(&p->el);
+	if (loop_wait_run(&p->w, ms, &ev) < 0)
+		return 0;
+	return ev;
 }
 
 static uint64_t now_ns(void)
@@ -97,9 +73,9 @@ static int pair_open(struct pair *p, const char *mode)
 			s.addr.port = (uint16_t)(20000 + getpid() % 20000);
 		}
 		c.addr = s.addr;
-		ret = netbe_stream_create(&s, &p->el, &p->a, err, sizeof(err));
+		ret = netbe_stream_create(&s, &p->w.el, &p->a, err, sizeof(err));
 		if (!ret)
-			ret = netbe_stream_create(&c, &p->el, &p->b, err, sizeof(err));
+			ret = netbe_stream_create(&c, &p->w.el, &p->b, err, sizeof(err));
 	} else {
 		struct netbe_dgram_config a = { 0 }, b;
 
@@ -114,16 +90,16 @@ static int pair_open(struct pair *p, const char *mode)
 			a.remote.port = (uint16_t)(a.local.port + 1);
 		}
 		b = (struct netbe_dgram_config){ .local = a.remote, .remote = a.local };
-		ret = netbe_dgram_create(&a, &p->el, &p->a, err, sizeof(err));
+		ret = netbe_dgram_create(&a, &p->w.el, &p->a, err, sizeof(err));
 		if (!ret)
-			ret = netbe_dgram_create(&b, &p->el, &p->b, err, sizeof(err));
+			ret = netbe_dgram_create(&b, &p->w.el, &p->b, err, sizeof(err));
 	}
 	if (ret) {
 		fprintf(stderr, "sock_pps: %s: %s\n", mode, err[0] ? err : strerror(-ret));
 		return ret;
 	}
-	p->a->notify = p->b->notify = on_notify;
-	p->a->notify_opaque = p->b->notify_opaque = p;
+	loop_wait_attach(&p->w, p->a);
+	loop_wait_attach(&p->w, p->b);
 	p->b->ops->rx_enable(p->b, true);
 	pair_step(p, 50); /* the server accepts */
 	return 0;
@@ -132,19 +108,14 @@ static int pair_open(struct pair *p, const char *mode)
 static int bench_mode(const char *mode, unsigned int size, double secs)
 {
 	static uint8_t frame[NETBE_FRAME_MAX], buf[NETBE_FRAME_MAX];
-	struct pair p = { .timer.fd = -1 };
+	struct pair p = { 0 };
 	struct iovec iov = { frame, size };
 	struct rusage r0, r1;
 	uint64_t frames = 0, eagain = 0, dropped = 0, t0, t1, usr, sys;
 	int ret;
 
 	snprintf(p.dir, sizeof(p.dir), "/tmp/vmm-sock-pps-XXXXXX");
-	if (!mkdtemp(p.dir) || el_init(&p.el) < 0)
-		return -1;
-	p.timer = (struct el_source){ .fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK),
-				      .handler = on_timer,
-				      .opaque = &p };
-	if (p.timer.fd < 0 || el_add(&p.el, &p.timer, EPOLLIN) < 0)
+	if (!mkdtemp(p.dir) || loop_wait_init(&p.w) < 0)
 		return -1;
 	ret = pair_open(&p, mode);
 	if (ret)
@@ -178,9 +149,10 @@ static int bench_mode(const char *mode, unsigned int size, double secs)
 		while (p.b->ops->recv(p.b, buf, sizeof(buf)) >= 0)
 			frames++;
 		if (ret == -EAGAIN) {
-			p.tx_ready = false;
-			while (!p.tx_ready) {
-				pair_step(&p, 20);
+			bool tx_ready = false;
+
+			while (!tx_ready) {
+				tx_ready = pair_step(&p, 20) & NETBE_EV_TX;
 				while (p.b->ops->recv(p.b, buf, sizeof(buf)) >= 0)
 					frames++;
 			}
@@ -208,9 +180,7 @@ out:
 		p.a->ops->destroy(p.a);
 	if (p.b)
 		p.b->ops->destroy(p.b);
-	el_remove(&p.el, &p.timer);
-	close(p.timer.fd);
-	el_destroy(&p.el);
+	loop_wait_destroy(&p.w);
 	rmdir(p.dir);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The socket backend tests' event loop fixture (loop_fx.h). */
+/* The socket backend tests' fixture (loop_fx.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,31 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/net/loop_fx.h"
-
-static void on_notify(void *opaque, unsigned int events)
-{
-	struct loop_fx *f = opaque;
-
-	f->events |= events;
-	el_stop(&f->el);
-}
-
-static void on_timer(struct el_source *src, uint32_t events)
-{
-	struct loop_fx *f = src->opaque;
-	uint64_t v;
-
-	(void)events;
-	if (read(src->fd, &v, sizeof(v)) < 0) {
-		/* already consumed */
-	}
-	el_stop(&f->el);
-}
 
 int loop_fx_setup(void **state)
 {
@@ -44,16 +23,10 @@ int loop_fx_setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	f->timer.fd = -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/vmm-sock-XXXXXX");
-	if (!mkdtemp(f->dir) || el_init(&f->el) < 0)
+	if (loop_wait_init(&f->w) < 0 || !mkdtemp(f->dir))
 		return -1;
-	f->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (f->timer.fd < 0)
-		return -1;
-	f->timer.handler = on_timer;
-	f->timer.opaque = f;
-	return el_add(&f->el, &f->timer, EPOLLIN) < 0 ? -1 : 0;
+	return 0;
 }
 
 int loop_fx_teardown(void **state)
@@ -64,11 +37,7 @@ int loop_fx_teardown(void **state)
 
 	if (f->nb)
 		f->nb->ops->destroy(f->nb);
-	if (f->timer.fd >= 0) {
-		el_remove(&f->el, &f->timer);
-		close(f->timer.fd);
-	}
-	el_destroy(&f->el);
+	loop_wait_destroy(&f->w);
 	d = opendir(f->dir);
 	while (d && (de = readdir(d))) {
 		char p[sizeof(f->dir) + 256];
@@ -87,40 +56,40 @@ int loop_fx_teardown(void **state)
 
 void loop_fx_attach(struct loop_fx *f)
 {
-	f->nb->notify = on_notify;
-	f->nb->notify_opaque = f;
+	loop_wait_attach(&f->w, f->nb);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 unsigned int loop_fx_wait(struct loop_fx *f, int ms)
 {
-	bool fixed = ms < 0;
-	int t = fixed ? -ms : ms;
-	struct itimerspec its = { .it_value = { .tv_sec = t / 1000,
-						.tv_nsec = (long)(t % 1000) * 1000000 } };
-	struct itimerspec off = { 0 };
+	unsigned int ev = 0, seen = 0;
+	int64_t end;
 
-	f->events = 0;
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &its, NULL), 0);
-	if (fixed) {
-		unsigned int seen = 0;
-		uint64_t left;
-
-		for (;;) {
-			assert_int_equal(el_run(&f->el), 0);
-			seen |= f->events;
-			f->events = 0;
-			assert_int_equal(timerfd_gettime(f->timer.fd, &its), 0);
-			left = (uint64_t)its.it_value.tv_sec * 1000000000ULL +
-			       (uint64_t)its.it_value.tv_nsec;
-			if (!left)
-				break;
-		}
-		f->events = seen;
-	} else {
-		assert_int_equal(el_run(&f->el), 0);
+	if (ms >= 0) {
+		assert_int_equal(loop_wait_run(&f->w, ms, &ev), 0);
+		return ev;
 	}
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &off, NULL), 0);
-	return f->events;
+	/* a fixed time: every notify() ends a run, so run again */
+	end = now_ms() - ms;
+	for (;;) {
+		int64_t left = end - now_ms();
+
+		/* (a zero timeout would disarm the timer: never run with one) */
+		if (left <= 0)
+			break;
+		assert_int_equal(loop_wait_run(&f->w, (int)left, &ev), 0);
+		seen |= ev;
+		if (f->w.timed_out)
+			break;
+	}
+	return seen;
 }
 
 void loop_fx_path(const struct loop_fx *f, char *buf, size_t len, const char *name)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An event loop for the socket backend tests (test_stream.c, test_dgram.c):
- * the backend's notify() records its events and stops the loop, a timerfd
- * bounds every wait, and a scratch directory holds the unix sockets.
+ * The socket backend tests' fixture (test_stream.c, test_dgram.c): an event
+ * loop with the backend's notify() wired to it (loop_wait.h), a scratch
+ * directory for the unix sockets, and test frames.
  */
 #ifndef VMM_TESTS_NET_LOOP_FX_H
 #define VMM_TESTS_NET_LOOP_FX_H
@@ -11,15 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/net/net.h"
-#include "base/event_loop.h"
+#include "tests/unit/net/loop_wait.h"
 
 struct loop_fx {
-	struct event_loop el;
-	struct el_source timer;
+	struct loop_wait w; /* w.el is the backends' loop */
 	struct netbe *nb;
-	unsigned int events; /* notify() events since the last loop_fx_wait */
-	char dir[64];	     /* a fresh directory under /tmp */
+	char dir[64]; /* a fresh directory under /tmp */
 	char err[256];
 };
 

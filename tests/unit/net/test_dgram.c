@@ -68,7 +68,7 @@ static ssize_t recv_wait(struct loop_fx *f, uint8_t *buf, size_t len)
 
 static void create(struct loop_fx *f, const struct netbe_dgram_config *cfg)
 {
-	int ret = netbe_dgram_create(cfg, &f->el, &f->nb, f->err, sizeof(f->err));
+	int ret = netbe_dgram_create(cfg, &f->w.el, &f->nb, f->err, sizeof(f->err));
 
 	if (ret)
 		print_message("netbe_dgram_create: %d: %s\n", ret, f->err);
@@ -213,7 +213,7 @@ static void test_multicast(void **state)
 	cfg.remote.port = 41234;
 	cfg.local.host.s_addr = htonl(INADDR_LOOPBACK);
 	create(f, &cfg);
-	assert_int_equal(netbe_dgram_create(&cfg, &f->el, &other, f->err, sizeof(f->err)), 0);
+	assert_int_equal(netbe_dgram_create(&cfg, &f->w.el, &other, f->err, sizeof(f->err)), 0);
 	assert_int_equal(other->ops->send(other, &iov, 1), 0);
 	assert_int_equal(recv_wait(f, out, sizeof(out)), (ssize_t)n);
 	assert_memory_equal(out, fr, n);
@@ -221,7 +221,8 @@ static void test_multicast(void **state)
 	/* without an interface address and without a route to the group,
 	 * joining fails in one line that says what to do */
 	cfg.local.family = 0;
-	assert_int_equal(netbe_dgram_create(&cfg, &f->el, &other, f->err, sizeof(f->err)), -ENODEV);
+	assert_int_equal(netbe_dgram_create(&cfg, &f->w.el, &other, f->err, sizeof(f->err)),
+			 -ENODEV);
 	assert_non_null(strstr(f->err, "cannot join multicast group 230.0.0.1:41234"));
 }
 
@@ -233,16 +234,16 @@ static void test_config_errors(void **state)
 
 	cfg.remote.host.s_addr = htonl(INADDR_LOOPBACK);
 	cfg.remote.port = 9;
-	assert_int_equal(netbe_dgram_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
+	assert_int_equal(netbe_dgram_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "local"));
 	cfg.local.family = AF_UNIX;
 	snprintf(cfg.local.path, sizeof(cfg.local.path), "/x");
-	assert_int_equal(netbe_dgram_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
+	assert_int_equal(netbe_dgram_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "different"));
 	/* a directory that does not exist */
 	cfg.remote = cfg.local;
 	snprintf(cfg.local.path, sizeof(cfg.local.path), "/nonexistent/dir/a.sock");
-	assert_int_equal(netbe_dgram_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -ENOENT);
+	assert_int_equal(netbe_dgram_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -ENOENT);
 	assert_non_null(strstr(f->err, "cannot bind unix:/nonexistent/dir/a.sock"));
 	assert_null(nb);
 }

@@ -150,7 +150,7 @@ static void make_server(struct loop_fx *f, char *path, size_t len)
 
 	loop_fx_path(f, path, len, "s.sock");
 	snprintf(cfg.addr.path, sizeof(cfg.addr.path), "%s", path);
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err)), 0);
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &f->nb, f->err, sizeof(f->err)), 0);
 	loop_fx_attach(f);
 	f->nb->ops->rx_enable(f->nb, true);
 }
@@ -421,11 +421,11 @@ static void test_client_reconnects(void **state)
 	int lfd, c1, c2;
 
 	loop_fx_path(f, cfg.addr.path, sizeof(cfg.addr.path), "c.sock");
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err)),
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &f->nb, f->err, sizeof(f->err)),
 			 -ENOENT);
 	assert_non_null(strstr(f->err, "c.sock"));
 	lfd = unix_listen(cfg.addr.path);
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err)), 0);
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &f->nb, f->err, sizeof(f->err)), 0);
 	loop_fx_attach(f);
 	f->nb->ops->rx_enable(f->nb, true);
 	c1 = accept(lfd, NULL, NULL);
@@ -468,7 +468,7 @@ static void test_tcp_and_busy_path(void **state)
 	close(lfd);
 	cfg.addr.host.s_addr = htonl(INADDR_LOOPBACK);
 	cfg.addr.port = ntohs(a.sin_port);
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err)), 0);
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &f->nb, f->err, sizeof(f->err)), 0);
 	loop_fx_attach(f);
 	f->nb->ops->rx_enable(f->nb, true);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -482,12 +482,12 @@ static void test_tcp_and_busy_path(void **state)
 	cfg = (struct netbe_stream_config){ .server = true, .addr.family = AF_UNIX };
 	loop_fx_path(f, cfg.addr.path, sizeof(cfg.addr.path), "busy.sock");
 	lfd = unix_listen(cfg.addr.path);
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &other, f->err, sizeof(f->err)),
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &other, f->err, sizeof(f->err)),
 			 -EADDRINUSE);
 	assert_non_null(strstr(f->err, "another process listens"));
 	/* ... and once it is dead, the stale file is replaced */
 	close(lfd);
-	assert_int_equal(netbe_stream_create(&cfg, &f->el, &other, f->err, sizeof(f->err)), 0);
+	assert_int_equal(netbe_stream_create(&cfg, &f->w.el, &other, f->err, sizeof(f->err)), 0);
 	other->ops->destroy(other);
 }
 
