@@ -9,8 +9,9 @@ without root (issue 11), on a switch each case starts in its own temp dir.
   NAT and DHCP on it, Debian's libvdeplug-slirp); two guests get distinct
   leases from the one DHCP server, reach each other, and reach a UDP echo
   server on the host's 127.0.0.1 through the NAT.
-- interop: a QEMU microvm guest (`-netdev vde`, the same net guest booted
-  through its PVH entry) answers a vmm guest on one `vde_switch`.
+- interop: a QEMU microvm guest (the same net guest booted through its PVH
+  entry) answers a vmm guest on one `vde_switch` (`-netdev vde`), and over
+  QEMU's own `-netdev stream` on a unix socket (our guest the client).
 - the errors: no switch, an unknown vdeplug scheme.
 
 Traffic stays on the switch, or goes to 127.0.0.1 through slirp.
@@ -119,18 +120,26 @@ class Partner:
 RESPOND = 'mode=respond ip=%s2 port=%d count=3' % (NET, PORT)
 
 
-def pair_case(rt, name, start_partner, absent):
-    """Two guests on one vde_switch: the partner (start_partner(ctx, sw) ->
-    Partner) answers, the case's own vmm guest pings it and exchanges UDP
-    with it; with `absent`, nothing may answer for an address outside."""
+def vde_link(ctx, rt):
+    """A vde_switch of the case's own; both guests plug into it."""
+    sw = os.path.join(ctx.tmpdir, 'sw')
+    start_daemon(ctx, rt, ['vde_switch', '-s', sw], sw)
+    return sw, 'vde,sock=' + sw
+
+
+def pair_case(rt, name, start_partner, absent, link=vde_link):
+    """Two guests on one link (a vde_switch unless `link` says otherwise:
+    link(ctx, rt) -> (what the partner is given, the --net of our guest)):
+    the partner (start_partner(ctx, where) -> Partner) answers, the case's
+    own vmm guest pings it and exchanges UDP with it; with `absent`,
+    nothing may answer for an address outside."""
 
     def prepare(case, ctx):
-        sw = os.path.join(ctx.tmpdir, 'sw')
-        start_daemon(ctx, rt, ['vde_switch', '-s', sw], sw)
-        start_partner(ctx, sw).ready(rt, 'waiting for datagrams')
+        where, net = link(ctx, rt)
+        start_partner(ctx, where).ready(rt, 'waiting for datagrams')
         ctx.cmdline = ('mode=static ip=%s3 peer=%s2 port=%d' % (NET, NET, PORT) +
                        (' absent=%s9' % NET if absent else ''))
-        return ['--net', 'vde,sock=' + sw]
+        return ['--net', net]
 
     def check(case, run):
         return run.ctx.state['partner'].verdict('mode=respond passed: 3 datagrams echoed')
@@ -175,12 +184,13 @@ def nat_case(rt):
                            'mode=user passed'])
 
 
-def qemu_case(rt):
-    """QEMU's microvm runs the net guest through its PVH entry
-    (tests/guests/lib/start.S); its virtio-mmio windows are QEMU's, and
-    QEMU's isa-debug-exit turns the guest's status 0 into exit status 1."""
+def qemu_partner(rt, netdev):
+    """A QEMU guest as the partner. QEMU's microvm runs the net guest through
+    its PVH entry (tests/guests/lib/start.S); its virtio-mmio windows are
+    QEMU's, and QEMU's isa-debug-exit turns the guest's status 0 into exit
+    status 1. netdev(where) is QEMU's -netdev for the link."""
 
-    def start_qemu(ctx, sw):
+    def start_qemu(ctx, where):
         qemu = shutil.which('qemu-system-x86_64')
         if not qemu:
             raise rt.CaseSkip('needs qemu-system-x86_64 (scripts/install-deps.sh)')
@@ -188,12 +198,32 @@ def qemu_case(rt):
                '-no-reboot', '-kernel', os.path.join(ctx.guest_dir, 'net.elf'),
                '-append', RESPOND + ' mmio=0xfeb00000 mmio_stride=0x200 mmio_slots=24',
                '-global', 'virtio-mmio.force-legacy=false',
-               '-netdev', 'vde,id=n0,sock=' + sw,
+               '-netdev', netdev(where),
                '-device', 'virtio-net-device,netdev=n0,mac=' + MAC_A,
                '-device', 'isa-debug-exit,iobase=0x501,iosize=1']
         return Partner(ctx, rt, None, None, cmd=cmd, status=1)
 
-    return pair_case(rt, 'vde-qemu-interop', start_qemu, absent=False)
+    return start_qemu
+
+
+def qemu_case(rt):
+    return pair_case(rt, 'vde-qemu-interop', qemu_partner(rt, lambda sw: 'vde,id=n0,sock=' + sw),
+                     absent=False)
+
+
+def stream_link(ctx, rt):
+    """QEMU's -netdev stream listens on a unix socket (it accepts the
+    connection once its guest runs); our guest is the client."""
+    path = os.path.join(ctx.tmpdir, 'stream.sock')
+    return path, 'stream,server=off,addr.type=unix,addr.path=' + path
+
+
+def qemu_stream_case(rt):
+    """A QEMU guest and a vmm guest joined by QEMU's own stream netdev
+    (4-byte big-endian length before each frame) on a unix socket."""
+    netdev = lambda path: 'stream,id=n0,server=on,addr.type=unix,addr.path=' + path
+    return pair_case(rt, 'stream-qemu-interop', qemu_partner(rt, netdev), absent=False,
+                     link=stream_link)
 
 
 def error_case(rt, name, sock, words):
@@ -221,6 +251,7 @@ def cases(rt):
         internal_case(rt),
         nat_case(rt),
         qemu_case(rt),
+        qemu_stream_case(rt),
         error_case(rt, 'vde-no-switch', '{tmp}/none', 'no VDE switch at'),
         error_case(rt, 'vde-bad-scheme', 'nosuch://x', 'unknown vdeplug URL scheme'),
     ]
