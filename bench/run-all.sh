@@ -11,4 +11,4 @@ python3 guest_blk_iops.py
 python3 guest_net.py
 "${VMM_BUILD:-../build}/bench/vde_pps" tx
 "${VMM_BUILD:-../build}/bench/vde_pps" rx
-python3 vde_pair_rtt.py
+python3 vde_pair.py

@@ -28,6 +28,7 @@
  *   mode=multi [nics=2 mac0= mac1=]
  *       every NIC has its MAC and gets a DHCP address.
  *   mode=bench ...  throughput and latency (net_bench.c)
+ *   mode=sink ip=A port=P ...  counts another guest's mode=bench frames (net_bench.c)
  *
  * mrg=0 makes the driver decline VIRTIO_NET_F_MRG_RXBUF. MACs default to
  * 52:54:00:12:34:(0x56 + NIC number), what vmm gives NICs without mac=.
@@ -42,9 +43,6 @@ int guest_main(uint64_t zero_page);
 
 static struct net_dev devs[NET_MAX_DEVS];
 static uint8_t payload[NET_MTU];
-
-#define IP_FMT	   "%u.%u.%u.%u"
-#define IP_ARGS(a) (a) >> 24, ((a) >> 16) & 255, ((a) >> 8) & 255, (a)&255
 
 static int str_is(const char *s, size_t len, const char *lit)
 {
@@ -405,6 +403,8 @@ int guest_main(uint64_t zero_page)
 		return mode_multi(cmdline);
 	if (str_is(mode, len, "bench"))
 		return net_mode_bench(&devs[0], cmdline);
+	if (str_is(mode, len, "sink"))
+		return net_mode_sink(&devs[0], cmdline);
 	printf("net: no or unknown mode= on the command line\n");
 	return NS_USAGE;
 }

@@ -11,7 +11,14 @@
  *          frames), sent as fast as the tx ring allows
  *   small  small=N datagrams in 60-byte frames (64 with the FCS)
  *
- * The peer is the DHCP router (user networking) or peer= (tap, with ip=).
+ * The peer is the DHCP router (user networking) or peer= (tap, or another
+ * guest, with ip=).
+ *
+ * mode=sink ip=A port=P [n=N idle=ms]: the receiving end when the peer is
+ * another guest (VM-to-VM rates, bench/vde_pair.py): a static address that
+ * answers ARP and ping, counts the 'T' and 'S' datagrams arriving on port P
+ * and prints "SINK got=G first..last tsc=T" once n have arrived or none has
+ * for idle= ms after the first.
  * The host computes rates from its own arrival times; the guest prints its
  * TSC count per phase. tx frames go out without a UDP checksum (legal for
  * IPv4): computing one would cost the interpreted guest more than the VMM.
@@ -135,4 +142,50 @@ int net_mode_bench(struct net_dev *nd, const char *cmdline)
 	       nd->cnt.bad, nd->cnt.tx);
 	printf("net: mode=bench passed\n");
 	return 0;
+}
+
+/* The receiving end of blast() in another guest (see the top of the file). */
+int net_mode_sink(struct net_dev *nd, const char *cmdline)
+{
+	uint64_t port = 0, n = 20000, idle = 3000, first = 0, last = 0, t;
+	uint32_t got = 0;
+	struct net_rx rx;
+	int r;
+
+	cmdline_get_uint(cmdline, "n", &n);
+	cmdline_get_uint(cmdline, "idle", &idle);
+	if (!cmdline_get_uint(cmdline, "port", &port) || !port || port > 65535 || !n ||
+	    n > 10000000 || !idle || idle > 600000)
+		return NS_USAGE;
+	if ((r = net_open(nd, 0, true)))
+		return r;
+	if (net_cmdline_ip(cmdline, "ip", &nd->ip) != 1)
+		return NS_USAGE;
+	nd->mask = IP4(255, 255, 255, 0);
+	printf("net0: static ip " IP_FMT ", sink on port %lu\n", IP_ARGS(nd->ip), port);
+	printf("net0: waiting for datagrams on port %lu\n", port);
+	t = rdtsc();
+	while (got < n) {
+		/* before the first frame, wait as long as the sender needs to
+		 * boot; after it, stop once the flow has been idle for idle= */
+		if (rdtsc() - (got ? last : t) > (got ? idle : 120000) * 5000000ULL)
+			break;
+		if ((r = net_poll(nd, &rx, 10)) < 0)
+			return -r;
+		if (!r)
+			continue;
+		if ((r = net_icmp_answer(nd, &rx)))
+			return r;
+		if (rx.proto != IPPROTO_UDP || rx.dport != port || !rx.data_len ||
+		    (rx.data[0] != 'T' && rx.data[0] != 'S'))
+			continue;
+		last = rdtsc();
+		if (!got++)
+			first = last;
+	}
+	printf("SINK got=%u tsc=%lu\n", got, last - first);
+	printf("net0: rx %u frames (%u dropped, %u bad), tx %u\n", nd->cnt.rx, nd->cnt.dropped,
+	       nd->cnt.bad, nd->cnt.tx);
+	printf("net: mode=sink passed\n");
+	return got ? 0 : NS_FWD;
 }

@@ -57,9 +57,6 @@ static inline bool expired(uint64_t when)
 	return (int64_t)(rdtsc() - when) > 0;
 }
 
-#define IP_FMT	   "%u.%u.%u.%u"
-#define IP_ARGS(a) (a) >> 24, ((a) >> 16) & 255, ((a) >> 8) & 255, (a)&255
-
 /* ---- the driver ---- */
 
 static void rx_post(struct net_dev *nd, unsigned int slot)

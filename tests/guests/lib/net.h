@@ -152,6 +152,9 @@ static inline uint32_t n32(uint32_t v)
 }
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+/* printf("net0: " IP_FMT, IP_ARGS(ip)) for an address in host byte order */
+#define IP_FMT		"%u.%u.%u.%u"
+#define IP_ARGS(a)	(a) >> 24, ((a) >> 16) & 255, ((a) >> 8) & 255, (a)&255
 
 /*
  * Find the `index`-th virtio-net device (probing the windows from
@@ -229,7 +232,8 @@ int net_cmdline_mac(const char *cmdline, const char *key, uint8_t mac[6]);
  */
 int net_configure(struct net_dev *nd, unsigned int index, const char *cmdline);
 
-/* net_bench.c: mode=bench */
+/* net_bench.c: mode=bench, and mode=sink (its receiving end in another guest) */
 int net_mode_bench(struct net_dev *nd, const char *cmdline);
+int net_mode_sink(struct net_dev *nd, const char *cmdline);
 
 #endif /* GUEST_NET_H */
