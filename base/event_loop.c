@@ -63,6 +63,24 @@ int el_remove(struct event_loop *el, struct el_source *src)
 	return el_ctl(el, EPOLL_CTL_DEL, src, 0);
 }
 
+int el_watch(struct event_loop *el, struct el_source *src, uint32_t *watched, uint32_t want)
+{
+	int ret;
+
+	if (want == *watched)
+		return 0;
+	if (!want)
+		ret = el_remove(el, src);
+	else if (!*watched)
+		ret = el_add(el, src, want);
+	else
+		ret = el_modify(el, src, want);
+	if (ret < 0)
+		return ret;
+	*watched = want;
+	return 0;
+}
+
 int el_run(struct event_loop *el)
 {
 	struct epoll_event evs[32];

@@ -34,6 +34,17 @@ int el_modify(struct event_loop *el, struct el_source *src, uint32_t events)
 	__attribute__((warn_unused_result));
 int el_remove(struct event_loop *el, struct el_source *src);
 
+/*
+ * Watch src for `want` and nothing else, given `*watched`, what it is
+ * watched for now (0: it is not in the loop). want == 0 takes it out of the
+ * loop (a level-triggered fd that must not be read yet, e.g. a backend
+ * while the guest has no receive buffers, would otherwise wake the loop
+ * forever); a change of events modifies it; the same events cost no system
+ * call. *watched is updated on success and left as it was on failure.
+ */
+int el_watch(struct event_loop *el, struct el_source *src, uint32_t *watched, uint32_t want)
+	__attribute__((warn_unused_result));
+
 /* Run handlers until el_stop(). Returns 0, or a negative errno if epoll
  * itself fails. */
 int el_run(struct event_loop *el);

@@ -61,20 +61,10 @@ static void dgram_update(struct dgram *d)
 	uint32_t want = (d->rx_enabled ? EPOLLIN : 0) | (d->tx_waiting ? EPOLLOUT : 0);
 	int ret;
 
-	if (want == d->registered)
-		return;
-	if (!want)
-		ret = el_remove(d->el, &d->src);
-	else if (!d->registered)
-		ret = el_add(d->el, &d->src, want);
-	else
-		ret = el_modify(d->el, &d->src, want);
-	if (ret < 0) {
+	ret = el_watch(d->el, &d->src, &d->registered, want);
+	if (ret < 0)
 		log_warn_ratelimited(&d->rl, "%s: cannot update the event loop: %s", d->nb.name,
 				     strerror(-ret));
-		return;
-	}
-	d->registered = want;
 }
 
 static void dgram_handler(struct el_source *src, uint32_t events)

@@ -84,20 +84,12 @@ static int tap_update_events(struct tap *t)
 		if (t->tx_waiting)
 			want |= EPOLLOUT;
 	}
-	if (want == t->registered)
-		return 0;
-	if (!want)
-		ret = el_remove(t->el, &t->src);
-	else if (!t->registered)
-		ret = el_add(t->el, &t->src, want);
-	else
-		ret = el_modify(t->el, &t->src, want);
+	ret = el_watch(t->el, &t->src, &t->registered, want);
 	if (ret < 0) {
 		log_warn_ratelimited(&t->rl, "%s: cannot update the event loop: %s", t->nb.name,
 				     strerror(-ret));
 		return ret;
 	}
-	t->registered = want;
 	return 0;
 }
 

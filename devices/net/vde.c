@@ -93,20 +93,12 @@ static int vde_update_events(struct vde *v)
 		if (v->tx_waiting)
 			want |= EPOLLOUT;
 	}
-	if (want == v->data_registered)
-		return 0;
-	if (!want)
-		ret = el_remove(v->el, &v->data_src);
-	else if (!v->data_registered)
-		ret = el_add(v->el, &v->data_src, want);
-	else
-		ret = el_modify(v->el, &v->data_src, want);
+	ret = el_watch(v->el, &v->data_src, &v->data_registered, want);
 	if (ret < 0) {
 		log_warn_ratelimited(&v->rl, "%s: cannot update the event loop: %s", v->nb.name,
 				     strerror(-ret));
 		return ret;
 	}
-	v->data_registered = want;
 	return 0;
 }
 

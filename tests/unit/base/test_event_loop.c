@@ -84,11 +84,49 @@ static void test_stop_from_other_thread(void **state)
 	el_destroy(&el);
 }
 
+/* el_watch: in, changed, out, and back in; the loop sees only what is watched. */
+static void test_watch(void **state)
+{
+	struct event_loop el;
+	struct counter c = { .el = &el, .stop_after = 1 };
+	struct el_source src;
+	uint32_t watched = 0;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	assert_true(efd >= 0);
+	assert_int_equal(el_init(&el), 0);
+	src = (struct el_source){ .fd = efd, .handler = on_event, .opaque = &c };
+	assert_int_equal(el_watch(&el, &src, &watched, EPOLLIN), 0);
+	assert_int_equal(watched, EPOLLIN);
+	/* the same events: no call (an add would fail with EEXIST) */
+	assert_int_equal(el_watch(&el, &src, &watched, EPOLLIN), 0);
+	assert_int_equal(el_watch(&el, &src, &watched, EPOLLIN | EPOLLOUT), 0);
+	assert_int_equal(watched, EPOLLIN | EPOLLOUT);
+	assert_int_equal(el_watch(&el, &src, &watched, 0), 0);
+	assert_int_equal(watched, 0);
+	/* out of the loop: a second removal would fail with ENOENT, and none is made */
+	assert_int_equal(el_watch(&el, &src, &watched, 0), 0);
+	/* back in, and it fires */
+	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(el_watch(&el, &src, &watched, EPOLLIN), 0);
+	assert_int_equal(el_run(&el), 0);
+	assert_int_equal(c.fires, 1);
+	/* a failure leaves *watched alone */
+	src.fd = -1;
+	watched = 0;
+	assert_int_equal(el_watch(&el, &src, &watched, EPOLLIN), -EBADF);
+	assert_int_equal(watched, 0);
+	el_destroy(&el);
+	close(efd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handlers_and_stop),
 		cmocka_unit_test(test_stop_from_other_thread),
+		cmocka_unit_test(test_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
