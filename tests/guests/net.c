@@ -294,13 +294,9 @@ static int echo_datagrams(struct net_dev *nd, const char *cmdline, const char *m
 			printf("net0: %u of %lu forwarded datagrams arrived\n", done, count);
 			return NS_FWD;
 		}
-		if ((r = net_poll(nd, &rx, 10)) < 0)
+		if ((r = net_poll_udp(nd, &rx, (uint16_t)port, 10)) < 0)
 			return -r;
 		if (!r)
-			continue;
-		if ((r = net_icmp_answer(nd, &rx)))
-			return r;
-		if (rx.proto != IPPROTO_UDP || rx.dport != port)
 			continue;
 		/* the payload is copied into a tx buffer before the next poll */
 		if (rx.data_len > sizeof(payload))

@@ -170,14 +170,9 @@ int net_mode_sink(struct net_dev *nd, const char *cmdline)
 		 * boot; after it, stop once the flow has been idle for idle= */
 		if (rdtsc() - (got ? last : t) > (got ? idle : 120000) * 5000000ULL)
 			break;
-		if ((r = net_poll(nd, &rx, 10)) < 0)
+		if ((r = net_poll_udp(nd, &rx, (uint16_t)port, 10)) < 0)
 			return -r;
-		if (!r)
-			continue;
-		if ((r = net_icmp_answer(nd, &rx)))
-			return r;
-		if (rx.proto != IPPROTO_UDP || rx.dport != port || !rx.data_len ||
-		    (rx.data[0] != 'T' && rx.data[0] != 'S'))
+		if (!r || !rx.data_len || (rx.data[0] != 'T' && rx.data[0] != 'S'))
 			continue;
 		last = rdtsc();
 		if (!got++)

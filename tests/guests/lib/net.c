@@ -498,6 +498,17 @@ int net_icmp_answer(struct net_dev *nd, const struct net_rx *rx)
 	return net_tx(nd, ETH_HLEN + IP_HLEN + rx->l4_len, true);
 }
 
+int net_poll_udp(struct net_dev *nd, struct net_rx *rx, uint16_t port, uint32_t ms)
+{
+	int r = net_poll(nd, rx, ms);
+
+	if (r <= 0)
+		return r;
+	if ((r = net_icmp_answer(nd, rx)))
+		return -r;
+	return rx->proto == IPPROTO_UDP && rx->dport == port;
+}
+
 int net_ping(struct net_dev *nd, uint32_t ip, unsigned int count)
 {
 	unsigned int seq;

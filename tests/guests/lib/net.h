@@ -214,6 +214,10 @@ int net_ping(struct net_dev *nd, uint32_t ip, unsigned int count);
  * MAC: no ARP needed). Returns 0 or NS_TX. */
 int net_icmp_answer(struct net_dev *nd, const struct net_rx *rx);
 
+/* net_poll once (up to ms), answering pings: 1 if *rx is a UDP datagram to
+ * `port`, 0 if nothing for us came, -NS_* on failure. */
+int net_poll_udp(struct net_dev *nd, struct net_rx *rx, uint16_t port, uint32_t ms);
+
 /* DHCP DISCOVER -> OFFER -> REQUEST -> ACK; fills ip, mask, router, dns,
  * dhcp_server. Returns 0 or NS_DHCP. */
 int net_dhcp(struct net_dev *nd, uint32_t ms);
