@@ -19,6 +19,7 @@
 #include "devices/disk/io_engine.h"
 #include "devices/disk/qcow2.h"
 #include "base/err.h"
+#include "base/iov.h"
 #include "base/log.h"
 
 #define PROBE_LEN 4096 /* one page: aligned enough for any O_DIRECT device */
@@ -34,11 +35,21 @@ int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
 	return 0;
 }
 
+const char *disk_probe_buf(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+
+	if (len >= 4 && ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+			 b[3]) == QCOW2_MAGIC)
+		return "qcow2";
+	return "raw";
+}
+
 const char *disk_probe_format(int fd)
 {
 	void *buf;
 	ssize_t got;
-	const char *fmt = "raw";
+	const char *fmt;
 
 	/* An aligned buffer and length, so the probe also works with O_DIRECT. */
 	if (posix_memalign(&buf, PROBE_LEN, PROBE_LEN)) {
@@ -55,14 +66,7 @@ const char *disk_probe_format(int fd)
 		errno = saved;
 		return NULL;
 	}
-	if (got >= 4) {
-		const unsigned char *b = buf;
-		uint32_t magic =
-			(uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-
-		if (magic == QCOW2_MAGIC)
-			fmt = "qcow2";
-	}
+	fmt = disk_probe_buf(buf, (size_t)got);
 	free(buf);
 	return fmt;
 }
@@ -221,6 +225,9 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 	}
 
 	/* From here the driver owns fd (disk_priv.h). */
+	/* The guest may write anything to a raw image, a qcow2 header too; the
+	 * next open must not then take it for qcow2 (disk_guard_probed_raw). */
+	d->probed_raw = !o->format && !strcmp(probed, "raw");
 	if (o->format ? !strcmp(o->format, "raw") : !strcmp(probed, "raw")) {
 		ret = raw_open(d, fd, o, err, errlen);
 	} else {
@@ -272,8 +279,78 @@ void disk_close(struct disk *d)
 	free(d);
 }
 
+/*
+ * A raw image whose format was probed (no format=) must stay raw: a guest
+ * that writes a qcow2 header to its sector 0 would, on the next start, get
+ * an image whose backing file it names -- any host file (QEMU's
+ * CVE-2008-2004, and QEMU's rule: such a write fails). The first PROBE_LEN
+ * bytes are copied out of guest memory once, checked, and written from that
+ * copy, so the guest cannot change them after the check.
+ */
+struct probe_guard {
+	uint8_t buf[PROBE_LEN]; /* first: PROBE_LEN-aligned, for O_DIRECT */
+	const struct iovec *iov;
+	int iovcnt;
+	void (*done)(struct disk_req *req, int ret);
+	void *opaque;
+	struct iovec guarded[IOE_MAX_IOV + 1];
+};
+
+static void probe_guard_done(struct disk_req *req, int ret)
+{
+	struct probe_guard *g = req->opaque;
+
+	req->iov = g->iov;
+	req->iovcnt = g->iovcnt;
+	req->done = g->done;
+	req->opaque = g->opaque;
+	free(g);
+	req->done(req, ret);
+}
+
+static int disk_guard_probed_raw(struct disk *d, struct disk_req *req, struct probe_guard **out)
+{
+	size_t n = req->len < PROBE_LEN ? (size_t)req->len : PROBE_LEN;
+	struct probe_guard *g;
+	unsigned int rest;
+	const char *fmt;
+
+	*out = NULL;
+	if (!d->probed_raw || req->op != DISK_WRITE || req->offset != 0 || !n)
+		return 0;
+	if (posix_memalign((void **)&g, PROBE_LEN, sizeof(*g)))
+		return -ENOMEM;
+	iov_to_buf(req->iov, (unsigned int)req->iovcnt, 0, g->buf, n);
+	fmt = disk_probe_buf(g->buf, n);
+	if (strcmp(fmt, "raw")) {
+		free(g);
+		log_warn_ratelimited(&d->rl_guest,
+				     "%s: refused a guest write to sector 0 that would make this "
+				     "image, probed as raw, look like %s (format=raw allows it)",
+				     d->path, fmt);
+		return -EPERM;
+	}
+	g->guarded[0] = (struct iovec){ g->buf, n };
+	rest = iov_window(req->iov, (unsigned int)req->iovcnt, n, SIZE_MAX, g->guarded + 1);
+	if (1 + rest > IOE_MAX_IOV) {
+		free(g);
+		return -EINVAL;
+	}
+	g->iov = req->iov;
+	g->iovcnt = req->iovcnt;
+	g->done = req->done;
+	g->opaque = req->opaque;
+	req->iov = g->guarded;
+	req->iovcnt = (int)(1 + rest);
+	req->done = probe_guard_done;
+	req->opaque = g;
+	*out = g;
+	return 0;
+}
+
 int disk_submit(struct disk *d, struct disk_req *req)
 {
+	struct probe_guard *guard;
 	uint64_t total = 0;
 	int ret;
 
@@ -305,9 +382,20 @@ int disk_submit(struct disk *d, struct disk_req *req)
 		if (ret)
 			return ret;
 	}
+	ret = disk_guard_probed_raw(d, req, &guard);
+	if (ret)
+		return ret;
 	req->priv_pending = 0;
 	req->priv_err = 0;
-	return d->ops->submit(d, req);
+	ret = d->ops->submit(d, req);
+	if (ret && guard) { /* refused outright: done() will not run */
+		req->iov = guard->iov;
+		req->iovcnt = guard->iovcnt;
+		req->done = guard->done;
+		req->opaque = guard->opaque;
+		free(guard);
+	}
+	return ret;
 }
 
 int disk_event_fd(const struct disk *d)

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "base/log.h"
+
 #define DISK_SECTOR_SIZE 512U
 
 enum disk_op {
@@ -92,6 +94,11 @@ struct disk {
 	bool owns_engine;
 	struct disk *backing; /* qcow2 backing file, or NULL */
 	void *priv;	      /* format driver state */
+	/* Raw because probing found no other format (no format= given): a
+	 * guest write that would make it probe as another format is refused
+	 * (disk_submit, -EPERM). */
+	bool probed_raw;
+	struct ratelimit rl_guest; /* warnings about what the guest wrote */
 };
 
 /*
@@ -100,6 +107,10 @@ struct disk {
  * "disk.qcow2: unsupported qcow2 feature: compressed clusters".
  * `opts` may be NULL (read-write, probe, AUTO engine).
  */
+/* The format the first bytes of an image say it is: "qcow2" or "raw" (any
+ * other bytes). A pure function of buf[0..len). */
+const char *disk_probe_buf(const void *buf, size_t len);
+
 int disk_open(const char *path, const struct disk_open_opts *opts, struct disk **out, char *err,
 	      size_t errlen) __attribute__((warn_unused_result));
 void disk_close(struct disk *d);
@@ -107,7 +118,9 @@ void disk_close(struct disk *d);
 /* Queue a request. Returns 0 (done() will run from disk_process()), or a
  * negative errno for a request rejected outright (done() will not run):
  * -EINVAL for a range outside [0, size) or misaligned, -EROFS for a write
- * to a read-only disk, -EOPNOTSUPP for DISCARD on a disk that cannot. */
+ * to a read-only disk, -EOPNOTSUPP for DISCARD on a disk that cannot,
+ * -EPERM for a write that would make a probed raw image (probed_raw) probe
+ * as another format. */
 int disk_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_result));
 
 /* A file descriptor that becomes readable when completions are pending. */

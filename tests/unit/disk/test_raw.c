@@ -334,14 +334,75 @@ static void test_close_in_flight(void **state)
 	assert_int_equal(buf[4095], 1);
 }
 
-#define KIND_TESTS(s)                                                              \
-	cmocka_unit_test_setup_teardown(test_sparse_reads_zero, s, teardown),      \
-		cmocka_unit_test_setup_teardown(test_scatter_gather, s, teardown), \
-		cmocka_unit_test_setup_teardown(test_many_requests, s, teardown),  \
-		cmocka_unit_test_setup_teardown(test_discard, s, teardown),        \
-		cmocka_unit_test_setup_teardown(test_write_zeroes, s, teardown),   \
-		cmocka_unit_test_setup_teardown(test_zero_length, s, teardown),    \
-		cmocka_unit_test_setup_teardown(test_close_in_flight, s, teardown)
+/*
+ * A raw image opened without format= stays raw: a guest write that puts a
+ * qcow2 header in sector 0 is refused (it would otherwise hand the guest
+ * any host file as its backing file on the next start). A write elsewhere,
+ * or of other bytes, goes through; and what is written is the copy that
+ * was checked, whatever the buffer holds by the time the I/O runs.
+ */
+static void test_probed_raw_stays_raw(void **state)
+{
+	static const uint8_t magic[4] = { 'Q', 'F', 'I', 0xfb };
+	struct fx *f = *state;
+	uint8_t a[512], a0[512], b[3584], back[4096];
+	struct iovec wv[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	struct disk_req w = { .op = DISK_WRITE, .offset = 0, .len = 4096, .iov = wv, .iovcnt = 2 };
+	struct disk_open_opts o = { .engine = f->kind, .format = "raw" };
+
+	assert_true(f->d->probed_raw);
+	fill(a, sizeof(a), 7);
+	fill(b, sizeof(b), 8);
+	memcpy(a, magic, sizeof(magic));
+	w.done = req_done;
+	w.opaque = f;
+	assert_int_equal(disk_submit(f->d, &w), -EPERM);
+	assert_int_equal(f->ncalls, 0);
+	assert_int_equal(disk_pread(f->d, back, 4096, 0), 0);
+	assert_int_equal(back[0], 0);
+
+	/* the same header one sector further on is only data */
+	w.offset = 4096;
+	submit_ok(f, &w);
+	wait_for(f, 1);
+	assert_int_equal(f->last_ret, 0);
+
+	/* other bytes at sector 0: written, and from the checked copy, even if
+	 * the guest turns them into a header right after the check */
+	a[0] = 'X';
+	memcpy(a0, a, sizeof(a));
+	w.offset = 0;
+	submit_ok(f, &w);
+	memcpy(a, magic, sizeof(magic));
+	wait_for(f, 2);
+	assert_int_equal(f->last_ret, 0);
+	assert_ptr_equal(w.iov, wv); /* the request is the caller's again */
+	assert_int_equal(w.iovcnt, 2);
+	assert_int_equal(disk_pread(f->d, back, 4096, 0), 0);
+	assert_memory_equal(back, a0, sizeof(a0));
+	assert_memory_equal(back + 512, b, sizeof(b));
+
+	/* asked for as raw: the guest may write what it likes */
+	disk_close(f->d);
+	f->d = NULL;
+	assert_int_equal(disk_open(f->img, &o, &f->d, f->err, sizeof(f->err)), 0);
+	assert_false(f->d->probed_raw);
+	submit_ok(f, &w);
+	wait_for(f, 3);
+	assert_int_equal(f->last_ret, 0);
+	assert_int_equal(disk_pread(f->d, back, 4096, 0), 0);
+	assert_memory_equal(back, magic, sizeof(magic));
+}
+
+#define KIND_TESTS(s)                                                               \
+	cmocka_unit_test_setup_teardown(test_sparse_reads_zero, s, teardown),       \
+		cmocka_unit_test_setup_teardown(test_scatter_gather, s, teardown),  \
+		cmocka_unit_test_setup_teardown(test_many_requests, s, teardown),   \
+		cmocka_unit_test_setup_teardown(test_discard, s, teardown),         \
+		cmocka_unit_test_setup_teardown(test_write_zeroes, s, teardown),    \
+		cmocka_unit_test_setup_teardown(test_zero_length, s, teardown),     \
+		cmocka_unit_test_setup_teardown(test_close_in_flight, s, teardown), \
+		cmocka_unit_test_setup_teardown(test_probed_raw_stays_raw, s, teardown)
 
 int main(void)
 {
