@@ -162,7 +162,7 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	struct e820_entry e820[E820_MAX_ENTRIES];
 	struct x86_boot_result boot;
 	struct acpi_config acpi;
-	char *cmdline, *virtio, err[256];
+	char *cmdline, *virtio;
 	int n, ret;
 
 	n = e820_build(&vm->mem, e820, E820_MAX_ENTRIES);
@@ -220,10 +220,6 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	}
 	*entry = boot.entry;
 	*zero_page = boot.zero_page;
-	/* optional: without symbols the state dump shows bare addresses */
-	err[0] = '\0';
-	if (elf_syms_load(&vm->syms, vm->cfg->kernel, err, sizeof(err)) < 0)
-		log_warn("kernel symbols not read (the vCPU dump shows addresses only): %s", err);
 	return 0;
 }
 
@@ -280,6 +276,26 @@ static void platform_event(void *opaque, enum platform_event ev, uint8_t arg)
 	}
 }
 
+/*
+ * Print where every vCPU is (event-loop thread). The kernel's symbols are
+ * read at the first dump, not at start: most runs never dump, and a
+ * vmlinux's symbol table is ~25k entries. vcpu_dump_all() publishes them to
+ * the vCPU threads with its release store of each dump request.
+ */
+static void vm_dump_vcpus(struct vm *vm)
+{
+	char err[256] = "";
+
+	if (!vm->syms_tried) {
+		vm->syms_tried = true;
+		/* optional: without symbols the dump shows bare addresses */
+		if (elf_syms_load(&vm->syms, vm->cfg->kernel, err, sizeof(err)) < 0)
+			log_warn("kernel symbols not read (the vCPU dump shows addresses only): %s",
+				 err);
+	}
+	vcpu_dump_all(vm->vcpus, vm->nstarted, stderr);
+}
+
 static void signal_handler(struct el_source *src, uint32_t events)
 {
 	struct vm *vm = src->opaque;
@@ -288,7 +304,7 @@ static void signal_handler(struct el_source *src, uint32_t events)
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == VCPU_DUMP_SIGNAL) {
-		vcpu_dump_all(vm->vcpus, vm->nstarted, stderr);
+		vm_dump_vcpus(vm);
 		return;
 	}
 	log_info("stopping on signal %u", si.ssi_signo);
@@ -303,7 +319,7 @@ static void timer_handler(struct el_source *src, uint32_t events)
 	if (read(vm->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	log_warn("timeout: the guest ran for %g s; where its vCPUs were:", vm->cfg->timeout_sec);
-	vcpu_dump_all(vm->vcpus, vm->nstarted, stderr);
+	vm_dump_vcpus(vm);
 	vm_request_stop(vm, VM_STOP_TIMEOUT, VM_EXIT_TIMEOUT);
 }
 

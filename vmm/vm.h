@@ -74,6 +74,7 @@ struct vm {
 	unsigned int nvirtio;
 
 	struct elf_syms syms;	  /* the kernel's symbols, for the vCPU state dump */
+	bool syms_tried;	  /* syms read (or tried) at the first dump */
 	struct vcpu_env vcpu_env; /* what every vCPU gets from the VM */
 	struct vcpu *vcpus;
 	unsigned int ncpus;
