@@ -32,11 +32,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/net/tap.h"
+#include "tests/unit/net/loop_wait.h"
 #include "tests/unit/net/frames.h"
 #include "tests/unit/net/tap_env.h"
 
@@ -50,12 +50,9 @@ static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 struct fx {
 	const struct env *env;
-	uint8_t *buf; /* NETBE_FRAME_MAX + 1 bytes, zeroed */
-	struct event_loop el;
-	struct el_source timer;
+	uint8_t *buf;	    /* NETBE_FRAME_MAX + 1 bytes, zeroed */
+	struct loop_wait w; /* the loop, its timeout, what notify() said */
 	struct netbe *nb;
-	unsigned int events; /* notify() events since the last fx_wait */
-	bool timed_out;
 	char err[256];
 };
 
@@ -79,48 +76,19 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 /* ---- event loop fixture --------------------------------------------- */
 
-static void on_notify(void *opaque, unsigned int events)
-{
-	struct fx *f = opaque;
-
-	f->events |= events;
-	el_stop(&f->el);
-}
-
-static void on_timer(struct el_source *src, uint32_t events)
-{
-	struct fx *f = src->opaque;
-	uint64_t v;
-
-	(void)events;
-	if (read(src->fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: already consumed */
-	}
-	f->timed_out = true;
-	el_stop(&f->el);
-}
-
 /* Per test, with the env as prestate: a loop with a timeout timer. The
  * teardown also runs after a failed assertion, so a test that fails leaves
  * no tap behind to make the next one fail with EBUSY. */
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	int tfd;
 
 	if (!f)
 		return -1;
 	f->env = *state;
-	f->timer.fd = -1;
 	*state = f;
 	f->buf = calloc(1, NETBE_FRAME_MAX + 1);
-	if (!f->buf || el_init(&f->el) < 0)
-		return -1;
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (tfd < 0)
-		return -1;
-	f->timer = (struct el_source){ .fd = tfd, .handler = on_timer, .opaque = f };
-	return el_add(&f->el, &f->timer, EPOLLIN) < 0 ? -1 : 0;
+	return !f->buf || loop_wait_init(&f->w) < 0 ? -1 : 0;
 }
 
 /* destroy the backend (the tap goes with it) */
@@ -136,13 +104,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	fx_close(f);
-	if (f->timer.fd >= 0) {
-		if (el_remove(&f->el, &f->timer) < 0) {
-			/* not added: setup failed half-way */
-		}
-		close(f->timer.fd);
-	}
-	el_destroy(&f->el);
+	loop_wait_destroy(&f->w);
 	free(f->buf);
 	free(f);
 	return 0;
@@ -155,28 +117,21 @@ static void fx_create(struct fx *f, const char *ifname, const char *bridge, bool
 
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "%s", ifname);
 	snprintf(cfg.bridge, sizeof(cfg.bridge), "%s", bridge);
-	ret = netbe_tap_create(&cfg, &f->el, &f->nb, f->err, sizeof(f->err));
+	ret = netbe_tap_create(&cfg, &f->w.el, &f->nb, f->err, sizeof(f->err));
 	if (ret)
 		print_message("netbe_tap_create: %d: %s\n", ret, f->err);
 	assert_int_equal(ret, 0);
-	f->nb->notify = on_notify;
-	f->nb->notify_opaque = f;
+	loop_wait_attach(&f->w, f->nb);
 }
 
 /* Run the loop until the backend notifies or ms pass. Returns the events
  * (0 on timeout). */
 static unsigned int fx_wait(struct fx *f, int ms)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
-						.tv_nsec = (long)(ms % 1000) * 1000000 } };
-	struct itimerspec off = { 0 };
+	unsigned int events;
 
-	f->events = 0;
-	f->timed_out = false;
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &its, NULL), 0);
-	assert_int_equal(el_run(&f->el), 0);
-	assert_int_equal(timerfd_settime(f->timer.fd, 0, &off, NULL), 0);
-	return f->events;
+	assert_int_equal(loop_wait_run(&f->w, ms, &events), 0);
+	return events;
 }
 
 typedef bool frame_match_fn(const uint8_t *frame, size_t len, void *arg);
@@ -375,7 +330,7 @@ static void test_bridge(void **state)
 
 	/* a bridge that does not exist: one line naming it, nothing left */
 	fds = te_open_fds();
-	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -ENODEV);
+	assert_int_equal(netbe_tap_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -ENODEV);
 	assert_null(nb);
 	assert_string_equal(f->err, "cannot attach " TAP_NAME " to bridge vmmnobr: No such device");
 	assert_null(strchr(f->err, '\n'));
@@ -384,7 +339,7 @@ static void test_bridge(void **state)
 
 	/* a name that is not a bridge at all */
 	snprintf(cfg.bridge, sizeof(cfg.bridge), "lo");
-	assert_true(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)) < 0);
+	assert_true(netbe_tap_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)) < 0);
 	assert_non_null(strstr(f->err, "to bridge lo: "));
 	assert_int_equal(te_open_fds(), fds);
 
@@ -468,10 +423,10 @@ static void test_create_errors(void **state)
 	te_require_env(f->env);
 	fx_create(f, TAP_NAME, "", true);
 	fds = te_open_fds();
-	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EBUSY);
+	assert_int_equal(netbe_tap_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -EBUSY);
 	assert_string_equal(f->err, "" TAP_NAME " is in use by another process");
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "lo");
-	assert_int_equal(netbe_tap_create(&cfg, &f->el, &nb, f->err, sizeof(f->err)), -EINVAL);
+	assert_int_equal(netbe_tap_create(&cfg, &f->w.el, &nb, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "lo exists and is not a single-queue tap device"));
 	assert_null(nb);
 	assert_int_equal(te_open_fds(), fds);
@@ -536,7 +491,7 @@ static void test_rx_backpressure(void **state)
 		assert_int_equal(send_buf(f, buf, build_arp_request(buf, hdr)), 0);
 		t0 = te_cpu_us();
 		assert_int_equal(fx_wait(f, 300), 0);
-		assert_true(f->timed_out);
+		assert_true(f->w.timed_out);
 		/* the loop slept: a readable fd left in it would have spun */
 		assert_true(te_cpu_us() - t0 < 100000);
 		/* the reply waited in the tap queue and comes when rx is on */
