@@ -160,15 +160,8 @@ static ssize_t dgram_recv(struct netbe *nb, void *buf, size_t len)
 			drops++;
 			continue;
 		}
-		if (!d->clash_said && netbe_mac_clash(d->mac, buf, (size_t)n)) {
-			const uint8_t *m = (const uint8_t *)buf + 6;
-
-			log_warn("%s: a peer sends frames from this NIC's own MAC "
-				 "%02x:%02x:%02x:%02x:%02x:%02x (two NICs with one MAC, or frames "
-				 "looped back)",
-				 nb->name, m[0], m[1], m[2], m[3], m[4], m[5]);
-			d->clash_said = true;
-		}
+		netbe_mac_clash_warn_once(nb->name, "a peer", d->mac, buf, (size_t)n,
+					  &d->clash_said);
 		nb->stats.rx_frames++;
 		nb->stats.rx_bytes += (size_t)n;
 		return n;

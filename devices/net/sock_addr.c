@@ -14,6 +14,7 @@
 
 #include "devices/net/sock_config.h"
 #include "base/err.h"
+#include "base/log.h"
 
 int netbe_sock_addr_to(const struct netbe_sock_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -123,4 +124,15 @@ bool netbe_mac_clash(const uint8_t mac[6], const uint8_t *frame, size_t len)
 	static const uint8_t zero[6];
 
 	return len >= 12 && memcmp(mac, zero, 6) && !memcmp(frame + 6, mac, 6);
+}
+
+void netbe_mac_clash_warn_once(const char *name, const char *who, const uint8_t mac[6],
+			       const uint8_t *frame, size_t len, bool *said)
+{
+	if (*said || !netbe_mac_clash(mac, frame, len))
+		return;
+	log_warn("%s: %s sends frames from this NIC's own MAC %02x:%02x:%02x:%02x:%02x:%02x (two "
+		 "NICs with one MAC, or frames looped back)",
+		 name, who, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	*said = true;
 }

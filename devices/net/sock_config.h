@@ -45,8 +45,13 @@ struct netbe_dgram_config {
 
 /* Is the frame's source MAC `mac` (non-zero)? Then two NICs on one segment
  * share a MAC, which breaks the segment in ways hard to trace: the
- * backends say so once. */
+ * backends say so once (netbe_mac_clash_warn_once). */
 bool netbe_mac_clash(const uint8_t mac[6], const uint8_t *frame, size_t len);
+
+/* If netbe_mac_clash() and *said is false, warn "NAME: `who` sends frames
+ * from this NIC's own MAC ..." and set *said. */
+void netbe_mac_clash_warn_once(const char *name, const char *who, const uint8_t mac[6],
+			       const uint8_t *frame, size_t len, bool *said);
 
 /* The address as a struct sockaddr in ss; its length, or -EINVAL. */
 int netbe_sock_addr_to(const struct netbe_sock_addr *a, struct sockaddr_storage *ss, socklen_t *len)

@@ -522,15 +522,8 @@ static ssize_t stream_recv(struct netbe *nb, void *buf, size_t len)
 			continue;
 		}
 		memcpy(buf, s->rbuf + s->rhead - flen, flen);
-		if (!s->clash_said && netbe_mac_clash(s->cfg.mac, buf, flen)) {
-			const uint8_t *m = (const uint8_t *)buf + 6;
-
-			log_warn("%s: the peer sends frames from this NIC's own MAC "
-				 "%02x:%02x:%02x:%02x:%02x:%02x (two NICs with one MAC, or frames "
-				 "looped back)",
-				 nb->name, m[0], m[1], m[2], m[3], m[4], m[5]);
-			s->clash_said = true;
-		}
+		netbe_mac_clash_warn_once(nb->name, "the peer", s->cfg.mac, buf, flen,
+					  &s->clash_said);
 		nb->stats.rx_frames++;
 		nb->stats.rx_bytes += flen;
 		return (ssize_t)flen;
