@@ -93,7 +93,7 @@ static int parse_net(const char *s, struct in_addr *net, struct in_addr *mask)
 	return 0;
 }
 
-static int parse_port(const char *s, uint16_t *port)
+int cli_parse_port(const char *s, uint16_t *port)
 {
 	unsigned long v;
 
@@ -143,7 +143,7 @@ static int parse_hostfwd(const char *rule, struct netbe_hostfwd *f)
 		return -EINVAL;
 	if (*gaddr && cli_parse_ipv4(gaddr, &f->guest_addr) < 0)
 		return -EINVAL;
-	if (parse_port(hport, &f->host_port) < 0 || parse_port(gport, &f->guest_port) < 0)
+	if (cli_parse_port(hport, &f->host_port) < 0 || cli_parse_port(gport, &f->guest_port) < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -56,16 +56,6 @@ static int parse_host(const char *v, struct in_addr *a)
 	return cli_parse_ipv4(v, a);
 }
 
-static int parse_port(const char *v, uint16_t *port)
-{
-	unsigned long p;
-
-	if (cli_parse_uint(v, 65535, &p) < 0 || p == 0)
-		return -EINVAL;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 /* Set a's family, unless the options already said another. */
 static int want_family(struct netbe_sock_addr *a, int family)
 {
@@ -99,7 +89,7 @@ static int parse_addr_field(struct netbe_sock_addr *a, bool *host_given, const c
 		return want_family(a, AF_INET);
 	}
 	if (!strcmp(field, "port")) {
-		if (parse_port(v, &a->port) < 0)
+		if (cli_parse_port(v, &a->port) < 0)
 			return -EINVAL;
 		return want_family(a, AF_INET);
 	}
@@ -122,7 +112,7 @@ static int parse_host_port(const char *v, struct netbe_sock_addr *a, bool *host_
 		if (parse_host(host, &a->host) < 0)
 			return -EINVAL;
 	}
-	return parse_port(colon + 1, &a->port);
+	return cli_parse_port(colon + 1, &a->port);
 }
 
 /* --net socket,...: the first of listen=/connect=/mcast=/udp= fixes the kind */

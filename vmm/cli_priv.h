@@ -5,12 +5,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* "on"/"off" style option values; a missing value (NULL) means on. */
 int cli_parse_bool(const char *v, bool *out) __attribute__((warn_unused_result));
 /* A decimal number in 0..max. */
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 	__attribute__((warn_unused_result));
+
+/* A TCP/UDP port, 1..65535. 0 or -EINVAL. */
+int cli_parse_port(const char *s, uint16_t *port) __attribute__((warn_unused_result));
 
 /* --net stream / dgram / socket (cli_net_sock.c). What the options said
  * so far, beyond the config itself: */
