@@ -236,7 +236,10 @@ void vcpu_dump_format(struct vcpu *vcpu, char *out, size_t len)
 
 void vcpu_dump_answer(struct vcpu *vcpu)
 {
-	if (!__atomic_exchange_n(&vcpu->dump_pending, 0, __ATOMIC_ACQ_REL))
+	/* Called after every exit: a plain load first, the locked exchange
+	 * only when a dump was asked for. */
+	if (!__atomic_load_n(&vcpu->dump_pending, __ATOMIC_RELAXED) ||
+	    !__atomic_exchange_n(&vcpu->dump_pending, 0, __ATOMIC_ACQ_REL))
 		return;
 	vcpu_dump_format(vcpu, vcpu->dump_text, sizeof(vcpu->dump_text));
 	__atomic_store_n(&vcpu->dump_ready, 1, __ATOMIC_RELEASE);
