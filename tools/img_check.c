@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tools/img_priv.h"
 #include "tools/progress.h"
@@ -43,16 +44,18 @@ static void check_progress(void *opaque, uint64_t done, uint64_t total)
 	progress_update(&ui->bar, done, total);
 }
 
-static void check_print(const char *path, const struct qcow2_check_result *r, bool json)
+static void check_print(const char *path, const struct disk_format *fmt,
+			const struct disk_check_result *r, bool json)
 {
 	if (json) {
 		printf("{\n    \"filename\": ");
 		img_json_str(path);
-		printf(",\n    \"format\": \"qcow2\",\n    \"check-errors\": 0"
+		printf(",\n    \"format\": \"%s\",\n    \"check-errors\": %llu"
 		       ",\n    \"corruptions\": %llu,\n    \"leaks\": %llu"
 		       ",\n    \"corruptions-fixed\": %llu,\n    \"leaks-fixed\": %llu"
 		       ",\n    \"allocated-clusters\": %llu,\n    \"total-clusters\": %llu"
 		       ",\n    \"image-end-offset\": %llu\n}\n",
+		       fmt->name, (unsigned long long)r->check_errors,
 		       (unsigned long long)r->corruptions, (unsigned long long)r->leaks,
 		       (unsigned long long)r->corruptions_fixed, (unsigned long long)r->leaks_fixed,
 		       (unsigned long long)r->allocated_clusters,
@@ -78,12 +81,14 @@ static void check_print(const char *path, const struct qcow2_check_result *r, bo
 }
 
 /* One pass of the checker with the progress bar; 0, or 1 after img_fail(). */
-static int check_run(const char *path, const struct qcow2_check_opts *o,
-		     struct qcow2_check_result *r, struct check_ui *ui)
+static int check_run(const char *path, const struct disk_format *fmt,
+		     const struct disk_check_opts *o, struct disk_check_result *r,
+		     struct check_ui *ui)
 {
 	char err[ERRLEN];
 
-	if (qcow2_check_image(path, o, r, err, sizeof(err)) < 0) {
+	memset(r, 0, sizeof(*r));
+	if (fmt->check(path, o, r, err, sizeof(err)) < 0) {
 		progress_hide(&ui->bar);
 		return img_fail("%s", err);
 	}
@@ -99,24 +104,25 @@ int cmd_check(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct qcow2_check_opts o = { .repair = QCOW2_REPAIR_NONE,
-				      .report = check_report,
-				      .progress = check_progress };
-	const char *fmt = NULL, *path;
-	struct qcow2_check_result r;
+	struct disk_check_opts o = { .repair = DISK_REPAIR_NONE,
+				     .report = check_report,
+				     .progress = check_progress };
+	const char *fmtname = NULL, *path;
+	const struct disk_format *fmt;
+	struct stat st;
+	struct disk_check_result r;
 	struct check_ui ui = { 0 };
 	bool json = false, force = false;
 	char err[ERRLEN];
-	struct img im;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+qpf:r:h", lopts, NULL)) != -1) {
 		if (c == 'f' && img_valid_format(optarg))
-			fmt = optarg;
+			fmtname = optarg;
 		else if (c == 'J' && img_output_json(optarg, &json))
 			continue;
 		else if (c == 'r' && (!strcmp(optarg, "leaks") || !strcmp(optarg, "all")))
-			o.repair = optarg[0] == 'l' ? QCOW2_REPAIR_LEAKS : QCOW2_REPAIR_ALL;
+			o.repair = optarg[0] == 'l' ? DISK_REPAIR_LEAKS : DISK_REPAIR_ALL;
 		else if (c == 'q')
 			ui.quiet = true;
 		else if (c == 'p')
@@ -129,16 +135,17 @@ int cmd_check(int argc, char **argv)
 	if (optind != argc - 1)
 		return img_fail("check: expected one image file");
 	path = argv[optind];
-	if (img_read(path, fmt, &im, err, sizeof(err)) < 0)
+	/* By its first bytes only: a damaged image must still be checkable. */
+	if (img_probe(path, fmtname, &fmt, err, sizeof(err)) < 0)
 		return img_fail("%s", err);
-	if (!im.is_qcow2) {
-		img_fail("%s: format %s does not support checks", path, im.format);
+	if (!fmt->check) {
+		img_fail("%s: format %s does not support checks", path, fmt->name);
 		return EXIT_CHECK_UNSUPPORTED;
 	}
 	ui.quiet |= json;
-	progress_init(&ui.bar, progress_wanted(force, im.actual));
+	progress_init(&ui.bar, progress_wanted(force, stat(path, &st) ? 0 : (uint64_t)st.st_size));
 	o.opaque = &ui;
-	if (check_run(path, &o, &r, &ui))
+	if (check_run(path, fmt, &o, &r, &ui))
 		return 1;
 	if (r.leaks_fixed || r.corruptions_fixed) {
 		if (!json)
@@ -147,12 +154,12 @@ int cmd_check(int argc, char **argv)
 			       "Double checking the fixed image now...\n",
 			       (unsigned long long)r.leaks_fixed,
 			       (unsigned long long)r.corruptions_fixed);
-		o.repair = QCOW2_REPAIR_NONE;
+		o.repair = DISK_REPAIR_NONE;
 		ui.reported = 0;
-		if (check_run(path, &o, &r, &ui))
+		if (check_run(path, fmt, &o, &r, &ui))
 			return 1;
 	}
 	if (!ui.quiet || json)
-		check_print(path, &r, json);
+		check_print(path, fmt, &r, json);
 	return r.corruptions ? 2 : r.leaks ? 3 : 0;
 }

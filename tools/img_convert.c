@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm-img convert [-q] [-p] [-f FMT] [-O raw|qcow2] [-o cluster_size=N] SRC DST
+ * vmm-img convert [-q] [-p] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
  *
  * Reads SRC through the block backend (so through its whole backing chain)
  * and writes a new, self-contained DST; all-zero blocks are not written, so
@@ -62,13 +62,13 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 		}
 	}
 	if (a->sopts.format && !img_valid_format(a->sopts.format))
-		return img_fail("convert: unknown format '%s' (raw or qcow2)", a->sopts.format);
+		return img_fail("convert: unknown format '%s'", a->sopts.format);
 	if (!img_valid_format(a->ofmt))
-		return img_fail("convert: unknown output format '%s' (raw or qcow2)", a->ofmt);
+		return img_fail("convert: unknown output format '%s'", a->ofmt);
+	if (!disk_format_find(a->ofmt)->create)
+		return img_fail("convert: vmm-img cannot create %s images", a->ofmt);
 	if (a->n.backing)
 		return img_fail("convert: backing_file is not supported for the output");
-	if (a->n.cluster_size && strcmp(a->ofmt, "qcow2"))
-		return img_fail("convert: cluster_size needs -O qcow2");
 	if (argc - optind != 2)
 		return img_fail("convert: expected SRC DST");
 	a->spath = argv[optind];
@@ -78,36 +78,34 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 	return 0;
 }
 
-/* The empty output image of `size` bytes. *gran: the block size the copy
- * writes in; *created: DST exists now (and is ours to remove on failure).
- * 0, or 1 after img_fail(). */
-static int convert_create_dst(const struct convert_args *a, uint64_t size, uint64_t *gran,
-			      bool *created)
+/* The empty output image of `size` bytes, made by its format's driver.
+ * *created: DST exists now (and is ours to remove on failure). 0, or 1
+ * after img_fail(). */
+static int convert_create_dst(const struct convert_args *a, uint64_t size, bool *created)
 {
-	struct qcow2_create_opts co = {
+	struct disk_create_opts co = {
 		.size = size,
-		.cluster_bits = img_cluster_bits(&a->n),
+		.options = a->n.rest[0] ? a->n.rest : NULL,
 	};
 	char err[ERRLEN];
-	int fd, ret = 0;
 
-	if (strcmp(a->ofmt, "raw")) {
-		if (qcow2_create(a->dpath, &co, err, sizeof(err)) < 0)
-			return img_fail("%s", err);
-		*created = true;
-		/* Whole clusters: a write never needs copy-on-write of a
-		 * partial cluster, and a zero cluster stays unallocated. */
-		*gran = 1ULL << (co.cluster_bits ? co.cluster_bits : QCOW2_DEFAULT_CLUSTER_BITS);
-		return 0;
-	}
-	fd = open(a->dpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return img_fail("%s: %s", a->dpath, strerror(errno));
+	if (disk_format_find(a->ofmt)->create(a->dpath, &co, err, sizeof(err)) < 0)
+		return img_fail("%s", err);
 	*created = true;
-	if (ftruncate(fd, (off_t)size) < 0)
-		ret = img_fail("%s: %s", a->dpath, strerror(errno));
-	close(fd);
-	return ret;
+	return 0;
+}
+
+/* The block size the copy writes in: whole clusters (a write never needs
+ * copy-on-write of a partial cluster, and a zero cluster stays
+ * unallocated), 4 KiB for formats without clusters. */
+static uint64_t convert_granularity(struct disk *dst)
+{
+	const struct disk_format *f = disk_format_find(dst->format);
+	struct disk_info info = { 0 };
+
+	if (f->info)
+		f->info(dst, &info);
+	return info.cluster_size ? info.cluster_size : 4096;
 }
 
 static bool all_zero(const uint8_t *p, size_t len)
@@ -189,7 +187,7 @@ int cmd_convert(int argc, char **argv)
 	struct convert_args a = { .ofmt = "raw", .sopts = { .readonly = true } };
 	struct disk_open_opts dopts = { 0 };
 	struct disk *src = NULL, *dst = NULL;
-	uint64_t gran = 4096;
+	uint64_t gran;
 	bool created = false;
 	char err[ERRLEN];
 	int ret;
@@ -201,7 +199,7 @@ int cmd_convert(int argc, char **argv)
 		return img_usage(stdout), 0;
 	if (disk_open(a.spath, &a.sopts, &src, err, sizeof(err)) < 0)
 		return img_fail("%s", err);
-	ret = convert_create_dst(&a, src->size, &gran, &created);
+	ret = convert_create_dst(&a, src->size, &created);
 	if (ret)
 		goto out;
 	ret = 1;
@@ -210,6 +208,7 @@ int cmd_convert(int argc, char **argv)
 		img_fail("%s", err);
 		goto out;
 	}
+	gran = convert_granularity(dst);
 	if (convert_copy(src, dst, gran, !a.quiet && progress_wanted(a.force, src->size), err,
 			 sizeof(err)) < 0) {
 		img_fail("%s", err);

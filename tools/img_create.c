@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm-img create [-q] [-f raw|qcow2] [-b BACKING [-F FMT]] [-o cluster_size=N] FILE [SIZE]
+ * vmm-img create [-q] [-f FMT] [-b BACKING [-F FMT]] [-o OPTIONS] FILE [SIZE]
  *
- * A qcow2 overlay (-b) without SIZE takes the backing file's size. An
- * existing file is never overwritten.
+ * Any format in devices/disk/format.h's table that can create; -o takes
+ * qemu-img's option names, checked by the format's driver. An overlay (-b)
+ * without SIZE takes the backing file's size. An existing file is never
+ * overwritten.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +57,9 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 		}
 	}
 	if (!img_valid_format(a->fmt))
-		return img_fail("create: unknown format '%s' (raw or qcow2)", a->fmt);
+		return img_fail("create: unknown format '%s'", a->fmt);
+	if (!disk_format_find(a->fmt)->create)
+		return img_fail("create: vmm-img cannot create %s images", a->fmt);
 	if (a->n.backing_fmt && !img_valid_format(a->n.backing_fmt))
 		return img_fail("create: unknown backing format '%s'", a->n.backing_fmt);
 	if (optind >= argc || argc - optind > 2)
@@ -64,8 +68,6 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 	if (argc - optind == 2 && (img_parse_size(argv[optind + 1], &a->size) < 0 || a->size % 512))
 		return img_fail("%s: invalid size '%s' (a multiple of 512 bytes, e.g. 20G)",
 				a->path, argv[optind + 1]);
-	if (!strcmp(a->fmt, "raw") && (a->n.backing || a->n.cluster_size))
-		return img_fail("%s: backing files and cluster_size need -f qcow2", a->path);
 	if (argc - optind == 1 && !a->n.backing)
 		return img_fail("%s: image size required", a->path);
 	if (lstat(a->path, &st) == 0)
@@ -73,49 +75,39 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 	return 0;
 }
 
-/* A sparse file: no blocks until the guest writes. */
-static int create_raw(const char *path, uint64_t size)
+/* Through the format's driver; with a backing file, *base is what was read
+ * of it (the caller frees it). a->size becomes the size the image was made
+ * with. */
+static int create_image(struct create_args *a, struct img **base)
 {
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return img_fail("%s: %s", path, strerror(errno));
-	if (ftruncate(fd, (off_t)size) < 0) {
-		ret = img_fail("%s: %s", path, strerror(errno));
-		unlink(path);
-	}
-	close(fd);
-	return ret;
-}
-
-/* A qcow2 image; with a backing file, *base is what was read of it (the
- * caller frees it). a->size becomes the size the image was made with. */
-static int create_qcow2(struct create_args *a, struct img **base)
-{
-	struct qcow2_create_opts o = {
+	struct disk_create_opts o = {
 		.size = a->size,
-		.cluster_bits = img_cluster_bits(&a->n),
 		.backing_file = a->n.backing,
 		.backing_format = a->n.backing_fmt,
+		.options = a->n.rest[0] ? a->n.rest : NULL,
 	};
-	char err[ERRLEN] = "", bpath[PATH_MAX];
+	char err[ERRLEN] = "", *bpath;
 
 	if (a->n.backing) {
 		/* Read the backing file now: it must exist, and its format
 		 * (recorded so nobody has to probe later) and size are
 		 * needed. It is named relative to the new image. */
 		*base = malloc(sizeof(**base));
-		if (!*base)
+		bpath = disk_resolve_path(a->path, a->n.backing);
+		if (!*base || !bpath) {
+			free(bpath);
 			return img_fail("out of memory");
-		img_resolve_backing(a->path, a->n.backing, bpath, sizeof(bpath));
-		if (img_read(bpath, a->n.backing_fmt, *base, err, sizeof(err)) < 0)
+		}
+		if (img_read(bpath, a->n.backing_fmt, *base, err, sizeof(err)) < 0) {
+			free(bpath);
 			return img_fail("%s", err);
+		}
+		free(bpath);
 		o.backing_format = (*base)->format;
 		if (!a->size)
 			o.size = (*base)->vsize;
 	}
-	if (qcow2_create(a->path, &o, err, sizeof(err)) < 0)
+	if (disk_format_find(a->fmt)->create(a->path, &o, err, sizeof(err)) < 0)
 		return img_fail("%s", err);
 	a->size = o.size;
 	return 0;
@@ -125,10 +117,10 @@ static int create_qcow2(struct create_args *a, struct img **base)
 static void create_print(const struct create_args *a, const struct img *base)
 {
 	printf("Formatting '%s', fmt=%s", a->path, a->fmt);
-	if (!strcmp(a->fmt, "qcow2"))
-		printf(" cluster_size=%llu", a->n.cluster_size
-						     ? (unsigned long long)a->n.cluster_size
-						     : 1ULL << QCOW2_DEFAULT_CLUSTER_BITS);
+	if (a->n.rest[0])
+		putchar(' ');
+	for (const char *p = a->n.rest; *p; p++)
+		putchar(*p == ',' ? ' ' : *p);
 	printf(" size=%llu", (unsigned long long)a->size);
 	if (a->n.backing)
 		printf(" backing_file=%s backing_fmt=%s", a->n.backing, base->format);
@@ -146,10 +138,7 @@ int cmd_create(int argc, char **argv)
 		return ret;
 	if (a.help)
 		return img_usage(stdout), 0;
-	if (!strcmp(a.fmt, "raw"))
-		ret = create_raw(a.path, a.size);
-	else
-		ret = create_qcow2(&a, &base);
+	ret = create_image(&a, &base);
 	if (ret == 0 && !a.quiet)
 		create_print(&a, base);
 	free(base);

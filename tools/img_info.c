@@ -3,7 +3,9 @@
  * vmm-img info [-f FMT] [--output=human|json] [--backing-chain] FILE
  *
  * The fields and their layout are qemu-img's, so that scripts written for
- * `qemu-img info` read ours.
+ * `qemu-img info` read ours. Ours adds whether the format was only probed
+ * ("format source: probed|given", "format-probed": true|false): a probed raw image
+ * keeps the guest from writing another format's header (disk.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,68 +30,91 @@ static void human_size(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%0.3g %s", d, unit[i]);
 }
 
+/* "lazy-refcounts" -> "lazy refcounts", as qemu-img prints the human form. */
+static void human_key(const char *key)
+{
+	for (; *key; key++)
+		putchar(*key == '-' ? ' ' : *key);
+}
+
 static void info_human(const struct img *im)
 {
+	const struct disk_info *in = &im->info;
 	char vs[32], as[32];
 
 	human_size(im->vsize, vs, sizeof(vs));
 	human_size(im->actual, as, sizeof(as));
-	printf("image: %s\nfile format: %s\nvirtual size: %s (%llu bytes)\ndisk size: %s\n",
-	       im->path, im->format, vs, (unsigned long long)im->vsize, as);
-	if (!im->is_qcow2)
-		return;
-	printf("cluster_size: %llu\n", 1ULL << im->h.cluster_bits);
-	if (im->h.backing_file[0]) {
-		printf("backing file: %s", im->h.backing_file);
-		if (strcmp(im->h.backing_file, im->backing_path))
+	printf("image: %s\nfile format: %s\nformat source: %s\nvirtual size: %s (%llu bytes)\n"
+	       "disk size: %s\n",
+	       im->path, im->format, im->format_probed ? "probed" : "given", vs,
+	       (unsigned long long)im->vsize, as);
+	if (in->cluster_size)
+		printf("cluster_size: %llu\n", (unsigned long long)in->cluster_size);
+	if (in->backing_file[0]) {
+		printf("backing file: %s", in->backing_file);
+		if (strcmp(in->backing_file, im->backing_path))
 			printf(" (actual path: %s)", im->backing_path);
 		putchar('\n');
-		if (im->h.backing_format[0])
-			printf("backing file format: %s\n", im->h.backing_format);
+		if (in->backing_format[0])
+			printf("backing file format: %s\n", in->backing_format);
 	}
-	printf("Format specific information:\n    compat: %s\n",
-	       im->h.version >= 3 ? "1.1" : "0.10");
-	printf("    lazy refcounts: %s\n",
-	       (im->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) ? "true" : "false");
-	printf("    refcount bits: %u\n", 1U << im->h.refcount_order);
-	printf("    corrupt: %s\n",
-	       (im->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT) ? "true" : "false");
-	printf("    dirty: %s\n",
-	       (im->h.incompatible_features & QCOW2_INCOMPAT_DIRTY) ? "true" : "false");
+	if (!in->n && !in->subformat)
+		return;
+	printf("Format specific information:\n");
+	if (in->subformat)
+		printf("    subformat: %s\n", in->subformat);
+	for (unsigned int i = 0; i < in->n; i++) {
+		printf("    ");
+		human_key(in->kv[i].key);
+		printf(": %s\n", in->kv[i].value);
+	}
 }
 
 static void info_json(const struct img *im)
 {
+	const struct disk_info *in = &im->info;
+
 	printf("{\n    \"filename\": ");
 	img_json_str(im->path);
-	printf(",\n    \"format\": \"%s\",\n    \"virtual-size\": %llu,\n    \"actual-size\": %llu",
-	       im->format, (unsigned long long)im->vsize, (unsigned long long)im->actual);
-	if (im->is_qcow2) {
-		const struct qcow2_header *h = &im->h;
-
-		printf(",\n    \"cluster-size\": %llu", 1ULL << h->cluster_bits);
-		printf(",\n    \"dirty-flag\": %s",
-		       (h->incompatible_features & QCOW2_INCOMPAT_DIRTY) ? "true" : "false");
-		if (h->backing_file[0]) {
-			printf(",\n    \"backing-filename\": ");
-			img_json_str(h->backing_file);
-			printf(",\n    \"full-backing-filename\": ");
-			img_json_str(im->backing_path);
-			if (h->backing_format[0]) {
-				printf(",\n    \"backing-filename-format\": ");
-				img_json_str(h->backing_format);
-			}
+	printf(",\n    \"format\": \"%s\",\n    \"format-probed\": %s"
+	       ",\n    \"virtual-size\": %llu,\n    \"actual-size\": %llu",
+	       im->format, im->format_probed ? "true" : "false", (unsigned long long)im->vsize,
+	       (unsigned long long)im->actual);
+	if (in->cluster_size)
+		printf(",\n    \"cluster-size\": %llu", (unsigned long long)in->cluster_size);
+	if (in->n || in->subformat || in->cluster_size)
+		printf(",\n    \"dirty-flag\": %s", in->dirty ? "true" : "false");
+	if (in->backing_file[0]) {
+		printf(",\n    \"backing-filename\": ");
+		img_json_str(in->backing_file);
+		printf(",\n    \"full-backing-filename\": ");
+		img_json_str(im->backing_path);
+		if (in->backing_format[0]) {
+			printf(",\n    \"backing-filename-format\": ");
+			img_json_str(in->backing_format);
 		}
-		printf(",\n    \"format-specific\": {\n        \"type\": \"qcow2\",\n"
-		       "        \"data\": {\n            \"compat\": \"%s\",\n"
-		       "            \"lazy-refcounts\": %s,\n            \"refcount-bits\": %u,\n"
-		       "            \"corrupt\": %s\n        }\n    }",
-		       h->version >= 3 ? "1.1" : "0.10",
-		       (h->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) ? "true" : "false",
-		       1U << h->refcount_order,
-		       (h->incompatible_features & QCOW2_INCOMPAT_CORRUPT) ? "true" : "false");
 	}
-	printf("\n}");
+	if (!in->n && !in->subformat) {
+		printf("\n}");
+		return;
+	}
+	printf(",\n    \"format-specific\": {\n        \"type\": \"%s\",\n"
+	       "        \"data\": {",
+	       im->format);
+	if (in->subformat) {
+		printf("\n            \"subformat\": ");
+		img_json_str(in->subformat);
+	}
+	for (unsigned int i = 0; i < in->n; i++) {
+		printf("%s\n            ", i || in->subformat ? "," : "");
+		img_json_str(in->kv[i].key);
+		printf(": ");
+		if (in->kv[i].is_number)
+			printf("%s", in->kv[i].value);
+		else
+			img_json_str(in->kv[i].value);
+	}
+	printf("\n        }\n    }\n}");
 }
 
 int cmd_info(int argc, char **argv)
@@ -102,7 +127,8 @@ int cmd_info(int argc, char **argv)
 	};
 	const char *fmt = NULL, *path;
 	bool json = false, chain = false;
-	char err[ERRLEN], next[PATH_MAX];
+	char err[ERRLEN], next[PATH_MAX], next_fmt_buf[32];
+	const char *next_fmt = NULL;
 	struct img *im;
 	int c, depth, ret = 0;
 
@@ -127,7 +153,8 @@ int cmd_info(int argc, char **argv)
 	if (json && chain)
 		printf("[");
 	for (depth = 0; depth < MAX_CHAIN; depth++) {
-		if (img_read(path, depth ? NULL : fmt, im, err, sizeof(err)) < 0) {
+		/* A backing file is read as the format its overlay records. */
+		if (img_read(path, depth ? next_fmt : fmt, im, err, sizeof(err)) < 0) {
 			ret = img_fail("%s", err);
 			break;
 		}
@@ -140,6 +167,8 @@ int cmd_info(int argc, char **argv)
 		if (!chain || !im->backing_path[0])
 			break;
 		snprintf(next, sizeof(next), "%s", im->backing_path);
+		snprintf(next_fmt_buf, sizeof(next_fmt_buf), "%s", im->info.backing_format);
+		next_fmt = next_fmt_buf[0] ? next_fmt_buf : NULL;
 		path = next;
 	}
 	if (depth == MAX_CHAIN)

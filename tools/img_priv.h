@@ -8,6 +8,7 @@
  *   img_info.c     info
  *   img_check.c    check
  *   img_convert.c  convert
+ *   img_compare.c  compare
  * A subcommand takes (argc, argv) with its own name as argv[0] and returns
  * the process exit status.
  */
@@ -20,18 +21,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "devices/disk/qcow2.h"
+#include "devices/disk/format.h"
 
 #define ERRLEN 512
 
-/* What `info` and `create -b` need to know about one image. */
+/* What `info`, `check` and `create -b` need to know about one image. */
 struct img {
 	char path[PATH_MAX];
-	const char *format;
+	const char *format; /* the driver's name */
+	bool format_probed; /* no -f given: found by probing */
 	uint64_t vsize;
-	uint64_t actual; /* allocated bytes, from st_blocks */
-	bool is_qcow2;
-	struct qcow2_header h;
+	uint64_t actual;	     /* allocated bytes, from st_blocks */
+	struct disk_info info;	     /* the driver's: cluster size, backing file, ... */
 	char backing_path[PATH_MAX]; /* the backing file relative to this image */
 };
 
@@ -45,24 +46,23 @@ int img_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int img_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
 /* How a new image is to be made: qemu-img's -o (and create's -b and -F). */
 struct img_new {
-	uint64_t cluster_size; /* 0: none given (the default) */
 	const char *backing, *backing_fmt;
-	char copy[1024]; /* -o's string, which backing and backing_fmt may point into */
+	char rest[1024]; /* the other -o options, for the format's driver */
+	char copy[1024]; /* the -o strings, which backing and backing_fmt point into */
 };
-/* "-o cluster_size=N[,backing_file=F][,backing_fmt=X]" into `n`. 0, or 1
- * after img_fail(). */
+/* One -o "k=v,..." into `n` (several -o add up). 0, or 1 after img_fail(). */
 int img_parse_o(const char *arg, struct img_new *n) __attribute__((warn_unused_result));
-/* log2 of the cluster size asked for, 0 for the default. */
-unsigned int img_cluster_bits(const struct img_new *n);
 bool img_valid_format(const char *f);
 /* "--output=human|json": false for anything else. */
 bool img_output_json(const char *arg, bool *json);
-/* A relative backing file name is relative to the overlay's directory. */
-void img_resolve_backing(const char *image, const char *backing, char *out, size_t len);
-/* Probe (or check against `fmt`) an image's format and read its qcow2
- * header; 0, or -errno with `err` set. */
+/* Open an image read-only without its backing chain (format `fmt`, NULL:
+ * probe) and read what `info` shows; 0, or -errno with `err` set. */
 int img_read(const char *path, const char *fmt, struct img *im, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* The format of `path` by its first bytes, or `fmt` (a known name) after
+ * checking the bytes agree; 0, or -errno with `err` set. */
+int img_probe(const char *path, const char *fmt, const struct disk_format **out, char *err,
+	      size_t errlen) __attribute__((warn_unused_result));
 /* `s` as a JSON string literal on stdout. */
 void img_json_str(const char *s);
 
@@ -71,5 +71,6 @@ int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif /* VMM_TOOLS_IMG_PRIV_H */

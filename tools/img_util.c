@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmm-img: what the subcommands share. The one-line failure message, SIZE
- * and -o parsing, the format names, reading an image's format and qcow2
- * header (info, create -b, check), and JSON string output.
+ * and -o parsing, the format names, reading what `info` shows of an image
+ * (info, create -b, check), and JSON string output.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 
 #include "base/err.h"
 #include "devices/disk/disk.h"
+#include "devices/disk/format.h"
 #include "tools/img_priv.h"
 
 int img_fail(const char *fmt, ...)
@@ -59,44 +60,39 @@ int img_parse_size(const char *s, uint64_t *out)
 
 int img_parse_o(const char *arg, struct img_new *n)
 {
+	size_t used = strlen(n->rest);
 	char *save = NULL, *kv;
 
-	if (strlen(arg) >= sizeof(n->copy))
+	if (strlen(arg) >= sizeof(n->copy) - strlen(n->copy) - 1)
 		return img_fail("-o %s: option string too long", arg);
-	strcpy(n->copy, arg);
-	for (kv = strtok_r(n->copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	/* Several -o add up, as in qemu-img; the strings stay in n->copy. */
+	kv = n->copy + strlen(n->copy) + (n->copy[0] ? 1 : 0);
+	strcpy(kv, arg);
+	for (kv = strtok_r(kv, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
+		int w;
 
-		if (!val)
-			return img_fail("-o %s: expected key=value", kv);
-		*val++ = '\0';
-		if (!strcmp(kv, "cluster_size")) {
-			uint64_t *cs = &n->cluster_size;
-
-			if (img_parse_size(val, cs) < 0 || *cs < 512 || *cs > (2U << 20) ||
-			    (*cs & (*cs - 1)))
-				return img_fail(
-					"cluster_size=%s: must be a power of two from 512 to 2M",
-					val);
-		} else if (!strcmp(kv, "backing_file")) {
-			n->backing = val;
-		} else if (!strcmp(kv, "backing_fmt")) {
-			n->backing_fmt = val;
+		if (val && !strncmp(kv, "backing_file=", 13)) {
+			n->backing = val + 1;
+		} else if (val && !strncmp(kv, "backing_fmt=", 12)) {
+			n->backing_fmt = val + 1;
 		} else {
-			return img_fail("-o %s: unknown option", kv);
+			/* The format's own options: its driver checks them. */
+			w = snprintf(n->rest + used, sizeof(n->rest) - used, "%s%s",
+				     used ? "," : "", kv);
+			if (w < 0 || (size_t)w >= sizeof(n->rest) - used)
+				return img_fail("-o %s: option string too long", arg);
+			used += (size_t)w;
 		}
+		if (val)
+			*val = '\0';
 	}
 	return 0;
 }
 
-unsigned int img_cluster_bits(const struct img_new *n)
-{
-	return n->cluster_size ? (unsigned int)__builtin_ctzll(n->cluster_size) : 0;
-}
-
 bool img_valid_format(const char *f)
 {
-	return !strcmp(f, "raw") || !strcmp(f, "qcow2");
+	return disk_format_find(f) != NULL;
 }
 
 bool img_output_json(const char *arg, bool *json)
@@ -105,74 +101,69 @@ bool img_output_json(const char *arg, bool *json)
 	return *json || !strcmp(arg, "human");
 }
 
-/* As QEMU resolves it: relative to the overlay's directory, not to the
- * current directory. */
-void img_resolve_backing(const char *image, const char *backing, char *out, size_t len)
-{
-	const char *slash = strrchr(image, '/');
-
-	if (backing[0] == '/' || !slash)
-		snprintf(out, len, "%s", backing);
-	else
-		snprintf(out, len, "%.*s/%s", (int)(slash - image), image, backing);
-}
-
 int img_read(const char *path, const char *fmt, struct img *im, char *err, size_t errlen)
 {
+	struct disk_open_opts o = {
+		.readonly = true, .no_backing = true, .format = fmt, .engine = DISK_ENGINE_SYNC
+	};
+	const struct disk_format *f;
+	struct disk *d;
 	struct stat st;
-	uint8_t *buf = NULL;
-	char msg[256] = "";
-	const char *probed;
-	int fd, ret = -EINVAL;
-	ssize_t n;
-	off_t end;
+	char *bp;
+	int ret;
 
 	memset(im, 0, sizeof(*im));
 	snprintf(im->path, sizeof(im->path), "%s", path);
+	ret = disk_open(path, &o, &d, err, errlen);
+	if (ret)
+		return ret;
+	f = disk_format_find(d->format);
+	im->format = f->name;
+	im->format_probed = d->format_probed;
+	im->vsize = d->size;
+	if (stat(path, &st) == 0)
+		im->actual = (uint64_t)st.st_blocks * 512;
+	if (f->info)
+		f->info(d, &im->info);
+	disk_close(d);
+	if (im->info.backing_file[0]) {
+		bp = disk_resolve_path(path, im->info.backing_file);
+		if (!bp)
+			return err_set(err, errlen, -ENOMEM, "out of memory");
+		snprintf(im->backing_path, sizeof(im->backing_path), "%s", bp);
+		free(bp);
+	}
+	return 0;
+}
+
+int img_probe(const char *path, const char *fmt, const struct disk_format **out, char *err,
+	      size_t errlen)
+{
+	const struct disk_format *probed;
+	const char *name;
+	struct stat st;
+	int fd, ret = 0;
+
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		err_set(err, errlen, ret, "%s: not a regular file or block device", path);
+		ret = err_set(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
 		goto out;
 	}
-	end = lseek(fd, 0, SEEK_END); /* block devices have no st_size */
-	probed = disk_probe_format(fd);
-	if (end < 0 || !probed) {
+	name = disk_probe_format(fd);
+	if (!name) {
 		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fmt && strcmp(fmt, probed)) {
-		err_set(err, errlen, ret, "%s: image is %s, not %s", path, probed, fmt);
-		goto out;
-	}
-	im->format = probed;
-	im->actual = (uint64_t)st.st_blocks * 512;
-	im->vsize = (uint64_t)end;
-	im->is_qcow2 = !strcmp(probed, "qcow2");
-	if (!im->is_qcow2) {
-		ret = 0;
-		goto out;
-	}
-	buf = malloc(1U << QCOW2_MAX_CLUSTER_BITS);
-	n = buf ? pread(fd, buf, 1U << QCOW2_MAX_CLUSTER_BITS, 0) : -1;
-	if (n < 0) {
-		err_set(err, errlen, ret, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = qcow2_header_parse(buf, (size_t)n, (uint64_t)end, &im->h, msg, sizeof(msg));
-	if (ret < 0) {
-		err_set(err, errlen, ret, "%s: %s", path, msg);
-		goto out;
-	}
-	im->vsize = im->h.size;
-	if (im->h.backing_file[0])
-		img_resolve_backing(path, im->h.backing_file, im->backing_path,
-				    sizeof(im->backing_path));
+	probed = disk_format_find(name);
+	*out = fmt ? disk_format_find(fmt) : probed;
+	if (fmt && (*out)->probe && *out != probed)
+		ret = err_set(err, errlen, -EINVAL, "%s: image is %s, not %s", path, probed->name,
+			      fmt);
 out:
-	free(buf);
 	if (fd >= 0)
 		close(fd);
 	return ret;

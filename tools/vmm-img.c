@@ -9,6 +9,7 @@
  *   vmm-img info [--output=json] [--backing-chain] disk.qcow2
  *   vmm-img check [-r leaks|all] disk.qcow2   (exit 0 clean, 2 corrupt, 3 leaks, 1 error)
  *   vmm-img convert [-p] -O raw disk.qcow2 disk.raw
+ *   vmm-img compare disk.qcow2 disk.raw       (exit 0 identical, 1 different, 2 error)
  * Every failure is one line on stderr naming the file, and exit status 1.
  * This file is the dispatch; each subcommand has its own file (img_priv.h).
  */
@@ -22,19 +23,27 @@ void img_usage(FILE *f)
 {
 	fputs("usage: vmm-img COMMAND [options]\n"
 	      "\n"
-	      "  create [-q] [-f raw|qcow2] [-b BACKING [-F FMT]] [-o cluster_size=N] FILE [SIZE]\n"
-	      "      new image; qcow2 with -b and no SIZE takes the backing file's size\n"
+	      "  create [-q] [-f FMT] [-b BACKING [-F FMT]] [-o OPTIONS] FILE [SIZE]\n"
+	      "      new image; with -b and no SIZE it takes the backing file's size;\n"
+	      "      -o takes qemu-img's option names (cluster_size=N for qcow2, ...)\n"
 	      "  info [-f FMT] [--output=human|json] [--backing-chain] FILE\n"
 	      "  check [-q] [-p] [-f FMT] [-r leaks|all] [--output=human|json] FILE\n"
 	      "      exit status: 0 clean, 2 corruptions, 3 leaked clusters only,\n"
 	      "      1 the check could not run, 63 the format has no checks (raw)\n"
-	      "  convert [-q] [-p] [-f FMT] [-O raw|qcow2] [-o cluster_size=N] SRC DST\n"
+	      "  convert [-q] [-p] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST\n"
 	      "      copy through the backing chain; all-zero blocks are not written\n"
+	      "  compare [-q] [-p] [-s] [-f FMT] [-F FMT] IMG1 IMG2\n"
+	      "      exit status: 0 identical, 1 different, 2 error\n"
 	      "\n"
 	      "SIZE takes a suffix k, M, G, T, P or E (powers of 1024).\n"
 	      "A progress bar (-p forces it) is shown on a terminal for large images.\n"
-	      "  --help, --version\n",
+	      "  --help, --version\n"
+	      "\nFMT (qemu-img's names):",
 	      f);
+	for (const struct disk_format *const *fmt = disk_formats; *fmt; fmt++)
+		fprintf(f, " %s%s%s%s", (*fmt)->name, (*fmt)->alias ? " (" : "",
+			(*fmt)->alias ? (*fmt)->alias : "", (*fmt)->alias ? ")" : "");
+	fputc('\n', f);
 }
 
 int main(int argc, char **argv)
@@ -45,7 +54,8 @@ int main(int argc, char **argv)
 	} cmds[] = { { "create", cmd_create },
 		     { "info", cmd_info },
 		     { "check", cmd_check },
-		     { "convert", cmd_convert } };
+		     { "convert", cmd_convert },
+		     { "compare", cmd_compare } };
 
 	if (argc < 2)
 		return img_fail("no command given (see vmm-img --help)");

@@ -4,6 +4,7 @@
 #include "vmm/cli_priv.h"
 
 #include "base/err.h"
+#include "devices/disk/format.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,8 +30,9 @@ static const char help_text[] =
 	"      --console-log FILE   also write the serial console output to FILE\n"
 	"      --reboot             a guest reboot restarts the VM (default: vmm exits, status 3)\n"
 	"      --trace-exits        print VM-exit counts by reason and port/address at exit\n"
-	"  -d, --disk PATH[,OPT...] a virtio-blk disk (raw or qcow2); repeat for more (first is\n"
-	"                           /dev/vda). OPT: readonly, format=raw|qcow2, serial=S,\n"
+	"  -d, --disk PATH[,OPT...] a virtio-blk disk image; repeat for more (first is\n"
+	"                           /dev/vda). OPT: readonly, format=FMT (qemu-img's names:\n"
+	"                           raw, qcow2, ...; probed when absent), serial=S,\n"
 	"                           cache=none (O_DIRECT) | writeback, aio=native|threads|sync\n"
 	"      --net user[,OPT...]  a virtio-net NIC on user-mode NAT (no privileges): guest\n"
 	"                           network 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, DHCP\n"
@@ -316,12 +318,11 @@ static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errle
 			goto bad_value;
 		d->opts.readonly = b;
 	} else if (!strcmp(opt, "format") && val) {
-		if (!strcmp(val, "raw"))
-			d->opts.format = "raw";
-		else if (!strcmp(val, "qcow2"))
-			d->opts.format = "qcow2";
-		else
+		const struct disk_format *f = disk_format_find(val);
+
+		if (!f)
 			goto bad_value;
+		d->opts.format = f->name; /* "vhd" names the vpc driver */
 	} else if (!strcmp(opt, "serial") && val) {
 		/* virtio-blk GET_ID carries at most 20 bytes (5.2.6) */
 		if (!*val || strlen(val) > 20)

@@ -17,12 +17,13 @@
 #include "devices/disk/disk.h"
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/io_engine.h"
-#include "devices/disk/qcow2.h"
+#include "devices/disk/format.h"
 #include "base/err.h"
 #include "base/iov.h"
 #include "base/log.h"
 
-#define PROBE_LEN 4096 /* one page: aligned enough for any O_DIRECT device */
+/* One page: aligned enough for any O_DIRECT device. */
+#define PROBE_LEN DISK_PROBE_LEN
 
 int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
 {
@@ -37,12 +38,7 @@ int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
 
 const char *disk_probe_buf(const void *buf, size_t len)
 {
-	const unsigned char *b = buf;
-
-	if (len >= 4 && ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-			 b[3]) == QCOW2_MAGIC)
-		return "qcow2";
-	return "raw";
+	return disk_format_probe(buf, len)->name;
 }
 
 const char *disk_probe_format(int fd)
@@ -162,12 +158,50 @@ err_close:
 }
 
 /*
+ * Which driver opens the file: the one asked for, else the probed one. A
+ * file named inside another image without a recorded format (`backing`)
+ * may only be probed as a format that names no files itself: otherwise a
+ * raw base image the guest wrote a header into could name any host file.
+ */
+static int pick_format(const char *path, const struct disk_open_opts *o, bool backing,
+		       const struct disk_format *probed, const struct disk_format **out, char *err,
+		       size_t errlen)
+{
+	const struct disk_format *f;
+
+	if (!o->format) {
+		if (backing && probed->names_files)
+			return err_set(
+				err, errlen, -EPERM,
+				"%s: looks like %s, which may name other files, but the image "
+				"naming it records no format; refusing to probe it (record "
+				"the format, e.g. vmm-img create -F %s)",
+				path, probed->name, probed->name);
+		*out = probed;
+		return 0;
+	}
+	f = disk_format_find(o->format);
+	if (!f)
+		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
+			       o->format);
+	if (f->probe && f != probed)
+		return err_set(err, errlen, -EINVAL, "%s: not a %s image (it looks like %s)", path,
+			       f->name, probed->name);
+	if (!f->probe && probed->probe)
+		/* Explicitly asked for: the guest sees the other format's bytes. */
+		log_warn("%s: %s image opened as raw, as requested", path, probed->name);
+	*out = f;
+	return 0;
+}
+
+/*
  * The shared part of disk_open and disk_open_backing. `engine` NULL: create
  * one from the options and own it.
  */
 static int open_image(const char *path, const struct disk_open_opts *o, struct io_engine *engine,
 		      unsigned int depth, struct disk **out, char *err, size_t errlen)
 {
+	const struct disk_format *fmt = NULL;
 	const char *probed;
 	struct disk *d;
 	int fd = -1, ret;
@@ -175,7 +209,7 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 	if (depth >= DISK_MAX_CHAIN)
 		return err_set(err, errlen, -ELOOP, "%s: backing chain longer than %d images", path,
 			       DISK_MAX_CHAIN);
-	if (o->format && strcmp(o->format, "raw") && strcmp(o->format, "qcow2"))
+	if (o->format && !disk_format_find(o->format))
 		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
 			       o->format);
 	d = calloc(1, sizeof(*d));
@@ -197,14 +231,9 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
 		goto err_close;
 	}
-	if (o->format && !strcmp(o->format, "qcow2") && strcmp(probed, "qcow2")) {
-		ret = err_set(err, errlen, -EINVAL, "%s: not a qcow2 image (no QFI\\xfb magic)",
-			      path);
+	ret = pick_format(path, o, depth > 0, disk_format_find(probed), &fmt, err, errlen);
+	if (ret)
 		goto err_close;
-	}
-	if (o->format && !strcmp(o->format, "raw") && !strcmp(probed, "qcow2"))
-		/* Explicitly asked for: the guest sees the qcow2 bytes. */
-		log_warn("%s: qcow2 image opened as raw, as requested", path);
 
 	d->alignment = o->direct ? probe_direct_alignment(fd) : DISK_SECTOR_SIZE;
 	if (engine) {
@@ -224,15 +253,13 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 		d->owns_engine = true;
 	}
 
-	/* From here the driver owns fd (disk_priv.h). */
-	/* The guest may write anything to a raw image, a qcow2 header too; the
-	 * next open must not then take it for qcow2 (disk_guard_probed_raw). */
-	d->probed_raw = !o->format && !strcmp(probed, "raw");
-	if (o->format ? !strcmp(o->format, "raw") : !strcmp(probed, "raw")) {
-		ret = raw_open(d, fd, o, err, errlen);
-	} else {
-		ret = qcow2_open(d, fd, o, depth, err, errlen);
-	}
+	/* The guest may write anything to a raw image, another format's header
+	 * too; the next open must not then take it for that format
+	 * (disk_guard_probed_raw). */
+	d->format_probed = !o->format;
+	d->probed_raw = !o->format && !fmt->probe;
+	/* From here the driver owns fd (format.h). */
+	ret = fmt->open(d, fd, o, depth, err, errlen);
 	if (ret)
 		goto err_engine;
 	*out = d;
@@ -248,6 +275,18 @@ err_free:
 	free(d->path);
 	free(d);
 	return ret;
+}
+
+char *disk_resolve_path(const char *image, const char *name)
+{
+	const char *slash = strrchr(image, '/');
+	char *p;
+
+	if (name[0] == '/' || !slash)
+		return strdup(name);
+	if (asprintf(&p, "%.*s/%s", (int)(slash - image), image, name) < 0)
+		return NULL;
+	return p;
 }
 
 int disk_open(const char *path, const struct disk_open_opts *opts, struct disk **out, char *err,
@@ -281,9 +320,10 @@ void disk_close(struct disk *d)
 
 /*
  * A raw image whose format was probed (no format=) must stay raw: a guest
- * that writes a qcow2 header to its sector 0 would, on the next start, get
- * an image whose backing file it names -- any host file (QEMU's
- * CVE-2008-2004, and QEMU's rule: such a write fails). The first PROBE_LEN
+ * that writes a qcow2 (or any other format's) header to its sector 0 would,
+ * on the next start, get an image whose backing file it names -- any host
+ * file (QEMU's CVE-2008-2004, and QEMU's rule: such a write fails). Every
+ * format in format.h's table is checked. The first PROBE_LEN
  * bytes are copied out of guest memory once, checked, and written from that
  * copy, so the guest cannot change them after the check.
  */

@@ -68,8 +68,11 @@ struct disk_open_opts {
 	bool readonly;
 	bool direct; /* O_DIRECT; an error where the file system refuses it */
 	enum disk_engine_kind engine;
-	const char *format;	  /* "raw", "qcow2", or NULL to probe */
+	const char *format;	  /* a name or alias in format.h's table, or NULL to probe */
 	unsigned int queue_depth; /* engine depth; 0 = 128 */
+	/* Do not open the files the image names (vmm-img info): reads of what
+	 * they would have supplied return zeros. */
+	bool no_backing;
 };
 
 struct disk;
@@ -84,7 +87,8 @@ struct io_engine;
 
 struct disk {
 	const struct disk_ops *ops;
-	const char *format; /* "raw" or "qcow2" */
+	const char *format; /* the driver's name (format.h), e.g. "raw", "qcow2" */
+	bool format_probed; /* no format was given: it was found by probing */
 	char *path;
 	uint64_t size; /* virtual size, bytes, a multiple of DISK_SECTOR_SIZE */
 	bool readonly;
@@ -107,9 +111,15 @@ struct disk {
  * "disk.qcow2: unsupported qcow2 feature: compressed clusters".
  * `opts` may be NULL (read-write, probe, AUTO engine).
  */
-/* The format the first bytes of an image say it is: "qcow2" or "raw" (any
- * other bytes). A pure function of buf[0..len). */
+/* The format the first bytes of an image say it is: the name of the
+ * format.h driver whose probe scores highest, "raw" if none. A pure
+ * function of buf[0..len). */
 const char *disk_probe_buf(const void *buf, size_t len);
+
+/* A file named inside `image` (backing file, parent, extent), as QEMU
+ * resolves it: an absolute name as is, a relative one relative to the
+ * image's directory (not the current one). malloc'ed; NULL without memory. */
+char *disk_resolve_path(const char *image, const char *name);
 
 int disk_open(const char *path, const struct disk_open_opts *opts, struct disk **out, char *err,
 	      size_t errlen) __attribute__((warn_unused_result));
@@ -137,8 +147,8 @@ int disk_pwrite(struct disk *d, const void *buf, size_t len, uint64_t off)
 	__attribute__((warn_unused_result));
 int disk_flush(struct disk *d) __attribute__((warn_unused_result));
 
-/* "raw" or "qcow2" by content (the qcow2 magic "QFI\xfb"), or NULL on a
- * read error (errno set). */
+/* The format by content (disk_probe_buf of the first DISK_PROBE_LEN
+ * bytes), or NULL on a read error (errno set). */
 const char *disk_probe_format(int fd);
 
 #endif /* VMM_DEVICES_DISK_H */

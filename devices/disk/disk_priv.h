@@ -10,25 +10,17 @@
 
 #include "base/err.h"
 #include "devices/disk/disk.h"
+#include "devices/disk/format.h"
 #include "devices/disk/io_engine.h"
 
 /* Backing chains longer than this are refused (and loops with them). */
 #define DISK_MAX_CHAIN 16
 
 /*
- * Format drivers. `d` has path, readonly, engine and alignment filled in;
- * the driver sets ops, format, size, can_discard, priv (and backing). `fd`
- * belongs to the driver from then on (it closes it in ops->close, or on
- * failure). `depth` is this image's place in a backing chain (0 = top).
- */
-int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
-int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned int depth,
-	       char *err, size_t errlen) __attribute__((warn_unused_result));
-
-/*
  * Open `path` as a backing file: read-only, format `format` (NULL: probe),
- * sharing `engine`. Used by qcow2_open for its backing file.
+ * sharing `engine`. Used by format drivers for the files their images name
+ * (format.h: a file without a recorded format is probed only as raw or as a
+ * format that names no files).
  */
 int disk_open_backing(const char *path, const char *format, struct io_engine *engine,
 		      unsigned int depth, struct disk **out, char *err, size_t errlen)

@@ -73,6 +73,12 @@ struct disk_check_opts {
 #define DISK_INFO_MAX 16
 struct disk_info {
 	const char *subformat; /* "dynamic", "monolithicSparse", ... or NULL */
+	uint64_t cluster_size; /* 0: the format has none */
+	bool dirty;	       /* reported as "dirty-flag" */
+	/* The file the image names for its unallocated data, as recorded, and
+	 * its recorded format ("" for none). */
+	char backing_file[1024];
+	char backing_format[32];
 	unsigned int n;
 	struct {
 		char key[32];

@@ -349,22 +349,6 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struc
 	return parse_backing_name(buf, len, h, err, errlen);
 }
 
-/* ---- backing files ---- */
-
-/* Resolve a backing name relative to the directory of `image` (what QEMU
- * does). Returns a malloc'd path or NULL. */
-char *q2_backing_path(const char *image, const char *name)
-{
-	const char *slash = strrchr(image, '/');
-	char *p;
-
-	if (name[0] == '/' || !slash)
-		return strdup(name);
-	if (asprintf(&p, "%.*s/%s", (int)(slash - image), image, name) < 0)
-		return NULL;
-	return p;
-}
-
 /* ---- open / close ---- */
 
 static void qcow2_close(struct disk *d)
@@ -491,7 +475,7 @@ static int open_backing(struct qcow2 *q, unsigned int depth, char *err, size_t e
 
 	if (!q->h.backing_file[0])
 		return 0;
-	bp = q2_backing_path(d->path, q->h.backing_file);
+	bp = disk_resolve_path(d->path, q->h.backing_file);
 	if (!bp)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", d->path);
 	ret = disk_open_backing(bp, q->h.backing_format[0] ? q->h.backing_format : NULL, d->engine,
@@ -543,11 +527,10 @@ int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned 
 		goto fail;
 	q->zero_iov = (struct iovec){ q->zeros, q->cluster_size };
 	ret = clear_autoclear(q, err, errlen);
-	if (ret == 0)
+	if (ret == 0 && !o->no_backing)
 		ret = open_backing(q, depth, err, errlen);
 	if (ret)
 		goto fail;
-	(void)o;
 	d->ops = &qcow2_ops;
 	d->format = "qcow2";
 	d->size = q->h.size;

@@ -206,7 +206,7 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err,
 	if (ret)
 		return ret;
 	if (size == 0 && o->backing_file) {
-		char *bp = q2_backing_path(path, o->backing_file);
+		char *bp = disk_resolve_path(path, o->backing_file);
 
 		if (!bp)
 			return err_set(err, errlen, -ENOMEM, "out of memory");

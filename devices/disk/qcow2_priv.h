@@ -169,9 +169,6 @@ struct qcow2 {
 	bool readonly;
 };
 
-/* qcow2.c: `name` resolved against the directory of `image` (malloc'd). */
-char *q2_backing_path(const char *image, const char *name);
-
 /* qcow2_map.c */
 int q2_open_map(struct qcow2 *q, char *err, size_t errlen) __attribute__((warn_unused_result));
 void q2_close_map(struct qcow2 *q);
@@ -206,5 +203,10 @@ int q2_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_r
 int q2_pread(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
 int q2_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	__attribute__((warn_unused_result));
+
+/* The format driver's entry points (qcow2.c; the table entry is in
+ * qcow2_format.c). */
+int qcow2_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned int depth,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* VMM_DEVICES_DISK_QCOW2_PRIV_H */

@@ -145,11 +145,13 @@ static int raw_size(int fd, const char *path, uint64_t *size, char *err, size_t 
 	return 0;
 }
 
-int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, char *err, size_t errlen)
+static int raw_open(struct disk *d, int fd, const struct disk_open_opts *o, unsigned int depth,
+		    char *err, size_t errlen)
 {
 	struct raw *raw;
 	int ret;
 
+	(void)depth; /* names no files */
 	ret = raw_size(fd, d->path, &d->size, err, errlen);
 	if (ret)
 		goto err_close;
@@ -174,3 +176,41 @@ err_close:
 	close(fd);
 	return ret;
 }
+
+/* A sparse file: no blocks until the guest writes. Refuses an existing file. */
+static int raw_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen)
+{
+	static const char *const known[] = { "preallocation", NULL };
+	char prealloc[16] = "off";
+	int fd, ret;
+
+	ret = disk_opts_check(o->options, "raw", known, err, errlen);
+	if (ret)
+		return ret;
+	disk_opts_get(o->options, "preallocation", prealloc, sizeof(prealloc));
+	if (strcmp(prealloc, "off") && strcmp(prealloc, "falloc"))
+		return err_set(err, errlen, -EINVAL,
+			       "%s: preallocation=%s: raw takes off or falloc", path, prealloc);
+	if (o->backing_file)
+		return err_set(err, errlen, -EINVAL, "%s: raw images have no backing file", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	ret = ftruncate(fd, (off_t)o->size) < 0 ? -errno : 0;
+	if (!ret && !strcmp(prealloc, "falloc") && o->size)
+		ret = -posix_fallocate(fd, 0, (off_t)o->size);
+	close(fd);
+	if (ret) {
+		unlink(path);
+		return err_set(err, errlen, ret, "%s: %s", path, strerror(-ret));
+	}
+	return 0;
+}
+
+const struct disk_format disk_format_raw = {
+	.name = "raw",
+	.probe = NULL, /* the fallback: anything is raw */
+	.names_files = false,
+	.open = raw_open,
+	.create = raw_create,
+};

@@ -207,6 +207,19 @@ class TestInfo(ImgTest):
         info = json.loads(run('info', '--output=json', self.p('d.raw'), check=0)[1])
         self.assertEqual((info['format'], info['virtual-size']), ('raw', 10 << 20))
 
+    def test_format_source(self):
+        """info says whether the format was probed or given (-f)."""
+        run('create', '-f', 'qcow2', self.p('d.qcow2'), '1M', check=0)
+        self.assertIn('format source: probed', run('info', self.p('d.qcow2'), check=0)[1])
+        self.assertIn('format source: given',
+                      run('info', '-f', 'qcow2', self.p('d.qcow2'), check=0)[1])
+        info = json.loads(run('info', '--output=json', self.p('d.qcow2'), check=0)[1])
+        self.assertIs(info['format-probed'], True)
+        info = json.loads(run('info', '-f', 'qcow2', '--output=json', self.p('d.qcow2'),
+                              check=0)[1])
+        self.assertIs(info['format-probed'], False)
+        self.assertEqual(info['format-specific']['data']['refcount-bits'], 16)
+
     def test_human_qcow2(self):
         run('create', '-f', 'qcow2', self.p('d.qcow2'), '20G', check=0)
         rc, out, _ = run('info', self.p('d.qcow2'), check=0)
@@ -383,6 +396,49 @@ class TestProgress(ImgTest):
         self.assertIn('100.0%', err)
         rc, out, err = run('check', self.p('d.qcow2'), check=0)
         self.assertEqual(err, '')
+
+
+class TestCompare(ImgTest):
+    def test_identical_and_mismatch(self):
+        """Exit 0/1 and qemu-img's lines; the same verdict as qemu-img compare."""
+        size = 3 << 20
+        write_random_raw(self.p('a.raw'), size, 7)
+        run('convert', '-O', 'qcow2', '-o', 'cluster_size=4096', self.p('a.raw'),
+            self.p('a.qcow2'), check=0)
+        rc, out, _ = run('compare', self.p('a.raw'), self.p('a.qcow2'))
+        self.assertEqual((rc, out.strip()), (0, 'Images are identical.'))
+        data = bytearray(read(self.p('a.raw')))
+        data[1234567] ^= 0x40
+        with open(self.p('b.raw'), 'wb') as f:
+            f.write(data)
+        rc, out, _ = run('compare', self.p('a.qcow2'), self.p('b.raw'))
+        self.assertEqual((rc, out.strip()), (1, 'Content mismatch at offset 1234567!'))
+        if shutil.which('qemu-img'):
+            for other, want in (('a.raw', 0), ('b.raw', 1)):
+                q = subprocess.run(['qemu-img', 'compare', self.p('a.qcow2'), self.p(other)],
+                                   capture_output=True, text=True)
+                self.assertEqual(q.returncode, want, q.stdout + q.stderr)
+
+    def test_sizes(self):
+        """A larger image matches if its extra part is zeros; -s makes sizes count."""
+        write_random_raw(self.p('a.raw'), 1 << 20, 3)
+        with open(self.p('a.raw'), 'rb') as f, open(self.p('big.raw'), 'wb') as g:
+            g.write(f.read())
+            g.truncate(2 << 20)
+        self.assertEqual(run('compare', self.p('a.raw'), self.p('big.raw'))[0], 0)
+        self.assertEqual(run('compare', '-s', self.p('a.raw'), self.p('big.raw'))[0], 1)
+        with open(self.p('big.raw'), 'r+b') as g:
+            g.seek((2 << 20) - 512)
+            g.write(b'x')
+        rc, out, _ = run('compare', self.p('big.raw'), self.p('a.raw'))
+        self.assertEqual((rc, out.strip()), (1, f'Content mismatch at offset {(2 << 20) - 512}!'))
+
+    def test_errors(self):
+        run('create', '-f', 'raw', self.p('r.raw'), '1M', check=0)
+        self.assert_one_error(['compare', 'r.raw', 'missing.raw'], 'missing.raw', rc_want=2)
+        self.assert_one_error(['compare', '-F', 'qcow2', 'r.raw', 'r.raw'], 'r.raw',
+                              rc_want=2)
+        self.assert_one_error(['compare', 'r.raw'], 'two image files', rc_want=2)
 
 
 def main():

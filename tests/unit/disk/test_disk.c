@@ -151,7 +151,7 @@ static void test_probe_format(void **state)
 	struct disk *d = NULL;
 	struct disk_open_opts raw = { .format = "raw" };
 	struct disk_open_opts qcow = { .format = "qcow2" };
-	struct disk_open_opts bogus = { .format = "vmdk" };
+	struct disk_open_opts bogus = { .format = "vmdk2" };
 	char path[320];
 	int fd;
 
@@ -184,7 +184,7 @@ static void test_probe_format(void **state)
 	assert_int_equal(disk_open(f->img, &qcow, &d, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "not a qcow2 image"));
 	assert_int_equal(disk_open(f->img, &bogus, &d, f->err, sizeof(f->err)), -EINVAL);
-	assert_non_null(strstr(f->err, "unknown image format 'vmdk'"));
+	assert_non_null(strstr(f->err, "unknown image format 'vmdk2'"));
 }
 
 static void test_lock(void **state)

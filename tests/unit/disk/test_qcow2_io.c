@@ -186,8 +186,15 @@ static void test_backing(void **state)
 		assert_memory_equal(r, base + 3 * 65536, 65536);
 		close(fd);
 	}
-	/* a qcow2 chain: overlay of the overlay, relative names, probed format */
-	qh_create(f, "top.qcow2", 0, 16, "ov.qcow2", NULL);
+	/* a qcow2 backing file whose format the overlay does not record is not
+	 * probed: qcow2 can name further files (format.h) */
+	qh_create(f, "top0.qcow2", 0, 16, "ov.qcow2", NULL);
+	d = NULL;
+	assert_int_equal(disk_open(qh_path(f, "top0.qcow2"), NULL, &d, f->err, sizeof(f->err)),
+			 -EPERM);
+	assert_non_null(strstr(f->err, "refusing to probe it"));
+	/* a qcow2 chain: overlay of the overlay, relative names, recorded format */
+	qh_create(f, "top.qcow2", 0, 16, "ov.qcow2", "qcow2");
 	d = qh_open(f, "top.qcow2", true);
 	assert_int_equal(d->size, 2 * MiB);
 	assert_int_equal(disk_pread(d, r, 65536, 3 * 65536), 0);
