@@ -213,6 +213,8 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	if (env->checkpoint)
+		env->checkpoint(env->opaque, vcpu, VCPU_CP_START);
 	if (vcpu->id == 0 && env->first_run_ns)
 		*env->first_run_ns = clock_monotonic_ns();
 	while (!env->stopping(env->opaque)) {
@@ -221,11 +223,18 @@ static void *vcpu_thread(void *arg)
 		/* after the immediate_exit reset in vcpu_run_once: a dump request
 		 * made after it still finds its kick pending (vcpu_dump.h) */
 		vcpu_dump_answer(vcpu);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			/* only here, after a KVM_RUN that completed whatever the
+			 * previous exit left pending (KVM's api.rst, KVM_RUN) */
+			if (env->checkpoint)
+				env->checkpoint(env->opaque, vcpu, VCPU_CP_KICKED);
 			continue;
+		}
 		if (ret < 0 || !handle_exit(vcpu))
 			break;
 	}
+	if (env->checkpoint)
+		env->checkpoint(env->opaque, vcpu, VCPU_CP_EXIT);
 	__atomic_store_n(&vcpu->exited, 1, __ATOMIC_RELEASE);
 	vcpu_dump_answer(vcpu); /* a request that came while we were leaving */
 	return NULL;
@@ -238,12 +247,17 @@ int vcpu_start(struct vcpu *vcpu)
 	return -ret;
 }
 
-void vcpu_kick(struct vcpu *vcpu)
+void vcpu_kick_thread(struct vcpu *vcpu, pthread_t t)
 {
 	/* immediate_exit covers the window before the thread enters KVM_RUN;
 	 * the signal covers a thread already inside it. */
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	pthread_kill(t, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	vcpu_kick_thread(vcpu, vcpu->thread);
 }
 
 void vcpu_join(struct vcpu *vcpu)

@@ -30,6 +30,15 @@ enum vcpu_stop {
 	VCPU_STOP_ERROR,    /* KVM_RUN failed, internal error, failed entry, unknown exit */
 };
 
+/* Where a vCPU thread calls vcpu_env.checkpoint (vm_pause.c parks it). */
+enum vcpu_checkpoint {
+	VCPU_CP_START,	/* the thread started, before its first KVM_RUN */
+	VCPU_CP_KICKED, /* KVM_RUN returned -EINTR/-EAGAIN: nothing pending */
+	VCPU_CP_EXIT,	/* the thread leaves its loop */
+};
+
+struct vcpu;
+
 /* What every vCPU of a VM shares. */
 struct vcpu_env {
 	int vm_fd;
@@ -52,6 +61,11 @@ struct vcpu_env {
 	 * stopping (checked before each KVM_RUN). */
 	void (*stop)(void *opaque, enum vcpu_stop why);
 	bool (*stopping)(void *opaque);
+	/* Optional (NULL: never called). Called on the vCPU's own thread at
+	 * the points above; it may block (pause). At VCPU_CP_KICKED every
+	 * exit the last KVM_RUN reported has been completed by KVM (an I/O
+	 * read's data is in the registers), so the state is consistent. */
+	void (*checkpoint)(void *opaque, struct vcpu *vcpu, enum vcpu_checkpoint where);
 	void *opaque;
 };
 
@@ -69,6 +83,13 @@ struct vcpu {
 	int dump_ready;
 	int exited;
 	char dump_text[2048];
+	/* Set by the thread itself at VCPU_CP_START (before any KVM_RUN): its
+	 * Linux thread id (QMP query-cpus-fast) and its pthread, which
+	 * vm_pause.c kicks; `running` is 1 between start and exit. The
+	 * checkpoint callback's lock guards them. */
+	int tid;
+	pthread_t self;
+	bool running;
 };
 
 /* Create vCPU `id` (KVM_CREATE_VCPU, map kvm_run, CPUID, MSRs, FPU, LAPIC);
@@ -78,6 +99,9 @@ int vcpu_create(struct vcpu *vcpu, const struct vcpu_env *env, unsigned int id,
 int vcpu_start(struct vcpu *vcpu) __attribute__((warn_unused_result));
 /* Make KVM_RUN return (immediate_exit + signal) so the thread sees the stop. */
 void vcpu_kick(struct vcpu *vcpu);
+/* The same, to thread `t` (a vCPU thread that may not have been recorded in
+ * vcpu->thread yet: see vcpu->self). */
+void vcpu_kick_thread(struct vcpu *vcpu, pthread_t t);
 void vcpu_join(struct vcpu *vcpu);
 /* Safe on a vcpu that was zeroed with fd = -1 and never created. */
 void vcpu_destroy(struct vcpu *vcpu);

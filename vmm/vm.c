@@ -466,6 +466,7 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 		.first_run_ns = &vm->first_run_ns,
 		.stop = vm_vcpu_stop,
 		.stopping = vm_vcpu_stopping,
+		.checkpoint = vm_pause_checkpoint,
 		.opaque = vm,
 	};
 	cpuid = x86_cpuid_supported(vm->kvm_fd, &ret);
@@ -510,6 +511,7 @@ static void vm_init_state(struct vm *vm, const struct vmm_config *cfg, uint64_t 
 	vm->ncpus = cfg->cpus;
 	vm->pvm = cfg->pvm == CLI_PVM_ON || (cfg->pvm == CLI_PVM_AUTO && pvm_detect());
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm_pause_init(vm);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	term_init(&vm->term, &(struct term_config){
@@ -659,7 +661,9 @@ int vm_run(struct vm *vm)
 			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
 		}
 	}
-	/* Every thread is told, then joined: nothing outlives vm_run(). */
+	/* Every thread is told, then joined: nothing outlives vm_run(). A
+	 * parked (paused) one is released first. */
+	vm_pause_release(vm);
 	for (i = 0; i < vm->nstarted; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nstarted; i++)
@@ -709,4 +713,5 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
+	vm_pause_destroy(vm);
 }

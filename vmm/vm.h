@@ -54,6 +54,19 @@ enum vm_stop_reason {
 struct vm_virtio_dev;
 struct acpi_config;
 
+/*
+ * Pausing (vm_pause.c): every vCPU thread out of KVM_RUN and parked in its
+ * checkpoint until vm_resume(). Lock order: lock is a leaf, never held
+ * around a device lock or stop_lock.
+ */
+struct vm_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* nparked/nrunning changed, or resumed */
+	bool requested;	       /* written under lock, read atomically */
+	unsigned int nrunning; /* vCPU threads between start and exit */
+	unsigned int nparked;  /* of those, parked now */
+};
+
 struct vm {
 	const struct vmm_config *cfg;
 	bool pvm;
@@ -93,6 +106,8 @@ struct vm {
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
+
+	struct vm_pause pause;
 };
 
 /* Build the machine described by cfg. timeout_deadline_ns: CLOCK_MONOTONIC
@@ -110,6 +125,25 @@ void vm_destroy(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 
 bool vm_stopping(struct vm *vm);
+
+/*
+ * vm_pause.c. vm_pause() returns once no vCPU is in KVM_RUN or will enter
+ * it before vm_resume(): those running are kicked out and parked, those not
+ * started yet park before their first KVM_RUN, those leaving (the VM is
+ * stopping) leave. The vCPUs' state is then consistent and may be read or
+ * written with the state ioctls from this thread. Both are idempotent and
+ * return 0; -ESHUTDOWN if the VM is stopping. Never from a vCPU thread
+ * (it would wait for itself). vm_paused(): whether a pause is in force.
+ */
+int vm_pause(struct vm *vm) __attribute__((warn_unused_result));
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+/* vm.c's helpers for vm_pause.c: set up/tear down vm->pause, the vCPUs'
+ * checkpoint callback, and (vm_run, once stopping) release parked vCPUs. */
+void vm_pause_init(struct vm *vm);
+void vm_pause_destroy(struct vm *vm);
+void vm_pause_checkpoint(void *opaque, struct vcpu *vcpu, enum vcpu_checkpoint where);
+void vm_pause_release(struct vm *vm);
 
 /* vm_virtio.c: the virtio devices, in vm_create()'s order. */
 int vm_virtio_open(struct vm *vm) __attribute__((warn_unused_result));
