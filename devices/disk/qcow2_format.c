@@ -23,8 +23,8 @@ static int qcow2_probe(const uint8_t *buf, size_t len)
 }
 
 /* -o cluster_size=N: a power of two from 512 to 2M. */
-static int parse_cluster_size(const char *path, const char *options, unsigned int *bits,
-			      char *err, size_t errlen)
+static int parse_cluster_size(const char *path, const char *options, unsigned int *bits, char *err,
+			      size_t errlen)
 {
 	char val[32], *end;
 	unsigned long long cs;
