@@ -184,7 +184,9 @@ static int pick_format(const char *path, const struct disk_open_opts *o, bool ba
 	if (!f)
 		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
 			       o->format);
-	if (f->probe && f != probed)
+	/* A file that probes as raw may still be this format: a fixed VHD
+	 * says so only in its last 512 bytes; the driver checks that. */
+	if (f->probe && f != probed && probed->probe)
 		return err_set(err, errlen, -EINVAL, "%s: not a %s image (it looks like %s)", path,
 			       f->name, probed->name);
 	if (!f->probe && probed->probe)

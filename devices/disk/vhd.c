@@ -75,8 +75,7 @@ static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 		   uint64_t *host, uint64_t *n)
 {
 	struct vhd *v = fmt;
-	uint64_t bs = v->h.block_size, idx = off / bs, in = off % bs, first, last, s;
-	uint64_t base;
+	uint64_t bs, idx, in, first, last, s, base;
 	int ret, bit;
 
 	if (v->f.type == VHD_TYPE_FIXED) {
@@ -85,6 +84,9 @@ static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 		*n = len;
 		return 0;
 	}
+	bs = v->h.block_size;
+	idx = off / bs;
+	in = off % bs;
 	*n = len < bs - in ? len : bs - in;
 	if (idx >= v->n_bat)
 		return -EIO;
@@ -228,7 +230,7 @@ static bool overlaps(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
 
 static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 {
-	uint64_t bs = v->h.block_size, bat_bytes, blk_len = v->h.bitmap_size + bs, end;
+	uint64_t bs, bat_bytes, blk_len, end;
 	int ret;
 
 	if (v->f.data_offset % 512 || v->f.data_offset > fsize ||
@@ -245,6 +247,8 @@ static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 		if (ret)
 			return ret;
 	}
+	bs = v->h.block_size;
+	blk_len = v->h.bitmap_size + bs;
 	v->n_bat = (v->f.size + bs - 1) / bs;
 	bat_bytes = v->n_bat * 4;
 	if (bat_bytes > VHD_MAX_BAT_BYTES)
