@@ -160,7 +160,8 @@ int img_probe(const char *path, const char *fmt, const struct disk_format **out,
 	}
 	probed = disk_format_find(name);
 	*out = fmt ? disk_format_find(fmt) : probed;
-	if (fmt && (*out)->probe && *out != probed)
+	/* probed raw: it may still be fmt (a fixed VHD); the driver checks */
+	if (fmt && (*out)->probe && *out != probed && probed->probe)
 		ret = err_set(err, errlen, -EINVAL, "%s: image is %s, not %s", path, probed->name,
 			      fmt);
 out:

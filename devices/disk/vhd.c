@@ -205,8 +205,13 @@ static int read_footer(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 	ret = bmap_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, 0);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
-	if (vhd_footer_parse(v->footer, &v->f, e, elen) == 0 && v->f.type != VHD_TYPE_FIXED)
-		return 0;
+	/* A footer at 0 is a dynamic image's copy, and final -- unless it says
+	 * fixed: then it is guest data of a fixed disk. */
+	if (!memcmp(v->footer, "conectix", 8)) {
+		ret = vhd_footer_parse(v->footer, &v->f, e, elen);
+		if (ret || v->f.type != VHD_TYPE_FIXED)
+			return ret;
+	}
 	ret = bmap_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, fsize - VHD_FOOTER_LEN);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
@@ -269,15 +274,15 @@ static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 		if (v->bat[i] == VHD_BAT_FREE)
 			continue;
 		off = (uint64_t)v->bat[i] * 512;
-		if (off + blk_len > fsize)
-			return err_set(e, elen, -EINVAL,
-				       "VHD BAT entry %" PRIu64 " points past the end of the file",
-				       i);
 		if (overlaps(off, blk_len, 0, VHD_FOOTER_LEN) ||
 		    overlaps(off, blk_len, v->f.data_offset, VHD_DYN_LEN) ||
 		    overlaps(off, blk_len, v->h.table_offset, (uint64_t)v->h.max_table_entries * 4))
 			return err_set(e, elen, -EINVAL,
 				       "VHD BAT entry %" PRIu64 " overlaps the image's metadata",
+				       i);
+		if (off + blk_len > fsize)
+			return err_set(e, elen, -EINVAL,
+				       "VHD BAT entry %" PRIu64 " points past the end of the file",
 				       i);
 		if (off + blk_len > end)
 			end = off + blk_len;
