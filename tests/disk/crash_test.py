@@ -44,6 +44,9 @@ CONFIGS = [
     ('qcow2-64k/raw-backing', 5, 'qcow2', 65536, 64 * MiB, 'raw'),
     ('qcow2-4k/qcow2-backing', 5, 'qcow2', 4096, 32 * MiB, 'qcow2'),
     ('raw', 6, 'raw', 65536, 64 * MiB, None),
+    ('vhd', 5, 'vpc', 2 * MiB, 64 * MiB, None),
+    ('vhd/vhd-parent', 3, 'vpc', 2 * MiB, 32 * MiB, 'vpc'),
+    ('vhdx-1m', 5, 'vhdx', MiB, 64 * MiB, None),
 ]
 
 
@@ -91,6 +94,8 @@ class Crash:
         cmd = [self.vmm_img, 'create', '-q', '-f', fmt]
         if fmt == 'qcow2':
             cmd += ['-o', 'cluster_size=%d' % cluster]
+        if fmt == 'vhdx':
+            cmd += ['-o', 'block_size=%d' % cluster]
         if backing:
             cmd += ['-b', backing, '-F', bfmt, img]
         else:
@@ -186,6 +191,11 @@ class Crash:
         if fmt == 'qcow2':
             leaks = self.qemu_check(img, allow_leaks=True)
             self.cross_check(img, leaks)
+        elif fmt in ('vpc', 'vhdx'):
+            # qemu-img checks VHDX (not VHD); ours must find no corruption
+            if fmt == 'vhdx':
+                self.qemu_check(img, allow_leaks=False)
+            self.cmd([self.vmm_img, 'check', img], ok=(0,), what='vmm-img check')
         fields = self.verify(img, log, initial, base)
         return leaks, delay, fields
 
@@ -208,6 +218,8 @@ class Crash:
         snap = os.path.join(self.tmp, name + '.snap.raw')
         if fmt == 'qcow2':
             self.cmd([self.qemu_img, 'convert', '-O', 'raw', img, snap], what='qemu-img convert')
+        elif fmt != 'raw':  # (qemu-img cannot follow a VHD's parent)
+            self.cmd([self.vmm_img, 'convert', '-O', 'raw', img, snap], what='vmm-img convert')
         else:
             self.cmd(['cp', '--sparse=always', img, snap])
         return snap
