@@ -224,12 +224,14 @@ def make_image(ctx, name, fmt, mib=BLK_MIB, fill=()):
                 f.seek(sector * SECTOR)
                 f.write(data)
             f.truncate(mib << 20)
-    if fmt == 'qcow2':
+    if fmt != 'raw':
+        # VHD: force_size keeps the size exact (no CHS rounding)
+        opts = ['-o', 'force_size=on'] if fmt == 'vpc' else []
         if fill:
-            sh(tool(ctx, 'vmm-img') + ['convert', '-f', 'raw', '-O', 'qcow2', raw, path])
+            sh(tool(ctx, 'vmm-img') + ['convert', '-f', 'raw', '-O', fmt, *opts, raw, path])
             os.unlink(raw)
         else:
-            sh(tool(ctx, 'vmm-img') + ['create', '-f', 'qcow2', path, '%dM' % mib])
+            sh(tool(ctx, 'vmm-img') + ['create', '-f', fmt, *opts, path, '%dM' % mib])
     ctx.images.append((path, fmt))
     return path
 
@@ -243,11 +245,12 @@ def disk_arg(path, fmt, opts=''):
 def image_bytes(ctx, path, fmt):
     """The guest-visible contents of an image. qcow2 is checked and read by
     qemu-img (an independent implementation) when installed."""
-    if fmt == 'qcow2':
+    if fmt != 'raw':
         qimg = ['qemu-img'] if shutil.which('qemu-img') else tool(ctx, 'vmm-img')
-        sh(qimg + ['check', '-f', 'qcow2', path])
+        if fmt != 'vpc':  # qemu-img cannot check VHD
+            sh(qimg + ['check', '-f', fmt, path])
         out = path + '.converted'
-        sh(qimg + ['convert', '-f', 'qcow2', '-O', 'raw', path, out])
+        sh(qimg + ['convert', '-f', fmt, '-O', 'raw', path, out])
         path = out
     with open(path, 'rb') as f:
         return f.read()
@@ -408,6 +411,15 @@ for _fmt in ('raw', 'qcow2'):
                  disks=bench_disks(_fmt),
                  expect=['BENCH qd=1 n=200 errors=0', 'BENCH qd=32 n=1000 errors=0',
                          'mode=bench passed']),
+    ]
+for _fmt in ('vpc', 'vhdx'):  # the data read back by qemu-img
+    BLK_CASES += [
+        blk_case('blk-rw-' + _fmt, 'rw', _fmt, expect=RW_OK, cmdline='serial=disk-7',
+                 disks=lambda ctx, f=_fmt: disk_arg(make_image(ctx, 'disk', f), f,
+                                                   ',format=%s,serial=disk-7' % f),
+                 check=check_rw_image),
+        blk_case('blk-verify-' + _fmt, 'verify', _fmt, pre=rw_first,
+                 expect=['mode=verify passed: tag 1 data persisted'], check=check_rw_image),
     ]
 BLK_CASES += [
     blk_case('blk-multi-raw', 'multi', 'raw', disks=multi_disks('raw', 'raw'),
