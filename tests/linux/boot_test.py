@@ -134,10 +134,13 @@ def is_pvm():
 
 
 def make_overlay(args, overlay):
-    """A qcow2 overlay over the root image: the guest's writes land in it."""
+    """A qcow2 overlay over the root image: the guest's writes land in it.
+    With --root-format FMT: a copy of the root image in that format."""
     vmm_img = args.vmm_img or os.path.join(os.path.dirname(os.path.abspath(args.vmm)), "vmm-img")
     backing = os.path.abspath(args.root_disk)
-    if os.path.isfile(vmm_img):
+    if args.root_format != "qcow2":
+        cmd = [vmm_img, "convert", "-O", args.root_format, backing, overlay]
+    elif os.path.isfile(vmm_img):
         cmd = [vmm_img, "create", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
     else:
         cmd = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
@@ -184,6 +187,9 @@ def parse_args():
     p.add_argument("--root-disk", nargs="?", const=env.get("ROOTFS", ""), default=None,
                    metavar="IMAGE", help="boot from an ext4 root on /dev/vda (default image: "
                    "ROOTFS of current.env) instead of an initramfs")
+    p.add_argument("--root-format", default="qcow2",
+                   help="with --root-disk: boot from a copy in this format (vmm-img convert) "
+                   "instead of a qcow2 overlay")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
     p.add_argument("--xapic", action="store_true",
@@ -234,7 +240,7 @@ def main():
     overlay = None
     if args.root_disk:
         tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
-        overlay = os.path.join(tmpdir.name, "overlay.qcow2")
+        overlay = os.path.join(tmpdir.name, "overlay." + args.root_format)
         err = make_overlay(args, overlay)
         if err:
             print("FAIL: " + err)
