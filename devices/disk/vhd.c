@@ -53,16 +53,16 @@ static int vhd_alloc(struct vhd *v, uint64_t idx)
 	/* The footer moves to the new end first, so the file always ends
 	 * with one; then the bitmap overwrites the old footer. Dynamic
 	 * blocks are all "present" (QEMU); differencing ones all parent's. */
-	ret = bmap_pwrite(v->bm.fd, v->footer, VHD_FOOTER_LEN, end);
+	ret = disk_file_pwrite(v->bm.fd, v->footer, VHD_FOOTER_LEN, end);
 	if (ret == 0) {
 		memset(v->bitmap, v->diff ? 0 : 0xff, v->h.bitmap_size);
-		ret = bmap_pwrite(v->bm.fd, v->bitmap, v->h.bitmap_size, blk);
+		ret = disk_file_pwrite(v->bm.fd, v->bitmap, v->h.bitmap_size, blk);
 	}
 	if (ret == 0 && fdatasync(v->bm.fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
 		be = htobe32((uint32_t)(blk / 512));
-		ret = bmap_pwrite(v->bm.fd, &be, 4, v->h.table_offset + idx * 4);
+		ret = disk_file_pwrite(v->bm.fd, &be, 4, v->h.table_offset + idx * 4);
 	}
 	if (ret)
 		return ret;
@@ -107,8 +107,8 @@ static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 	/* Differencing read: the run of sectors with the first one's bit. */
 	first = in / 512;
 	last = (in + *n) / 512;
-	ret = bmap_pread(v->bm.fd, v->bitmap + first / 8, (last - 1) / 8 - first / 8 + 1,
-			 base + first / 8);
+	ret = disk_file_pread(v->bm.fd, v->bitmap + first / 8, (last - 1) / 8 - first / 8 + 1,
+			      base + first / 8);
 	if (ret)
 		return ret;
 	bit = bit_get(v->bitmap, first);
@@ -136,12 +136,12 @@ static int vhd_written(void *fmt, uint64_t off, uint64_t len)
 		base = (uint64_t)v->bat[idx] * 512;
 		lo = first / 8;
 		hi = (last - 1) / 8 + 1;
-		ret = bmap_pread(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
+		ret = disk_file_pread(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
 		if (ret)
 			return ret;
 		for (uint64_t s = first; s < last; s++)
 			v->bitmap[s >> 3] |= (uint8_t)(0x80 >> (s & 7));
-		ret = bmap_pwrite(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
+		ret = disk_file_pwrite(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
 		if (ret)
 			return ret;
 		off += n;
@@ -177,14 +177,7 @@ static void vhd_close(struct disk *d)
 {
 	struct vhd *v = d->priv;
 
-	ioe_drain(d->engine);
-	if (!d->readonly && fdatasync(v->bm.fd) < 0)
-		log_warn("%s: fdatasync on close: %s", d->path, strerror(errno));
-	if (d->backing) {
-		disk_close(d->backing);
-		d->backing = NULL;
-	}
-	bmap_fini(&v->bm);
+	bmap_close(&v->bm);
 	vhd_free(v);
 	d->priv = NULL;
 }
@@ -202,7 +195,7 @@ static int read_footer(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 
 	if (fsize < VHD_FOOTER_LEN)
 		return err_set(e, elen, -EINVAL, "file too small for a VHD footer");
-	ret = bmap_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, 0);
+	ret = disk_file_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, 0);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 	/* A footer at 0 is a dynamic image's copy, and final -- unless it says
@@ -212,7 +205,7 @@ static int read_footer(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 		if (ret || v->f.type != VHD_TYPE_FIXED)
 			return ret;
 	}
-	ret = bmap_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, fsize - VHD_FOOTER_LEN);
+	ret = disk_file_pread(v->bm.fd, v->footer, VHD_FOOTER_LEN, fsize - VHD_FOOTER_LEN);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 	ret = vhd_footer_parse(v->footer, &v->f, e, elen);
@@ -245,7 +238,7 @@ static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 	{
 		uint8_t buf[VHD_DYN_LEN];
 
-		ret = bmap_pread(v->bm.fd, buf, sizeof(buf), v->f.data_offset);
+		ret = disk_file_pread(v->bm.fd, buf, sizeof(buf), v->f.data_offset);
 		if (ret)
 			return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 		ret = vhd_dyn_parse(buf, fsize, v->f.size, &v->h, e, elen);
@@ -263,7 +256,7 @@ static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 	v->bitmap = malloc(v->h.bitmap_size);
 	if (!v->bat || !v->bitmap)
 		return err_set(e, elen, -ENOMEM, "out of memory");
-	ret = bmap_pread(v->bm.fd, v->bat, bat_bytes, v->h.table_offset);
+	ret = disk_file_pread(v->bm.fd, v->bat, bat_bytes, v->h.table_offset);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read the BAT: %s", strerror(-ret));
 	end = (v->h.table_offset + (uint64_t)v->h.max_table_entries * 4 + 511) & ~511ULL;
@@ -322,14 +315,14 @@ static int open_parent(struct vhd *v, unsigned int depth, uint64_t fsize, char *
 					return err_set(
 						e, elen, -EINVAL,
 						"VHD parent locator %d lies outside the file", i);
-				ret = bmap_pread(v->bm.fd, data, l->len, l->offset);
+				ret = disk_file_pread(v->bm.fd, data, l->len, l->offset);
 				if (ret)
 					return err_set(e, elen, ret, "cannot read: %s",
 						       strerror(-ret));
 				if (vhd_locator_path(l->code, data, l->len, name, sizeof(name)))
 					continue;
 			}
-			path = bmap_relative_path(d->path, name);
+			path = disk_resolve_path(d->path, name);
 			if (!path)
 				return err_set(e, elen, -ENOMEM, "out of memory");
 			le[0] = '\0';

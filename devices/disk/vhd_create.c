@@ -123,7 +123,7 @@ struct vhd_parent {
 static int read_parent(const char *path, const char *name, struct vhd_parent *p, char *err,
 		       size_t errlen)
 {
-	char *pp = bmap_relative_path(path, name);
+	char *pp = disk_resolve_path(path, name);
 	struct disk_open_opts oo = { .readonly = true, .format = "vpc" };
 	uint8_t buf[VHD_FOOTER_LEN];
 	struct vhd_footer f;
@@ -143,7 +143,7 @@ static int read_parent(const char *path, const char *name, struct vhd_parent *p,
 	disk_close(d);
 	fd = open(pp, O_RDONLY | O_CLOEXEC);
 	free(pp);
-	if (fd < 0 || fstat(fd, &st) < 0 || bmap_pread(fd, buf, sizeof(buf), 0) ||
+	if (fd < 0 || fstat(fd, &st) < 0 || disk_file_pread(fd, buf, sizeof(buf), 0) ||
 	    vhd_footer_parse(buf, &f, e, sizeof(e)))
 		ret = err_set(err, errlen, -EINVAL, "%s: parent %s: cannot read its footer", path,
 			      name);
@@ -169,7 +169,7 @@ static int write_dynamic(int fd, const uint8_t *footer, uint64_t size, const cha
 	if (!bat)
 		return -ENOMEM;
 	memset(bat, 0xff, bat_bytes);
-	ret = bmap_pwrite(fd, bat, bat_bytes, 1536);
+	ret = disk_file_pwrite(fd, bat, bat_bytes, 1536);
 	free(bat);
 	if (ret)
 		return ret;
@@ -204,16 +204,16 @@ static int write_dynamic(int fd, const uint8_t *footer, uint64_t size, const cha
 			put_be32(l + 4, sizeof(loc[i]));
 			put_be32(l + 8, (uint32_t)ln[i]);
 			put_be64(l + 16, off);
-			ret = bmap_pwrite(fd, loc[i], sizeof(loc[i]), off);
+			ret = disk_file_pwrite(fd, loc[i], sizeof(loc[i]), off);
 			if (ret)
 				return ret;
 			off += sizeof(loc[i]);
 		}
 	}
 	put_be32(h + 36, vhd_checksum(h, VHD_DYN_LEN, 36));
-	ret = bmap_pwrite(fd, h, VHD_DYN_LEN, VHD_FOOTER_LEN);
+	ret = disk_file_pwrite(fd, h, VHD_DYN_LEN, VHD_FOOTER_LEN);
 	if (ret == 0)
-		ret = bmap_pwrite(fd, footer, VHD_FOOTER_LEN, off);
+		ret = disk_file_pwrite(fd, footer, VHD_FOOTER_LEN, off);
 	return ret;
 }
 
@@ -275,9 +275,9 @@ int vhd_create(const char *path, const struct disk_create_opts *o, char *err, si
 	if (type == VHD_TYPE_FIXED) {
 		ret = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
 		if (ret == 0)
-			ret = bmap_pwrite(fd, footer, VHD_FOOTER_LEN, size);
+			ret = disk_file_pwrite(fd, footer, VHD_FOOTER_LEN, size);
 	} else {
-		ret = bmap_pwrite(fd, footer, VHD_FOOTER_LEN, 0);
+		ret = disk_file_pwrite(fd, footer, VHD_FOOTER_LEN, 0);
 		if (ret == 0)
 			ret = write_dynamic(fd, footer, size, o->backing_file, &parent);
 	}
@@ -340,11 +340,11 @@ int vhd_check(const char *path, const struct disk_check_opts *o, struct disk_che
 		goto out;
 	}
 	fsize = (uint64_t)st.st_size;
-	ret = bmap_pread(fd, foot, sizeof(foot), fsize - VHD_FOOTER_LEN);
+	ret = disk_file_pread(fd, foot, sizeof(foot), fsize - VHD_FOOTER_LEN);
 	if (ret == 0 && vhd_footer_parse(foot, &f, e, sizeof(e))) {
 		r->corruptions++;
 		report(o, "footer at the end of the file: %s", e);
-		ret = bmap_pread(fd, foot, sizeof(foot), 0);
+		ret = disk_file_pread(fd, foot, sizeof(foot), 0);
 		if (ret == 0 && vhd_footer_parse(foot, &f, e, sizeof(e)))
 			ret = err_set(err, errlen, -EINVAL, "%s: %s", path, e);
 	}
@@ -356,7 +356,7 @@ int vhd_check(const char *path, const struct disk_check_opts *o, struct disk_che
 		goto out;
 	}
 	if (f.data_offset > fsize - VHD_DYN_LEN ||
-	    bmap_pread(fd, dyn, sizeof(dyn), f.data_offset) ||
+	    disk_file_pread(fd, dyn, sizeof(dyn), f.data_offset) ||
 	    vhd_dyn_parse(dyn, fsize, f.size, &h, e, sizeof(e))) {
 		ret = err_set(err, errlen, -EINVAL, "%s: dynamic header: %s", path, e);
 		goto out;
@@ -368,7 +368,7 @@ int vhd_check(const char *path, const struct disk_check_opts *o, struct disk_che
 		ret = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
-	ret = bmap_pread(fd, bat, n * 4, h.table_offset);
+	ret = disk_file_pread(fd, bat, n * 4, h.table_offset);
 	if (ret)
 		goto out_ret;
 	r->total_clusters = n;

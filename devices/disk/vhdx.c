@@ -82,7 +82,7 @@ static void overlay_apply(const struct vhdx *v, uint64_t off, uint64_t len, uint
 
 static int vx_pread(const struct vhdx *v, void *buf, size_t len, uint64_t off)
 {
-	int ret = bmap_pread(v->bm.fd, buf, len, off);
+	int ret = disk_file_pread(v->bm.fd, buf, len, off);
 
 	if (ret == 0)
 		overlay_apply(v, off, len, buf);
@@ -132,8 +132,8 @@ static int update_headers(struct vhdx *v, bool new_data_guid, const uint8_t *log
 		if (log_guid)
 			memcpy(h.log_guid, log_guid, 16);
 		vhdx_header_write(buf, &h);
-		ret = bmap_pwrite(v->bm.fd, buf, sizeof(buf),
-				  other ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+		ret = disk_file_pwrite(v->bm.fd, buf, sizeof(buf),
+				       other ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
 		if (ret == 0 && fdatasync(v->bm.fd) < 0)
 			ret = -errno;
 		if (ret)
@@ -156,7 +156,7 @@ static int vhdx_alloc(struct vhdx *v, uint64_t bi)
 	if (fdatasync(v->bm.fd) < 0)
 		return -errno;
 	e = htole64(blk | VHDX_BLK_FULL);
-	ret = bmap_pwrite(v->bm.fd, &e, 8, v->rg.bat_off + bi * 8);
+	ret = disk_file_pwrite(v->bm.fd, &e, 8, v->rg.bat_off + bi * 8);
 	if (ret)
 		return ret;
 	v->bat[bi] = blk | VHDX_BLK_FULL;
@@ -235,10 +235,7 @@ static void vhdx_close(struct disk *d)
 {
 	struct vhdx *v = d->priv;
 
-	ioe_drain(d->engine);
-	if (!d->readonly && fdatasync(v->bm.fd) < 0)
-		log_warn("%s: fdatasync on close: %s", d->path, strerror(errno));
-	bmap_fini(&v->bm);
+	bmap_close(&v->bm);
 	vhdx_free(v);
 	d->priv = NULL;
 }
@@ -254,14 +251,14 @@ static int read_headers(struct vhdx *v, char *e, size_t elen)
 	bool ok[2];
 	int ret;
 
-	ret = bmap_pread(v->bm.fd, buf, 8, 0);
+	ret = disk_file_pread(v->bm.fd, buf, 8, 0);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 	if (memcmp(buf, "vhdxfile", 8))
 		return err_set(e, elen, -EINVAL, "not a VHDX image (no \"vhdxfile\" signature)");
 	for (int i = 0; i < 2; i++) {
-		ret = bmap_pread(v->bm.fd, buf, sizeof(buf),
-				 i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+		ret = disk_file_pread(v->bm.fd, buf, sizeof(buf),
+				      i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
 		if (ret)
 			return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 		ok[i] = vhdx_header_parse(buf, &v->hdr[i]) == 0;
@@ -289,7 +286,7 @@ static int replay_apply(void *opaque, uint64_t off, const uint8_t *data, uint64_
 		return -EINVAL; /* the log never rewrites the headers (2.3) */
 	if (c->to_file) {
 		if (data)
-			return bmap_pwrite(v->bm.fd, data, n, off);
+			return disk_file_pwrite(v->bm.fd, data, n, off);
 		return fallocate(v->bm.fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)n) < 0 ? -errno
 											   : 0;
 	}
@@ -330,7 +327,7 @@ static int replay_log(struct vhdx *v, uint64_t fsize, char *e, size_t elen)
 	log = malloc(h->log_length);
 	if (!log)
 		return err_set(e, elen, -ENOMEM, "out of memory");
-	ret = bmap_pread(v->bm.fd, log, h->log_length, h->log_offset);
+	ret = disk_file_pread(v->bm.fd, log, h->log_length, h->log_offset);
 	if (ret) {
 		free(log);
 		return err_set(e, elen, ret, "cannot read the log: %s", strerror(-ret));

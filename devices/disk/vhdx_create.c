@@ -123,9 +123,9 @@ static int write_tables(int fd, uint64_t size, uint32_t bs, uint64_t log_size, b
 	put_le32(buf + 72, (uint32_t)VHDX_MiB);
 	put_le32(buf + 76, 1);
 	put_le32(buf + 4, vhdx_checksum(buf, VHDX_REGION_LEN, 4));
-	ret = bmap_pwrite(fd, buf, VHDX_REGION_LEN, VHDX_REGION1_OFF);
+	ret = disk_file_pwrite(fd, buf, VHDX_REGION_LEN, VHDX_REGION1_OFF);
 	if (ret == 0)
-		ret = bmap_pwrite(fd, buf, VHDX_REGION_LEN, VHDX_REGION2_OFF);
+		ret = disk_file_pwrite(fd, buf, VHDX_REGION_LEN, VHDX_REGION2_OFF);
 	if (ret)
 		goto out;
 	/* metadata table and items (2.6) */
@@ -147,7 +147,7 @@ static int write_tables(int fd, uint64_t size, uint32_t bs, uint64_t log_size, b
 	random_guid(buf + 65552);
 	put_le32(buf + 65568, 512);
 	put_le32(buf + 65572, 512);
-	ret = bmap_pwrite(fd, buf, 65536 + 4096, meta_off);
+	ret = disk_file_pwrite(fd, buf, 65536 + 4096, meta_off);
 	if (ret)
 		goto out;
 	/* BAT: all "not present", or every block allocated in order */
@@ -160,7 +160,7 @@ static int write_tables(int fd, uint64_t size, uint32_t bs, uint64_t log_size, b
 		}
 		for (uint64_t b = 0; b < blocks; b++)
 			put_le64(bat + (b + b / chunk) * 8, (data + b * bs) | VHDX_BLK_FULL);
-		ret = bmap_pwrite(fd, bat, entries * 8, bat_off);
+		ret = disk_file_pwrite(fd, bat, entries * 8, bat_off);
 		*file_end = data + blocks * bs;
 	}
 	if (ret == 0 && ftruncate(fd, (off_t)*file_end) < 0)
@@ -218,13 +218,13 @@ int vhdx_create(const char *path, const struct disk_create_opts *o, char *err, s
 	/* file identifier: signature, then the creator in UTF-16LE */
 	for (int i = 0; i < 3; i++)
 		id[8 + 2 * i] = (uint8_t) "vmm"[i];
-	ret = bmap_pwrite(fd, id, sizeof(id), 0);
+	ret = disk_file_pwrite(fd, id, sizeof(id), 0);
 	random_guid(h.file_write_guid);
 	random_guid(h.data_write_guid);
 	for (int i = 0; i < 2 && ret == 0; i++) {
 		h.seq = (uint64_t)i + 1;
 		vhdx_header_write(hb, &h);
-		ret = bmap_pwrite(fd, hb, sizeof(hb), i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+		ret = disk_file_pwrite(fd, hb, sizeof(hb), i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
 	}
 	if (ret == 0)
 		ret = write_tables(fd, size, bs, log_size, !strcmp(sub, "fixed"), &end);
