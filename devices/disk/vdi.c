@@ -221,7 +221,7 @@ static void vdi_info(struct disk *d, struct disk_info *out)
 	struct vdi *v = d->priv;
 
 	out->subformat = v->h.image_type == VDI_TYPE_STATIC ? "static" : "dynamic";
-	disk_info_add(out, "cluster-size", true, "%u", v->h.block_size);
+	out->cluster_size = v->h.block_size;
 	disk_info_add(out, "blocks-allocated", true, "%u", v->allocated);
 }
 
