@@ -306,19 +306,23 @@ int bmap_submit(struct bmap *b, struct disk_req *req)
 		break;
 	case DISK_FLUSH:
 	case DISK_DISCARD: /* can_discard is false: only via WRITE_ZEROES */
-		p = calloc(1, sizeof(*p));
-		if (!p) {
-			ret = -ENOMEM;
-			break;
-		}
-		p->b = b;
-		p->req = req;
-		/* Metadata is written through (bmap.h): one fdatasync makes every
-		 * completed write and its table entries stable. */
-		ret = part_go(p, req->op == DISK_FLUSH ? IOE_FDATASYNC : IOE_NOP, 0);
 		break;
 	default:
 		ret = -EINVAL;
+	}
+	/* FLUSH, and requests that needed no I/O (zeros over zeros, length
+	 * 0): one part, so that done() still runs from ioe_process. Metadata
+	 * is written through (bmap.h): one fdatasync makes every completed
+	 * write and its table entries stable. */
+	if (ret == 0 && (req->op == DISK_FLUSH || req->priv_pending == 1)) {
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			ret = -ENOMEM;
+		} else {
+			p->b = b;
+			p->req = req;
+			ret = part_go(p, req->op == DISK_FLUSH ? IOE_FDATASYNC : IOE_NOP, 0);
+		}
 	}
 	if (ret && !req->priv_err) {
 		req->priv_err = ret;
