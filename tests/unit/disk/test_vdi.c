@@ -281,6 +281,29 @@ static void test_hostile_open(void **state)
 	assert_non_null(strstr(f->err, "past the end of the file"));
 }
 
+/* A raw image opened without format= stays raw: a guest write that would
+ * make sector 0 probe as VDI is refused (format.h's probe rule). */
+static void test_probed_raw_guard(void **state)
+{
+	struct fx *f = *state;
+	uint8_t hdr[4096];
+	struct disk *d;
+	int fd;
+
+	create(f, "h.vdi", 4 * 1024 * 1024, NULL);
+	fd = open(qh_path(f, "h.vdi"), O_RDONLY);
+	assert_int_equal(pread(fd, hdr, sizeof(hdr), 0), 1024); /* header and map */
+	close(fd);
+	fd = open(qh_path(f, "plain.raw"), O_RDWR | O_CREAT, 0644);
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	assert_int_equal(disk_open(qh_path(f, "plain.raw"), NULL, &d, f->err, sizeof(f->err)), 0);
+	assert_true(d->probed_raw);
+	assert_int_equal(disk_pwrite(d, hdr, 512, 0), -EPERM);
+	assert_int_equal(disk_pwrite(d, hdr, 512, 512), 0); /* elsewhere: only data */
+	disk_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +311,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bmap, qh_setup, qh_teardown),
 		cmocka_unit_test_setup_teardown(test_io, qh_setup, qh_teardown),
 		cmocka_unit_test_setup_teardown(test_static, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_probed_raw_guard, qh_setup, qh_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_open, qh_setup, qh_teardown),
 	};
 
