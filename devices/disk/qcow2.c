@@ -17,48 +17,18 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "devices/disk/bmap.h"
 #include "devices/disk/qcow2_priv.h"
 
+/* The full-transfer helpers every format uses (bmap.c). */
 int q2_pread(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0) { /* end of file: the rest reads as zeros */
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return bmap_pread(fd, buf, len, off);
 }
 
 int q2_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return bmap_pwrite(fd, buf, len, off);
 }
 
 /* The name of incompatible feature `bit` from the image's feature name

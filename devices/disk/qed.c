@@ -315,6 +315,15 @@ static int qed_load(struct qed *q, char *e, size_t elen)
 		ret = qed_check_fd(q->bm.fd, d->path, &q->h, &co, &r, e, elen);
 		if (ret)
 			return ret;
+		/* What repair cannot fix (a cluster used twice) would let one
+		 * guest write land in two places: read-only only. */
+		if (r.corruptions)
+			return err_set(
+				e, elen, -EROFS,
+				"image was not closed cleanly and has %" PRIu64
+				" corruptions the check cannot repair; it can only be opened "
+				"read-only",
+				r.corruptions);
 		q->need_check = true; /* cleared below, now that it is consistent */
 	}
 	q->table_bytes = (uint64_t)q->h.table_size * q->h.cluster_size;

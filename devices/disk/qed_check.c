@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +28,6 @@ struct qchk {
 	uint64_t cs, nclusters;
 	uint8_t *used; /* one bit per cluster of the file */
 };
-
-static void report(struct qchk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void report(struct qchk *c, const char *fmt, ...)
-{
-	char line[160];
-	va_list ap;
-
-	if (!c->o->report)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->o->report(c->o->opaque, line);
-}
 
 /* Mark n clusters from off used; false (a corruption) if one already was. */
 static bool mark_used(struct qchk *c, uint64_t off, uint64_t n)
@@ -69,7 +53,8 @@ static bool cluster_ok(const struct qchk *c, uint64_t off)
 /* An entry (`what` idx) that breaks the rules: cleared (repair) or counted. */
 static bool bad_entry(struct qchk *c, uint64_t *e, const char *what, uint64_t idx)
 {
-	report(c, "ERROR %s %" PRIu64 ": invalid offset 0x%" PRIx64, what, idx, le64toh(*e));
+	disk_check_report(c->o, "ERROR %s %" PRIu64 ": invalid offset 0x%" PRIx64, what, idx,
+			  le64toh(*e));
 	if (c->o->repair != DISK_REPAIR_ALL) {
 		c->r->corruptions++;
 		return false;
@@ -100,8 +85,9 @@ static int check_l2(struct qchk *c, uint64_t l1_idx, uint64_t off, uint64_t *t, 
 			continue;
 		}
 		if (!mark_used(c, e, 1))
-			report(c, "ERROR cluster %" PRIu64 " at 0x%" PRIx64 " is used twice",
-			       l1_idx * c->h->table_entries + i, e);
+			disk_check_report(
+				c->o, "ERROR cluster %" PRIu64 " at 0x%" PRIx64 " is used twice",
+				l1_idx * c->h->table_entries + i, e);
 	}
 	return dirty ? bmap_pwrite(c->fd, t, bytes, off) : 0;
 }
@@ -126,7 +112,9 @@ static int check_tables(struct qchk *c, uint64_t *l1)
 			continue;
 		}
 		if (!mark_used(c, off, c->h->table_size)) {
-			report(c, "ERROR L2 table %" PRIu64 " at 0x%" PRIx64 " overlaps", i, off);
+			disk_check_report(c->o,
+					  "ERROR L2 table %" PRIu64 " at 0x%" PRIx64 " overlaps", i,
+					  off);
 			continue;
 		}
 		ret = check_l2(c, i, off, t, bytes);
@@ -165,8 +153,8 @@ int qed_check_fd(int fd, const char *path, const struct qed_header *h,
 		for (uint64_t k = h->header_size; k < c.nclusters; k++) {
 			if (!(c.used[k / 8] & (1U << (k % 8)))) {
 				r->leaks++;
-				report(&c, "Leaked cluster %" PRIu64 " (0x%" PRIx64 ")", k,
-				       k * c.cs);
+				disk_check_report(c.o, "Leaked cluster %" PRIu64 " (0x%" PRIx64 ")",
+						  k, k * c.cs);
 			}
 		}
 	}

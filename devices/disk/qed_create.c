@@ -17,18 +17,7 @@
 #include "devices/disk/disk.h"
 #include "devices/disk/qed_priv.h"
 #include "base/err.h"
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
+#include "devices/disk/le.h"
 
 /* -o KEY=N (a power of two in [lo, hi], k/M suffixes) into *out. */
 static int opt_pow2(const char *options, const char *key, uint64_t lo, uint64_t hi, uint32_t *out,
@@ -80,7 +69,7 @@ int qed_create(const char *path, const struct disk_create_opts *o, char *err, si
 	size_t blen = o->backing_file ? strlen(o->backing_file) : 0;
 	uint64_t size = o->size, features = 0, max;
 	uint8_t *buf;
-	int fd, ret;
+	int ret;
 
 	ret = disk_opts_check(o->options, "qed", known, err, errlen);
 	if (ret == 0)
@@ -109,36 +98,20 @@ int qed_create(const char *path, const struct disk_create_opts *o, char *err, si
 	buf = calloc(1, cs);
 	if (!buf)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	put32(buf, QED_MAGIC);
-	put32(buf + 4, cs);
-	put32(buf + 8, ts);
-	put32(buf + 12, 1); /* header_size, in clusters */
-	put64(buf + 16, features);
-	put64(buf + 40, cs); /* the L1 table: right after the header cluster */
-	put64(buf + 48, size);
+	le32_put(buf, QED_MAGIC);
+	le32_put(buf + 4, cs);
+	le32_put(buf + 8, ts);
+	le32_put(buf + 12, 1); /* header_size, in clusters */
+	le64_put(buf + 16, features);
+	le64_put(buf + 40, cs); /* the L1 table: right after the header cluster */
+	le64_put(buf + 48, size);
 	if (blen) {
-		put32(buf + 0x38, QED_HEADER_LEN);
-		put32(buf + 0x3c, (uint32_t)blen);
+		le32_put(buf + 0x38, QED_HEADER_LEN);
+		le32_put(buf + 0x3c, (uint32_t)blen);
 		memcpy(buf + QED_HEADER_LEN, o->backing_file, blen);
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-		free(buf);
-		return ret;
-	}
-	ret = bmap_pwrite(fd, buf, cs, 0);
-	/* the L1 table: zeros */
-	if (ret == 0 && ftruncate(fd, (off_t)cs * (1 + ts)) < 0)
-		ret = -errno;
-	if (ret == 0 && fdatasync(fd) < 0)
-		ret = -errno;
+	/* the L1 table after the header cluster: zeros */
+	ret = disk_create_file(path, buf, cs, (uint64_t)cs * (1 + ts), err, errlen);
 	free(buf);
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret) {
-		unlink(path);
-		return err_set(err, errlen, ret, "%s: write failed: %s", path, strerror(-ret));
-	}
-	return 0;
+	return ret;
 }

@@ -233,7 +233,7 @@ static int vdi_check(const char *path, const struct disk_check_opts *o, struct d
 	struct vdi v = { 0 };
 	uint64_t fsize;
 	uint8_t *seen = NULL;
-	char e[256], line[160];
+	char e[256];
 	int fd, ret;
 
 	if (o->repair != DISK_REPAIR_NONE)
@@ -257,30 +257,22 @@ static int vdi_check(const char *path, const struct disk_check_opts *o, struct d
 		if (b == VDI_UNALLOCATED || b == VDI_DISCARDED)
 			continue;
 		if (b >= v.h.blocks_in_image) {
-			snprintf(line, sizeof(line), "ERROR: block index %u too large, is %u", i,
-				 b);
+			disk_check_report(o, "ERROR: block index %u too large, is %u", i, b);
 		} else if (seen[b / 8] & (1U << (b % 8))) {
-			snprintf(line, sizeof(line), "ERROR: block index %u also used elsewhere",
-				 b);
+			disk_check_report(o, "ERROR: block index %u also used elsewhere", b);
 		} else if (v.h.offset_data + ((uint64_t)b + 1) * v.h.block_size > fsize) {
-			snprintf(line, sizeof(line),
-				 "ERROR: block %u lies past the end of the file", i);
+			disk_check_report(o, "ERROR: block %u lies past the end of the file", i);
 		} else {
 			seen[b / 8] |= (uint8_t)(1U << (b % 8));
 			r->allocated_clusters++;
 			continue;
 		}
 		r->corruptions++;
-		if (o->report)
-			o->report(o->opaque, line);
 	}
 	if (r->allocated_clusters != v.h.blocks_allocated) {
-		snprintf(line, sizeof(line),
-			 "ERROR: allocated blocks mismatch, is %u, should be %u",
-			 v.h.blocks_allocated, (uint32_t)r->allocated_clusters);
+		disk_check_report(o, "ERROR: allocated blocks mismatch, is %u, should be %u",
+				  v.h.blocks_allocated, (uint32_t)r->allocated_clusters);
 		r->corruptions++;
-		if (o->report)
-			o->report(o->opaque, line);
 	}
 	r->total_clusters = v.h.blocks_in_image;
 	r->image_end_offset = fsize;

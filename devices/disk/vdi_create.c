@@ -17,20 +17,9 @@
 #include "devices/disk/format.h"
 #include "devices/disk/vdi.h"
 #include "base/err.h"
+#include "devices/disk/le.h"
 
 int vdi_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen);
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 /* A random (version 4) UUID, as qemu_uuid_generate makes. */
 static void uuid_random(uint8_t *u)
@@ -71,10 +60,11 @@ static int create_opts(const struct disk_create_opts *o, bool *is_static, char *
 int vdi_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen)
 {
 	uint64_t size = (o->size + 511) & ~511ULL, bmap_bytes, data;
-	uint32_t blocks, *bmap = NULL;
+	uint32_t blocks;
+	uint8_t *file;
 	uint8_t hdr[VDI_HEADER_LEN] = { 0 };
 	bool is_static = false;
-	int fd, ret;
+	int ret;
 
 	ret = create_opts(o, &is_static, err, errlen);
 	if (ret)
@@ -83,45 +73,29 @@ int vdi_create(const char *path, const struct disk_create_opts *o, char *err, si
 	bmap_bytes = ((uint64_t)blocks * 4 + 511) & ~511ULL;
 	data = VDI_HEADER_LEN + bmap_bytes;
 	memcpy(hdr, VDI_TEXT, sizeof(VDI_TEXT) - 1);
-	put32(hdr + VDI_OFF_SIGNATURE, VDI_SIGNATURE);
-	put32(hdr + VDI_OFF_VERSION, VDI_VERSION_1_1);
-	put32(hdr + VDI_OFF_HEADER_SIZE, VDI_HEADER_SIZE);
-	put32(hdr + VDI_OFF_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
-	put32(hdr + VDI_OFF_OFFSET_BMAP, VDI_HEADER_LEN);
-	put32(hdr + VDI_OFF_OFFSET_DATA, (uint32_t)data);
-	put32(hdr + VDI_OFF_SECTOR_SIZE, 512);
-	put64(hdr + VDI_OFF_DISK_SIZE, size);
-	put32(hdr + VDI_OFF_BLOCK_SIZE, VDI_BLOCK_SIZE);
-	put32(hdr + VDI_OFF_BLOCKS, blocks);
-	put32(hdr + VDI_OFF_BLOCKS_ALLOCATED, is_static ? blocks : 0);
+	le32_put(hdr + VDI_OFF_SIGNATURE, VDI_SIGNATURE);
+	le32_put(hdr + VDI_OFF_VERSION, VDI_VERSION_1_1);
+	le32_put(hdr + VDI_OFF_HEADER_SIZE, VDI_HEADER_SIZE);
+	le32_put(hdr + VDI_OFF_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
+	le32_put(hdr + VDI_OFF_OFFSET_BMAP, VDI_HEADER_LEN);
+	le32_put(hdr + VDI_OFF_OFFSET_DATA, (uint32_t)data);
+	le32_put(hdr + VDI_OFF_SECTOR_SIZE, 512);
+	le64_put(hdr + VDI_OFF_DISK_SIZE, size);
+	le32_put(hdr + VDI_OFF_BLOCK_SIZE, VDI_BLOCK_SIZE);
+	le32_put(hdr + VDI_OFF_BLOCKS, blocks);
+	le32_put(hdr + VDI_OFF_BLOCKS_ALLOCATED, is_static ? blocks : 0);
 	uuid_random(hdr + VDI_OFF_UUID_IMAGE);
 	uuid_random(hdr + VDI_OFF_UUID_SNAP);
-	bmap = malloc(bmap_bytes);
-	if (!bmap)
+	/* header and block map in one buffer */
+	file = calloc(1, VDI_HEADER_LEN + bmap_bytes);
+	if (!file)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	memset(bmap, 0, bmap_bytes);
+	memcpy(file, hdr, sizeof(hdr));
 	for (uint32_t i = 0; i < blocks; i++)
-		bmap[i] = htole32(is_static ? i : VDI_UNALLOCATED);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-		free(bmap);
-		return ret;
-	}
-	ret = bmap_pwrite(fd, hdr, sizeof(hdr), 0);
-	if (ret == 0)
-		ret = bmap_pwrite(fd, bmap, bmap_bytes, VDI_HEADER_LEN);
-	if (ret == 0 && is_static &&
-	    ftruncate(fd, (off_t)(data + (uint64_t)blocks * VDI_BLOCK_SIZE)) < 0)
-		ret = -errno;
-	if (ret == 0 && fdatasync(fd) < 0)
-		ret = -errno;
-	free(bmap);
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret) {
-		unlink(path);
-		return err_set(err, errlen, ret, "%s: write failed: %s", path, strerror(-ret));
-	}
-	return 0;
+		le32_put(file + VDI_HEADER_LEN + (size_t)i * 4, is_static ? i : VDI_UNALLOCATED);
+	ret = disk_create_file(path, file, VDI_HEADER_LEN + bmap_bytes,
+			       is_static ? data + (uint64_t)blocks * VDI_BLOCK_SIZE : 0, err,
+			       errlen);
+	free(file);
+	return ret;
 }

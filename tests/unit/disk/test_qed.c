@@ -291,6 +291,24 @@ static void test_need_check(void **state)
 	check_result(f, "n.qed", DISK_REPAIR_NONE, &res);
 	assert_int_equal(res.corruptions, 0);
 	assert_int_equal(res.leaks, 1); /* the cleared entry's cluster */
+
+	/* dirty again, and two guest clusters share one host cluster: repair
+	 * cannot fix that, so the image opens read-only only */
+	fd = open(qh_path(f, "n.qed"), O_RDWR);
+	{
+		uint64_t e3, feat = htole64(QED_F_NEED_CHECK);
+
+		assert_int_equal(pread(fd, &e3, 8, (off_t)le64toh(l1) + 3 * 8), 8);
+		assert_int_equal(pwrite(fd, &e3, 8, (off_t)le64toh(l1) + 5 * 8), 8);
+		assert_int_equal(pwrite(fd, &feat, 8, QED_OFF_FEATURES), 8);
+	}
+	close(fd);
+	assert_int_equal(disk_open(qh_path(f, "n.qed"), NULL, &d, f->err, sizeof(f->err)), -EROFS);
+	assert_non_null(strstr(f->err, "n.qed: image was not closed cleanly"));
+	d = qh_open(f, "n.qed", true);
+	assert_int_equal(disk_pread(d, r, sizeof(r), 5 * CS), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	disk_close(d);
 }
 
 /* Hostile L1/L2 entries: one line, -EIO for that range only. */
