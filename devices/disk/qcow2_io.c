@@ -291,9 +291,9 @@ static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t
 	uint64_t tail_in = (p->goff + p->len) & (cs - 1);
 	bool head_b = in && first == Q2_UNALLOC && q->d->backing;
 	bool tail_b = tail_in && last == Q2_UNALLOC && q->d->backing;
-	bool zfill = first == Q2_ZERO_AT;   /* n == 1 then */
-	bool comp = first == Q2_COMPRESSED; /* n == 1; p->comp_e: the descriptor */
-	uint8_t *head_src = zfill ? q->zeros : p->cow, *tail_src = zfill ? q->zeros : p->cow + cs;
+	bool zfill = first == Q2_ZERO_AT;		    /* n == 1 then */
+	bool comp = first == Q2_COMPRESSED;		    /* n == 1; p->comp_e: the descriptor */
+	uint8_t *head_src = q->zeros, *tail_src = q->zeros; /* zfill; else set below */
 	struct iovec *iov = p->iov;
 	int cnt = 0, ret, nb = 0;
 

@@ -2,22 +2,16 @@
 /*
  * libFuzzer target for the VDI driver: the input is an image file. Its
  * header and block map go through the pure parsers (vdi_header_parse,
- * vdi_bmap_check); what they accept is opened (in a memfd) read-only and
- * read-write through disk_open, read at a few places, written once (an
- * allocation on a hostile map) and flushed. Nothing may crash, hang, leak
- * or touch bytes outside the file.
+ * vdi_bmap_check); what they accept goes through fuzz_image_run
+ * (fuzz_image.h): opened read-only and read-write, read, written (an
+ * allocation on a hostile map) and flushed.
  */
-#include <endian.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "devices/disk/disk.h"
 #include "devices/disk/vdi.h"
-#include "base/log.h"
+#include "tests/fuzz/fuzz_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -26,69 +20,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	log_set_level(LOG_ERROR); /* the warnings are expected here */
+	fuzz_image_init();
 	return 0;
-}
-
-static void exercise(const char *path, bool ro, uint64_t seed)
-{
-	struct disk_open_opts o = { .readonly = ro, .engine = DISK_ENGINE_SYNC, .format = "vdi" };
-	static uint8_t buf[8192];
-	struct disk *d;
-	char err[256];
-
-	if (disk_open(path, &o, &d, err, sizeof(err)))
-		return;
-	for (unsigned int i = 0; i < 4 && d->size >= sizeof(buf); i++) {
-		uint64_t off = ((seed >> (i * 8)) % 256) * (d->size / 256) & ~(uint64_t)511;
-
-		if (off > d->size - sizeof(buf))
-			off = d->size - sizeof(buf);
-		(void)!disk_pread(d, buf, sizeof(buf), off);
-	}
-	if (!ro && d->size >= 4096) {
-		uint64_t off = (seed % (d->size / 512)) * 512;
-
-		if (off > d->size - 4096)
-			off = d->size - 4096;
-		memset(buf, 0x5a, 4096);
-		(void)!disk_pwrite(d, buf, 4096, off);
-		(void)!disk_pread(d, buf, 4096, off);
-		(void)!disk_flush(d);
-	}
-	disk_close(d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vdi_header h;
-	uint64_t seed = 0, bmap_bytes;
 	uint32_t *bmap, alloc, next;
-	char err[256], path[64];
-	int fd, ret;
+	uint64_t bytes;
+	char err[256];
+	int ret;
 
 	if (vdi_header_parse(data, size, size, &h, err, sizeof(err)) != 0)
 		return 0; /* disk_open would refuse it the same way */
 	/* the parser guarantees the map lies inside the input */
-	bmap_bytes = (uint64_t)h.blocks_in_image * 4;
-	bmap = malloc(bmap_bytes ? bmap_bytes : 4);
+	bytes = (uint64_t)h.blocks_in_image * 4;
+	bmap = malloc(bytes ? bytes : 4);
 	if (!bmap)
 		return 0;
-	memcpy(bmap, data + h.offset_bmap, bmap_bytes);
+	memcpy(bmap, data + h.offset_bmap, bytes);
 	ret = vdi_bmap_check(bmap, &h, size, &alloc, &next, err, sizeof(err));
 	free(bmap);
-	if (ret)
-		return 0;
-	for (size_t i = 0; i < 8 && i < size; i++)
-		seed = seed << 8 | data[size - 1 - i];
-	fd = memfd_create("fuzz-vdi", MFD_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (write(fd, data, size) == (ssize_t)size) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		exercise(path, true, seed);
-		exercise(path, false, seed);
-	}
-	close(fd);
+	if (ret == 0)
+		fuzz_image_run(data, size, "vdi");
 	return 0;
 }

@@ -287,21 +287,13 @@ static void test_probed_raw_guard(void **state)
 {
 	struct fx *f = *state;
 	uint8_t hdr[4096];
-	struct disk *d;
 	int fd;
 
 	create(f, "h.vdi", 4 * 1024 * 1024, NULL);
 	fd = open(qh_path(f, "h.vdi"), O_RDONLY);
 	assert_int_equal(pread(fd, hdr, sizeof(hdr), 0), 1024); /* header and map */
 	close(fd);
-	fd = open(qh_path(f, "plain.raw"), O_RDWR | O_CREAT, 0644);
-	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
-	close(fd);
-	assert_int_equal(disk_open(qh_path(f, "plain.raw"), NULL, &d, f->err, sizeof(f->err)), 0);
-	assert_true(d->probed_raw);
-	assert_int_equal(disk_pwrite(d, hdr, 512, 0), -EPERM);
-	assert_int_equal(disk_pwrite(d, hdr, 512, 512), 0); /* elsewhere: only data */
-	disk_close(d);
+	qh_probed_raw_refuses(f, hdr);
 }
 
 int main(void)
