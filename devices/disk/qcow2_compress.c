@@ -33,26 +33,49 @@
 /* QEMU's parameters (block/qcow2-threads.c): raw deflate, 4 KiB window. */
 #define Q2_ZLIB_WBITS (-12)
 
-static int zlib_decompress(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
+/* Decompression state kept between clusters: setting up an inflate stream
+ * or a zstd context costs about as much as decompressing a small cluster. */
+struct q2_codec {
+	z_stream z;
+	bool z_ready;
+	ZSTD_DCtx *zd;
+};
+
+static void codec_free(struct q2_codec *c)
 {
-	z_stream s = { 0 };
+	if (c->z_ready)
+		inflateEnd(&c->z);
+	ZSTD_freeDCtx(c->zd);
+	memset(c, 0, sizeof(*c));
+}
+
+static int zlib_decompress(struct q2_codec *c, const uint8_t *in, size_t inlen, uint8_t *out,
+			   size_t outlen)
+{
+	z_stream *s = &c->z;
 	int ret;
 
-	if (inlen > UINT32_MAX || outlen > UINT32_MAX || inflateInit2(&s, Q2_ZLIB_WBITS) != Z_OK)
+	if (inlen > UINT32_MAX || outlen > UINT32_MAX)
 		return -EIO;
-	s.next_in = (Bytef *)(uintptr_t)in;
-	s.avail_in = (uInt)inlen;
-	s.next_out = out;
-	s.avail_out = (uInt)outlen;
-	ret = inflate(&s, Z_FINISH);
-	inflateEnd(&s);
+	if (c->z_ready)
+		ret = inflateReset(s);
+	else if ((ret = inflateInit2(s, Q2_ZLIB_WBITS)) == Z_OK)
+		c->z_ready = true;
+	if (ret != Z_OK)
+		return -EIO;
+	s->next_in = (Bytef *)(uintptr_t)in;
+	s->avail_in = (uInt)inlen;
+	s->next_out = out;
+	s->avail_out = (uInt)outlen;
+	ret = inflate(s, Z_FINISH);
 	/* Z_BUF_ERROR with a full output: the stream goes on past one
 	 * cluster, or the input ended in the padding; QEMU accepts both as
 	 * long as the cluster is full. */
-	return (ret == Z_STREAM_END || ret == Z_BUF_ERROR) && s.avail_out == 0 ? 0 : -EIO;
+	return (ret == Z_STREAM_END || ret == Z_BUF_ERROR) && s->avail_out == 0 ? 0 : -EIO;
 }
 
-static int zstd_decompress(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
+static int zstd_decompress(struct q2_codec *c, const uint8_t *in, size_t inlen, uint8_t *out,
+			   size_t outlen)
 {
 	/* The first frame only: the sectors after it hold padding or the
 	 * start of another cluster's data. */
@@ -60,20 +83,32 @@ static int zstd_decompress(const uint8_t *in, size_t inlen, uint8_t *out, size_t
 
 	if (ZSTD_isError(flen))
 		return -EIO;
-	n = ZSTD_decompress(out, outlen, in, flen);
+	if (!c->zd && !(c->zd = ZSTD_createDCtx()))
+		return -ENOMEM;
+	n = ZSTD_decompressDCtx(c->zd, out, outlen, in, flen);
 	return !ZSTD_isError(n) && n == outlen ? 0 : -EIO;
+}
+
+static int codec_decompress(struct q2_codec *c, uint8_t type, const uint8_t *in, size_t inlen,
+			    uint8_t *out, size_t outlen)
+{
+	switch (type) {
+	case QCOW2_COMPRESSION_ZLIB:
+		return zlib_decompress(c, in, inlen, out, outlen);
+	case QCOW2_COMPRESSION_ZSTD:
+		return zstd_decompress(c, in, inlen, out, outlen);
+	default:
+		return -EINVAL;
+	}
 }
 
 int qcow2_decompress(uint8_t type, const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
 {
-	switch (type) {
-	case QCOW2_COMPRESSION_ZLIB:
-		return zlib_decompress(in, inlen, out, outlen);
-	case QCOW2_COMPRESSION_ZSTD:
-		return zstd_decompress(in, inlen, out, outlen);
-	default:
-		return -EINVAL;
-	}
+	struct q2_codec c = { 0 };
+	int ret = codec_decompress(&c, type, in, inlen, out, outlen);
+
+	codec_free(&c);
+	return ret;
 }
 
 int qcow2_compress(uint8_t type, const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
@@ -129,6 +164,8 @@ int q2_comp_load(struct qcow2 *q, uint64_t e)
 		if (!q->cbuf || !q->ccache)
 			return -ENOMEM;
 	}
+	if (!q->codec && !(q->codec = calloc(1, sizeof(*q->codec))))
+		return -ENOMEM;
 	q2_comp_range(e, q->cluster_bits, &off, &len);
 	/* Inside the image (nothing past the cursor is in use); the last
 	 * sector may run past the end of the file, which reads as zeros. */
@@ -144,7 +181,8 @@ int q2_comp_load(struct qcow2 *q, uint64_t e)
 	ret = q2_pread(q->fd, q->cbuf, len, off);
 	if (ret)
 		return ret;
-	ret = qcow2_decompress(q->h.compression_type, q->cbuf, len, q->ccache, q->cluster_size);
+	ret = codec_decompress(q->codec, q->h.compression_type, q->cbuf, len, q->ccache,
+			       q->cluster_size);
 	if (ret) {
 		log_warn_ratelimited(&q->rl,
 				     "%s: compressed cluster at 0x%" PRIx64
@@ -202,6 +240,10 @@ void q2_comp_close(struct qcow2 *q)
 	free(q->cbuf);
 	free(q->ccache);
 	free(q->cfree);
+	if (q->codec)
+		codec_free(q->codec);
+	free(q->codec);
+	q->codec = NULL;
 	q->cbuf = q->ccache = NULL;
 	q->cfree = NULL;
 	q->cfree_n = q->cfree_cap = 0;

@@ -117,6 +117,7 @@ struct q2_l2 {
  * requests that need to allocate (or set the zero flag) in that range wait
  * on it, so a cluster is never allocated twice and no write is lost. */
 struct q2_part;
+struct q2_codec;
 struct q2_alloc {
 	uint64_t gc, n;
 	struct q2_part *waiters; /* re-driven when the L2 entries are written */
@@ -176,6 +177,7 @@ struct qcow2 {
 	 * cluster decompressed, for the L2 entry ccache_e (0: none). */
 	uint8_t *cbuf, *ccache;
 	uint64_t ccache_e;
+	struct q2_codec *codec; /* decompression state, kept between clusters */
 	/* Descriptors replaced by copy-on-write whose host sectors are still
 	 * counted: released only after an fdatasync has made the new L2
 	 * entries stable (q2_comp_release), so a crash can only leak them. */
