@@ -173,9 +173,9 @@ def main():
         hdr += f" {'vmm-' + fmt:>11} {'qemu-' + fmt:>11}"
     others = [f for f in formats if f != "raw"]
     for fmt in others:
-        hdr += f" {fmt[:4] + '/qemu':>9}"
+        hdr += f" {fmt + '/qemu':>11}"
         if "raw" in formats:
-            hdr += f" {fmt[:4] + '/raw':>8}"
+            hdr += f" {fmt + '/raw':>10}"
     hdr += f" {'raw/qemu':>8}" if "raw" in formats else ""
     hdr += f" {'spread':>6}"
     print(hdr)
@@ -229,9 +229,9 @@ def main():
                     va, vb = cell.get(a), cell.get(b)
                     return f"{va / vb:.2f}" if va and vb else "n/a"
                 for fmt in others:
-                    line += f" {ratio(('vmm', fmt), ('qemu', fmt)):>9}"
+                    line += f" {ratio(('vmm', fmt), ('qemu', fmt)):>11}"
                     if "raw" in formats:
-                        line += f" {ratio(('vmm', fmt), ('vmm', 'raw')):>8}"
+                        line += f" {ratio(('vmm', fmt), ('vmm', 'raw')):>10}"
                 if "raw" in formats:
                     line += f" {ratio(('vmm', 'raw'), ('qemu', 'raw')):>8}"
                 line += f" {spread * 100:>5.0f}%" if args.repeat > 1 else f" {'-':>6}"
