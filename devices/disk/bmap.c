@@ -34,60 +34,6 @@ struct bmap_part {
 	struct iovec iov[];
 };
 
-int bmap_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0) { /* end of file: the rest reads as zeros */
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int bmap_pwrite(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-char *bmap_relative_path(const char *image, const char *name)
-{
-	const char *slash = strrchr(image, '/');
-	char *p;
-
-	if (name[0] == '/' || !slash)
-		return strdup(name);
-	if (asprintf(&p, "%.*s/%s", (int)(slash - image), image, name) < 0)
-		return NULL;
-	return p;
-}
-
 int bmap_init(struct bmap *b, struct disk *d, int fd, const struct bmap_ops *ops, void *fmt,
 	      char *err, size_t errlen)
 {
@@ -110,6 +56,21 @@ int bmap_init(struct bmap *b, struct disk *d, int fd, const struct bmap_ops *ops
 			       strerror(e));
 	}
 	return 0;
+}
+
+void bmap_close(struct bmap *b)
+{
+	struct disk *d = b->d;
+
+	/* Complete what is in flight; everything written is made stable. */
+	ioe_drain(d->engine);
+	if (!d->readonly && fdatasync(b->fd) < 0)
+		log_warn("%s: fdatasync on close: %s", d->path, strerror(errno));
+	if (d->backing) {
+		disk_close(d->backing);
+		d->backing = NULL;
+	}
+	bmap_fini(b);
 }
 
 void bmap_fini(struct bmap *b)

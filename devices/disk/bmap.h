@@ -72,16 +72,10 @@ int bmap_init(struct bmap *b, struct disk *d, int fd, const struct bmap_ops *ops
 	      char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Close the fds (after the engine has drained). */
 void bmap_fini(struct bmap *b);
+/* disk_ops.close's common part: drain, fdatasync (read-write), close the
+ * parent, bmap_fini. */
+void bmap_close(struct bmap *b);
 /* disk_ops.submit for the format. */
 int bmap_submit(struct bmap *b, struct disk_req *req) __attribute__((warn_unused_result));
-
-/* Full pread/pwrite on the metadata fd; a read past EOF fills zeros. */
-int bmap_pread(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
-int bmap_pwrite(int fd, const void *buf, size_t len, uint64_t off)
-	__attribute__((warn_unused_result));
-
-/* `name` resolved against the directory of `image` (malloc'd), as qemu-img
- * resolves backing and parent names. */
-char *bmap_relative_path(const char *image, const char *name);
 
 #endif /* VMM_DEVICES_DISK_BMAP_H */

@@ -31,4 +31,11 @@ int disk_open_backing(const char *path, const char *format, struct io_engine *en
 int disk_check_range(const struct disk *d, uint64_t offset, uint64_t len)
 	__attribute__((warn_unused_result));
 
+/* Full pread/pwrite for metadata (retrying short transfers and EINTR); a
+ * read past the end of the file fills zeros. 0 or -errno. */
+int disk_file_pread(int fd, void *buf, size_t len, uint64_t off)
+	__attribute__((warn_unused_result));
+int disk_file_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+	__attribute__((warn_unused_result));
+
 #endif /* VMM_DEVICES_DISK_PRIV_H */

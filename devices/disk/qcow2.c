@@ -17,18 +17,16 @@
 #include <unistd.h>
 
 #include "base/err.h"
-#include "devices/disk/bmap.h"
 #include "devices/disk/qcow2_priv.h"
 
-/* The full-transfer helpers every format uses (bmap.c). */
 int q2_pread(int fd, void *buf, size_t len, uint64_t off)
 {
-	return bmap_pread(fd, buf, len, off);
+	return disk_file_pread(fd, buf, len, off);
 }
 
 int q2_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-	return bmap_pwrite(fd, buf, len, off);
+	return disk_file_pwrite(fd, buf, len, off);
 }
 
 /* The name of incompatible feature `bit` from the image's feature name

@@ -21,7 +21,7 @@
 static int set_features(struct qed *q, uint64_t features)
 {
 	uint64_t le = htole64(features);
-	int ret = bmap_pwrite(q->bm.fd, &le, 8, QED_OFF_FEATURES);
+	int ret = disk_file_pwrite(q->bm.fd, &le, 8, QED_OFF_FEATURES);
 
 	if (ret == 0)
 		q->h.features = features;
@@ -93,7 +93,7 @@ static int l2_get(struct qed *q, uint64_t idx, struct qed_l2 **out)
 	if (!s->t && !(s->t = malloc(q->table_bytes)))
 		return -ENOMEM;
 	s->used = false;
-	ret = bmap_pread(q->bm.fd, s->t, q->table_bytes, off);
+	ret = disk_file_pread(q->bm.fd, s->t, q->table_bytes, off);
 	if (ret)
 		return ret;
 	s->used = true;
@@ -114,7 +114,7 @@ static int l2_alloc(struct qed *q, uint64_t idx, struct qed_l2 **out)
 	if (ret == 0 && ftruncate(q->bm.fd, (off_t)(off + q->table_bytes)) < 0)
 		ret = -errno;
 	if (ret == 0)
-		ret = bmap_pwrite(q->bm.fd, &le, 8, q->h.l1_table_offset + idx * 8);
+		ret = disk_file_pwrite(q->bm.fd, &le, 8, q->h.l1_table_offset + idx * 8);
 	if (ret)
 		return ret;
 	q->l1[idx] = le;
@@ -132,7 +132,7 @@ static int cow_cluster(struct qed *q, uint64_t goff, uint64_t host)
 	int ret;
 
 	if (!q->cow_src) {
-		char *p = bmap_relative_path(d->path, q->h.backing_file);
+		char *p = disk_resolve_path(d->path, q->h.backing_file);
 
 		if (!p)
 			return -ENOMEM;
@@ -150,7 +150,7 @@ static int cow_cluster(struct qed *q, uint64_t goff, uint64_t host)
 	n = n < cs ? n : cs;
 	memset(q->cow_buf + n, 0, cs - n);
 	ret = n ? disk_pread(q->cow_src, q->cow_buf, n, goff) : 0;
-	return ret ? ret : bmap_pwrite(q->bm.fd, q->cow_buf, cs, host);
+	return ret ? ret : disk_file_pwrite(q->bm.fd, q->cow_buf, cs, host);
 }
 
 /* Allocate guest clusters [gc, gc + m) (entries i.. of table s), the first
@@ -178,7 +178,7 @@ static int alloc_run(struct qed *q, struct qed_l2 *s, uint64_t gc, uint64_t m, u
 
 		for (uint64_t k = 0; k < c; k++)
 			buf[k] = htole64(h + (done + k) * cs);
-		ret = bmap_pwrite(q->bm.fd, buf, c * 8, l2off + (i + done) * 8);
+		ret = disk_file_pwrite(q->bm.fd, buf, c * 8, l2off + (i + done) * 8);
 		if (ret == 0)
 			memcpy(&s->t[i + done], buf, c * 8);
 		done += c;
@@ -303,7 +303,7 @@ static int qed_load(struct qed *q, char *e, size_t elen)
 	if (fstat(q->bm.fd, &st) < 0)
 		return err_set(e, elen, -errno, "%s", strerror(errno));
 	len = (uint64_t)st.st_size < sizeof(buf) ? (size_t)st.st_size : sizeof(buf);
-	ret = bmap_pread(q->bm.fd, buf, len, 0);
+	ret = disk_file_pread(q->bm.fd, buf, len, 0);
 	if (ret == 0)
 		ret = qed_header_parse(buf, len, (uint64_t)st.st_size, &q->h, e, elen);
 	if (ret)
@@ -332,7 +332,7 @@ static int qed_load(struct qed *q, char *e, size_t elen)
 	q->l1 = malloc(q->table_bytes);
 	if (!q->l1)
 		return err_set(e, elen, -ENOMEM, "out of memory");
-	ret = bmap_pread(q->bm.fd, q->l1, q->table_bytes, q->h.l1_table_offset);
+	ret = disk_file_pread(q->bm.fd, q->l1, q->table_bytes, q->h.l1_table_offset);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read the L1 table: %s", strerror(-ret));
 	if (!d->readonly && (q->need_check || q->h.autoclear_features)) {
@@ -340,7 +340,7 @@ static int qed_load(struct qed *q, char *e, size_t elen)
 
 		/* QEMU's rule: unknown autoclear bits are cleared on a
 		 * writable open. */
-		ret = bmap_pwrite(q->bm.fd, &z, 8, 0x20);
+		ret = disk_file_pwrite(q->bm.fd, &z, 8, 0x20);
 		if (ret == 0)
 			ret = need_check_clear(q, false);
 		if (ret == 0 && fdatasync(q->bm.fd) < 0)
@@ -372,7 +372,7 @@ static int qed_open(struct disk *d, int fd, const struct disk_open_opts *o, unsi
 	q->depth = depth;
 	ret = qed_load(q, e, sizeof(e));
 	if (ret == 0 && q->h.backing_file[0]) {
-		char *p = bmap_relative_path(d->path, q->h.backing_file);
+		char *p = disk_resolve_path(d->path, q->h.backing_file);
 		const char *bf = (q->h.features & QED_F_BACKING_FORMAT_NO_PROBE) ? "raw" : NULL;
 		char be[400];
 

@@ -69,7 +69,7 @@ static int check_l2(struct qchk *c, uint64_t l1_idx, uint64_t off, uint64_t *t, 
 	bool dirty = false;
 	int ret;
 
-	ret = bmap_pread(c->fd, t, bytes, off);
+	ret = disk_file_pread(c->fd, t, bytes, off);
 	if (ret) {
 		c->r->check_errors++;
 		return 0;
@@ -89,7 +89,7 @@ static int check_l2(struct qchk *c, uint64_t l1_idx, uint64_t off, uint64_t *t, 
 				c->o, "ERROR cluster %" PRIu64 " at 0x%" PRIx64 " is used twice",
 				l1_idx * c->h->table_entries + i, e);
 	}
-	return dirty ? bmap_pwrite(c->fd, t, bytes, off) : 0;
+	return dirty ? disk_file_pwrite(c->fd, t, bytes, off) : 0;
 }
 
 static int check_tables(struct qchk *c, uint64_t *l1)
@@ -101,7 +101,7 @@ static int check_tables(struct qchk *c, uint64_t *l1)
 
 	if (!t)
 		return -ENOMEM;
-	ret = bmap_pread(c->fd, l1, bytes, c->h->l1_table_offset);
+	ret = disk_file_pread(c->fd, l1, bytes, c->h->l1_table_offset);
 	for (uint64_t i = 0; ret == 0 && i < c->h->table_entries; i++) {
 		uint64_t off = le64toh(l1[i]);
 
@@ -120,7 +120,7 @@ static int check_tables(struct qchk *c, uint64_t *l1)
 		ret = check_l2(c, i, off, t, bytes);
 	}
 	if (ret == 0 && dirty)
-		ret = bmap_pwrite(c->fd, l1, bytes, c->h->l1_table_offset);
+		ret = disk_file_pwrite(c->fd, l1, bytes, c->h->l1_table_offset);
 	free(t);
 	return ret;
 }
@@ -168,7 +168,7 @@ int qed_check_fd(int fd, const char *path, const struct qed_header *h,
 	    (h->features & QED_F_NEED_CHECK)) {
 		uint64_t f = htole64(h->features & ~QED_F_NEED_CHECK);
 
-		if (fdatasync(fd) < 0 || bmap_pwrite(fd, &f, 8, QED_OFF_FEATURES) ||
+		if (fdatasync(fd) < 0 || disk_file_pwrite(fd, &f, 8, QED_OFF_FEATURES) ||
 		    fdatasync(fd) < 0)
 			return err_set(err, errlen, -EIO, "%s: cannot clear the need-check flag",
 				       path);
@@ -194,7 +194,7 @@ int qed_check(const char *path, const struct disk_check_opts *o, struct disk_che
 		goto out;
 	}
 	len = (uint64_t)st.st_size < sizeof(buf) ? (size_t)st.st_size : sizeof(buf);
-	ret = bmap_pread(fd, buf, len, 0);
+	ret = disk_file_pread(fd, buf, len, 0);
 	if (ret == 0)
 		ret = qed_header_parse(buf, len, (uint64_t)st.st_size, &h, e, sizeof(e));
 	if (ret) {

@@ -17,7 +17,7 @@
 #include "devices/disk/disk.h"
 #include "devices/disk/qed_priv.h"
 #include "base/err.h"
-#include "devices/disk/le.h"
+#include "base/byteorder.h"
 
 /* -o KEY=N (a power of two in [lo, hi], k/M suffixes) into *out. */
 static int opt_pow2(const char *options, const char *key, uint64_t lo, uint64_t hi, uint32_t *out,
@@ -47,7 +47,7 @@ static int backing_size(const char *path, const struct disk_create_opts *o, uint
 			char *err, size_t errlen)
 {
 	struct disk_open_opts dopts = { .readonly = true, .format = o->backing_format };
-	char *p = bmap_relative_path(path, o->backing_file);
+	char *p = disk_resolve_path(path, o->backing_file);
 	struct disk *b;
 	int ret;
 
@@ -98,16 +98,16 @@ int qed_create(const char *path, const struct disk_create_opts *o, char *err, si
 	buf = calloc(1, cs);
 	if (!buf)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	le32_put(buf, QED_MAGIC);
-	le32_put(buf + 4, cs);
-	le32_put(buf + 8, ts);
-	le32_put(buf + 12, 1); /* header_size, in clusters */
-	le64_put(buf + 16, features);
-	le64_put(buf + 40, cs); /* the L1 table: right after the header cluster */
-	le64_put(buf + 48, size);
+	put_le32(buf, QED_MAGIC);
+	put_le32(buf + 4, cs);
+	put_le32(buf + 8, ts);
+	put_le32(buf + 12, 1); /* header_size, in clusters */
+	put_le64(buf + 16, features);
+	put_le64(buf + 40, cs); /* the L1 table: right after the header cluster */
+	put_le64(buf + 48, size);
 	if (blen) {
-		le32_put(buf + 0x38, QED_HEADER_LEN);
-		le32_put(buf + 0x3c, (uint32_t)blen);
+		put_le32(buf + 0x38, QED_HEADER_LEN);
+		put_le32(buf + 0x3c, (uint32_t)blen);
 		memcpy(buf + QED_HEADER_LEN, o->backing_file, blen);
 	}
 	/* the L1 table after the header cluster: zeros */

@@ -10,7 +10,7 @@
 
 #include "devices/disk/qed.h"
 #include "base/err.h"
-#include "devices/disk/le.h"
+#include "base/byteorder.h"
 
 static bool pow2_in(uint64_t v, uint64_t lo, uint64_t hi)
 {
@@ -19,7 +19,7 @@ static bool pow2_in(uint64_t v, uint64_t lo, uint64_t hi)
 
 int qed_probe(const uint8_t *buf, size_t len)
 {
-	return len >= QED_HEADER_LEN && le32_get(buf) == QED_MAGIC ? 100 : 0;
+	return len >= QED_HEADER_LEN && get_le32(buf) == QED_MAGIC ? 100 : 0;
 }
 
 /* The backing file name: inside the header clusters, the bytes we were
@@ -27,7 +27,7 @@ int qed_probe(const uint8_t *buf, size_t len)
 static int parse_backing(const uint8_t *buf, size_t len, struct qed_header *h, char *err,
 			 size_t errlen)
 {
-	uint32_t off = le32_get(buf + 0x38), n = le32_get(buf + 0x3c);
+	uint32_t off = get_le32(buf + 0x38), n = get_le32(buf + 0x3c);
 
 	if (!(h->features & QED_F_BACKING_FILE))
 		return 0;
@@ -51,16 +51,16 @@ int qed_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct 
 	memset(h, 0, sizeof(*h));
 	if (len < QED_HEADER_LEN || file_size < QED_HEADER_LEN)
 		return err_set(err, errlen, -EINVAL, "file too short for a QED header");
-	if (le32_get(buf) != QED_MAGIC)
+	if (get_le32(buf) != QED_MAGIC)
 		return err_set(err, errlen, -EINVAL, "not a QED image (bad magic)");
-	h->cluster_size = le32_get(buf + 4);
-	h->table_size = le32_get(buf + 8);
-	h->header_size = le32_get(buf + 12);
-	h->features = le64_get(buf + 16);
-	h->compat_features = le64_get(buf + 24);
-	h->autoclear_features = le64_get(buf + 32);
-	h->l1_table_offset = le64_get(buf + 40);
-	h->image_size = le64_get(buf + 48);
+	h->cluster_size = get_le32(buf + 4);
+	h->table_size = get_le32(buf + 8);
+	h->header_size = get_le32(buf + 12);
+	h->features = get_le64(buf + 16);
+	h->compat_features = get_le64(buf + 24);
+	h->autoclear_features = get_le64(buf + 32);
+	h->l1_table_offset = get_le64(buf + 40);
+	h->image_size = get_le64(buf + 48);
 	if (h->features & ~QED_FEATURE_MASK)
 		return err_set(err, errlen, -ENOTSUP, "unsupported QED features: 0x%" PRIx64,
 			       (uint64_t)(h->features & ~QED_FEATURE_MASK));

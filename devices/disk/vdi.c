@@ -79,11 +79,11 @@ static int vdi_alloc(struct vdi *v, uint64_t idx)
 
 		memcpy(buf, v->hdr + cnt_off, VDI_HEADER_LEN - cnt_off);
 		memcpy(buf + VDI_HEADER_LEN - cnt_off, v->bmap, idx * 4 + 4);
-		ret = bmap_pwrite(v->bm.fd, buf, eoff + 4 - cnt_off, cnt_off);
+		ret = disk_file_pwrite(v->bm.fd, buf, eoff + 4 - cnt_off, cnt_off);
 	} else {
-		ret = bmap_pwrite(v->bm.fd, &v->bmap[idx], 4, eoff);
+		ret = disk_file_pwrite(v->bm.fd, &v->bmap[idx], 4, eoff);
 		if (ret == 0)
-			ret = bmap_pwrite(v->bm.fd, v->hdr + cnt_off, 4, cnt_off);
+			ret = disk_file_pwrite(v->bm.fd, v->hdr + cnt_off, 4, cnt_off);
 	}
 	if (ret) {
 		v->bmap[idx] = htole32(VDI_UNALLOCATED);
@@ -179,7 +179,7 @@ static int vdi_load(int fd, struct vdi *v, uint64_t *fsize, char *e, size_t elen
 	if (fstat(fd, &st) < 0)
 		return err_set(e, elen, -errno, "%s", strerror(errno));
 	*fsize = (uint64_t)st.st_size;
-	ret = bmap_pread(fd, v->hdr, sizeof(v->hdr), 0);
+	ret = disk_file_pread(fd, v->hdr, sizeof(v->hdr), 0);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read: %s", strerror(-ret));
 	ret = vdi_header_parse(v->hdr, *fsize < sizeof(v->hdr) ? (size_t)*fsize : sizeof(v->hdr),
@@ -193,7 +193,7 @@ static int vdi_load(int fd, struct vdi *v, uint64_t *fsize, char *e, size_t elen
 	v->bmap = malloc(v->bmap_bytes ? v->bmap_bytes : 4);
 	if (!v->bmap)
 		return err_set(e, elen, -ENOMEM, "out of memory");
-	ret = bmap_pread(fd, v->bmap, v->bmap_bytes, v->h.offset_bmap);
+	ret = disk_file_pread(fd, v->bmap, v->bmap_bytes, v->h.offset_bmap);
 	if (ret)
 		return err_set(e, elen, ret, "cannot read the block map: %s", strerror(-ret));
 	return 0;

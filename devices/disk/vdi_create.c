@@ -17,7 +17,7 @@
 #include "devices/disk/format.h"
 #include "devices/disk/vdi.h"
 #include "base/err.h"
-#include "devices/disk/le.h"
+#include "base/byteorder.h"
 
 int vdi_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen);
 
@@ -73,17 +73,17 @@ int vdi_create(const char *path, const struct disk_create_opts *o, char *err, si
 	bmap_bytes = ((uint64_t)blocks * 4 + 511) & ~511ULL;
 	data = VDI_HEADER_LEN + bmap_bytes;
 	memcpy(hdr, VDI_TEXT, sizeof(VDI_TEXT) - 1);
-	le32_put(hdr + VDI_OFF_SIGNATURE, VDI_SIGNATURE);
-	le32_put(hdr + VDI_OFF_VERSION, VDI_VERSION_1_1);
-	le32_put(hdr + VDI_OFF_HEADER_SIZE, VDI_HEADER_SIZE);
-	le32_put(hdr + VDI_OFF_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
-	le32_put(hdr + VDI_OFF_OFFSET_BMAP, VDI_HEADER_LEN);
-	le32_put(hdr + VDI_OFF_OFFSET_DATA, (uint32_t)data);
-	le32_put(hdr + VDI_OFF_SECTOR_SIZE, 512);
-	le64_put(hdr + VDI_OFF_DISK_SIZE, size);
-	le32_put(hdr + VDI_OFF_BLOCK_SIZE, VDI_BLOCK_SIZE);
-	le32_put(hdr + VDI_OFF_BLOCKS, blocks);
-	le32_put(hdr + VDI_OFF_BLOCKS_ALLOCATED, is_static ? blocks : 0);
+	put_le32(hdr + VDI_OFF_SIGNATURE, VDI_SIGNATURE);
+	put_le32(hdr + VDI_OFF_VERSION, VDI_VERSION_1_1);
+	put_le32(hdr + VDI_OFF_HEADER_SIZE, VDI_HEADER_SIZE);
+	put_le32(hdr + VDI_OFF_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
+	put_le32(hdr + VDI_OFF_OFFSET_BMAP, VDI_HEADER_LEN);
+	put_le32(hdr + VDI_OFF_OFFSET_DATA, (uint32_t)data);
+	put_le32(hdr + VDI_OFF_SECTOR_SIZE, 512);
+	put_le64(hdr + VDI_OFF_DISK_SIZE, size);
+	put_le32(hdr + VDI_OFF_BLOCK_SIZE, VDI_BLOCK_SIZE);
+	put_le32(hdr + VDI_OFF_BLOCKS, blocks);
+	put_le32(hdr + VDI_OFF_BLOCKS_ALLOCATED, is_static ? blocks : 0);
 	uuid_random(hdr + VDI_OFF_UUID_IMAGE);
 	uuid_random(hdr + VDI_OFF_UUID_SNAP);
 	/* header and block map in one buffer */
@@ -92,7 +92,7 @@ int vdi_create(const char *path, const struct disk_create_opts *o, char *err, si
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	memcpy(file, hdr, sizeof(hdr));
 	for (uint32_t i = 0; i < blocks; i++)
-		le32_put(file + VDI_HEADER_LEN + (size_t)i * 4, is_static ? i : VDI_UNALLOCATED);
+		put_le32(file + VDI_HEADER_LEN + (size_t)i * 4, is_static ? i : VDI_UNALLOCATED);
 	ret = disk_create_file(path, file, VDI_HEADER_LEN + bmap_bytes,
 			       is_static ? data + (uint64_t)blocks * VDI_BLOCK_SIZE : 0, err,
 			       errlen);

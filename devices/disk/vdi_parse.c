@@ -11,7 +11,7 @@
 
 #include "devices/disk/vdi.h"
 #include "base/err.h"
-#include "devices/disk/le.h"
+#include "base/byteorder.h"
 
 static bool uuid_null(const uint8_t *p)
 {
@@ -23,14 +23,14 @@ static bool uuid_null(const uint8_t *p)
 
 int vdi_probe(const uint8_t *buf, size_t len)
 {
-	return len >= VDI_HEADER_LEN && le32_get(buf + VDI_OFF_SIGNATURE) == VDI_SIGNATURE ? 100
+	return len >= VDI_HEADER_LEN && get_le32(buf + VDI_OFF_SIGNATURE) == VDI_SIGNATURE ? 100
 											   : 0;
 }
 
 /* The field checks of QEMU's vdi_open, in its order. */
 static int check_fields(const uint8_t *buf, const struct vdi_header *h, char *err, size_t errlen)
 {
-	uint32_t sector = le32_get(buf + VDI_OFF_SECTOR_SIZE);
+	uint32_t sector = get_le32(buf + VDI_OFF_SECTOR_SIZE);
 
 	if (h->version != VDI_VERSION_1_1)
 		return err_set(err, errlen, -ENOTSUP, "unsupported VDI image (version %u.%u)",
@@ -78,18 +78,18 @@ int vdi_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct 
 	memset(h, 0, sizeof(*h));
 	if (len < VDI_HEADER_LEN || file_size < VDI_HEADER_LEN)
 		return err_set(err, errlen, -EINVAL, "file too short for a VDI header");
-	if (le32_get(buf + VDI_OFF_SIGNATURE) != VDI_SIGNATURE)
+	if (get_le32(buf + VDI_OFF_SIGNATURE) != VDI_SIGNATURE)
 		return err_set(err, errlen, -EINVAL, "not a VDI image (bad signature %08x)",
-			       le32_get(buf + VDI_OFF_SIGNATURE));
-	h->version = le32_get(buf + VDI_OFF_VERSION);
-	h->header_size = le32_get(buf + VDI_OFF_HEADER_SIZE);
-	h->image_type = le32_get(buf + VDI_OFF_IMAGE_TYPE);
-	h->offset_bmap = le32_get(buf + VDI_OFF_OFFSET_BMAP);
-	h->offset_data = le32_get(buf + VDI_OFF_OFFSET_DATA);
-	h->disk_size = le64_get(buf + VDI_OFF_DISK_SIZE);
-	h->block_size = le32_get(buf + VDI_OFF_BLOCK_SIZE);
-	h->blocks_in_image = le32_get(buf + VDI_OFF_BLOCKS);
-	h->blocks_allocated = le32_get(buf + VDI_OFF_BLOCKS_ALLOCATED);
+			       get_le32(buf + VDI_OFF_SIGNATURE));
+	h->version = get_le32(buf + VDI_OFF_VERSION);
+	h->header_size = get_le32(buf + VDI_OFF_HEADER_SIZE);
+	h->image_type = get_le32(buf + VDI_OFF_IMAGE_TYPE);
+	h->offset_bmap = get_le32(buf + VDI_OFF_OFFSET_BMAP);
+	h->offset_data = get_le32(buf + VDI_OFF_OFFSET_DATA);
+	h->disk_size = get_le64(buf + VDI_OFF_DISK_SIZE);
+	h->block_size = get_le32(buf + VDI_OFF_BLOCK_SIZE);
+	h->blocks_in_image = get_le32(buf + VDI_OFF_BLOCKS);
+	h->blocks_allocated = get_le32(buf + VDI_OFF_BLOCKS_ALLOCATED);
 	/* VBoxManage convertfromraw makes odd sizes; QEMU rounds them up. */
 	if (h->disk_size > UINT64_MAX - 511)
 		return err_set(err, errlen, -EINVAL, "VDI disk size %" PRIu64 " invalid",

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the QED driver: the input is an image file. Its
  * header goes through the pure parser (qed_header_parse); what it accepts
- * goes through fuzz_image_run (fuzz_image.h): opened read-only and
+ * goes through fuzz_disk_image (fuzz_disk.c): opened read-only and
  * read-write -- a writable open of a dirty image runs the check and
  * repair -- read, written (an allocation on hostile tables) and flushed.
  * A backing file named inside is resolved against /proc/self/fd (the
@@ -11,25 +11,15 @@
 #include <stdint.h>
 
 #include "devices/disk/qed.h"
-#include "tests/fuzz/fuzz_image.h"
+#include "fuzz_disk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_image_init();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qed_header h;
 	char err[256];
 
 	if (qed_header_parse(data, size, size, &h, err, sizeof(err)) == 0)
-		fuzz_image_run(data, size, "qed");
+		fuzz_disk_image(data, size, "qed");
 	return 0;
 }

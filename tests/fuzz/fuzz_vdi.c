@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the VDI driver: the input is an image file. Its
  * header and block map go through the pure parsers (vdi_header_parse,
- * vdi_bmap_check); what they accept goes through fuzz_image_run
- * (fuzz_image.h): opened read-only and read-write, read, written (an
+ * vdi_bmap_check); what they accept goes through fuzz_disk_image
+ * (fuzz_disk.c): opened read-only and read-write, read, written (an
  * allocation on a hostile map) and flushed.
  */
 #include <stdint.h>
@@ -11,19 +11,9 @@
 #include <string.h>
 
 #include "devices/disk/vdi.h"
-#include "tests/fuzz/fuzz_image.h"
+#include "fuzz_disk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_image_init();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vdi_header h;
@@ -43,6 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ret = vdi_bmap_check(bmap, &h, size, &alloc, &next, err, sizeof(err));
 	free(bmap);
 	if (ret == 0)
-		fuzz_image_run(data, size, "vdi");
+		fuzz_disk_image(data, size, "vdi");
 	return 0;
 }

@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The image-format fuzz targets' shared half (fuzz_image.h).
- */
+/* The image-format fuzz targets' shared driver (fuzz_disk.h). */
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/disk/disk.h"
-#include "tests/fuzz/fuzz_image.h"
 #include "base/log.h"
+#include "fuzz_disk.h"
 
-void fuzz_image_init(void)
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* For every target linking this file. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	(void)argc;
+	(void)argv;
 	log_set_level(LOG_ERROR); /* the warnings are expected here */
+	return 0;
 }
 
 static void noop_done(struct disk_req *r, int ret)
@@ -59,21 +62,26 @@ static void exercise(const char *path, const char *format, bool ro, uint64_t see
 	disk_close(d);
 }
 
-void fuzz_image_run(const uint8_t *data, size_t size, const char *format)
+void fuzz_disk_fd(int fd, uint64_t seed, const char *format)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	exercise(path, format, true, seed);
+	exercise(path, format, false, seed);
+}
+
+void fuzz_disk_image(const uint8_t *data, size_t size, const char *format)
 {
 	uint64_t seed = 0;
-	char path[64];
 	int fd;
 
 	for (size_t i = 0; i < 8 && i < size; i++)
 		seed = seed << 8 | data[size - 1 - i];
-	fd = memfd_create("fuzz-image", MFD_CLOEXEC);
+	fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (write(fd, data, size) == (ssize_t)size) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		exercise(path, format, true, seed);
-		exercise(path, format, false, seed);
-	}
+	if (write(fd, data, size) == (ssize_t)size)
+		fuzz_disk_fd(fd, seed, format);
 	close(fd);
 }
