@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Block-backend throughput: vmm's raw and qcow2 backends against qemu-img bench.
+"""Block-backend throughput: vmm's image formats against qemu-img bench.
 
 Same files, same request sizes, depths, offsets and cache modes for both:
   4 KiB "random" read and write IOPS, 1 MiB sequential read and write MB/s,
@@ -7,7 +7,10 @@ Same files, same request sizes, depths, offsets and cache modes for both:
 
 Files: a 1 GiB raw image written in full with non-zero data (so reads hit
 real blocks, not holes or unwritten extents) and a qcow2 image converted
-from it (qemu-img convert: every cluster allocated, 64 KiB clusters). They
+from it (qemu-img convert: every cluster allocated, 64 KiB clusters), and
+as many more as --formats names: qed, vdi (qemu-img convert, all allocated)
+and qcow2c (qemu-img convert -c: compressed clusters; reads decompress,
+writes copy clusters out of compressed ones on their first touch). They
 live in a directory on a real disk (default /var/tmp/vmm-bench-disk; tmpfs
 would measure memcpy).
 
@@ -31,8 +34,11 @@ look up to 2x slower. Repeats are interleaved (vmm, qemu, vmm, qemu, ...),
 and the "spread" column is the largest (max-min)/median over the row's
 cells, so it says how much to trust the ratios.
 
-Target (issue 3): vmm's qcow2 at least matches QEMU's qcow2, and reaches
-90% of vmm's raw.
+Target (issues 3 and 12): vmm's format at least matches QEMU's, and a
+dynamic format reaches 90% of vmm's raw. Compressed qcow2 is not held to
+the raw target (decompression is the work); write cells run on a fresh
+compressed copy each time, since the first write of a cluster decompresses
+and copies it.
 """
 import argparse
 import os
@@ -48,9 +54,14 @@ STEP = 7919 * 4096
 GIB = 1 << 30
 
 
-def prepare(d, size):
+# --formats name: (qemu-img/vmm format, file name, extra qemu-img convert options)
+FORMATS = {"raw": ("raw", "bench.raw", []), "qcow2": ("qcow2", "bench.qcow2", []),
+           "qcow2c": ("qcow2", "bench-c.qcow2", ["-c"]), "qed": ("qed", "bench.qed", []),
+           "vdi": ("vdi", "bench.vdi", [])}
+
+
+def prepare(d, size, formats=("raw", "qcow2")):
     raw = os.path.join(d, "bench.raw")
-    qcow = os.path.join(d, "bench.qcow2")
     if not (os.path.exists(raw) and os.path.getsize(raw) == size):
         print(f"disk_backend: writing {size >> 20} MiB to {raw} ...", flush=True)
         chunk = bytes((i * 7 + 1) & 0xFF or 1 for i in range(1 << 20)) * 4
@@ -59,12 +70,20 @@ def prepare(d, size):
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
-        if os.path.exists(qcow):
-            os.unlink(qcow)
-    if not os.path.exists(qcow):
-        print(f"disk_backend: converting to {qcow} ...", flush=True)
-        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow], check=True)
-    return {"raw": raw, "qcow2": qcow}
+        for name in FORMATS:
+            other = os.path.join(d, FORMATS[name][1])
+            if name != "raw" and os.path.exists(other):
+                os.unlink(other)
+    files = {}
+    for name in formats:
+        fmt, fname, opts = FORMATS[name]
+        path = os.path.join(d, fname)
+        if not os.path.exists(path):
+            print(f"disk_backend: converting to {path} ...", flush=True)
+            subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, *opts, raw, path],
+                           check=True)
+        files[name] = path
+    return files
 
 
 def warm(path):
@@ -133,7 +152,11 @@ def main():
                             text=True).stdout.strip()
     if fstype == "tmpfs":
         print(f"bench: warning: {args.dir} is on tmpfs; O_DIRECT numbers are meaningless")
-    files = prepare(args.dir, args.size * GIB)
+    formats = args.formats.split(",")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        sys.exit(f"bench: unknown format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}")
+    files = prepare(args.dir, args.size * GIB, formats)
     div = 4 if args.quick else 1
 
     # (name, write, bs, stride, count cached, count direct qd1, count direct qd32)
@@ -143,14 +166,16 @@ def main():
         ("1m-seqread", False, 1 << 20, 1 << 20, 2048, 1024, 1024),
         ("1m-seqwrite", True, 1 << 20, 1 << 20, 2048, 1024, 1024),
     ]
-    formats = args.formats.split(",")
     print(f"disk_backend: {fstype} at {args.dir}, {args.size} GiB images, "
           f"median of {args.repeat}; IOPS for 4k, MB/s for 1m")
     hdr = f"{'pattern':13} {'cache':6} {'qd':>3}"
     for fmt in formats:
         hdr += f" {'vmm-' + fmt:>11} {'qemu-' + fmt:>11}"
-    if "qcow2" in formats and "raw" in formats:
-        hdr += f" {'q/qemu':>7} {'q/raw':>7}"
+    others = [f for f in formats if f != "raw"]
+    for fmt in others:
+        hdr += f" {fmt + '/qemu':>11}"
+        if "raw" in formats:
+            hdr += f" {fmt + '/raw':>10}"
     hdr += f" {'raw/qemu':>8}" if "raw" in formats else ""
     hdr += f" {'spread':>6}"
     print(hdr)
@@ -167,12 +192,19 @@ def main():
                         for who in ("vmm", "qemu"):
                             if times[who] is None:
                                 continue
-                            settle(files[fmt], not direct)
+                            path = files[fmt]
+                            if w and fmt == "qcow2c":
+                                # a fresh compressed copy: the first write of
+                                # each cluster is the one that copies it
+                                path = files[fmt] + ".w"
+                                shutil.copyfile(files[fmt], path)
+                            settle(path, not direct)
+                            ffmt = FORMATS[fmt][0]
                             if who == "vmm":
-                                t, err = run_vmm(tool, files[fmt], fmt, w, direct, bs, depth,
+                                t, err = run_vmm(tool, path, ffmt, w, direct, bs, depth,
                                                  count, stride)
                             else:
-                                t, err = run_qemu(files[fmt], fmt, w, direct, bs, depth, count,
+                                t, err = run_qemu(path, ffmt, w, direct, bs, depth, count,
                                                   stride)
                             if t is None:
                                 misses.append(f"{who} {fmt} {name}: {err}")
@@ -196,15 +228,17 @@ def main():
                 def ratio(a, b):
                     va, vb = cell.get(a), cell.get(b)
                     return f"{va / vb:.2f}" if va and vb else "n/a"
-                if "qcow2" in formats and "raw" in formats:
-                    line += f" {ratio(('vmm', 'qcow2'), ('qemu', 'qcow2')):>7}"
-                    line += f" {ratio(('vmm', 'qcow2'), ('vmm', 'raw')):>7}"
+                for fmt in others:
+                    line += f" {ratio(('vmm', fmt), ('qemu', fmt)):>11}"
+                    if "raw" in formats:
+                        line += f" {ratio(('vmm', fmt), ('vmm', 'raw')):>10}"
                 if "raw" in formats:
                     line += f" {ratio(('vmm', 'raw'), ('qemu', 'raw')):>8}"
                 line += f" {spread * 100:>5.0f}%" if args.repeat > 1 else f" {'-':>6}"
                 print(line, flush=True)
-    print("q/qemu: vmm qcow2 / qemu-img bench qcow2 (target >= 1.0); "
-          "q/raw: vmm qcow2 / vmm raw (target >= 0.9); raw/qemu: vmm raw / qemu raw; "
+    print("F/qemu: vmm F / qemu-img bench F (target >= 1.0); "
+          "F/raw: vmm F / vmm raw (target >= 0.9 for dynamic formats); "
+          "raw/qemu: vmm raw / qemu raw; "
           "spread: max (max-min)/median of the row's cells")
     for m in dict.fromkeys(misses):
         print(f"disk_backend: not measured: {m}")

@@ -10,6 +10,8 @@ PACKAGES=(
   # storage: libFuzzer targets (clang + its runtime), qemu-img for interop tests
   # and the root disk image, mke2fs for the ext4 root file system
   clang libclang-rt-dev qemu-utils e2fsprogs
+  # compressed qcow2 clusters: deflate and zstd
+  zlib1g-dev libzstd-dev
   # guest images: the kernel from Debian's sources, busybox for the initramfs
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils lz4
   rsync kmod

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm-img convert [-q] [-p] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
+ * vmm-img convert [-q] [-p] [-c] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
  *
  * Reads SRC through the block backend (so through its whole backing chain)
  * and writes a new, self-contained DST; all-zero blocks are not written, so
- * the output stays sparse. An existing DST is never overwritten, and a
+ * the output stays sparse. With -c (qcow2 output) every cluster is written
+ * compressed (-o compression_type=zlib|zstd), except those that do not
+ * shrink, as qemu-img does. An existing DST is never overwritten, and a
  * failed conversion leaves nothing under DST's name.
  */
 #include <errno.h>
@@ -18,6 +20,7 @@
 
 #include "base/err.h"
 #include "devices/disk/disk.h"
+#include "devices/disk/qcow2.h"
 #include "tools/img_priv.h"
 #include "tools/progress.h"
 
@@ -27,7 +30,7 @@ struct convert_args {
 	const char *ofmt, *spath, *dpath;
 	struct disk_open_opts sopts;
 	struct img_new n; /* -o: a backing file is refused */
-	bool force, quiet, help;
+	bool force, quiet, help, compress;
 };
 
 /* The command line, checked. 0, or 1 after img_fail(). */
@@ -36,13 +39,16 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 	struct stat st;
 	int c;
 
-	while ((c = getopt(argc, argv, "+qpf:O:o:h")) != -1) {
+	while ((c = getopt(argc, argv, "+qpcf:O:o:h")) != -1) {
 		switch (c) {
 		case 'q':
 			a->quiet = true;
 			break;
 		case 'p':
 			a->force = true;
+			break;
+		case 'c':
+			a->compress = true;
 			break;
 		case 'f':
 			a->sopts.format = optarg;
@@ -69,6 +75,8 @@ static int convert_parse(int argc, char **argv, struct convert_args *a)
 		return img_fail("convert: vmm-img cannot create %s images", a->ofmt);
 	if (a->n.backing)
 		return img_fail("convert: backing_file is not supported for the output");
+	if (a->compress && strcmp(disk_format_find(a->ofmt)->name, "qcow2"))
+		return img_fail("convert: -c (compressed output) needs -O qcow2");
 	if (argc - optind != 2)
 		return img_fail("convert: expected SRC DST");
 	a->spath = argv[optind];
@@ -123,10 +131,25 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+/* [off, off + len) of buf into dst: as it is, or (compress) one cluster
+ * of `gran` bytes at a time, compressed. */
+static int convert_write(struct disk *dst, const uint8_t *buf, uint64_t off, size_t len,
+			 uint64_t gran, bool compress)
+{
+	int ret = 0;
+
+	if (!compress)
+		return disk_pwrite(dst, buf, len, off);
+	for (size_t i = 0; i < len && ret == 0; i += gran)
+		ret = qcow2_write_compressed(dst, off + i, buf + i,
+					     len - i < gran ? len - i : gran);
+	return ret;
+}
+
 /* Copy [0, src->size) in chunks, writing only runs of `gran`-sized blocks
  * that are not all zero: the output stays sparse. */
-static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool show, char *err,
-			size_t errlen)
+static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool compress, bool show,
+			char *err, size_t errlen)
 {
 	struct progress bar;
 	uint64_t off;
@@ -160,7 +183,8 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 					break;
 			}
 			if (i > start) {
-				ret = disk_pwrite(dst, buf + start, i - start, off + start);
+				ret = convert_write(dst, buf + start, off + start, i - start, gran,
+						    compress);
 				if (ret < 0)
 					err_set(err, errlen, ret, "%s: write at %llu: %s",
 						dst->path, (unsigned long long)(off + start),
@@ -209,8 +233,8 @@ int cmd_convert(int argc, char **argv)
 		goto out;
 	}
 	gran = convert_granularity(dst);
-	if (convert_copy(src, dst, gran, !a.quiet && progress_wanted(a.force, src->size), err,
-			 sizeof(err)) < 0) {
+	if (convert_copy(src, dst, gran, a.compress,
+			 !a.quiet && progress_wanted(a.force, src->size), err, sizeof(err)) < 0) {
 		img_fail("%s", err);
 		goto out;
 	}

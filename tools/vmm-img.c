@@ -30,7 +30,7 @@ void img_usage(FILE *f)
 	      "  check [-q] [-p] [-f FMT] [-r leaks|all] [--output=human|json] FILE\n"
 	      "      exit status: 0 clean, 2 corruptions, 3 leaked clusters only,\n"
 	      "      1 the check could not run, 63 the format has no checks (raw)\n"
-	      "  convert [-q] [-p] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST\n"
+	      "  convert [-q] [-p] [-c] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST\n"
 	      "      copy through the backing chain; all-zero blocks are not written\n"
 	      "  compare [-q] [-p] [-s] [-f FMT] [-F FMT] IMG1 IMG2\n"
 	      "      exit status: 0 identical, 1 different, 2 error\n"

@@ -4,9 +4,11 @@
  * share: -o option strings and `vmm-img info` key/value pairs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "devices/disk/format.h"
@@ -15,11 +17,14 @@ extern const struct disk_format disk_format_raw;
 extern const struct disk_format disk_format_qcow2;
 extern const struct disk_format disk_format_vpc;
 extern const struct disk_format disk_format_vhdx;
+extern const struct disk_format disk_format_vdi;
+extern const struct disk_format disk_format_qed;
 
 /* Probing order does not matter (the highest score wins; ties go to the
  * earlier entry); raw, the fallback, comes last. */
 const struct disk_format *const disk_formats[] = {
-	&disk_format_qcow2, &disk_format_vpc, &disk_format_vhdx, &disk_format_raw, NULL,
+	&disk_format_qcow2, &disk_format_vpc, &disk_format_vhdx, &disk_format_vdi,
+	&disk_format_qed,   &disk_format_raw, NULL,
 };
 
 const struct disk_format *disk_format_find(const char *name)
@@ -112,4 +117,48 @@ void disk_info_add(struct disk_info *info, const char *key, bool is_number, cons
 	vsnprintf(info->kv[info->n].value, sizeof(info->kv[0].value), fmt, ap);
 	va_end(ap);
 	info->n++;
+}
+
+int disk_create_file(const char *path, const void *buf, size_t len, uint64_t size, char *err,
+		     size_t errlen)
+{
+	const uint8_t *p = buf;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	while (len > 0 && ret == 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			p += n, len -= (size_t)n;
+	}
+	if (ret == 0 && (uint64_t)(p - (const uint8_t *)buf) < size &&
+	    ftruncate(fd, (off_t)size) < 0)
+		ret = -errno;
+	if (ret == 0 && fdatasync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret) {
+		unlink(path);
+		return err_set(err, errlen, ret, "%s: write failed: %s", path, strerror(-ret));
+	}
+	return 0;
+}
+
+void disk_check_report(const struct disk_check_opts *o, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (!o->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	o->report(o->opaque, line);
 }

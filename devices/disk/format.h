@@ -41,6 +41,12 @@ bool disk_opts_get(const char *options, const char *key, char *out, size_t outle
 int disk_opts_check(const char *options, const char *format, const char *const *known, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
+/* A new image file at `path` (which must not exist): `len` bytes of `buf`
+ * at offset 0, the file extended to `size` bytes if that is more (a hole:
+ * zeros), synced. 0, or -errno with "PATH: ..." in err and no file left. */
+int disk_create_file(const char *path, const void *buf, size_t len, uint64_t size, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
 /* The result of a consistency check (`vmm-img check`), as qemu-img reports it. */
 struct disk_check_result {
 	uint64_t corruptions; /* data at risk */
@@ -67,6 +73,9 @@ struct disk_check_opts {
 	void (*report)(void *opaque, const char *line);
 	void *opaque;
 };
+/* One problem line through o->report (if set), formatted. */
+void disk_check_report(const struct disk_check_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Key/value pairs for `vmm-img info`'s "Format specific information"
  * (human) and "format-specific": {"type": NAME, "data": {...}} (JSON). */

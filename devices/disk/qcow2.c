@@ -196,14 +196,14 @@ static int check_features(const struct qcow2_header *h, const uint8_t *ftbl, uin
 		return err_set(err, errlen, -ENOTSUP,
 			       "unsupported qcow2 feature: extended L2 entries (subclusters)");
 	if (h->incompatible_features & QCOW2_INCOMPAT_COMPRESSION) {
-		if (h->compression_type == 0)
+		if (h->compression_type == QCOW2_COMPRESSION_ZLIB)
 			return err_set(err, errlen, -EINVAL,
 				       "compression type bit set but compression_type is 0");
-		return err_set(err, errlen, -ENOTSUP,
-			       "unsupported qcow2 feature: compression type %u",
-			       h->compression_type);
-	}
-	if (h->compression_type != 0)
+		if (h->compression_type != QCOW2_COMPRESSION_ZSTD)
+			return err_set(err, errlen, -ENOTSUP,
+				       "unsupported qcow2 feature: compression type %u",
+				       h->compression_type);
+	} else if (h->compression_type != QCOW2_COMPRESSION_ZLIB)
 		return err_set(err, errlen, -EINVAL,
 			       "compression_type %u without the compression type bit",
 			       h->compression_type);
@@ -331,12 +331,18 @@ static void qcow2_close(struct disk *d)
 			log_warn("%s: could not release reserved clusters (they leak)", d->path);
 		if (fdatasync(q->fd) < 0)
 			log_warn("%s: fdatasync on close: %s", d->path, strerror(errno));
+		/* Sectors of compressed clusters rewritten since the last
+		 * flush: their new L2 entries are stable now. */
+		else if (q->cfree_n && (q2_comp_release(q, true) || fdatasync(q->fd) < 0))
+			log_warn("%s: could not release old compressed clusters (they leak)",
+				 d->path);
 	}
 	if (d->backing) {
 		disk_close(d->backing);
 		d->backing = NULL;
 	}
 	q2_close_map(q);
+	q2_comp_close(q);
 	if (q->fd != q->data_fd)
 		close(q->fd);
 	close(q->data_fd);

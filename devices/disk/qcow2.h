@@ -32,6 +32,11 @@
 #define QCOW2_OFLAG_ZERO       (1ULL << 0) /* L2 (v3): reads as zeros */
 #define QCOW2_OFFSET_MASK      0x00fffffffffffe00ULL
 
+/* Header compression_type (byte 104, qcow2.txt): what compressed clusters
+ * hold. zlib is raw deflate with a 4 KiB window (windowBits -12). */
+#define QCOW2_COMPRESSION_ZLIB 0
+#define QCOW2_COMPRESSION_ZSTD 1
+
 /* The header (and the extensions we understand), in host byte order. */
 struct qcow2_header {
 	uint32_t version; /* 2 or 3 */
@@ -73,10 +78,35 @@ struct qcow2_create_opts {
 	unsigned int cluster_bits;  /* 0 = 16 (64 KiB) */
 	const char *backing_file;   /* NULL for none; stored as given */
 	const char *backing_format; /* NULL: probed when opened */
+	uint8_t compression_type;   /* QCOW2_COMPRESSION_*: for compressed writes */
 };
 /* Create a new version 3 image (refcount_order 4, like qemu-img). The file
  * must not exist. */
 int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Compression as qcow2 stores it (the pure halves of the driver; fuzzed):
+ * decompress `in` into exactly `outlen` bytes (trailing bytes of `in` are
+ * ignored: a descriptor counts whole sectors); compress into at most
+ * `outcap` bytes, *outlen set. 0, -EIO for data that does not decompress
+ * to exactly outlen bytes, -ENOSPC if the output does not fit (the caller
+ * then stores the cluster uncompressed), -EINVAL for an unknown type.
+ */
+int qcow2_decompress(uint8_t type, const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
+	__attribute__((warn_unused_result));
+int qcow2_compress(uint8_t type, const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+		   size_t *outlen) __attribute__((warn_unused_result));
+
+struct disk;
+/*
+ * Write one guest cluster of an open qcow2 image compressed (vmm-img
+ * convert -c): `goff` cluster aligned, `len` one cluster (less only for the
+ * last cluster of the disk: zero-padded). The cluster must be unallocated.
+ * A cluster that does not shrink is written uncompressed (qemu-img's rule).
+ * Synchronous; for tools, not for a running guest. 0 or -errno.
+ */
+int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_t len)
 	__attribute__((warn_unused_result));
 
 struct qcow2_check_result {

@@ -76,6 +76,9 @@ static int create_check_opts(const struct qcow2_create_opts *o, unsigned int cbi
 
 	if (cbits < QCOW2_MIN_CLUSTER_BITS || cbits > QCOW2_MAX_CLUSTER_BITS)
 		return err_set(err, errlen, -EINVAL, "cluster size must be 512 bytes .. 2 MiB");
+	if (o->compression_type > QCOW2_COMPRESSION_ZSTD)
+		return err_set(err, errlen, -EINVAL, "unknown compression type %u",
+			       o->compression_type);
 	if (o->backing_file && (blen == 0 || blen > 1023))
 		return err_set(err, errlen, -EINVAL, "backing file name must be 1..1023 bytes");
 	if (flen >= 32)
@@ -151,6 +154,11 @@ static int create_write_header(int fd, uint8_t *buf, const struct create_layout 
 	q2_put_be32(buf + 56, (uint32_t)l->rt_cl);
 	q2_put_be32(buf + 96, 4);
 	q2_put_be32(buf + 100, QCOW2_CREATE_HEADER_LEN);
+	/* zlib is the default and needs no feature bit; anything else does
+	 * (qcow2.txt "compression type"). */
+	buf[104] = o->compression_type;
+	if (o->compression_type != QCOW2_COMPRESSION_ZLIB)
+		q2_put_be64(buf + QCOW2_HDR_INCOMPAT_OFF, QCOW2_INCOMPAT_COMPRESSION);
 	if (flen) {
 		q2_put_be32(buf + off, QCOW2_EXT_BACKING_FMT);
 		q2_put_be32(buf + off + 4, (uint32_t)flen);

@@ -50,7 +50,8 @@ static int parse_cluster_size(const char *path, const char *options, unsigned in
 static int qcow2_create_entry(const char *path, const struct disk_create_opts *o, char *err,
 			      size_t errlen)
 {
-	static const char *const known[] = { "cluster_size", NULL };
+	static const char *const known[] = { "cluster_size", "compression_type", NULL };
+	char ct[16];
 	struct qcow2_create_opts q = {
 		.size = o->size,
 		.backing_file = o->backing_file,
@@ -59,6 +60,14 @@ static int qcow2_create_entry(const char *path, const struct disk_create_opts *o
 	int ret;
 
 	ret = disk_opts_check(o->options, "qcow2", known, err, errlen);
+	/* What compressed clusters will hold (vmm-img convert -c). */
+	if (ret == 0 && disk_opts_get(o->options, "compression_type", ct, sizeof(ct))) {
+		if (!strcmp(ct, "zstd"))
+			q.compression_type = QCOW2_COMPRESSION_ZSTD;
+		else if (strcmp(ct, "zlib"))
+			ret = err_set(err, errlen, -EINVAL,
+				      "%s: compression_type=%s: must be zlib or zstd", path, ct);
+	}
 	if (ret == 0)
 		ret = parse_cluster_size(path, o->options, &q.cluster_bits, err, errlen);
 	if (ret == 0)
@@ -105,6 +114,8 @@ static void qcow2_info(struct disk *d, struct disk_info *out)
 	snprintf(out->backing_file, sizeof(out->backing_file), "%s", h->backing_file);
 	snprintf(out->backing_format, sizeof(out->backing_format), "%s", h->backing_format);
 	disk_info_add(out, "compat", false, "%s", h->version >= 3 ? "1.1" : "0.10");
+	disk_info_add(out, "compression-type", false, "%s",
+		      h->compression_type == QCOW2_COMPRESSION_ZSTD ? "zstd" : "zlib");
 	disk_info_add(out, "lazy-refcounts", true, "%s",
 		      (h->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) ? "true" : "false");
 	disk_info_add(out, "refcount-bits", true, "%u", 1U << h->refcount_order);

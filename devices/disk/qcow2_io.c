@@ -46,6 +46,7 @@ struct q2_part {
 	uint64_t wr_off; /* where the data write starts in the file */
 	uint8_t *cow;	 /* head and tail COW data from the backing file */
 	uint64_t head, tail;
+	uint64_t comp_e; /* the compressed cluster's descriptor this replaces */
 
 	struct q2_part *next_wait;
 	int iovcnt;
@@ -199,6 +200,8 @@ static void alloc_write_done(struct ioe_req *r, int res)
 
 	if (res == 0)
 		res = q2_set_l2(q, a->gc, a->n, p->host | QCOW2_OFLAG_COPIED, q->cluster_size);
+	if (res == 0 && p->comp_e && q2_comp_free_later(q, p->comp_e))
+		log_warn_ratelimited(&q->rl, "%s: old compressed cluster leaks", q->d->path);
 	if (res)
 		log_warn_ratelimited(&q->rl, "%s: allocating write failed: %s", q->d->path,
 				     strerror(-res));
@@ -288,14 +291,16 @@ static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t
 	uint64_t tail_in = (p->goff + p->len) & (cs - 1);
 	bool head_b = in && first == Q2_UNALLOC && q->d->backing;
 	bool tail_b = tail_in && last == Q2_UNALLOC && q->d->backing;
-	bool zfill = first == Q2_ZERO_AT; /* n == 1 then */
+	bool zfill = first == Q2_ZERO_AT;		    /* n == 1 then */
+	bool comp = first == Q2_COMPRESSED;		    /* n == 1; p->comp_e: the descriptor */
+	uint8_t *head_src = q->zeros, *tail_src = q->zeros; /* zfill; else set below */
 	struct iovec *iov = p->iov;
 	int cnt = 0, ret, nb = 0;
 
 	p->host = host;
 	p->alloc = (struct q2_alloc){ .gc = gc, .n = n };
-	p->head = (head_b || zfill) ? in : 0;
-	p->tail = (tail_b || (zfill && tail_in)) ? cs - tail_in : 0;
+	p->head = (head_b || zfill || comp) ? in : 0;
+	p->tail = (tail_b || ((zfill || comp) && tail_in)) ? cs - tail_in : 0;
 	p->wr_off = host + in - p->head;
 	if (p->srccnt + 2 > IOE_MAX_IOV && (p->head || p->tail)) {
 		log_warn_ratelimited(&q->rl, "%s: write with too many segments", q->d->path);
@@ -308,12 +313,26 @@ static int alloc_start(struct qcow2 *q, struct q2_part *p, uint64_t gc, uint64_t
 		if (posix_memalign(&m, 4096, 2 * cs))
 			return -ENOMEM;
 		p->cow = m;
+		head_src = p->cow;
+		tail_src = p->cow + cs;
+	}
+	if (comp && (p->head || p->tail)) {
+		/* The rest of the cluster is the old data, decompressed. */
+		ret = q2_comp_load(q, p->comp_e);
+		if (ret)
+			return ret;
+		p->cow = malloc(cs);
+		if (!p->cow)
+			return -ENOMEM;
+		memcpy(p->cow, q->ccache, cs);
+		head_src = p->cow;
+		tail_src = p->cow + tail_in;
 	}
 	if (p->head)
-		iov[cnt++] = (struct iovec){ zfill ? q->zeros : p->cow, p->head };
+		iov[cnt++] = (struct iovec){ head_src, p->head };
 	cnt += (int)iov_window(p->src, (unsigned int)p->srccnt, p->src_off, p->len, iov + cnt);
 	if (p->tail)
-		iov[cnt++] = (struct iovec){ zfill ? q->zeros : p->cow + cs, p->tail };
+		iov[cnt++] = (struct iovec){ tail_src, p->tail };
 	p->iovcnt = cnt;
 
 	/* Registered before anything is queued: later requests for these
@@ -382,6 +401,14 @@ static int read_part(struct qcow2 *q, struct q2_part *p, enum q2_kind kind, uint
 					    p->iov);
 		return part_go(p, IOE_READ, q->data_fd, host + in, 0);
 	}
+	if (kind == Q2_COMPRESSED) { /* one cluster, decompressed here */
+		p->err = q2_comp_load(q, host);
+		if (p->err == 0)
+			iov_from_buf(p->src, (unsigned int)p->srccnt, p->src_off, q->ccache + in,
+				     p->len);
+		p->iovcnt = 0;
+		return part_go(p, IOE_NOP, -1, 0, 0);
+	}
 	if (kind == Q2_UNALLOC && q->d->backing) {
 		struct disk *b = q->d->backing;
 		uint64_t bl = p->goff < b->size ? b->size - p->goff : 0;
@@ -442,6 +469,14 @@ static int write_part(struct qcow2 *q, struct q2_part *p, uint64_t gc, enum q2_k
 		ret = alloc_start(q, p, gc, 1, host, kind, kind);
 		return ret ? part_error(p, ret) : 0;
 	}
+	if (kind == Q2_COMPRESSED) { /* copy-on-write into a new cluster */
+		got = q2_reserve(q, 1, &rhost);
+		if (got < 0)
+			return part_error(p, (int)got);
+		p->comp_e = host;
+		ret = alloc_start(q, p, gc, 1, rhost, kind, kind);
+		return ret ? part_error(p, ret) : 0;
+	}
 	ret = q2_ensure_l2(q, gc);
 	if (ret)
 		return part_error(p, ret);
@@ -486,9 +521,10 @@ static void walk(struct qcow2 *q, struct disk_req *req, enum disk_op op, uint64_
 			while (n * cs - in < len && q2_lookup(q, gc + n, &k2, &h2) == 0 &&
 			       k2 == Q2_NORMAL && h2 == host + n * cs)
 				n++;
-		} else if (ret == 0 && op == DISK_READ) {
+		} else if (ret == 0 && op == DISK_READ && kind != Q2_COMPRESSED) {
 			while (n * cs - in < len && q2_lookup(q, gc + n, &k2, &h2) == 0 &&
-			       k2 != Q2_NORMAL && reads_zero(q, k2) == reads_zero(q, kind))
+			       k2 != Q2_NORMAL && k2 != Q2_COMPRESSED &&
+			       reads_zero(q, k2) == reads_zero(q, kind))
 				n++;
 		}
 		p = part_new(q, req, op, goff, len < n * cs - in ? len : n * cs - in, src, srccnt,
@@ -562,6 +598,14 @@ static void zwalk(struct qcow2 *q, struct disk_req *req, uint64_t goff, uint64_t
 				      (op == DISK_DISCARD || req->unmap) ? IOE_PUNCH_HOLE
 									 : IOE_ZERO_RANGE,
 				      q->data_fd, host, n * cs);
+		} else if (kind == Q2_COMPRESSED && op == DISK_WRITE_ZEROES) {
+			/* zeros over compressed data: an ordinary (allocating)
+			 * write of a zero cluster */
+			part_free(p);
+			walk(q, req, DISK_WRITE, goff, cs, &q->zero_iov, 1, 0);
+			if (req->priv_err)
+				return;
+			goto next;
 		} else if (kind == Q2_UNALLOC && q->d->backing && op == DISK_WRITE_ZEROES) {
 			a = alloc_find(q, gc);
 			if (a) {
@@ -614,6 +658,8 @@ int q2_submit(struct disk *d, struct disk_req *req)
 	 * whole request has been cut up (and completions never run here). */
 	req->priv_pending = 1;
 	req->priv_err = 0;
+	if (req->op == DISK_FLUSH && q2_comp_release(q, false))
+		log_warn_ratelimited(&q->rl, "%s: old compressed clusters leak", d->path);
 	if (req->op == DISK_FLUSH || req->len == 0) {
 		/* Metadata is written through (qcow2_priv.h): every write that
 		 * has completed is in the file, and one fdatasync makes it and

@@ -69,6 +69,44 @@ void q2_rc_set(uint8_t *block, unsigned int order, uint64_t idx, uint64_t v)
 	}
 }
 
+int q2_rc_adjust(struct qcow2 *q, uint64_t first, uint64_t end, int delta)
+{
+	uint64_t max =
+		q->refcount_order == 6 ? UINT64_MAX : (1ULL << (1U << q->refcount_order)) - 1;
+	uint64_t mask = (1ULL << q->rb_bits) - 1, bits = 1ULL << q->refcount_order;
+	uint8_t *buf = malloc(q->cluster_size);
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t c = first; c < end && ret == 0;) {
+		uint64_t b = c >> q->rb_bits, stop = ((b + 1) << q->rb_bits), lo, hi;
+
+		stop = stop < end ? stop : end;
+		if (b >= q->rt_entries || !q->rt[b]) {
+			ret = -EIO; /* a hostile descriptor: no refcount block */
+			break;
+		}
+		ret = q2_pread(q->fd, buf, q->cluster_size, q->rt[b]);
+		for (uint64_t i = c; i < stop && ret == 0; i++) {
+			uint64_t v = q2_rc_get(buf, q->refcount_order, i & mask);
+
+			if ((delta < 0 && v == 0) || (delta > 0 && v == max))
+				ret = -EIO;
+			else
+				q2_rc_set(buf, q->refcount_order, i & mask,
+					  delta < 0 ? v - 1 : v + 1);
+		}
+		lo = (c & mask) * bits / 8;
+		hi = ((((stop - 1) & mask) + 1) * bits + 7) / 8;
+		if (ret == 0)
+			ret = q2_pwrite(q->fd, buf + lo, hi - lo, q->rt[b] + lo);
+		c = stop;
+	}
+	free(buf);
+	return ret;
+}
+
 /* Set refcounts of clusters [first, end) (all inside one refcount block,
  * which must exist) to v: read the block, modify, write back the bytes
  * that changed. */
@@ -385,10 +423,11 @@ int q2_lookup(struct qcow2 *q, uint64_t gc, enum q2_kind *kind, uint64_t *host)
 	off = e & QCOW2_OFFSET_MASK;
 	*host = off;
 	if (e & QCOW2_OFLAG_COMPRESSED) {
-		*kind = Q2_BAD;
-		log_warn_ratelimited(&q->rl, "%s: unsupported qcow2 feature: compressed clusters",
-				     q->d->path);
-		return -ENOTSUP;
+		/* The descriptor is checked when the data is read
+		 * (q2_comp_load). */
+		*kind = Q2_COMPRESSED;
+		*host = e;
+		return 0;
 	}
 	if (off && !host_ok(q, off)) {
 		*kind = Q2_BAD;

@@ -6,6 +6,8 @@
  *   qcow2_map.c     L1/L2 tables, the L2 cache, refcounts and cluster allocation
  *   qcow2_io.c      the request path (reads, writes, flush, discard, write-zeroes)
  *   qcow2_check.c   check and repair (vmm-img check)
+ *   qcow2_compress.c compressed clusters: descriptors, deflate/zstd, the
+ *                   copy-on-write source, freeing, and compressed writes
  *
  * How metadata is kept (the design in one place):
  *
@@ -115,6 +117,7 @@ struct q2_l2 {
  * requests that need to allocate (or set the zero flag) in that range wait
  * on it, so a cluster is never allocated twice and no write is lost. */
 struct q2_part;
+struct q2_codec;
 struct q2_alloc {
 	uint64_t gc, n;
 	struct q2_part *waiters; /* re-driven when the L2 entries are written */
@@ -123,11 +126,12 @@ struct q2_alloc {
 
 /* Kinds of guest cluster as an L2 entry describes them. */
 enum q2_kind {
-	Q2_NORMAL,  /* allocated: data at host offset */
-	Q2_ZERO,    /* v3 zero flag, no host cluster: reads zeros */
-	Q2_ZERO_AT, /* v3 zero flag with a preallocated host cluster: reads zeros */
-	Q2_UNALLOC, /* reads from the backing file, or zeros */
-	Q2_BAD,	    /* compressed, or an offset we refuse: -EIO/-ENOTSUP */
+	Q2_NORMAL,     /* allocated: data at host offset */
+	Q2_ZERO,       /* v3 zero flag, no host cluster: reads zeros */
+	Q2_ZERO_AT,    /* v3 zero flag with a preallocated host cluster: reads zeros */
+	Q2_UNALLOC,    /* reads from the backing file, or zeros */
+	Q2_COMPRESSED, /* compressed: "host" is the whole L2 entry (descriptor) */
+	Q2_BAD,	       /* an offset we refuse: -EIO */
 };
 
 struct qcow2 {
@@ -167,6 +171,21 @@ struct qcow2 {
 	struct iovec zero_iov; /* {zeros, cluster_size}: the source of WRITE_ZEROES */
 	struct ratelimit rl;
 	bool readonly;
+
+	/* Compressed clusters (qcow2_compress.c). cbuf: compressed bytes
+	 * (2 clusters: the most a descriptor can name); ccache: the last
+	 * cluster decompressed, for the L2 entry ccache_e (0: none). */
+	uint8_t *cbuf, *ccache;
+	uint64_t ccache_e;
+	struct q2_codec *codec; /* decompression state, kept between clusters */
+	/* Descriptors replaced by copy-on-write whose host sectors are still
+	 * counted: released only after an fdatasync has made the new L2
+	 * entries stable (q2_comp_release), so a crash can only leak them. */
+	uint64_t *cfree;
+	size_t cfree_n, cfree_cap;
+	/* Compressed writes (qcow2_write_compressed): the next free byte of
+	 * the host cluster being filled, 0 if none. */
+	uint64_t cw_off;
 };
 
 /* qcow2_map.c */
@@ -191,9 +210,31 @@ int64_t q2_reserve(struct qcow2 *q, uint64_t want, uint64_t *host)
 /* Return the unused reservation (refcounts back to 0). */
 int q2_unreserve(struct qcow2 *q) __attribute__((warn_unused_result));
 
+/* Add `delta` (+1 or -1) to the refcounts of host clusters [first, end).
+ * A count that would go below 0 or past the maximum is left alone: -EIO. */
+int q2_rc_adjust(struct qcow2 *q, uint64_t first, uint64_t end, int delta)
+	__attribute__((warn_unused_result));
+
 /* Refcount entry access for any refcount_order (0..6) within a block. */
 uint64_t q2_rc_get(const uint8_t *block, unsigned int order, uint64_t idx);
 void q2_rc_set(uint8_t *block, unsigned int order, uint64_t idx, uint64_t v);
+
+/* qcow2_compress.c */
+/* The host byte range a compressed descriptor (L2 entry) names: the data
+ * starts at *off and is at most *len bytes (whole sectors, qcow2.txt
+ * "Compressed Clusters Descriptor"). Pure. */
+void q2_comp_range(uint64_t e, unsigned int cluster_bits, uint64_t *off, uint64_t *len);
+/* Decompress cluster `e` into q->ccache (or find it there): 0, or -EIO
+ * (warned about, naming the image) for data that does not decompress to
+ * exactly one cluster or lies outside the image. */
+int q2_comp_load(struct qcow2 *q, uint64_t e) __attribute__((warn_unused_result));
+/* Remember that descriptor `e` was replaced (after its new L2 entry was
+ * written); its sectors are released by q2_comp_release. */
+int q2_comp_free_later(struct qcow2 *q, uint64_t e) __attribute__((warn_unused_result));
+/* Release remembered descriptors. `synced`: an fdatasync has already made
+ * every L2 write before this call stable; if false, one is done first. */
+int q2_comp_release(struct qcow2 *q, bool synced) __attribute__((warn_unused_result));
+void q2_comp_close(struct qcow2 *q);
 
 /* qcow2_io.c */
 int q2_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_result));

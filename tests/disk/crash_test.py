@@ -37,17 +37,28 @@ import time
 SKIP = 77
 MiB = 1 << 20
 
-# name, count, image format, cluster size, virtual size, backing format
+# name, count, image format, cluster size, virtual size, backing format.
+# qcow2c: a compressed qcow2 (vmm-img convert -c of a filled raw image), so
+# the writes copy compressed clusters; its "backing" is that raw source.
 CONFIGS = [
-    ('qcow2-64k', 26, 'qcow2', 65536, 128 * MiB, None),
-    ('qcow2-4k', 10, 'qcow2', 4096, 32 * MiB, None),
-    ('qcow2-64k/raw-backing', 5, 'qcow2', 65536, 64 * MiB, 'raw'),
-    ('qcow2-4k/qcow2-backing', 5, 'qcow2', 4096, 32 * MiB, 'qcow2'),
-    ('raw', 6, 'raw', 65536, 64 * MiB, None),
+    ('qcow2-64k', 22, 'qcow2', 65536, 128 * MiB, None),
+    ('qcow2-4k', 8, 'qcow2', 4096, 32 * MiB, None),
+    ('qcow2-64k/raw-backing', 4, 'qcow2', 65536, 64 * MiB, 'raw'),
+    ('qcow2-4k/qcow2-backing', 4, 'qcow2', 4096, 32 * MiB, 'qcow2'),
+    ('qcow2c-64k', 5, 'qcow2c', 65536, 64 * MiB, 'raw'),
+    ('qed-64k', 5, 'qed', 65536, 64 * MiB, None),
+    ('qed-4k/raw-backing', 4, 'qed', 4096, 32 * MiB, 'raw'),
+    ('vdi', 5, 'vdi', 1 * MiB, 64 * MiB, None),
     ('vhd', 5, 'vpc', 2 * MiB, 64 * MiB, None),
     ('vhd/vhd-parent', 3, 'vpc', 2 * MiB, 32 * MiB, 'vpc'),
     ('vhdx-1m', 5, 'vhdx', MiB, 64 * MiB, None),
+    ('raw', 5, 'raw', 65536, 64 * MiB, None),
 ]
+# Formats qemu-img checks (the judge), and those whose leaks vmm-img check
+# -r all repairs (QED and VDI leaks stay: qemu-img does not repair them
+# either).
+CHECKED = ('qcow2', 'qcow2c', 'qed', 'vdi')
+LEAKS_REPAIRED = ('qcow2', 'qcow2c')
 
 
 class Failure(Exception):
@@ -91,8 +102,12 @@ class Crash:
         return p
 
     def create(self, img, fmt, cluster, size, backing=None, bfmt=None):
+        if fmt == 'qcow2c':
+            self.cmd([self.vmm_img, 'convert', '-q', '-c', '-O', 'qcow2', '-o',
+                      'cluster_size=%d' % cluster, backing, img], what='vmm-img convert -c')
+            return
         cmd = [self.vmm_img, 'create', '-q', '-f', fmt]
-        if fmt == 'qcow2':
+        if fmt in ('qcow2', 'qed'):
             cmd += ['-o', 'cluster_size=%d' % cluster]
         if fmt == 'vhdx':
             cmd += ['-o', 'block_size=%d' % cluster]
@@ -188,9 +203,9 @@ class Crash:
         if 'ERROR' in err:
             raise Failure('the backend failed a request:\n' + err)
         leaks = 0
-        if fmt == 'qcow2':
+        if fmt in CHECKED:
             leaks = self.qemu_check(img, allow_leaks=True)
-            self.cross_check(img, leaks)
+            self.cross_check(img, leaks, fmt)
         elif fmt in ('vpc', 'vhdx'):
             # qemu-img checks VHDX (not VHD); ours must find no corruption.
             # A killed VHDX writer leaves its log to replay (spec 2.3.3):
@@ -207,7 +222,7 @@ class Crash:
         fields = self.verify(img, log, initial, base)
         return leaks, delay, fields
 
-    def cross_check(self, img, qemu_leaks):
+    def cross_check(self, img, qemu_leaks, fmt):
         """vmm-img check must see what qemu-img sees: no corruption, and the
         leaks if there are any. It may count more leaks: qemu-img only
         compares refcounts of clusters inside the file, so clusters reserved
@@ -218,16 +233,23 @@ class Crash:
         p = run(cmd)
         if p.returncode == 3 and not qemu_leaks:
             self.vmm_only_leaks += 1
+        elif fmt == 'qed' and qemu_leaks and p.returncode in (0, 3):
+            # QEMU 7.2's QED check counts one leaked cluster more than
+            # there are unreferenced clusters once a file passes a few
+            # thousand clusters (a fresh qemu-img image truncated to 5000
+            # 4 KiB clusters: 4996 leaks for 4995 unreferenced ones), so
+            # only "no corruption" is compared there.
+            pass
         elif p.returncode != (3 if qemu_leaks else 0):
             raise Failure('vmm-img check exited %d, but qemu-img found no corruption and %d '
                           'leaks\n%s%s' % (p.returncode, qemu_leaks, clip(p.stdout), clip(p.stderr)))
 
     def snapshot(self, img, fmt, name):
         snap = os.path.join(self.tmp, name + '.snap.raw')
-        if fmt == 'qcow2':
-            self.cmd([self.qemu_img, 'convert', '-O', 'raw', img, snap], what='qemu-img convert')
-        elif fmt != 'raw':  # (qemu-img cannot follow a VHD's parent)
+        if fmt == 'vpc':  # (qemu-img cannot follow a VHD's parent)
             self.cmd([self.vmm_img, 'convert', '-O', 'raw', img, snap], what='vmm-img convert')
+        elif fmt != 'raw':
+            self.cmd([self.qemu_img, 'convert', '-O', 'raw', img, snap], what='qemu-img convert')
         else:
             self.cmd(['cp', '--sparse=always', img, snap])
         return snap
@@ -243,6 +265,7 @@ class Crash:
             base, _ = self.base(bfmt, size)
             self.create(img, fmt, cluster, size, base, bfmt)
             initial = base
+            # (a DISCARD over a compressed cluster keeps its old data too)
             base = None if fmt == 'raw' else base
         else:
             self.create(img, fmt, cluster, size)
@@ -256,14 +279,16 @@ class Crash:
             initial = self.snapshot(img, fmt, tag)
             leaks, delay, f = self.stress_round(tag + 'b', img, rng, cfg, initial, base)
             note += '; round 2 kill at %.2fs: %s requests' % (delay, f['requests'])
-        if fmt == 'qcow2':
+        if fmt in CHECKED:
             if leaks:
                 self.leak_iters += 1
                 self.leaked_clusters += leaks
                 note += '; %d leaked clusters' % leaks
-            self.cmd([self.vmm_img, 'check', '-r', 'all', img], ok=(0,),
-                     what='vmm-img check -r all')
-            self.qemu_check(img, allow_leaks=False)
+        if fmt in LEAKS_REPAIRED or fmt == 'qed':
+            repaired = fmt in LEAKS_REPAIRED
+            self.cmd([self.vmm_img, 'check', '-r', 'all', img],
+                     ok=(0,) if repaired else (0, 3), what='vmm-img check -r all')
+            self.qemu_check(img, allow_leaks=not repaired)
             self.verify(img, os.path.join(self.tmp, tag + ('b' if two else 'a') + '.log'),
                         initial, base)
         print('ok   %2d %-24s %s' % (i, name, note), flush=True)
@@ -330,7 +355,7 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print('crash_test: %d iterations, %d stress rounds, %d kills, %d iterations with leaks '
-          '(%d leaked clusters per qemu-img, all repaired; %d rounds where only vmm-img saw '
+          '(%d leaked clusters per qemu-img, repaired where the format can; %d rounds where only vmm-img saw '
           'leaks), %.1f MiB verified, %d failures, %.0fs'
           % (done, c.rounds, c.kills, c.leak_iters, c.leaked_clusters, c.vmm_only_leaks,
              c.bytes / MiB, len(failures), time.monotonic() - start))

@@ -33,7 +33,11 @@ root=/dev/vda, and also requires the virtio-blk disk to appear, ext4 to mount
 it and the kernel to start /sbin/init from it; afterwards `qemu-img check`
 must find the overlay (which the kernel wrote to when mounting) clean. With
 --virtio-cmdline vmm announces the disk with virtio_mmio.device= instead of
-in the DSDT. With --xapic the kernel runs its LAPICs in xAPIC mode
+in the DSDT. With --compressed-root the root image is first converted to a
+compressed qcow2 (zlib, or zstd with --compressed-root=zstd: `qemu-img
+convert -c`) and the guest boots from that copy directly, so every read
+decompresses and every write the kernel makes copies a compressed cluster
+into a new one; `qemu-img check` must then find it clean. With --xapic the kernel runs its LAPICs in xAPIC mode
 (nox2apic), which on PVM hosts hung at the SMP bring-up until vmm stopped
 offering the hypercall-based paravirt features there (issue 15).
 
@@ -154,6 +158,23 @@ def make_overlay(args, overlay):
     return None
 
 
+def make_compressed(args, out):
+    """A compressed copy of the root image (qemu-img convert -c)."""
+    cmd = ["qemu-img", "convert", "-c", "-O", "qcow2"]
+    if args.compressed_root == "zstd":
+        cmd += ["-o", "compression_type=zstd"]
+    cmd += [os.path.abspath(args.root_disk), out]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        return f"cannot run qemu-img: {e}"
+    if r.returncode != 0:
+        return f"{' '.join(cmd)} failed: {r.stdout.strip()}"
+    print(f"boot_test: compressed root {out} ({args.compressed_root}, "
+          f"{os.path.getsize(out) >> 20} MiB)")
+    return None
+
+
 def check_image(path):
     """None if `qemu-img check` finds the image clean, else the reason."""
     try:
@@ -190,6 +211,9 @@ def parse_args():
     p.add_argument("--root-format", default="qcow2",
                    help="with --root-disk: boot from a copy in this format (vmm-img convert) "
                    "instead of a qcow2 overlay")
+    p.add_argument("--compressed-root", nargs="?", const="zlib", choices=["zlib", "zstd"],
+                   default=None, help="with --root-disk: boot from a compressed qcow2 copy "
+                   "of the root image (no overlay)")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
     p.add_argument("--xapic", action="store_true",
@@ -241,7 +265,10 @@ def main():
     if args.root_disk:
         tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
         overlay = os.path.join(tmpdir.name, "overlay." + args.root_format)
-        err = make_overlay(args, overlay)
+        if args.compressed_root:
+            err = make_compressed(args, overlay)
+        else:
+            err = make_overlay(args, overlay)
         if err:
             print("FAIL: " + err)
             return 1

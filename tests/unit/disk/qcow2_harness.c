@@ -3,6 +3,8 @@
  * The qcow2 driver tests' harness: see qcow2_harness.h.
  */
 #include <setjmp.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -142,4 +145,18 @@ int qh_zreq(struct disk *d, enum disk_op opc, uint64_t off, uint64_t len, bool u
 	disk_drain(d);
 	assert_int_equal(c.done, 1);
 	return c.err;
+}
+
+void qh_probed_raw_refuses(struct fx *f, const uint8_t *hdr)
+{
+	struct disk *d;
+	int fd = open(qh_path(f, "plain.raw"), O_RDWR | O_CREAT, 0644);
+
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	assert_int_equal(disk_open(qh_path(f, "plain.raw"), NULL, &d, f->err, sizeof(f->err)), 0);
+	assert_true(d->probed_raw);
+	assert_int_equal(disk_pwrite(d, hdr, 512, 0), -EPERM);
+	assert_int_equal(disk_pwrite(d, hdr, 512, 512), 0); /* elsewhere: only data */
+	disk_close(d);
 }

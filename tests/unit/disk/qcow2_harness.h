@@ -44,6 +44,10 @@ bool qh_have_qemu_img(void);
 /* system() of the formatted command; its exit status, or -1. */
 int qh_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A raw image opened without format= refuses a guest write of `hdr` (512
+ * bytes: another format's header) to sector 0, and takes it elsewhere. */
+void qh_probed_raw_refuses(struct fx *f, const uint8_t *hdr);
+
 /* Completions counted into an inflight (req->opaque). */
 struct inflight {
 	int done, err;

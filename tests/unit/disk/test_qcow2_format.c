@@ -138,12 +138,16 @@ static void test_header_bad(void **state)
 		assert_int_equal(ret, c->ret);
 		assert_non_null(strstr(f->err, c->msg));
 	}
-	/* compression type zstd with its bit: unsupported, named */
+	/* compression type zstd with its bit: accepted; an unknown type:
+	 * unsupported, named */
 	memcpy(b, good, 65536);
 	put(b, 72, 8, QCOW2_INCOMPAT_COMPRESSION);
-	b[104] = 1;
+	b[104] = QCOW2_COMPRESSION_ZSTD;
+	assert_int_equal(qcow2_header_parse(b, 4096, fs, &h, f->err, sizeof(f->err)), 0);
+	assert_int_equal(h.compression_type, QCOW2_COMPRESSION_ZSTD);
+	b[104] = 2;
 	assert_int_equal(qcow2_header_parse(b, 4096, fs, &h, f->err, sizeof(f->err)), -ENOTSUP);
-	assert_non_null(strstr(f->err, "compression type 1"));
+	assert_non_null(strstr(f->err, "compression type 2"));
 	/* file shorter than the tables it claims */
 	assert_int_equal(qcow2_header_parse(good, 4096, 2 * 65536, &h, f->err, sizeof(f->err)),
 			 -EINVAL);
@@ -253,14 +257,14 @@ static void test_bad_tables(void **state)
 	assert_int_equal(disk_pread(d, w, 4096, 0), -EIO);
 	/* the rest of the disk still works */
 	assert_int_equal(disk_pread(d, w, 4096, 65536), 0);
-	/* compressed cluster: unsupported */
+	/* compressed cluster whose bytes are not compressed data: -EIO */
 	disk_close(d);
 	fd = open(qh_path(f, "bad.qcow2"), O_RDWR);
 	q2_put_be64(e, QCOW2_OFLAG_COMPRESSED | (5 * 65536));
 	assert_int_equal(pwrite(fd, e, 8, 4 * 65536), 8);
 	close(fd);
 	d = qh_open(f, "bad.qcow2", true);
-	assert_int_equal(disk_pread(d, w, 4096, 0), -ENOTSUP);
+	assert_int_equal(disk_pread(d, w, 4096, 0), -EIO);
 	disk_close(d);
 
 	/* dirty and corrupt bits: read-only only */
@@ -358,11 +362,24 @@ static void test_qemu_interop(void **state)
 		qh_sh("cd '%s' && qemu-img convert -O raw v.qcow2 v.raw && cmp -s v.raw v.ref",
 		      f->dir),
 		0);
-	/* a compressed image: opens, the compressed cluster is refused */
-	assert_int_equal(qh_sh("cd '%s' && qemu-img convert -c -O qcow2 v.ref c.qcow2", f->dir), 0);
-	d = qh_open(f, "c.qcow2", true);
-	assert_int_equal(disk_pread(d, r, 4096, 0), -ENOTSUP);
-	disk_close(d);
+	/* a compressed image (zlib and zstd) reads as its source */
+	assert_int_equal(qh_sh("cd '%s' && qemu-img convert -c -O qcow2 v.ref c.qcow2 && "
+			       "qemu-img convert -c -O qcow2 -o compression_type=zstd v.ref "
+			       "cz.qcow2",
+			       f->dir),
+			 0);
+	for (int i = 0; i < 2; i++) {
+		int fd = open(qh_path(f, "v.ref"), O_RDONLY);
+
+		d = qh_open(f, i ? "cz.qcow2" : "c.qcow2", true);
+		for (uint64_t off = 0; off < 64 * MiB; off += 256 * 1024) {
+			assert_int_equal(disk_pread(d, r, 256 * 1024, off), 0);
+			assert_int_equal(pread(fd, w, 256 * 1024, (off_t)off), 256 * 1024);
+			assert_memory_equal(r, w, 256 * 1024);
+		}
+		close(fd);
+		disk_close(d);
+	}
 	free(w);
 	free(r);
 }
