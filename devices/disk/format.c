@@ -13,11 +13,13 @@
 
 extern const struct disk_format disk_format_raw;
 extern const struct disk_format disk_format_qcow2;
+extern const struct disk_format disk_format_vmdk;
 
 /* Probing order does not matter (the highest score wins; ties go to the
  * earlier entry); raw, the fallback, comes last. */
 const struct disk_format *const disk_formats[] = {
 	&disk_format_qcow2,
+	&disk_format_vmdk,
 	&disk_format_raw,
 	NULL,
 };

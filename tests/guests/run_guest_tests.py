@@ -224,30 +224,31 @@ def make_image(ctx, name, fmt, mib=BLK_MIB, fill=()):
                 f.seek(sector * SECTOR)
                 f.write(data)
             f.truncate(mib << 20)
-    if fmt == 'qcow2':
+    if fmt != 'raw':
         if fill:
-            sh(tool(ctx, 'vmm-img') + ['convert', '-f', 'raw', '-O', 'qcow2', raw, path])
+            sh(tool(ctx, 'vmm-img') + ['convert', '-f', 'raw', '-O', fmt, raw, path])
             os.unlink(raw)
         else:
-            sh(tool(ctx, 'vmm-img') + ['create', '-f', 'qcow2', path, '%dM' % mib])
+            sh(tool(ctx, 'vmm-img') + ['create', '-f', fmt, path, '%dM' % mib])
     ctx.images.append((path, fmt))
     return path
 
 
 def disk_arg(path, fmt, opts=''):
-    # raw is named explicitly; qcow2 is left to the vmm's format probe
+    # raw is named explicitly; the others are left to the vmm's format probe
     spec = path + (',format=raw' if fmt == 'raw' else '') + opts
     return ['--disk', spec]
 
 
 def image_bytes(ctx, path, fmt):
-    """The guest-visible contents of an image. qcow2 is checked and read by
-    qemu-img (an independent implementation) when installed."""
-    if fmt == 'qcow2':
+    """The guest-visible contents of an image. Formats other than raw are
+    checked and read by qemu-img (an independent implementation) when
+    installed."""
+    if fmt != 'raw':
         qimg = ['qemu-img'] if shutil.which('qemu-img') else tool(ctx, 'vmm-img')
-        sh(qimg + ['check', '-f', 'qcow2', path])
+        sh(qimg + ['check', '-f', fmt, path])
         out = path + '.converted'
-        sh(qimg + ['convert', '-f', 'qcow2', '-O', 'raw', path, out])
+        sh(qimg + ['convert', '-f', fmt, '-O', 'raw', path, out])
         path = out
     with open(path, 'rb') as f:
         return f.read()
@@ -408,6 +409,17 @@ for _fmt in ('raw', 'qcow2'):
                  disks=bench_disks(_fmt),
                  expect=['BENCH qd=1 n=200 errors=0', 'BENCH qd=32 n=1000 errors=0',
                          'mode=bench passed']),
+    ]
+# Formats without discard: the guest reads and writes, vmm-img and qemu-img
+# read back what it wrote.
+for _fmt in ('vmdk',):
+    BLK_CASES += [
+        blk_case('blk-rw-' + _fmt, 'rw', _fmt, expect=RW_OK, cmdline='serial=disk-7',
+                 disks=lambda ctx, f=_fmt: disk_arg(make_image(ctx, 'disk', f), f,
+                                                   ',serial=disk-7'),
+                 check=check_rw_image),
+        blk_case('blk-verify-' + _fmt, 'verify', _fmt, pre=rw_first,
+                 expect=['mode=verify passed: tag 1 data persisted'], check=check_rw_image),
     ]
 BLK_CASES += [
     blk_case('blk-multi-raw', 'multi', 'raw', disks=multi_disks('raw', 'raw'),
