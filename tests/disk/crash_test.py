@@ -44,7 +44,10 @@ CONFIGS = [
     ('qcow2-64k/raw-backing', 5, 'qcow2', 65536, 64 * MiB, 'raw'),
     ('qcow2-4k/qcow2-backing', 5, 'qcow2', 4096, 32 * MiB, 'qcow2'),
     ('raw', 6, 'raw', 65536, 64 * MiB, None),
+    ('vmdk', 8, 'vmdk', 65536, 64 * MiB, None),
 ]
+# Formats whose checker can repair leaks (vmm-img check -r all).
+REPAIRABLE = ('qcow2',)
 
 
 class Failure(Exception):
@@ -183,7 +186,7 @@ class Crash:
         if 'ERROR' in err:
             raise Failure('the backend failed a request:\n' + err)
         leaks = 0
-        if fmt == 'qcow2':
+        if fmt != 'raw':
             leaks = self.qemu_check(img, allow_leaks=True)
             self.cross_check(img, leaks)
         fields = self.verify(img, log, initial, base)
@@ -206,7 +209,7 @@ class Crash:
 
     def snapshot(self, img, fmt, name):
         snap = os.path.join(self.tmp, name + '.snap.raw')
-        if fmt == 'qcow2':
+        if fmt != 'raw':
             self.cmd([self.qemu_img, 'convert', '-O', 'raw', img, snap], what='qemu-img convert')
         else:
             self.cmd(['cp', '--sparse=always', img, snap])
@@ -236,7 +239,7 @@ class Crash:
             initial = self.snapshot(img, fmt, tag)
             leaks, delay, f = self.stress_round(tag + 'b', img, rng, cfg, initial, base)
             note += '; round 2 kill at %.2fs: %s requests' % (delay, f['requests'])
-        if fmt == 'qcow2':
+        if fmt in REPAIRABLE:
             if leaks:
                 self.leak_iters += 1
                 self.leaked_clusters += leaks
