@@ -134,10 +134,17 @@ def is_pvm():
 
 
 def make_overlay(args, overlay):
-    """A qcow2 overlay over the root image: the guest's writes land in it."""
+    """A qcow2 overlay over the root image: the guest's writes land in it.
+    With --root-format FMT, a whole copy in that format instead (vmm-img
+    convert -O FMT [-o OPTS]): the guest then boots from, and writes into,
+    a VMDK, a VHDX, a compressed qcow2..."""
     vmm_img = args.vmm_img or os.path.join(os.path.dirname(os.path.abspath(args.vmm)), "vmm-img")
     backing = os.path.abspath(args.root_disk)
-    if os.path.isfile(vmm_img):
+    if args.root_format:
+        fmt, _, opts = args.root_format.partition(",")
+        cmd = [vmm_img, "convert", "-q", "-O", fmt] + (["-o", opts] if opts else [])
+        cmd += [backing, overlay]
+    elif os.path.isfile(vmm_img):
         cmd = [vmm_img, "create", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
     else:
         cmd = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay]
@@ -196,6 +203,9 @@ def parse_args():
                    help="with --net-dhcp: the NIC on a VDE NAT network (`vde_plug "
                         "switch://DIR slirp://`, libslirp's DHCP with QEMU's defaults) "
                         "instead of --net user")
+    p.add_argument("--root-format", default=None, metavar="FMT[,OPTS]",
+                   help="with --root-disk: boot from a copy of the root image converted to FMT "
+                        "(vmm-img convert -O FMT -o OPTS) instead of a qcow2 overlay")
     p.add_argument("--vmm-img", default=None,
                    help="vmm-img for the overlay (default: next to --vmm, else qemu-img)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
@@ -234,7 +244,8 @@ def main():
     overlay = None
     if args.root_disk:
         tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
-        overlay = os.path.join(tmpdir.name, "overlay.qcow2")
+        overlay = os.path.join(tmpdir.name, "overlay." + (
+            args.root_format.split(",")[0] if args.root_format else "qcow2"))
         err = make_overlay(args, overlay)
         if err:
             print("FAIL: " + err)
