@@ -52,12 +52,13 @@ CONFIGS = [
     ('vhd', 5, 'vpc', 2 * MiB, 64 * MiB, None),
     ('vhd/vhd-parent', 3, 'vpc', 2 * MiB, 32 * MiB, 'vpc'),
     ('vhdx-1m', 5, 'vhdx', MiB, 64 * MiB, None),
+    ('vmdk', 5, 'vmdk', 65536, 64 * MiB, None),
     ('raw', 5, 'raw', 65536, 64 * MiB, None),
 ]
 # Formats qemu-img checks (the judge), and those whose leaks vmm-img check
 # -r all repairs (QED and VDI leaks stay: qemu-img does not repair them
 # either).
-CHECKED = ('qcow2', 'qcow2c', 'qed', 'vdi')
+CHECKED = ('qcow2', 'qcow2c', 'qed', 'vdi', 'vmdk')
 LEAKS_REPAIRED = ('qcow2', 'qcow2c')
 
 

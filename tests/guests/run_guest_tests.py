@@ -255,7 +255,7 @@ def make_image(ctx, name, fmt, mib=BLK_MIB, fill=()):
 
 
 def disk_arg(path, fmt, opts=''):
-    # raw is named explicitly; qcow2 is left to the vmm's format probe
+    # raw is named explicitly; the others are left to the vmm's format probe
     spec = path + (',format=raw' if fmt == 'raw' else '') + opts
     return ['--disk', spec]
 
@@ -428,7 +428,8 @@ for _fmt in ('raw', 'qcow2', 'vdi', 'qed'):
                  expect=['BENCH qd=1 n=200 errors=0', 'BENCH qd=32 n=1000 errors=0',
                          'mode=bench passed']),
     ]
-for _fmt in ('vpc', 'vhdx'):  # the data read back by qemu-img
+# Formats without discard here: the guest writes, qemu-img reads it back.
+for _fmt in ('vpc', 'vhdx', 'vmdk'):
     BLK_CASES += [
         blk_case('blk-rw-' + _fmt, 'rw', _fmt, expect=RW_OK, cmdline='serial=disk-7',
                  disks=lambda ctx, f=_fmt: disk_arg(make_image(ctx, 'disk', f), f,

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Between the parts of the VMDK driver:
+ *   vmdk_parse.c   header and descriptor (pure; vmdk.h)
+ *   vmdk.c         open (descriptor, extents, tables), close, info, check
+ *   vmdk_io.c      requests: grain lookup, allocation, compressed grains
+ *   vmdk_create.c  vmdk-img create, every writable subformat
+ *
+ * Crash safety of allocation (a write to a grain with no place yet): the
+ * file is first grown in steps of VMDK_GROW bytes and the new length made
+ * stable (ftruncate + fdatasync), then the grain is written in full (the
+ * guest's bytes, zeros around them) at the next free place inside that
+ * stable length, then the grain table entries (both copies) point to it.
+ * A crash at any point leaves entries that point inside the file: at worst
+ * at a grain of zeros, which reads like the unallocated grain did. A FLUSH
+ * is fdatasync of every extent file, so what was written before it --
+ * grains and table entries -- survives a crash, as virtio-blk promises.
+ */
+#ifndef VMM_DEVICES_DISK_VMDK_PRIV_H
+#define VMM_DEVICES_DISK_VMDK_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/disk/disk_priv.h"
+#include "devices/disk/vmdk.h"
+
+#define VMDK_GROW (32ULL << 20)
+
+struct vmdk_extent {
+	enum vmdk_extent_type type;
+	char *path;
+	int fd; /* -1 for ZERO extents */
+	bool readonly;
+	uint64_t start;	    /* guest bytes before this extent */
+	uint64_t len;	    /* guest bytes in it */
+	uint64_t flat_off;  /* FLAT: where the data starts in the file, bytes */
+	uint64_t file_size; /* bytes, as opened (grows by allocation) */
+
+	/* SPARSE only. */
+	struct vmdk_header h;
+	uint64_t grain;	     /* bytes */
+	uint64_t gd_n;	     /* grain directory entries */
+	uint32_t *gd, *rgd;  /* sectors of each grain table (rgd NULL if none) */
+	uint32_t **gt;	     /* loaded grain tables (host order), NULL until used */
+	bool compressed;     /* deflate grains (streamOptimized): read-only */
+	bool markers;	     /* each compressed grain starts with a 12-byte marker */
+	uint8_t *cache;	     /* compressed: the last grain inflated ... */
+	uint32_t cache_gte;  /* ... and its sector (0: none) */
+	uint64_t next_alloc; /* where the next grain goes, bytes */
+	uint64_t stable_end; /* file length known to be on stable storage */
+};
+
+struct vmdk {
+	struct disk *d;
+	int desc_fd; /* a descriptor file, kept open for its lock; -1 if none */
+	struct vmdk_desc desc;
+	char create_type[40];
+	unsigned int n;
+	struct vmdk_extent *ext;
+	struct ratelimit rl;
+};
+
+/* vmdk_io.c */
+int vmdk_submit(struct disk *d, struct disk_req *req);
+/* The grain table entry for grain `g` of a sparse extent (loading its
+ * table); 0 or -EIO after a rate-limited warning (a table outside the file). */
+int vmdk_gte(struct vmdk *v, struct vmdk_extent *e, uint64_t g, uint32_t *out)
+	__attribute__((warn_unused_result));
+
+/* vmdk_create.c */
+int vmdk_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif /* VMM_DEVICES_DISK_VMDK_PRIV_H */
