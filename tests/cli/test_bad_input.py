@@ -96,7 +96,7 @@ CASES = [
      ["/proc/no/such/log"], True),
     ("command line too long", ["--kernel", hello, "--cmdline", "x" * 70000], 1, ["command line"], True),
     ("disk option unknown", ["--kernel", hello, "--disk", raw_disk + ",turbo"], 2, ["turbo"], False),
-    ("disk format unknown", ["--kernel", hello, "--disk", raw_disk + ",format=vmdk"], 2, ["vmdk"],
+    ("disk format unknown", ["--kernel", hello, "--disk", raw_disk + ",format=bochs"], 2, ["bochs"],
      False),
     ("disk without a name", ["--kernel", hello, "--disk", ",readonly"], 2, ["--disk"], False),
     ("too many disks", ["--kernel", hello] + ["--disk", raw_disk] * 17, 2, ["16 disks"], False),

@@ -247,7 +247,9 @@ class Crash:
 
     def snapshot(self, img, fmt, name):
         snap = os.path.join(self.tmp, name + '.snap.raw')
-        if fmt == 'vpc':  # (qemu-img cannot follow a VHD's parent)
+        if fmt in ('vpc', 'vhdx'):
+            # qemu-img cannot follow a VHD's parent, nor read a VHDX whose
+            # log is still to be replayed without writing to it
             self.cmd([self.vmm_img, 'convert', '-O', 'raw', img, snap], what='vmm-img convert')
         elif fmt != 'raw':
             self.cmd([self.qemu_img, 'convert', '-O', 'raw', img, snap], what='qemu-img convert')

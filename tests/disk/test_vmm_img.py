@@ -187,7 +187,7 @@ class TestCreate(ImgTest):
             self.assert_one_error(['create', '-f', 'qcow2', 'bad.qcow2', size], 'bad.qcow2')
             self.assertFalse(os.path.exists(self.p('bad.qcow2')), size)
         self.assert_one_error(['create', '-f', 'qcow2', 'nosize.qcow2'], 'nosize.qcow2')
-        self.assert_one_error(['create', '-f', 'vmdk', 'x.vmdk', '1G'], 'vmdk')
+        self.assert_one_error(['create', '-f', 'bochs', 'x.img', '1G'], 'bochs')
         self.assert_one_error(['create', '-f', 'raw', '-b', 'exists.qcow2', 'r.raw'], 'r.raw')
         self.assert_one_error(['create', '-f', 'qcow2', '-b', 'missing.qcow2', 'ov.qcow2'],
                               'missing.qcow2')
@@ -340,7 +340,7 @@ class TestConvert(ImgTest):
         self.assert_one_error(['convert', 'a.raw', 'b.raw'], 'b.raw')
         self.assert_one_error(['convert', 'missing.qcow2', 'out.raw'], 'missing.qcow2')
         self.assertFalse(os.path.exists(self.p('out.raw')))
-        self.assert_one_error(['convert', '-O', 'vmdk', 'a.raw', 'out.vmdk'], 'vmdk')
+        self.assert_one_error(['convert', '-O', 'bochs', 'a.raw', 'out.img'], 'bochs')
         with open(self.p('junk.qcow2'), 'wb') as f:
             f.write(b'QFI\xfb' + bytes(100))
         self.assert_one_error(['convert', 'junk.qcow2', 'out.raw'], 'junk.qcow2')

@@ -83,7 +83,7 @@ static void test_disk_errors(void **state)
 	static const char *const bad[][2] = {
 		{ "", "no file name" },
 		{ ",readonly", "no file name" },
-		{ "a,format=vmdk", "bad value 'vmdk' for format" },
+		{ "a,format=bochs", "bad value 'bochs' for format" },
 		{ "a,bogus", "unknown option 'bogus'" },
 		{ "a,serial=123456789012345678901", "1 to 20 characters" },
 		{ "a,serial=", "1 to 20 characters" },
