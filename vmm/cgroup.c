@@ -171,10 +171,16 @@ static int make_dir(struct cgroup *cg, const char *root, const char *controller,
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	if (mkdir(dir, 0755) < 0) {
 		ret = -errno;
-		err_set(err, errlen, ret,
-			"cannot create the cgroup %s: %s (run as root, or give --cgroup-parent "
-			"a cgroup delegated to you)",
-			dir, strerror(-ret));
+		if (ret == -ENOENT)
+			err_set(err, errlen, ret,
+				"cannot create the cgroup %s: its parent does not exist (create "
+				"it, or give another --cgroup-parent)",
+				dir);
+		else
+			err_set(err, errlen, ret,
+				"cannot create the cgroup %s: %s (run as root, or give "
+				"--cgroup-parent a cgroup delegated to you)",
+				dir, strerror(-ret));
 		free(dir);
 		return ret;
 	}

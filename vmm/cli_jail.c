@@ -141,6 +141,8 @@ static int parse_affinity(const char *arg, struct jail_config *j, char *err, siz
 	bool pairs = strchr(arg, '=') != NULL;
 
 	j->naffinity = 0;
+	if (!*arg)
+		goto bad;
 	if (!pairs) {
 		j->affinity[0].vcpu = -1;
 		CPU_ZERO(&j->affinity[0].cpus);
@@ -168,8 +170,6 @@ static int parse_affinity(const char *arg, struct jail_config *j, char *err, siz
 		else if (*s)
 			goto bad;
 	}
-	if (!j->naffinity)
-		goto bad;
 	return 0;
 bad:
 	j->naffinity = 0;
