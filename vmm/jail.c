@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "vmm/cgroup.h"
+#include "vmm/vcpu_dump.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -96,27 +97,44 @@ static int prepare_namespaces(const struct vmm_config *cfg, char *err, size_t er
 	return 0;
 }
 
-static void child_main(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg), int go_fd)
+static void child_main(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, int go_fd),
+		       int go_fd)
 {
 	sigset_t chld;
-	char err[512], c;
+	char err[512];
 
 	/* the VM never outlives its supervisor (kill -9 of the parent included) */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (read(go_fd, &c, 1) != 1)
-		_exit(VM_EXIT_ERROR); /* the parent failed (and said why) */
-	close(go_fd);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
+	/* Memory a v1 cgroup did not see being allocated stays charged where
+	 * it was (moving charges is gone from the kernel): with --mem-limit
+	 * the child enters its cgroup before it allocates anything. */
+	if (cfg->jail.mem_limit) {
+		if (jail_wait_go(go_fd) < 0)
+			_exit(VM_EXIT_ERROR);
+		go_fd = -1;
+	}
 	if (cfg->jail.jail && jail_enter(cfg, err, sizeof(err)) < 0) {
 		log_err("--jail: %s", err);
 		_exit(VM_EXIT_ERROR);
 	}
-	exit(run(cfg));
+	exit(run(cfg, go_fd));
 }
 
-/* Forward the stop signals to the child until it exits; its status. */
+int jail_wait_go(int go_fd)
+{
+	char c = 0;
+
+	/* EOF: the parent could not put us in the cgroup (and said why) */
+	if (read(go_fd, &c, 1) != 1 || c != 'g')
+		return -EPERM;
+	close(go_fd);
+	return 0;
+}
+
+/* Forward the stop and dump signals to the child until it exits; its status. */
 static int wait_child(pid_t pid)
 {
 	sigset_t set;
@@ -126,6 +144,7 @@ static int wait_child(pid_t pid)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VCPU_DUMP_SIGNAL); /* where is each vCPU (blocked since main) */
 	sigaddset(&set, SIGCHLD);
 	for (;;) {
 		sig = sigwaitinfo(&set, NULL);
@@ -168,7 +187,7 @@ static int exit_status(const struct vmm_config *cfg, const struct cgroup *cg, in
 	return VM_EXIT_SIGNAL_BASE + WTERMSIG(ws);
 }
 
-int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg))
+int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, int go_fd))
 {
 	struct cgroup cg = { 0 };
 	int go[2] = { -1, -1 }, status = VM_EXIT_ERROR;
@@ -203,7 +222,10 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg))
 	}
 	close(go[0]);
 	go[0] = -1;
-	/* into the cgroup before the child allocates anything */
+	/* Into the cgroup while the child builds the VM: a move into a v1
+	 * cgroup waits for an RCU grace period (5-50 ms on a busy host), which
+	 * would otherwise be all of the jail's start-up cost. The child waits
+	 * for "go" before the guest runs (jail_wait_go). */
 	if (cg.ndirs && cgroup_add_pid(&cg, pid, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		close(go[1]); /* the child exits */

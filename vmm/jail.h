@@ -7,8 +7,8 @@
  * child in it, and for --jail makes the child PID 1 of a new PID namespace
  * that enters new mount, IPC, UTS (and network) namespaces and an empty
  * root (jail_root.c) before it runs the VM. The parent forwards
- * SIGINT/SIGTERM/SIGHUP, passes the child's exit status through, names an
- * OOM kill by the cgroup, and removes the cgroup.
+ * SIGINT/SIGTERM/SIGHUP and SIGUSR2 (the vCPU dump), passes the child's exit status through, names
+ * an OOM kill by the cgroup, and removes the cgroup.
  */
 #ifndef VMM_JAIL_H
 #define VMM_JAIL_H
@@ -25,9 +25,15 @@
 /* Whether the VM runs under jail_supervise(): --jail or a limit. */
 bool jail_wanted(const struct vmm_config *cfg);
 
-/* Run run(cfg) in the child; returns the status for exit(). Prints one
- * line on failure (VM_EXIT_ERROR). */
-int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg));
+/* Run run(cfg, go_fd) in the child; returns the status for exit().
+ * Prints one line on failure (VM_EXIT_ERROR). run() builds the VM while
+ * the parent moves the child into the cgroup, and must call
+ * jail_wait_go(go_fd) before the guest first runs (go_fd is -1 when run()
+ * is called outside jail_supervise()). */
+int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, int go_fd));
+/* In the child: wait until the parent has put it in the cgroup. 0, or
+ * -EPERM when it could not (the parent said why: exit quietly). */
+int jail_wait_go(int go_fd) __attribute__((warn_unused_result));
 
 /* jail_root.c, in the child: new mount, IPC, UTS (and network) namespaces,
  * pivot_root into a tmpfs holding bind mounts of the files cfg names, then

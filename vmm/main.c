@@ -52,8 +52,9 @@ static void block_signals(void)
 	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
 }
 
-/* One VM, or a new one after each guest reset with --reboot; the status. */
-static int run_vms(struct vmm_config *cfg)
+/* One VM, or a new one after each guest reset with --reboot; the status.
+ * go_fd: see jail_supervise() (-1: none). */
+static int run_vms(struct vmm_config *cfg, int go_fd)
 {
 	uint64_t deadline = 0;
 	int status;
@@ -63,11 +64,12 @@ static int run_vms(struct vmm_config *cfg)
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, cfg, deadline) < 0) {
+		if (vm_create(&vm, cfg, deadline) < 0 || (go_fd >= 0 && jail_wait_go(go_fd) < 0)) {
 			vm_destroy(&vm);
 			cli_free(cfg);
 			return VM_EXIT_ERROR;
 		}
+		go_fd = -1;	      /* the guest runs in the cgroup from now on */
 		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
 		if (!(cfg->reboot && vm.stop_reason == VM_STOP_RESET)) {
 			vm_destroy(&vm);
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
 					   : LOG_DEBUG);
 	block_signals();
 	if (!jail_wanted(&cfg))
-		return run_vms(&cfg);
+		return run_vms(&cfg, -1);
 	/* the jail shows no /sys: decide about PVM while it can be seen */
 	if (cfg.pvm == CLI_PVM_AUTO)
 		cfg.pvm = pvm_detect() ? CLI_PVM_ON : CLI_PVM_OFF;
