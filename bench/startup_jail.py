@@ -12,6 +12,7 @@ Root only (the cgroup, and the jail without a user namespace).
 """
 import argparse
 import os
+import re
 import sys
 
 from common import GUESTS, first_run_ns, median, require_kvm, run_vmm
@@ -28,13 +29,26 @@ if os.geteuid() != 0:
 
 kernel = os.path.join(GUESTS, "hello.elf")
 base = ["--kernel", kernel, "--mem", args.mem, "--cpus", str(args.cpus)]
-variants = {"plain": [], "--jail": ["--jail"], "--cpu-limit 2": ["--cpu-limit", "2"],
-            "--jail --cpu-limit 2": ["--jail", "--cpu-limit", "2"]}
+# -v twice: the jail's own step times (jail.c, jail_root.c)
+variants = {"plain": ["-v"], "--jail": ["-v", "--jail"], "--cpu-limit 2": ["-v", "--cpu-limit", "2"],
+            "--mem-limit 1G": ["-v", "--mem-limit", "1G"],
+            "--jail --cpu-limit 2": ["-v", "--jail", "--cpu-limit", "2"]}
 samples = {k: [] for k in variants}
+steps = {"files": [], "namespaces": [], "root": [], "cgroup+fork+move": []}
 for _ in range(args.runs):
     for name, extra in variants.items():
         t0, err, _, _ = run_vmm(base + extra)
         samples[name].append((first_run_ns(err) - t0) / 1e6)
+        m = re.search(r"jail: files ([\d.]+) ms, namespaces ([\d.]+) ms, root ([\d.]+) ms", err)
+        if m and name == "--jail":
+            for k, v in zip(("files", "namespaces", "root"), m.groups()):
+                steps[k].append(float(v))
+        m = re.search(r"jail: cgroup made, child forked and moved in: ([\d.]+) ms", err)
+        if m and name == "--cpu-limit 2":
+            steps["cgroup+fork+move"].append(float(m.group(1)))
+for k, v in steps.items():
+    if v:
+        print(f"startup_jail: in-process step {k:18s} median {median(v):6.2f} ms")
 plain = median(samples["plain"])
 for name, s in samples.items():
     s.sort()

@@ -441,11 +441,25 @@ int cgroup_add_pid(const struct cgroup *cg, pid_t pid, char *err, size_t errlen)
 
 	snprintf(val, sizeof(val), "%d", (int)pid);
 	for (i = 0; i < cg->ndirs; i++) {
+		if (cg->dirs[i] == cg->mem_dir)
+			continue; /* cgroup_enter_memory() */
 		ret = write_ctl(cg->dirs[i], "cgroup.procs", val, err, errlen);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+int cgroup_enter_memory(const struct cgroup *cg, char *err, size_t errlen)
+{
+	if (!cg->mem_dir)
+		return 0;
+	/* v1 "tasks" with 0 moves the calling thread alone, which skips the
+	 * global lock (and its RCU grace period) that moving a whole process
+	 * through cgroup.procs takes; the caller is single-threaded, so that
+	 * is the process. v2 has no such file: cgroup.procs. */
+	return write_ctl(cg->mem_dir, cg->version == 1 ? "tasks" : "cgroup.procs", "0", err,
+			 errlen);
 }
 
 bool cgroup_oom_killed(const struct cgroup *cg)

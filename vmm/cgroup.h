@@ -30,8 +30,12 @@ struct cgroup {
 
 int cgroup_create(struct cgroup *cg, const struct vmm_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-/* Move pid (0: the caller) into every cgroup of cg. */
+/* Move pid into every cgroup of cg but the memory one (cgroup_enter_memory). */
 int cgroup_add_pid(const struct cgroup *cg, pid_t pid, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Move the caller, still single-threaded, into cg's memory cgroup (if any):
+ * it must be there before it allocates what the limit is to count. */
+int cgroup_enter_memory(const struct cgroup *cg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* Whether the memory controller's OOM killer killed a process in cg. */
 bool cgroup_oom_killed(const struct cgroup *cg);

@@ -11,6 +11,7 @@
  */
 #include "vmm/jail.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "vmm/cgroup.h"
@@ -97,8 +98,8 @@ static int prepare_namespaces(const struct vmm_config *cfg, char *err, size_t er
 	return 0;
 }
 
-static void child_main(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, int go_fd),
-		       int go_fd)
+static void child_main(struct vmm_config *cfg, const struct cgroup *cg,
+		       int (*run)(struct vmm_config *cfg, int go_fd), int go_fd)
 {
 	sigset_t chld;
 	char err[512];
@@ -109,12 +110,11 @@ static void child_main(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
 	/* Memory a v1 cgroup did not see being allocated stays charged where
-	 * it was (moving charges is gone from the kernel): with --mem-limit
-	 * the child enters its cgroup before it allocates anything. */
-	if (cfg->jail.mem_limit) {
-		if (jail_wait_go(go_fd) < 0)
-			_exit(VM_EXIT_ERROR);
-		go_fd = -1;
+	 * it was (moving charges is gone from the kernel): into the memory
+	 * cgroup first. The parent moves us into the others meanwhile. */
+	if (cgroup_enter_memory(cg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		_exit(VM_EXIT_ERROR);
 	}
 	if (cfg->jail.jail && jail_enter(cfg, err, sizeof(err)) < 0) {
 		log_err("--jail: %s", err);
@@ -195,6 +195,8 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	char err[512];
 	pid_t pid;
 
+	uint64_t t = clock_monotonic_ns();
+
 	if (jail_config_has_limits(&cfg->jail) && cgroup_create(&cg, cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return VM_EXIT_ERROR;
@@ -218,7 +220,7 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	}
 	if (pid == 0) {
 		close(go[1]);
-		child_main(cfg, run, go[0]);
+		child_main(cfg, &cg, run, go[0]);
 	}
 	close(go[0]);
 	go[0] = -1;
@@ -233,6 +235,8 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
+	log_debug("jail: cgroup made, child forked and moved in: %.3f ms",
+		  (double)(clock_monotonic_ns() - t) / 1e6);
 	if (write(go[1], "g", 1) != 1)
 		log_warn("cannot start the VM process: %s", strerror(errno));
 	status = exit_status(cfg, &cg, wait_child(pid));
