@@ -222,6 +222,12 @@ int cli_jail_check(const struct vmm_config *cfg, char *err, size_t errlen)
 		return err_set(err, errlen, -EINVAL,
 			       "--cgroup-parent/--cgroup-version need a limit (--cpu-limit, "
 			       "--mem-limit or --io-limit)");
+	for (i = 0; j->jail && i < cfg->nnets; i++)
+		if (cfg->nets[i].kind == CLI_NET_VDE)
+			return err_set(err, errlen, -EINVAL,
+				       "--jail: a VDE NIC loads libvdeplug's plugins when it "
+				       "connects, which the jail's empty root does not hold: use a "
+				       "stream, dgram or tap NIC, or drop --jail");
 	for (i = 0; i < j->naffinity; i++)
 		if (j->affinity[i].vcpu >= (int)cfg->cpus)
 			return err_set(err, errlen, -EINVAL,
