@@ -237,8 +237,9 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	}
 	log_debug("jail: cgroup made, child forked and moved in: %.3f ms",
 		  (double)(clock_monotonic_ns() - t) / 1e6);
-	if (write(go[1], "g", 1) != 1)
-		log_warn("cannot start the VM process: %s", strerror(errno));
+	if (write(go[1], "g", 1) != 1) {
+		/* the child has exited already: its status says why */
+	}
 	status = exit_status(cfg, &cg, wait_child(pid));
 out:
 	if (go[0] >= 0)

@@ -245,14 +245,13 @@ static int make_dev_node(const char *target, const char *host, uid_t uid, gid_t 
 	return 0;
 }
 
-static int mount_one(struct jail_paths *ps, struct jail_path *jp, const struct jail_config *j,
-		     char *err, size_t errlen)
+static int mount_one(const struct jail_path *jp, const struct jail_config *j, char *err,
+		     size_t errlen)
 {
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC };
 	char t[PATH_MAX * 2];
 	int ret;
 
-	(void)ps;
 	ret = make_target(JAIL_NEW_ROOT, jp, t, sizeof(t));
 	if (ret)
 		return err_set(err, errlen, ret, "cannot create %s in the new root: %s", jp->path,
@@ -310,7 +309,7 @@ static int build_root(struct jail_paths *ps, const struct jail_config *j, char *
 	for (i = 0; i < ps->n; i++) {
 		if (ps->p[i].tree < 0)
 			continue;
-		ret = mount_one(ps, &ps->p[i], j, err, errlen);
+		ret = mount_one(&ps->p[i], j, err, errlen);
 		if (ret)
 			return ret;
 	}
