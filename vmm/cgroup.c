@@ -278,6 +278,24 @@ static int apply_io(const char *dir, int version, const struct vmm_config *cfg, 
 	return 0;
 }
 
+/* The v1 cgroup for one controller, for the option that needs it: *dir. */
+static int v1_make(struct cgroup *cg, const char *controller, const char *option,
+		   const struct jail_config *j, const char **dir, char *err, size_t errlen)
+{
+	char root[64];
+	int ret;
+
+	snprintf(root, sizeof(root), CGROUP_FS "/%s", controller);
+	if (!is_fs(root, CGROUP_SUPER_MAGIC))
+		return err_set(err, errlen, -ENOTSUP,
+			       "%s: no cgroup v1 %s controller at %s (try --cgroup-version 2)",
+			       option, controller, root);
+	ret = make_dir(cg, root, controller, j, err, errlen);
+	if (!ret)
+		*dir = cg->dirs[cg->ndirs - 1];
+	return ret;
+}
+
 static int create_v1(struct cgroup *cg, const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	const struct jail_config *j = &cfg->jail;
@@ -287,16 +305,10 @@ static int create_v1(struct cgroup *cg, const struct vmm_config *cfg, char *err,
 
 	cg->version = 1;
 	if (j->cpu_limit > 0) {
-		if (!is_fs(CGROUP_FS "/cpu", CGROUP_SUPER_MAGIC))
-			return err_set(err, errlen, -ENOTSUP,
-				       "--cpu-limit: no cgroup v1 cpu controller at " CGROUP_FS
-				       "/cpu (try --cgroup-version 2)");
-		ret = make_dir(cg, CGROUP_FS "/cpu", "cpu", j, err, errlen);
-		if (ret)
-			return ret;
-		dir = cg->dirs[cg->ndirs - 1];
+		ret = v1_make(cg, "cpu", "--cpu-limit", j, &dir, err, errlen);
 		snprintf(val, sizeof(val), "%ld", CFS_PERIOD_US);
-		ret = write_ctl(dir, "cpu.cfs_period_us", val, err, errlen);
+		if (!ret)
+			ret = write_ctl(dir, "cpu.cfs_period_us", val, err, errlen);
 		snprintf(val, sizeof(val), "%ld", cgroup_cpu_quota_us(j->cpu_limit, CFS_PERIOD_US));
 		if (!ret)
 			ret = write_ctl(dir, "cpu.cfs_quota_us", val, err, errlen);
@@ -304,36 +316,24 @@ static int create_v1(struct cgroup *cg, const struct vmm_config *cfg, char *err,
 			return ret;
 	}
 	if (j->mem_limit) {
-		if (!is_fs(CGROUP_FS "/memory", CGROUP_SUPER_MAGIC))
-			return err_set(err, errlen, -ENOTSUP,
-				       "--mem-limit: no cgroup v1 memory controller at " CGROUP_FS
-				       "/memory (try --cgroup-version 2)");
-		ret = make_dir(cg, CGROUP_FS "/memory", "memory", j, err, errlen);
-		if (ret)
-			return ret;
-		dir = cg->mem_dir = cg->dirs[cg->ndirs - 1];
+		ret = v1_make(cg, "memory", "--mem-limit", j, &dir, err, errlen);
+		cg->mem_dir = ret ? NULL : dir;
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)j->mem_limit);
-		ret = write_ctl(dir, "memory.limit_in_bytes", val, err, errlen);
-		if (ret)
-			return ret;
+		if (!ret)
+			ret = write_ctl(dir, "memory.limit_in_bytes", val, err, errlen);
 		/* memory+swap: without it the guest's RAM would go to swap
 		 * instead of meeting the limit (absent without swap accounting) */
-		snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes", dir);
-		if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes", ret ? "" : dir);
+		if (!ret && access(path, F_OK) == 0)
 			ret = write_ctl(dir, "memory.memsw.limit_in_bytes", val, err, errlen);
-			if (ret)
-				return ret;
-		}
-	}
-	if (j->io_bps || j->io_iops) {
-		if (!is_fs(CGROUP_FS "/blkio", CGROUP_SUPER_MAGIC))
-			return err_set(err, errlen, -ENOTSUP,
-				       "--io-limit: no cgroup v1 blkio controller at " CGROUP_FS
-				       "/blkio (try --cgroup-version 2)");
-		ret = make_dir(cg, CGROUP_FS "/blkio", "blkio", j, err, errlen);
 		if (ret)
 			return ret;
-		return apply_io(cg->dirs[cg->ndirs - 1], 1, cfg, err, errlen);
+	}
+	if (j->io_bps || j->io_iops) {
+		ret = v1_make(cg, "blkio", "--io-limit", j, &dir, err, errlen);
+		if (!ret)
+			ret = apply_io(dir, 1, cfg, err, errlen);
+		return ret;
 	}
 	return 0;
 }
