@@ -473,15 +473,22 @@ bool cgroup_oom_killed(const struct cgroup *cg)
 	return read_text(path, text, sizeof(text)) == 0 && cgroup_parse_oom_kills(text) > 0;
 }
 
+void cgroup_free(struct cgroup *cg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cg->ndirs; i++)
+		free(cg->dirs[i]);
+	memset(cg, 0, sizeof(*cg));
+}
+
 void cgroup_destroy(struct cgroup *cg)
 {
 	unsigned int i, tries;
 
-	for (i = cg->ndirs; i-- > 0;) {
-		/* a process that just exited may still be leaving the cgroup */
+	/* a process that just exited may still be leaving the cgroup */
+	for (i = cg->ndirs; i-- > 0;)
 		for (tries = 0; rmdir(cg->dirs[i]) < 0 && errno == EBUSY && tries < 100; tries++)
 			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-		free(cg->dirs[i]);
-	}
-	memset(cg, 0, sizeof(*cg));
+	cgroup_free(cg);
 }

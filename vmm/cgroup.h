@@ -41,6 +41,8 @@ int cgroup_enter_memory(const struct cgroup *cg, char *err, size_t errlen)
 bool cgroup_oom_killed(const struct cgroup *cg);
 /* Remove the cgroups (empty by now) and free cg. Safe on a zeroed cg. */
 void cgroup_destroy(struct cgroup *cg);
+/* Free cg but leave the cgroups (a child's copy: the parent removes them). */
+void cgroup_free(struct cgroup *cg);
 
 /* Pure helpers, unit-tested: */
 /* The path of this process's cgroup for `controller` ("" for the v2 line

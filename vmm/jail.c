@@ -98,7 +98,7 @@ static int prepare_namespaces(const struct vmm_config *cfg, char *err, size_t er
 	return 0;
 }
 
-static void child_main(struct vmm_config *cfg, const struct cgroup *cg,
+static void child_main(struct vmm_config *cfg, struct cgroup *cg,
 		       int (*run)(struct vmm_config *cfg, int go_fd), int go_fd)
 {
 	sigset_t chld;
@@ -116,6 +116,7 @@ static void child_main(struct vmm_config *cfg, const struct cgroup *cg,
 		log_err("%s", err);
 		_exit(VM_EXIT_ERROR);
 	}
+	cgroup_free(cg); /* the parent's to remove */
 	if (cfg->jail.jail && jail_enter(cfg, err, sizeof(err)) < 0) {
 		log_err("--jail: %s", err);
 		_exit(VM_EXIT_ERROR);
@@ -192,10 +193,9 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	struct cgroup cg = { 0 };
 	int go[2] = { -1, -1 }, status = VM_EXIT_ERROR;
 	sigset_t chld;
+	uint64_t t = clock_monotonic_ns();
 	char err[512];
 	pid_t pid;
-
-	uint64_t t = clock_monotonic_ns();
 
 	if (jail_config_has_limits(&cfg->jail) && cgroup_create(&cg, cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
