@@ -74,14 +74,22 @@ static int enter_user_ns(char *err, size_t errlen)
 	return 0;
 }
 
-/* The namespaces the parent must make: the user namespace (that every other
- * one then belongs to) and the PID namespace, whose first child is PID 1. */
-static int prepare_namespaces(const struct vmm_config *cfg, char *err, size_t errlen)
+/*
+ * The namespaces the parent must make: the user namespace (that every other
+ * one then belongs to) and the PID namespace, whose first child is PID 1.
+ * *own_pid_ns: the parent's own PID namespace, to return to once the child
+ * is forked (-1 if none): once that child exits, nothing more could be
+ * forked into its namespace, not even LeakSanitizer's tracer at exit.
+ */
+static int prepare_namespaces(const struct vmm_config *cfg, int *own_pid_ns, char *err,
+			      size_t errlen)
 {
 	int ret;
 
+	*own_pid_ns = -1;
 	if (!cfg->jail.jail)
 		return 0;
+	*own_pid_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (geteuid() != 0) {
 		if (cfg->jail.user_set)
 			return err_set(err, errlen, -EPERM,
@@ -191,7 +199,7 @@ static int exit_status(const struct vmm_config *cfg, const struct cgroup *cg, in
 int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, int go_fd))
 {
 	struct cgroup cg = { 0 };
-	int go[2] = { -1, -1 }, status = VM_EXIT_ERROR;
+	int go[2] = { -1, -1 }, own_pid_ns = -1, status = VM_EXIT_ERROR;
 	sigset_t chld;
 	uint64_t t = clock_monotonic_ns();
 	char err[512];
@@ -201,7 +209,7 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 		log_err("%s", err);
 		return VM_EXIT_ERROR;
 	}
-	if (prepare_namespaces(cfg, err, sizeof(err)) < 0) {
+	if (prepare_namespaces(cfg, &own_pid_ns, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -220,8 +228,13 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	}
 	if (pid == 0) {
 		close(go[1]);
+		if (own_pid_ns >= 0)
+			close(own_pid_ns);
 		child_main(cfg, &cg, run, go[0]);
 	}
+	/* best effort: in a user namespace of our own it is refused */
+	if (own_pid_ns >= 0 && setns(own_pid_ns, CLONE_NEWPID) < 0)
+		log_debug("jail: staying in the child's PID namespace: %s", strerror(errno));
 	close(go[0]);
 	go[0] = -1;
 	/* Into the cgroup while the child builds the VM: a move into a v1
@@ -242,6 +255,8 @@ int jail_supervise(struct vmm_config *cfg, int (*run)(struct vmm_config *cfg, in
 	}
 	status = exit_status(cfg, &cg, wait_child(pid));
 out:
+	if (own_pid_ns >= 0)
+		close(own_pid_ns);
 	if (go[0] >= 0)
 		close(go[0]);
 	if (go[1] >= 0)
