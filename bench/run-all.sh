@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 startup.py
+python3 startup_jail.py
 python3 memory.py
 python3 exit_roundtrip.py
 python3 disk_backend.py

@@ -56,6 +56,16 @@ static const char help_text[] =
 	"                           mcast=|udp= as QEMU's -netdev socket)\n"
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
+	"      --jail               run in new mount/PID/IPC/UTS (and, without a NIC, network)\n"
+	"                           namespaces, in an empty root holding only vmm's files\n"
+	"      --jail-user UID:GID  with --jail: drop to this user once the jail is set up\n"
+	"      --cpu-limit CPUS     cap the VM at CPUS CPUs' worth of time (e.g. 0.5, 2)\n"
+	"      --mem-limit SIZE     cap the whole vmm process, guest RAM included (exit 7 when\n"
+	"                           the cgroup's OOM killer ends it)\n"
+	"      --io-limit bps=SIZE,iops=N  per disk and direction (its block device)\n"
+	"      --cgroup-parent PATH create the VM's cgroup below PATH (default: vmm's own)\n"
+	"      --cgroup-version 1|2|auto  cgroup hierarchy for the limits (default auto)\n"
+	"      --cpu-affinity LIST  pin vCPUs: 0=2,1=3 (vCPU=host CPU) or 2-3 (all vCPUs)\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
@@ -63,7 +73,8 @@ static const char help_text[] =
 	"  -V, --version            version\n"
 	"\n"
 	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
-	"4 guest panic (pvpanic), 5 timeout, N guest wrote N to the debug-exit port 0x501,\n"
+	"4 guest panic (pvpanic), 5 timeout, 7 killed by the cgroup OOM killer (--mem-limit),\n"
+	"N guest wrote N to the debug-exit port 0x501,\n"
 	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130).\n"
 	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
 
@@ -160,7 +171,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	CLI_JAIL_LONG_OPTS{ NULL, 0, NULL, 0 },
 };
 
 /* The option parsers below fill err and return a negative errno (base/err.h);
@@ -291,7 +302,7 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		cfg->verbosity = -1;
 		return 0;
 	default:
-		return -EINVAL; /* the caller says "bad option" */
+		return cli_jail_opt(opt, arg, &cfg->jail, err, errlen);
 	}
 }
 
@@ -423,7 +434,7 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1)))
 		return err_set(err, errlen, -EINVAL,
 			       "--hugepages needs --mem to be a multiple of 2M");
-	return 0;
+	return cli_jail_check(cfg, err, errlen);
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)

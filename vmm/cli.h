@@ -14,6 +14,7 @@
 #include "devices/net/net_config.h"
 #include "devices/net/vde.h"
 #include "devices/net/sock_config.h"
+#include "vmm/jail_config.h"
 
 #define CLI_MIN_MEM	(16ULL << 20)
 #define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
@@ -92,6 +93,7 @@ struct vmm_config {
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
+	struct jail_config jail; /* --jail, the cgroup limits, --cpu-affinity */
 };
 
 enum cli_result {

@@ -34,4 +34,33 @@ int cli_sock_opt(struct cli_net *n, struct cli_sock_state *st, const char *opt, 
 int cli_sock_finish(struct cli_net *n, struct cli_sock_state *st, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* --jail and the limits (cli_jail.c): their getopt values, after cli.c's. */
+enum {
+	OPT_JAIL = 512,
+	OPT_JAIL_USER,
+	OPT_CPU_LIMIT,
+	OPT_MEM_LIMIT,
+	OPT_IO_LIMIT,
+	OPT_CGROUP_PARENT,
+	OPT_CGROUP_VERSION,
+	OPT_CPU_AFFINITY,
+};
+#define CLI_JAIL_LONG_OPTS                                                         \
+	{ "jail", no_argument, NULL, OPT_JAIL },                                   \
+		{ "jail-user", required_argument, NULL, OPT_JAIL_USER },           \
+		{ "cpu-limit", required_argument, NULL, OPT_CPU_LIMIT },           \
+		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },           \
+		{ "io-limit", required_argument, NULL, OPT_IO_LIMIT },             \
+		{ "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },   \
+		{ "cgroup-version", required_argument, NULL, OPT_CGROUP_VERSION }, \
+		{ "cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY },
+struct jail_config;
+struct vmm_config;
+/* One of the options above into j; -ENOENT if opt is not one of them. */
+int cli_jail_opt(int opt, const char *arg, struct jail_config *j, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* The jail options against the rest of the configuration. */
+int cli_jail_check(const struct vmm_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* VMM_CLI_PRIV_H */

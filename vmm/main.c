@@ -16,6 +16,8 @@
 #include "vmm/cli.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "arch/x86/pvm.h"
+#include "vmm/jail.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_dump.h"
 #include "vmm/vm.h"
@@ -50,11 +52,40 @@ static void block_signals(void)
 	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
 }
 
+/* One VM, or a new one after each guest reset with --reboot; the status.
+ * go_fd: see jail_supervise() (-1: none). */
+static int run_vms(struct vmm_config *cfg, int go_fd)
+{
+	uint64_t deadline = 0;
+	int status;
+
+	if (cfg->timeout_sec > 0)
+		deadline = clock_monotonic_ns() + (uint64_t)(cfg->timeout_sec * 1e9);
+	for (;;) {
+		struct vm vm;
+
+		if (vm_create(&vm, cfg, deadline) < 0 || (go_fd >= 0 && jail_wait_go(go_fd) < 0)) {
+			vm_destroy(&vm);
+			cli_free(cfg);
+			return VM_EXIT_ERROR;
+		}
+		go_fd = -1;	      /* the guest runs in the cgroup from now on */
+		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
+		if (!(cfg->reboot && vm.stop_reason == VM_STOP_RESET)) {
+			vm_destroy(&vm);
+			break;
+		}
+		vm_destroy(&vm);
+		log_info("guest reset: restarting the VM (--reboot)");
+	}
+	cli_free(cfg);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
 	char err[512];
-	uint64_t deadline = 0;
 	int status;
 
 	ensure_std_fds();
@@ -74,25 +105,12 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
 	block_signals();
-	if (cfg.timeout_sec > 0)
-		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
-
-	for (;;) {
-		struct vm vm;
-
-		if (vm_create(&vm, &cfg, deadline) < 0) {
-			vm_destroy(&vm);
-			cli_free(&cfg);
-			return VM_EXIT_ERROR;
-		}
-		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
-		if (!(cfg.reboot && vm.stop_reason == VM_STOP_RESET)) {
-			vm_destroy(&vm);
-			break;
-		}
-		vm_destroy(&vm);
-		log_info("guest reset: restarting the VM (--reboot)");
-	}
+	if (!jail_wanted(&cfg))
+		return run_vms(&cfg, -1);
+	/* the jail shows no /sys: decide about PVM while it can be seen */
+	if (cfg.pvm == CLI_PVM_AUTO)
+		cfg.pvm = pvm_detect() ? CLI_PVM_ON : CLI_PVM_OFF;
+	status = jail_supervise(&cfg, run_vms);
 	cli_free(&cfg);
 	return status;
 }

@@ -36,6 +36,7 @@
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_dump.h"
+#include "vmm/jail.h"
 
 #define KVM_API_EXPECTED 12
 
@@ -642,6 +643,7 @@ static void vm_print_trace(struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	unsigned int i;
+	char err[256];
 	int ret;
 
 	term_raw_enter(&vm->term);
@@ -653,6 +655,12 @@ int vm_run(struct vm *vm)
 			break;
 		}
 		vm->nstarted++;
+		ret = jail_pin_vcpu(&vm->cfg->jail, i, vm->vcpus[i].thread, err, sizeof(err));
+		if (ret) {
+			log_err("%s", err);
+			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+			break;
+		}
 	}
 	if (!vm_stopping(vm)) {
 		ret = el_run(&vm->loop);
