@@ -184,8 +184,9 @@ static int set_size(struct p9_server *s, struct p9_fid *f, uint64_t size)
 }
 
 /* Tsetattr fid[4] valid[4] mode[4] uid[4] gid[4] size[8] atime_sec[8]
- * atime_nsec[8] mtime_sec[8] mtime_nsec[8] -> Rsetattr. In QEMU's order:
- * mode, times, owner, size. */
+ * atime_nsec[8] mtime_sec[8] mtime_nsec[8] -> Rsetattr. Mode, owner, size,
+ * then times last: a truncation would otherwise overwrite the mtime the
+ * guest asked for in the same message. */
 int p9_op_setattr(struct p9_server *s, struct p9r *r, struct p9w *w)
 {
 	uint32_t fid = p9r_u32(r), valid = p9r_u32(r), mode = p9r_u32(r), uid = p9r_u32(r),
@@ -214,6 +215,12 @@ int p9_op_setattr(struct p9_server *s, struct p9r *r, struct p9w *w)
 	}
 	if (valid & P9_ATTR_MODE)
 		ret = chmod_fd(pfd, mode & 07777);
+	if (!ret && (valid & (P9_ATTR_UID | P9_ATTR_GID)) &&
+	    fchownat(pfd, "", (valid & P9_ATTR_UID) ? uid : (uid_t)-1,
+		     (valid & P9_ATTR_GID) ? gid : (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		ret = -errno;
+	if (!ret && (valid & P9_ATTR_SIZE))
+		ret = set_size(s, f, size);
 	if (!ret && (valid & (P9_ATTR_ATIME | P9_ATTR_MTIME))) {
 		if (!(valid & P9_ATTR_ATIME))
 			ts[0].tv_nsec = UTIME_OMIT;
@@ -226,12 +233,6 @@ int p9_op_setattr(struct p9_server *s, struct p9r *r, struct p9w *w)
 		if (utimensat(pfd, "", ts, AT_EMPTY_PATH))
 			ret = -errno;
 	}
-	if (!ret && (valid & (P9_ATTR_UID | P9_ATTR_GID)) &&
-	    fchownat(pfd, "", (valid & P9_ATTR_UID) ? uid : (uid_t)-1,
-		     (valid & P9_ATTR_GID) ? gid : (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		ret = -errno;
-	if (!ret && (valid & P9_ATTR_SIZE))
-		ret = set_size(s, f, size);
 	close(pfd);
 out:
 	pthread_mutex_unlock(&f->lock);
@@ -311,7 +312,10 @@ int p9_op_lcreate(struct p9_server *s, struct p9r *r, struct p9w *w)
 	int fd, ret;
 
 	p9r_str(r, name, sizeof(name));
-	flags = p9r_u32(r) & P9_OPEN_FLAGS;
+	/* The guest's O_EXCL is kept (open(O_CREAT|O_EXCL) must fail on an
+	 * existing file); without it an existing file is opened, as open(2)
+	 * does, but never through a symlink (O_NOFOLLOW). */
+	flags = p9r_u32(r) & (P9_OPEN_FLAGS | O_EXCL);
 	mode = p9r_u32(r);
 	gid = p9r_u32(r);
 	if (r->bad)
@@ -327,7 +331,7 @@ int p9_op_lcreate(struct p9_server *s, struct p9r *r, struct p9w *w)
 	ret = f->fd >= 0 ? -EINVAL : p9_path_join(f->path, name, &path);
 	if (ret)
 		goto out;
-	fd = open_file(s, path, (int)(flags | O_CREAT | O_EXCL), mode & 07777);
+	fd = open_file(s, path, (int)(flags | O_CREAT), mode & 07777);
 	if (fd < 0) {
 		ret = fd;
 		goto out;
@@ -343,7 +347,7 @@ int p9_op_lcreate(struct p9_server *s, struct p9r *r, struct p9w *w)
 	f->path = path;
 	path = NULL;
 	f->fd = fd;
-	f->oflags = (int)flags;
+	f->oflags = (int)(flags & ~(uint32_t)O_EXCL);
 	p9_qid_from_stat(&st, &q);
 	p9w_qid(w, &q);
 	p9w_u32(w, 0);

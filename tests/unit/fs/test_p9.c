@@ -166,7 +166,7 @@ static void test_read_write_create(void **state)
 	snprintf(path, sizeof(path), "%s/sub/new.txt", x->dir);
 	assert_string_equal(slurp(path), "written by the guest");
 	assert_int_equal(p9c_walk(&x->c, 0, 9, 0, NULL), 0);
-	assert_int_equal(p9c_lcreate(&x->c, 9, "sub", O_RDWR, 0640), EEXIST);
+	assert_int_equal(p9c_lcreate(&x->c, 9, "sub", O_RDWR | O_EXCL, 0640), EEXIST);
 
 	/* Tmkdir, Trenameat, Tunlinkat. */
 	w = p9c_begin(&x->c, P9_TMKDIR);
@@ -344,6 +344,96 @@ static void test_escapes(void **state)
 	assert_int_equal(p9c_call(&x->c), EPERM);
 }
 
+static void setattr(struct fx *x, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size,
+		    uint64_t mtime)
+{
+	struct p9w *w = p9c_begin(&x->c, P9_TSETATTR);
+
+	p9w_u32(w, fid);
+	p9w_u32(w, valid);
+	p9w_u32(w, mode);
+	p9w_u32(w, 0);
+	p9w_u32(w, 0);
+	p9w_u64(w, size);
+	p9w_u64(w, 0); /* atime */
+	p9w_u64(w, 0);
+	p9w_u64(w, mtime);
+	p9w_u64(w, 0);
+}
+
+/* Tsetattr, Trename, Tlink, Tfsync, Tstatfs, Tlock/Tgetlock, xattrs. */
+static void test_misc_ops(void **state)
+{
+	struct fx *x = *state;
+	char path[PATH_MAX], path2[PATH_MAX];
+	struct stat st;
+	struct p9w *w;
+
+	snprintf(path, sizeof(path), "%s/hello.txt", x->dir);
+	assert_int_equal(p9c_walk1(&x->c, 0, 1, "hello.txt"), 0);
+	/* mode 0600, size 5, mtime 1000000000 (MTIME | MTIME_SET) */
+	setattr(x, 1, 0x1 | 0x8 | 0x20 | 0x100, 0600, 5, 1000000000);
+	assert_int_equal(p9c_call(&x->c), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(st.st_mtime, 1000000000);
+	/* Tlink sub/hard.txt -> hello.txt, Trename hello.txt to sub/moved.txt:
+	 * the fid follows the file. */
+	assert_int_equal(p9c_walk1(&x->c, 0, 2, "sub"), 0);
+	w = p9c_begin(&x->c, P9_TLINK);
+	p9w_u32(w, 2);
+	p9w_u32(w, 1);
+	p9w_str(w, "hard.txt");
+	assert_int_equal(p9c_call(&x->c), 0);
+	snprintf(path2, sizeof(path2), "%s/sub/hard.txt", x->dir);
+	assert_int_equal(stat(path2, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	w = p9c_begin(&x->c, P9_TRENAME);
+	p9w_u32(w, 1);
+	p9w_u32(w, 2);
+	p9w_str(w, "moved.txt");
+	assert_int_equal(p9c_call(&x->c), 0);
+	assert_true(access(path, F_OK) < 0);
+	assert_int_equal(p9c_lopen(&x->c, 1, O_RDONLY), 0);
+	w = p9c_begin(&x->c, P9_TFSYNC);
+	p9w_u32(w, 1);
+	p9w_u32(w, 1);
+	assert_int_equal(p9c_call(&x->c), 0);
+	w = p9c_begin(&x->c, P9_TSTATFS);
+	p9w_u32(w, 0);
+	assert_int_equal(p9c_call(&x->c), 0);
+	(void)p9r_u32(&x->c.r);
+	assert_true(p9r_u32(&x->c.r) > 0); /* bsize */
+	w = p9c_begin(&x->c, P9_TLOCK);
+	p9w_u32(w, 1);
+	p9w_u8(w, 1);
+	p9w_u32(w, 0);
+	p9w_u64(w, 0);
+	p9w_u64(w, 0);
+	p9w_u32(w, 42);
+	p9w_str(w, "guest");
+	assert_int_equal(p9c_call(&x->c), 0);
+	assert_int_equal(p9r_u8(&x->c.r), 0);
+	w = p9c_begin(&x->c, P9_TGETLOCK);
+	p9w_u32(w, 1);
+	p9w_u8(w, 1);
+	p9w_u64(w, 0);
+	p9w_u64(w, 10);
+	p9w_u32(w, 42);
+	p9w_str(w, "guest");
+	assert_int_equal(p9c_call(&x->c), 0);
+	assert_int_equal(p9r_u8(&x->c.r), 2); /* F_UNLCK: free */
+	w = p9c_begin(&x->c, P9_TXATTRWALK);
+	p9w_u32(w, 1);
+	p9w_u32(w, 5);
+	p9w_str(w, "user.x");
+	assert_int_equal(p9c_call(&x->c), EOPNOTSUPP);
+	/* An unopened fid reads nothing; a clunked one is gone. */
+	assert_int_equal(p9c_clunk(&x->c, 1), 0);
+	assert_int_equal(p9c_getattr(&x->c, 1, &(uint32_t){ 0 }, &(uint64_t){ 0 }), EBADF);
+}
+
 static void test_readonly(void **state)
 {
 	struct fx *x = *state;
@@ -468,6 +558,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_write_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_misc_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fid_bound, setup_fids, teardown),
