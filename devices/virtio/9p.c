@@ -217,8 +217,8 @@ static void p9_done_ready(struct el_source *src, uint32_t events)
 		pthread_mutex_unlock(d->dev.lock);
 }
 
-/* A Tflush: wait for oldtag if it is in flight, else answer now. Returns
- * true if it was answered (the caller signals). */
+/* A Tflush: wait for oldtag if it is in flight (answered right after it,
+ * in p9_done_ready), else answer now. */
 static void start_flush(struct virtio_9p *d, struct p9_req *f)
 {
 	struct p9r rd;
@@ -470,9 +470,9 @@ void virtio_9p_destroy(struct virtio_9p *d)
 		return;
 	stop_workers(d);
 	el_remove(d->el, &d->done_src);
-	/* Every request is now either still queued, done, or both nowhere
-	 * (never: a worker always puts what it took on the done list); each
-	 * is on the in-flight list until completed, so free through it. */
+	/* With the workers joined, every request not yet completed is on
+	 * the in-flight list (queued, or on the done list: a worker always
+	 * puts what it took there), so it frees them all. */
 	free_list(d->inflight, false);
 	pthread_mutex_destroy(&d->done_lock);
 	pthread_cond_destroy(&d->work_cond);
