@@ -44,18 +44,6 @@
 #define SYS_fchmodat2 452
 #endif
 
-int p9_fid_path_of(struct p9_server *s, uint32_t id, char **path)
-{
-	struct p9_fid *f = p9_fid_get(s, id);
-
-	*path = NULL;
-	if (!f)
-		return -EBADF;
-	*path = p9_fid_path(f);
-	p9_fid_put(s, f);
-	return *path ? 0 : -ENOMEM;
-}
-
 int p9_fid_dir_fd(struct p9_server *s, uint32_t id)
 {
 	char *path;
@@ -240,6 +228,15 @@ out:
 	return ret;
 }
 
+/* Fill in a count[4] reserved before the data it counts. */
+static void put_count(uint8_t *cnt, uint32_t n)
+{
+	cnt[0] = (uint8_t)n;
+	cnt[1] = (uint8_t)(n >> 8);
+	cnt[2] = (uint8_t)(n >> 16);
+	cnt[3] = (uint8_t)(n >> 24);
+}
+
 static bool wants_write(uint32_t flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -318,11 +315,10 @@ int p9_op_lcreate(struct p9_server *s, struct p9r *r, struct p9w *w)
 	flags = p9r_u32(r) & (P9_OPEN_FLAGS | O_EXCL);
 	mode = p9r_u32(r);
 	gid = p9r_u32(r);
-	if (r->bad)
-		return -EPROTO;
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(name) || (flags & O_ACCMODE) == O_ACCMODE)
+	ret = p9_check_change(s, r, name);
+	if (ret)
+		return ret;
+	if ((flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
 	f = p9_fid_get(s, fid);
 	if (!f)
@@ -419,10 +415,7 @@ int p9_op_read(struct p9_server *s, struct p9r *r, struct p9w *w)
 		goto out;
 	}
 	w->pos -= count - (size_t)n;
-	cnt[0] = (uint8_t)n;
-	cnt[1] = (uint8_t)(n >> 8);
-	cnt[2] = (uint8_t)(n >> 16);
-	cnt[3] = (uint8_t)(n >> 24);
+	put_count(cnt, (uint32_t)n);
 out:
 	close_fid(s, f);
 	return ret;
@@ -517,11 +510,7 @@ int p9_op_readdir(struct p9_server *s, struct p9r *r, struct p9w *w)
 		p9w_str(w, d->d_name);
 		pos += d->d_reclen;
 	}
-	n = (long)(w->pos - start);
-	cnt[0] = (uint8_t)n;
-	cnt[1] = (uint8_t)(n >> 8);
-	cnt[2] = (uint8_t)(n >> 16);
-	cnt[3] = (uint8_t)(n >> 24);
+	put_count(cnt, (uint32_t)(w->pos - start));
 out:
 	close_fid(s, f);
 	return ret;
@@ -542,10 +531,9 @@ static int create_node(struct p9_server *s, const struct create_args *a, const c
 	struct stat st;
 	int dfd, ret = 0;
 
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(a->name))
-		return -EINVAL;
+	ret = p9_check_change(s, NULL, a->name);
+	if (ret)
+		return ret;
 	dfd = p9_fid_dir_fd(s, a->dfid);
 	if (dfd < 0)
 		return dfd;

@@ -35,13 +35,9 @@ int p9_op_link(struct p9_server *s, struct p9r *r, struct p9w *w)
 	int sfd = -1, dfd = -1, ret;
 
 	p9r_str(r, name, sizeof(name));
-	if (r->bad)
-		return -EPROTO;
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(name))
-		return -EINVAL;
-	ret = p9_fid_path_of(s, fid, &path);
+	ret = p9_check_change(s, r, name);
+	if (!ret)
+		ret = p9_fid_path_of(s, fid, &path);
 	if (ret)
 		return ret;
 	sfd = p9_parent_fd(s, path, &base);
@@ -62,12 +58,13 @@ int p9_op_link(struct p9_server *s, struct p9r *r, struct p9w *w)
 static int rename_names(struct p9_server *s, uint32_t odfid, const char *oname, uint32_t ndfid,
 			const char *nname)
 {
-	int ofd, nfd, ret = 0;
+	int ofd, nfd, ret;
 
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(oname) || !p9_name_ok(nname))
-		return -EINVAL;
+	ret = p9_check_change(s, NULL, oname);
+	if (!ret)
+		ret = p9_check_change(s, NULL, nname);
+	if (ret)
+		return ret;
 	ofd = p9_fid_dir_fd(s, odfid);
 	if (ofd < 0)
 		return ofd;
@@ -109,13 +106,9 @@ int p9_op_rename(struct p9_server *s, struct p9r *r, struct p9w *w)
 	int ofd = -1, nfd = -1, ret;
 
 	p9r_str(r, name, sizeof(name));
-	if (r->bad)
-		return -EPROTO;
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(name))
-		return -EINVAL;
-	ret = p9_fid_path_of(s, dfid, &dpath);
+	ret = p9_check_change(s, r, name);
+	if (!ret)
+		ret = p9_fid_path_of(s, dfid, &dpath);
 	if (!ret)
 		ret = p9_path_join(dpath, name, &npath);
 	if (ret)
@@ -158,12 +151,9 @@ int p9_op_unlinkat(struct p9_server *s, struct p9r *r, struct p9w *w)
 
 	p9r_str(r, name, sizeof(name));
 	flags = p9r_u32(r);
-	if (r->bad)
-		return -EPROTO;
-	if (s->readonly)
-		return -EROFS;
-	if (!p9_name_ok(name))
-		return -EINVAL;
+	ret = p9_check_change(s, r, name);
+	if (ret)
+		return ret;
 	dfd = p9_fid_dir_fd(s, dfid);
 	if (dfd < 0)
 		return dfd;

@@ -44,6 +44,11 @@ void p9_fid_put(struct p9_server *s, struct p9_fid *f);
 /* A copy of the fid's path (malloc'd), or NULL. */
 char *p9_fid_path(struct p9_fid *f);
 
+/* What every changing operation checks first, in this order: a malformed
+ * message (r may be NULL) -EPROTO, a readonly share -EROFS, a new name
+ * (may be NULL) that is not one plain name -EINVAL. */
+int p9_check_change(struct p9_server *s, struct p9r *r, const char *name)
+	__attribute__((warn_unused_result));
 /* A copy of the path of fid `id` (malloc'd), or -EBADF. */
 int p9_fid_path_of(struct p9_server *s, uint32_t id, char **path)
 	__attribute__((warn_unused_result));

@@ -65,6 +65,18 @@ char *p9_fid_path(struct p9_fid *f)
 	return p;
 }
 
+int p9_fid_path_of(struct p9_server *s, uint32_t id, char **path)
+{
+	struct p9_fid *f = p9_fid_get(s, id);
+
+	*path = NULL;
+	if (!f)
+		return -EBADF;
+	*path = p9_fid_path(f);
+	p9_fid_put(s, f);
+	return *path ? 0 : -ENOMEM;
+}
+
 /* Insert a new fid (taking `path`); -EEXIST if the id is in use, -ENFILE
  * past the table's bound. */
 static int fid_add(struct p9_server *s, uint32_t id, char *path)
@@ -144,6 +156,15 @@ static void fid_clear_all(struct p9_server *s)
 			p9_fid_put(s, f);
 		}
 	}
+}
+
+int p9_check_change(struct p9_server *s, struct p9r *r, const char *name)
+{
+	if (r && r->bad)
+		return -EPROTO;
+	if (s->readonly)
+		return -EROFS;
+	return !name || p9_name_ok(name) ? 0 : -EINVAL;
 }
 
 int p9_open(struct p9_server *s, const char *path, int flags, mode_t mode)
@@ -257,13 +278,9 @@ static int op_walk(struct p9_server *s, struct p9r *r, struct p9w *w)
 		r->bad = true;
 		return -EPROTO;
 	}
-	f = p9_fid_get(s, fid);
-	if (!f)
-		return -EBADF;
-	path = p9_fid_path(f);
-	p9_fid_put(s, f);
-	if (!path)
-		return -ENOMEM;
+	ret = p9_fid_path_of(s, fid, &path);
+	if (ret)
+		return ret;
 	count = p9w_reserve(w, 2);
 	for (i = 0; i < n; i++) {
 		struct p9_qid q;
@@ -334,19 +351,16 @@ static int op_clunk(struct p9_server *s, struct p9r *r, struct p9w *w)
 static int op_remove(struct p9_server *s, struct p9r *r, struct p9w *w)
 {
 	uint32_t fid = p9r_u32(r);
-	struct p9_fid *f;
 	char *path, *parent = NULL;
 	struct stat st;
 	int ret, dfd;
 
 	if (r->bad)
 		return -EPROTO;
-	f = p9_fid_get(s, fid);
-	if (!f)
-		return -EBADF;
-	path = p9_fid_path(f);
-	p9_fid_put(s, f);
-	if (!path || p9_path_parent(path, &parent)) {
+	ret = p9_fid_path_of(s, fid, &path);
+	if (ret)
+		goto out;
+	if (p9_path_parent(path, &parent)) {
 		ret = -ENOMEM;
 		goto out;
 	}
