@@ -23,7 +23,7 @@
 #include "p9_client.h"
 
 struct fx {
-	char dir[64];	  /* the share */
+	char dir[96];	  /* the share */
 	char outside[64]; /* a sibling directory the guest must never reach */
 	struct p9_server *s;
 	struct p9c c;
