@@ -119,6 +119,7 @@ static unsigned int reap(struct bench *b)
 		if (b->head[i] == (int)id) {
 			uint8_t *r = fg_ptr(&b->g, b->in[i], 16);
 
+			b->head[i] = -1; /* the head may be reused by another slot */
 			if (r[4] == P9_RLERROR) {
 				fprintf(stderr, "p9_ops: Rlerror %u\n", r[7]);
 				exit(1);
@@ -176,8 +177,9 @@ static void body_lopen(struct p9w *w)
 
 static void run(struct bench *b, const char *name, enum op op, uint32_t size, double secs)
 {
+	unsigned int i, outstanding = b->depth;
 	uint64_t start, end, ops = 0;
-	unsigned int i;
+	double t, ops_s;
 
 	memset(b->step, 0, sizeof(b->step));
 	for (i = 0; i < b->depth; i++)
@@ -185,41 +187,29 @@ static void run(struct bench *b, const char *name, enum op op, uint32_t size, do
 	fg_mmio_kick(&b->t, 0);
 	start = clock_monotonic_ns();
 	end = start + (uint64_t)(secs * 1e9);
-	for (;;) {
-		uint64_t now;
-
+	/* step[i]: the walk+getattr step in flight in slot i. Past the end,
+	 * a slot stops once its clunk is done (no fid is left behind). */
+	while (outstanding) {
 		i = reap(b);
+		outstanding--;
 		if (op != OP_WALK || b->step[i] == 2)
 			ops++;
 		if (op == OP_WALK)
 			b->step[i] = (b->step[i] + 1) % 3;
-		now = clock_monotonic_ns();
-		if (now >= end && (op != OP_WALK || b->step[i] == 0))
-			break;
+		if (clock_monotonic_ns() >= end && (op != OP_WALK || b->step[i] == 0))
+			continue;
 		post(b, i, op, size);
 		fg_mmio_kick(&b->t, 0);
+		outstanding++;
 	}
-	/* Drain the rest (walks finish their clunk so fids are not left). */
-	for (unsigned int left = b->depth - 1; left > 0; left--) {
-		i = reap(b);
-		while (op == OP_WALK && b->step[i] != 2) {
-			b->step[i]++;
-			post(b, i, op, size);
-			fg_mmio_kick(&b->t, 0);
-			i = reap(b);
-		}
-	}
-	{
-		double t = (double)(clock_monotonic_ns() - start) / 1e9;
-		double ops_s = (double)ops / t;
-
-		if (op == OP_WALK)
-			printf("%-14s ops/s=%.0f us/op=%.1f\n", name, ops_s, 1e6 / ops_s);
-		else
-			printf("%-14s ops/s=%.0f MB/s=%.0f us/op=%.1f\n", name, ops_s,
-			       ops_s * size / 1e6, 1e6 / ops_s);
-		fflush(stdout);
-	}
+	t = (double)(clock_monotonic_ns() - start) / 1e9;
+	ops_s = (double)ops / t;
+	if (op == OP_WALK)
+		printf("%-14s ops/s=%.0f us/op=%.1f\n", name, ops_s, 1e6 / ops_s);
+	else
+		printf("%-14s ops/s=%.0f MB/s=%.0f us/op=%.1f\n", name, ops_s, ops_s * size / 1e6,
+		       1e6 / ops_s);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)

@@ -3,15 +3,19 @@
  * virtio-9p over the devices/fs 9P2000.L server (see 9p.h).
  *
  * Threads and locks. The event-loop thread pops requests (queue_notify,
- * under the transport lock dev.lock), copies each request message out of
- * guest memory once (the guest may change it afterwards), and queues it for
- * a pool of worker threads; a worker runs p9_server_handle(), which may
- * block on the host file system as long as it likes, into a reply buffer of
- * its own, puts the request on the done list and signals done_fd. The event
- * loop (p9_done_ready, under dev.lock again) copies each reply into the
- * chain's writable buffers, returns the chain to the used ring and raises
- * the interrupt. So only the event-loop thread ever touches the queue and
- * guest memory, and several requests are outstanding at once.
+ * under the transport lock dev.lock), reads each one's header, and queues
+ * it for a pool of worker threads. A worker copies the whole message out
+ * of the chain's readable buffers into its own buffer, once (the guest may
+ * change them afterwards: the server parses only the copy), runs
+ * p9_server_handle(), which may block on the host file system as long as
+ * it likes, writes the reply into the chain's writable buffers, puts the
+ * request on the done list and signals done_fd. The event loop
+ * (p9_done_ready, under dev.lock again) returns the chain to the used ring
+ * and raises the interrupt. So only the event-loop thread touches the
+ * rings; workers touch only the buffers of the chains they were given
+ * (gm_slice'd by virtq_pop: guest RAM never moves while the VM exists), and
+ * several requests are outstanding at once. Each worker's two buffers are
+ * allocated once (P9_MAX_MSIZE each), not per request.
  * Lock order: dev.lock, then work_lock or done_lock (both leaves; a worker
  * takes only those two, never dev.lock).
  *
@@ -21,7 +25,8 @@
  *
  * Reset: each activation is a generation, as in blk.c. A request from an
  * older one still runs to its end in a worker (its host side effects
- * happen), but its reply is dropped and the queue is never touched.
+ * happen, and its reply lands in its buffers, as a real device's DMA
+ * would), but its chain is never returned to the (reset) queue.
  */
 #include "devices/virtio/9p.h"
 
@@ -49,13 +54,18 @@ struct p9_req {
 	struct p9_req *flush;	      /* a Tflush waiting for this one */
 	uint64_t gen;
 	uint16_t head, tag;
-	bool done;    /* reply ready (on the done list or completed) */
-	uint8_t *msg; /* the request, copied out of the guest */
-	size_t msg_len;
-	uint8_t *resp; /* the reply, written by the worker */
-	size_t resp_len, resp_cap;
-	unsigned int nin;
-	struct iovec in[]; /* the chain's writable buffers */
+	uint8_t hdr[P9_HDR_SIZE + 2]; /* header (+ Tflush's oldtag), read by the loop */
+	size_t out_len, in_len;	      /* the chain's two parts, in bytes */
+	size_t used;		      /* reply bytes the worker wrote into the chain */
+	bool replied;		      /* the server produced a reply */
+	unsigned int nout, nin;
+	struct iovec iov[]; /* nout readable, then nin writable buffers */
+};
+
+struct p9_worker {
+	struct virtio_9p *d;
+	pthread_t thread;
+	uint8_t *msg, *resp; /* P9_MAX_MSIZE each */
 };
 
 struct virtio_9p {
@@ -79,7 +89,7 @@ struct virtio_9p {
 	pthread_cond_t work_cond;
 	struct p9_req *work_head, **work_tail;
 	bool stop;
-	pthread_t workers[P9_MAX_WORKERS];
+	struct p9_worker workers[P9_MAX_WORKERS];
 	unsigned int nworkers;
 
 	pthread_mutex_t done_lock;
@@ -94,16 +104,24 @@ static struct virtio_9p *to_9p(struct virtio_dev *dev)
 
 static void req_free(struct p9_req *r)
 {
-	if (!r)
-		return;
-	free(r->msg);
-	free(r->resp);
 	free(r);
+}
+
+/* Copy the message out, answer it, write the reply into the chain. */
+static void worker_serve(struct p9_worker *w, struct p9_req *r)
+{
+	size_t cap = r->in_len < P9_MAX_MSIZE ? r->in_len : P9_MAX_MSIZE;
+	size_t len = iov_to_buf(r->iov, r->nout, 0, w->msg, r->out_len);
+	size_t rlen = p9_server_handle(w->d->server, w->msg, len, w->resp, cap);
+
+	r->replied = rlen > 0;
+	r->used = iov_from_buf(r->iov + r->nout, r->nin, 0, w->resp, rlen);
 }
 
 static void *p9_worker(void *opaque)
 {
-	struct virtio_9p *d = opaque;
+	struct p9_worker *w = opaque;
+	struct virtio_9p *d = w->d;
 
 	for (;;) {
 		struct p9_req *r;
@@ -121,10 +139,8 @@ static void *p9_worker(void *opaque)
 			d->work_tail = &d->work_head;
 		pthread_mutex_unlock(&d->work_lock);
 
-		r->resp = malloc(r->resp_cap);
-		if (r->resp)
-			r->resp_len = p9_server_handle(d->server, r->msg, r->msg_len, r->resp,
-						       r->resp_cap);
+		worker_serve(w, r);
+
 		pthread_mutex_lock(&d->done_lock);
 		r->next = d->done_list;
 		d->done_list = r;
@@ -157,13 +173,17 @@ static void p9_fail(struct virtio_9p *d, const char *why)
 	d->ctx->fail(d->ctx);
 }
 
-/* Copy the reply into the chain and return it to the used ring. */
-static void req_complete(struct virtio_9p *d, struct p9_req *r, const uint8_t *resp, size_t len)
+/* Return the chain to the used ring with `used` reply bytes in it. */
+static void req_push(struct virtio_9p *d, struct p9_req *r, size_t used)
 {
-	size_t n = resp ? iov_from_buf(r->in, r->nin, 0, resp, len) : 0;
-
-	if (virtq_push(&d->ctx->queues[0], r->head, (uint32_t)n) < 0)
+	if (virtq_push(&d->ctx->queues[0], r->head, (uint32_t)used) < 0)
 		p9_fail(d, "cannot return a request to the used ring");
+}
+
+/* Write a reply made on the loop thread (Rflush, Rlerror) and push. */
+static void req_reply(struct virtio_9p *d, struct p9_req *r, const uint8_t *resp, size_t len)
+{
+	req_push(d, r, resp ? iov_from_buf(r->iov + r->nout, r->nin, 0, resp, len) : 0);
 }
 
 /* Answer a Tflush (Rflush: just the header). */
@@ -177,7 +197,7 @@ static void flush_complete(struct virtio_9p *d, struct p9_req *f)
 	p9w_begin(&w, P9_TFLUSH + 1, f->tag);
 	len = p9w_finish(&w);
 	if (req_current(d, f))
-		req_complete(d, f, buf, len);
+		req_reply(d, f, buf, len);
 	req_free(f);
 }
 
@@ -204,9 +224,9 @@ static void p9_done_ready(struct el_source *src, uint32_t events)
 		list = r->next;
 		inflight_remove(d, r);
 		if (req_current(d, r)) {
-			if (!r->resp_len)
+			if (!r->replied)
 				p9_server_count_malformed(d->server);
-			req_complete(d, r, r->resp, r->resp_len);
+			req_push(d, r, r->used);
 		}
 		if (r->flush)
 			flush_complete(d, r->flush);
@@ -225,7 +245,8 @@ static void start_flush(struct virtio_9p *d, struct p9_req *f)
 	struct p9_req *o;
 	uint16_t oldtag;
 
-	p9r_init(&rd, f->msg + P9_HDR_SIZE, f->msg_len - P9_HDR_SIZE);
+	p9r_init(&rd, f->hdr + P9_HDR_SIZE,
+		 f->out_len < sizeof(f->hdr) ? f->out_len - P9_HDR_SIZE : 2);
 	oldtag = p9r_u16(&rd);
 	if (!rd.bad)
 		for (o = d->inflight; o; o = o->inflight_next)
@@ -238,7 +259,7 @@ static void start_flush(struct virtio_9p *d, struct p9_req *f)
 	flush_complete(d, f);
 }
 
-/* One popped chain: copy the request out and hand it to the workers. */
+/* One popped chain: read its header and hand it to the workers. */
 static void p9_start(struct virtio_9p *d, const struct virtq_elem *e)
 {
 	uint32_t max = p9_server_msize(d->server);
@@ -247,28 +268,30 @@ static void p9_start(struct virtio_9p *d, const struct virtq_elem *e)
 	uint16_t tag = P9_NOTAG;
 	size_t len;
 
-	r = calloc(1, sizeof(*r) + e->nin * sizeof(struct iovec));
+	r = calloc(1, sizeof(*r) + (e->nout + e->nin) * sizeof(struct iovec));
 	if (!r) {
 		p9_fail(d, "out of memory");
 		return;
 	}
 	r->head = e->head;
 	r->gen = d->gen;
+	r->nout = e->nout;
 	r->nin = e->nin;
-	memcpy(r->in, e->iov + e->nout, e->nin * sizeof(struct iovec));
-	r->resp_cap = e->in_len < P9_MAX_MSIZE ? e->in_len : P9_MAX_MSIZE;
-	r->msg_len = e->out_len;
-	if (e->out_len < P9_HDR_SIZE || e->out_len > max || e->in_len < P9_HDR_SIZE + 4 ||
-	    !(r->msg = malloc(r->msg_len)) ||
-	    virtq_elem_read(e, 0, r->msg, r->msg_len) != r->msg_len ||
-	    p9_parse_header(r->msg, r->msg_len, &type, &tag)) {
+	memcpy(r->iov, e->iov, (e->nout + e->nin) * sizeof(struct iovec));
+	r->out_len = e->out_len;
+	r->in_len = e->in_len;
+	len = virtq_elem_read(e, 0, r->hdr, sizeof(r->hdr));
+	/* p9_parse_header reads only the 7 header bytes; it checks their
+	 * size field against the whole message's length. */
+	if (len < P9_HDR_SIZE || e->out_len > max || e->out_len > P9_MAX_MSIZE ||
+	    e->in_len < P9_HDR_SIZE + 4 || p9_parse_header(r->hdr, e->out_len, &type, &tag)) {
 		/* Not a message we can hand to the server: Rlerror(EPROTO) if the
 		 * guest left room for one, and counted. */
-		if (r->msg && r->msg_len >= P9_HDR_SIZE)
-			tag = (uint16_t)(r->msg[5] | r->msg[6] << 8);
+		if (len >= P9_HDR_SIZE)
+			tag = (uint16_t)(r->hdr[5] | r->hdr[6] << 8);
 		p9_server_count_malformed(d->server);
 		len = p9_encode_lerror(err, sizeof(err), tag, e->out_len > max ? EMSGSIZE : EPROTO);
-		req_complete(d, r, e->in_len >= len ? err : NULL, len);
+		req_reply(d, r, e->in_len >= len ? err : NULL, len);
 		req_free(r);
 		return;
 	}
@@ -366,8 +389,11 @@ static void stop_workers(struct virtio_9p *d)
 	d->stop = true;
 	pthread_cond_broadcast(&d->work_cond);
 	pthread_mutex_unlock(&d->work_lock);
-	for (i = 0; i < d->nworkers; i++)
-		pthread_join(d->workers[i], NULL);
+	for (i = 0; i < d->nworkers; i++) {
+		pthread_join(d->workers[i].thread, NULL);
+		free(d->workers[i].msg);
+		free(d->workers[i].resp);
+	}
 	d->nworkers = 0;
 }
 
@@ -416,8 +442,16 @@ int virtio_9p_create(const struct virtio_9p_params *p, struct virtio_9p **out, c
 	pthread_mutex_init(&d->done_lock, NULL);
 	d->work_tail = &d->work_head;
 	for (d->nworkers = 0; d->nworkers < n; d->nworkers++) {
-		ret = -pthread_create(&d->workers[d->nworkers], NULL, p9_worker, d);
+		struct p9_worker *w = &d->workers[d->nworkers];
+
+		w->d = d;
+		w->msg = malloc(P9_MAX_MSIZE);
+		w->resp = malloc(P9_MAX_MSIZE);
+		ret = !w->msg || !w->resp ? -ENOMEM
+					  : -pthread_create(&w->thread, NULL, p9_worker, w);
 		if (ret) {
+			free(w->msg);
+			free(w->resp);
 			err_set(err, errlen, ret, "cannot start a 9p worker thread: %s",
 				strerror(-ret));
 			goto err_stop;
