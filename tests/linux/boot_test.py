@@ -39,11 +39,11 @@ offering the hypercall-based paravirt features there (issue 15).
 
 With --root-9p the guest boots without an initramfs from a 9p root: a
 temporary directory holding the files of the initramfs (its /init copied to
-/sbin/init) shared with `vmm --share DIR,tag=/dev/root` (Linux 6.1 mounts a
-non-block root with the device name "/dev/root", which the 9p client takes
-as its mount tag) and rootfstype=9p rootflags=trans=virtio. The log must show
-"VFS: Mounted root (9p filesystem)" and the kernel starting /sbin/init from
-the share; afterwards a file the kernel's mount left is still the host's.
+/sbin/init) shared with `vmm --share DIR,tag=vmmroot` and booted with
+root=vmmroot rootfstype=9p rootflags=trans=virtio (Linux 6.1's
+mount_nodev_root: a root= that names no block device is the 9p mount tag).
+The log must show "VFS: Mounted root (9p filesystem)" and the kernel starting
+/sbin/init from the share; afterwards the share's files are still the host's.
 
 On PVM hosts the test uses the small initramfs (INITRD_MINI: a static
 /init of a few KiB) unless --initrd is given: user space cannot run there
@@ -232,7 +232,7 @@ def parse_args():
                    "ROOTFS of current.env) instead of an initramfs")
     p.add_argument("--root-9p", action="store_true",
                    help="boot from a 9p root: the initramfs's files in a directory shared "
-                        "with --share DIR,tag=/dev/root")
+                        "with --share DIR,tag=vmmroot")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
     p.add_argument("--xapic", action="store_true",
@@ -291,8 +291,8 @@ def main():
         shutil.copy2(os.path.join(share, "init"), os.path.join(share, "sbin", "init"))
         with open(os.path.join(share, "host-file"), "w") as f:
             f.write("from the host\n")
-        cmd += ["--share", share + ",tag=/dev/root"]
-        cmdline += " root=/dev/root rootfstype=9p rootflags=trans=virtio rw"
+        cmd += ["--share", share + ",tag=vmmroot"]
+        cmdline += " root=vmmroot rootfstype=9p rootflags=trans=virtio rw"
     elif args.root_disk:
         tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
         overlay = os.path.join(tmpdir.name, "overlay.qcow2")
