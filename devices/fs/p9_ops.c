@@ -155,6 +155,8 @@ int p9_op_getattr(struct p9_server *s, struct p9r *r, struct p9w *w)
 	return ret;
 }
 
+static int open_file(struct p9_server *s, const char *path, int flags, mode_t mode);
+
 static int set_size(struct p9_server *s, struct p9_fid *f, uint64_t size)
 {
 	int fd, ret;
@@ -163,7 +165,7 @@ static int set_size(struct p9_server *s, struct p9_fid *f, uint64_t size)
 		return -EFBIG;
 	if (f->fd >= 0 && (f->oflags & O_ACCMODE) != O_RDONLY)
 		return ftruncate(f->fd, (off_t)size) ? -errno : 0;
-	fd = p9_open(s, f->path, O_WRONLY | O_NONBLOCK, 0);
+	fd = open_file(s, f->path, O_WRONLY | O_NONBLOCK, 0);
 	if (fd < 0)
 		return fd;
 	ret = ftruncate(fd, (off_t)size) ? -errno : 0;
@@ -242,12 +244,39 @@ static bool wants_write(uint32_t flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-/* O_NONBLOCK for the open itself (a FIFO must not block a worker), then
- * cleared again unless asked for. */
+static bool is_device(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+}
+
+/*
+ * Open a file for I/O. O_NONBLOCK for the open itself (a FIFO must not
+ * block a worker), then cleared again unless asked for. Device nodes are
+ * never opened: a share of "/" (or any directory holding one) must not
+ * hand the guest the host's disks or /dev/mem. The type is checked before
+ * the open (opening some devices has effects) and again on what was opened
+ * (the name may have been swapped in between).
+ */
 static int open_file(struct p9_server *s, const char *path, int flags, mode_t mode)
 {
-	int fd = p9_open(s, path, flags | O_NONBLOCK, mode);
+	int fd = p9_open(s, path, O_PATH, 0);
 
+	if (fd >= 0) {
+		bool dev = is_device(fd);
+
+		close(fd);
+		if (dev)
+			return -EPERM;
+	} else if (!(flags & O_CREAT)) {
+		return fd;
+	}
+	fd = p9_open(s, path, flags | O_NONBLOCK, mode);
+	if (fd >= 0 && is_device(fd)) {
+		close(fd);
+		return -EPERM;
+	}
 	if (fd >= 0 && !(flags & O_NONBLOCK))
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;

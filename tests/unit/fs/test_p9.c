@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cmocka.h>
 
@@ -332,6 +333,15 @@ static void test_escapes(void **state)
 
 		assert_int_equal(stat(path, &st2), 0);
 		assert_int_equal(st2.st_mode, st.st_mode);
+	}
+	/* A device node the host has in the share is never opened. */
+	snprintf(path, sizeof(path), "%s/null", x->dir);
+	if (mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+		assert_int_equal(p9c_walk1(&x->c, 0, 8, "null"), 0);
+		assert_int_equal(p9c_lopen(&x->c, 8, O_RDONLY), EPERM);
+		assert_int_equal(p9c_lopen(&x->c, 8, O_WRONLY), EPERM);
+	} else {
+		print_message("not root: no device node to test opening (%s)\n", strerror(errno));
 	}
 	/* Device nodes are refused. */
 	w = p9c_begin(&x->c, P9_TMKNOD);
