@@ -15,8 +15,8 @@
  * by, the user vmm runs as; the guest's uid/gid for a new file is tried with
  * chown and a failure is ignored (as QEMU does in that model), while an
  * explicit Tsetattr of uid/gid reports the host's answer. Modes are applied
- * as the guest asks (& 07777). Device nodes are refused (EPERM): a guest
- * must not make a host block device appear in a host directory.
+ * as the guest asks (& 07777). Device nodes are neither created nor opened
+ * (EPERM): a guest must not reach a host device through a share.
  */
 #ifndef VMM_DEVICES_FS_P9_SERVER_H
 #define VMM_DEVICES_FS_P9_SERVER_H
