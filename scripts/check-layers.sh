@@ -16,7 +16,8 @@ declare -A allowed=(
   [devices]="base/ devices/serial.h devices/platform.h devices/rtc.h"
   [devices/disk]="base/ devices/disk/"
   [devices/net]="base/ devices/net/"
-  [devices/virtio]="base/ devices/virtio/ devices/disk/disk.h devices/net/net.h"
+  [devices/fs]="base/ devices/fs/"
+  [devices/virtio]="base/ devices/virtio/ devices/disk/disk.h devices/net/net.h devices/fs/p9_server.h devices/fs/p9_proto.h"
   [tools]="base/ devices/disk/ tools/"
 )
 

@@ -54,6 +54,9 @@ static const char help_text[] =
 	"                           local.host=,local.port=; remote.* likewise; a multicast\n"
 	"                           remote.host= is a hub (--net socket,listen=|connect=|\n"
 	"                           mcast=|udp= as QEMU's -netdev socket)\n"
+	"      --share DIR[,OPT...] DIR for the guest over virtio-9p (9P2000.L); in the guest:\n"
+	"                           mount -t 9p -o trans=virtio TAG /mnt. OPT: tag=T (default\n"
+	"                           share0, share1, ...), readonly. Repeat for more\n"
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --jail               run in new mount/PID/IPC/UTS (and, without a NIC, network)\n"
@@ -150,6 +153,7 @@ enum {
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
+	OPT_SHARE,
 };
 
 static const struct option long_opts[] = {
@@ -167,6 +171,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -292,6 +297,14 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return add_disk(arg, cfg, err, errlen);
 	case OPT_NET:
 		return add_net(arg, cfg, err, errlen);
+	case OPT_SHARE:
+		if (cfg->nshares == CLI_MAX_SHARES)
+			return err_set(err, errlen, -E2BIG, "--share: at most %d shares",
+				       CLI_MAX_SHARES);
+		if (cli_parse_share(arg, cfg->nshares, &cfg->shares[cfg->nshares], err, errlen))
+			return -EINVAL;
+		cfg->nshares++;
+		return 0;
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
 		return 0;
@@ -419,6 +432,9 @@ void cli_free(struct vmm_config *cfg)
 	for (i = 0; i < cfg->ndisks; i++)
 		cli_free_disk(&cfg->disks[i]);
 	cfg->ndisks = 0;
+	for (i = 0; i < cfg->nshares; i++)
+		cli_free_share(&cfg->shares[i]);
+	cfg->nshares = 0;
 }
 
 /* What no single option can check: the options taken together. */
@@ -427,10 +443,12 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 	if (!cfg->kernel)
 		return err_set(err, errlen, -EINVAL,
 			       "no kernel given: use --kernel FILE (see vmm --help)");
-	if (cfg->ndisks + cfg->nnets > CLI_MAX_VIRTIO)
+	if (cfg->ndisks + cfg->nnets + cfg->nshares > CLI_MAX_VIRTIO)
 		return err_set(err, errlen, -E2BIG,
-			       "at most %d virtio devices (--disk and --net together)",
+			       "at most %d virtio devices (--disk, --net and --share together)",
 			       CLI_MAX_VIRTIO);
+	if (cli_check_shares(cfg, err, errlen))
+		return -EINVAL;
 	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1)))
 		return err_set(err, errlen, -EINVAL,
 			       "--hugepages needs --mem to be a multiple of 2M");

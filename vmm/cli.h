@@ -73,6 +73,19 @@ struct cli_net {
 	struct netbe_dgram_config dgram;   /* CLI_NET_DGRAM */
 };
 
+/*
+ * --share DIR[,tag=T][,readonly]: a virtio-9p device serving DIR (9P2000.L).
+ * The tag (default share0, share1, ... in order) is what the guest mounts:
+ * mount -t 9p -o trans=virtio T /mnt.
+ */
+#define CLI_MAX_SHARES	  8
+#define CLI_MAX_SHARE_TAG 255 /* devices/virtio/9p.h VIRTIO_9P_MAX_TAG */
+struct cli_share {
+	char *dir; /* owned (cli_free) */
+	char *tag; /* owned */
+	bool readonly;
+};
+
 struct vmm_config {
 	const char *kernel;
 	const char *initrd;
@@ -90,6 +103,8 @@ struct vmm_config {
 	unsigned int ndisks;
 	struct cli_net nets[CLI_MAX_NETS]; /* in the order given: eth0, eth1, ... */
 	unsigned int nnets;
+	struct cli_share shares[CLI_MAX_SHARES]; /* --share, in order */
+	unsigned int nshares;
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
@@ -115,6 +130,14 @@ void cli_free_disk(struct cli_disk *d);
 /* One --net value into n; `index` (0 for the first NIC) picks the default
  * MAC 52:54:00:12:34:56+index. Owns nothing. */
 int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* One --share value into sh (owned strings: cli_free_share); `index` picks
+ * the default tag share<index>. Checks that DIR is a readable directory. */
+int cli_parse_share(const char *arg, unsigned int index, struct cli_share *sh, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+void cli_free_share(struct cli_share *sh);
+/* The shares taken together: no two with one tag. */
+int cli_check_shares(const struct vmm_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* "10.0.2.15" into a (network byte order). -EINVAL unless a dotted quad. */
 int cli_parse_ipv4(const char *s, struct in_addr *a) __attribute__((warn_unused_result));

@@ -32,6 +32,8 @@
 #include "devices/net/stream.h"
 #include "devices/net/tap.h"
 #include "devices/net/vde.h"
+#include "devices/fs/p9_server.h"
+#include "devices/virtio/9p.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
@@ -44,6 +46,7 @@
 enum vm_virtio_kind {
 	VM_VIRTIO_BLK, /* a --disk: disk backend + virtio-blk */
 	VM_VIRTIO_NET, /* a --net: net backend + virtio-net */
+	VM_VIRTIO_9P,  /* a --share: 9P2000.L server + virtio-9p */
 };
 
 struct vm_virtio_dev {
@@ -66,6 +69,11 @@ struct vm_virtio_dev {
 			struct netbe *backend;
 			struct vnet *dev;
 		} net; /* VM_VIRTIO_NET */
+		struct {
+			const struct cli_share *cfg;
+			struct p9_server *server;
+			struct virtio_9p *dev;
+		} share; /* VM_VIRTIO_9P */
 	};
 };
 
@@ -145,15 +153,33 @@ static int open_net(struct vm *vm, struct vm_virtio_dev *v, unsigned int i)
 	return 0;
 }
 
+static int open_share(struct vm_virtio_dev *v)
+{
+	const struct cli_share *cs = v->share.cfg;
+	char err[512] = "";
+	int ret;
+
+	snprintf(v->name, sizeof(v->name), "virtio-9p %.20s", cs->tag);
+	ret = p9_server_create(
+		&(struct p9_server_params){ .dir = cs->dir, .readonly = cs->readonly },
+		&v->share.server, err, sizeof(err));
+	if (ret) {
+		log_err("--share %s: %s", cs->dir, err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	log_info("share: %s as tag '%s'%s", cs->dir, cs->tag, cs->readonly ? ", read-only" : "");
+	return 0;
+}
+
 /*
  * Every address and interrupt of a virtio device is chosen here: device i
- * (disks first, then NICs, in command-line order) gets the i-th 4 KiB
+ * (disks first, then NICs, then shares, in command-line order) gets the i-th 4 KiB
  * window from LAYOUT_VIRTIO_MMIO_START and GSI LAYOUT_VIRTIO_IRQ_BASE + i.
  */
 int vm_virtio_open(struct vm *vm)
 {
 	const struct vmm_config *cfg = vm->cfg;
-	unsigned int i, n = cfg->ndisks + cfg->nnets;
+	unsigned int i, n = cfg->ndisks + cfg->nnets + cfg->nshares;
 	int ret;
 
 	if (!n)
@@ -179,10 +205,14 @@ int vm_virtio_open(struct vm *vm)
 			v->kind = VM_VIRTIO_BLK;
 			v->blk.cfg = &cfg->disks[i];
 			ret = open_disk(v, i);
-		} else {
+		} else if (i < cfg->ndisks + cfg->nnets) {
 			v->kind = VM_VIRTIO_NET;
 			v->net.cfg = &cfg->nets[i - cfg->ndisks];
 			ret = open_net(vm, v, i - cfg->ndisks);
+		} else {
+			v->kind = VM_VIRTIO_9P;
+			v->share.cfg = &cfg->shares[i - cfg->ndisks - cfg->nnets];
+			ret = open_share(v);
 		}
 		if (ret)
 			return ret;
@@ -258,6 +288,18 @@ static int create_device(struct vm *vm, struct vm_virtio_dev *v, struct virtio_d
 		ret = vnet_create(&np, &v->net.dev);
 		if (!ret)
 			*dev = vnet_dev(v->net.dev);
+		return ret;
+	case VM_VIRTIO_9P:
+		ret = virtio_9p_create(
+			&(struct virtio_9p_params){
+				.server = v->share.server,
+				.tag = v->share.cfg->tag,
+				.el = &vm->loop,
+				.name = v->name,
+			},
+			&v->share.dev, err, errlen);
+		if (!ret)
+			*dev = virtio_9p_dev(v->share.dev);
 		return ret;
 	}
 	return -EINVAL;
@@ -350,6 +392,18 @@ int vm_virtio_attach(struct vm *vm)
 	return 0;
 }
 
+/* The 9p server's counters (-v): a guest sending malformed messages shows
+ * up here rather than as a warning per message. */
+static void log_share_stats(const struct vm_virtio_dev *v)
+{
+	struct p9_stats st;
+
+	p9_server_stats(v->share.server, &st);
+	log_info("%s: %llu requests, %llu errors, %llu malformed", v->name,
+		 (unsigned long long)st.requests, (unsigned long long)st.errors,
+		 (unsigned long long)st.malformed);
+}
+
 /* With the vCPUs joined and the event loop no longer running. */
 void vm_virtio_destroy(struct vm *vm)
 {
@@ -374,6 +428,13 @@ void vm_virtio_destroy(struct vm *vm)
 				vnet_destroy(v->net.dev);
 			if (v->net.backend)
 				v->net.backend->ops->destroy(v->net.backend);
+			break;
+		case VM_VIRTIO_9P:
+			if (v->share.dev)
+				virtio_9p_destroy(v->share.dev);
+			if (v->share.server)
+				log_share_stats(v);
+			p9_server_destroy(v->share.server);
 			break;
 		}
 		if (v->irq_ready)

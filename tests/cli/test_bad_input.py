@@ -148,6 +148,19 @@ CASES = [
     ("net socket listen and connect", ["--kernel", hello, "--net",
                                        "socket,listen=:5555,connect=127.0.0.1:5555"], 2,
      ["one of listen="], False),
+    # --share (virtio-9p): the directory is checked up front, exit status 2
+    ("share missing dir", ["--kernel", hello, "--share", f"{tmp}/noshare"], 2,
+     ["--share", "noshare", "No such file"], False),
+    ("share not a dir", ["--kernel", hello, "--share", raw_disk], 2,
+     ["--share", "not a directory"], False),
+    ("share tag too long", ["--kernel", hello, "--share", f"{tmp},tag=" + "t" * 256], 2,
+     ["--share", "1 to 255"], False),
+    ("share tag with a space", ["--kernel", hello, "--share", f"{tmp},tag=a b"], 2,
+     ["--share", "space"], False),
+    ("share two with one tag", ["--kernel", hello, "--share", f"{tmp},tag=x", "--share",
+                                f"{tmp},tag=x"], 2, ["two shares", "'x'"], False),
+    ("share unknown option", ["--kernel", hello, "--share", f"{tmp},cache=loose"], 2,
+     ["--share", "cache"], False),
 ]
 if not os.path.exists(orphan):
     CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]

@@ -823,6 +823,8 @@ CASES += NET_CASES
 # netdevs): tests/guests/net_sock_cases.py
 import net_sock_cases  # noqa: E402 (it takes this module's Case and helpers)
 CASES += net_sock_cases.cases(sys.modules[__name__])
+import p9_cases  # noqa: E402 (virtio-9p, --share: tests/guests/p9_cases.py)
+CASES += p9_cases.cases(sys.modules[__name__])
 
 
 class Run:

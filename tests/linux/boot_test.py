@@ -41,6 +41,14 @@ into a new one; `qemu-img check` must then find it clean. With --xapic the kerne
 (nox2apic), which on PVM hosts hung at the SMP bring-up until vmm stopped
 offering the hypercall-based paravirt features there (issue 15).
 
+With --root-9p the guest boots without an initramfs from a 9p root: a
+temporary directory holding the files of the initramfs (its /init copied to
+/sbin/init) shared with `vmm --share DIR,tag=vmmroot` and booted with
+root=vmmroot rootfstype=9p rootflags=trans=virtio (Linux 6.1's
+mount_nodev_root: a root= that names no block device is the 9p mount tag).
+The log must show "VFS: Mounted root (9p filesystem)" and the kernel starting
+/sbin/init from the share; afterwards the share's files are still the host's.
+
 On PVM hosts the test uses the small initramfs (INITRD_MINI: a static
 /init of a few KiB) unless --initrd is given: user space cannot run there
 anyway, and unpacking busybox's 2 MiB costs ~8 s (a third of the boot) of
@@ -80,7 +88,7 @@ BASE_CMDLINE = ("console=ttyS0 earlyprintk=serial panic=-1 no_timer_check "
                 "tsc=reliable pci=off")
 
 # (name, regex, required): milestones in the order they normally appear.
-def milestones(cpus, root_disk=False, acpi=True, net_dhcp=False):
+def milestones(cpus, root_disk=False, acpi=True, net_dhcp=False, root_9p=False):
     cpu_word = "CPU" if cpus == 1 else "CPUs"
     # ip=dhcp: the kernel's own DHCP client (net/ipv4/ipconfig.c) asks vmm's
     # user network (QEMU's defaults) for an address before /init runs.
@@ -91,7 +99,12 @@ def milestones(cpus, root_disk=False, acpi=True, net_dhcp=False):
          r"ipaddr=10\.0\.2\.15, mask=255\.255\.255\.0, gw=10\.0\.2\.2", True),
         ("DNS server 10.0.2.3", r"nameserver0=10\.0\.2\.3", True),
     ] if net_dhcp else []
-    if root_disk:
+    if root_9p:
+        init = [
+            ("root mounted", r"VFS: Mounted root \(9p filesystem\)", True),
+            ("/sbin/init started", r"Run /sbin/init as init process", True),
+        ]
+    elif root_disk:
         init = [
             ("virtio disk vda", r"virtio_blk virtio\d+: \[vda\] \d+ 512-byte logical blocks",
              True),
@@ -131,6 +144,39 @@ def read_env(path):
     except OSError:
         pass
     return env
+
+
+def unpack_cpio(path, dest):
+    """The regular files, directories and symlinks of a newc cpio archive
+    (device nodes are skipped: the share is a plain directory)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 110 <= len(data):
+        hdr = data[pos:pos + 110]
+        if hdr[:6] not in (b"070701", b"070702"):
+            raise ValueError(f"{path}: not a newc cpio archive")
+        mode = int(hdr[14:22], 16)
+        size = int(hdr[54:62], 16)
+        namesize = int(hdr[94:102], 16)
+        name = data[pos + 110:pos + 110 + namesize - 1].decode()
+        pos = (pos + 110 + namesize + 3) & ~3
+        body = data[pos:pos + size]
+        pos = (pos + size + 3) & ~3
+        if name == "TRAILER!!!":
+            break
+        target = os.path.join(dest, name.lstrip("/"))
+        kind = mode & 0o170000
+        if kind == 0o040000:
+            os.makedirs(target, exist_ok=True)
+        elif kind == 0o100000:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(body)
+            os.chmod(target, mode & 0o7777)
+        elif kind == 0o120000:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(body.decode(), target)
 
 
 def is_pvm():
@@ -214,6 +260,9 @@ def parse_args():
     p.add_argument("--compressed-root", nargs="?", const="zlib", choices=["zlib", "zstd"],
                    default=None, help="with --root-disk: boot from a compressed qcow2 copy "
                    "of the root image (no overlay)")
+    p.add_argument("--root-9p", action="store_true",
+                   help="boot from a 9p root: the initramfs's files in a directory shared "
+                        "with --share DIR,tag=vmmroot")
     p.add_argument("--virtio-cmdline", action="store_true",
                    help="pass vmm --virtio-cmdline (devices on the command line, not in the DSDT)")
     p.add_argument("--xapic", action="store_true",
@@ -262,7 +311,19 @@ def main():
     cmd = [args.vmm, "--kernel", args.kernel]
     tmpdir = None
     overlay = None
-    if args.root_disk:
+    if args.root_9p:
+        tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-9p-")
+        share = os.path.join(tmpdir.name, "root")
+        os.makedirs(share)
+        unpack_cpio(args.initrd, share)
+        for d in ("sbin", "dev", "proc", "sys"):
+            os.makedirs(os.path.join(share, d), exist_ok=True)
+        shutil.copy2(os.path.join(share, "init"), os.path.join(share, "sbin", "init"))
+        with open(os.path.join(share, "host-file"), "w") as f:
+            f.write("from the host\n")
+        cmd += ["--share", share + ",tag=vmmroot"]
+        cmdline += " root=vmmroot rootfstype=9p rootflags=trans=virtio rw"
+    elif args.root_disk:
         tmpdir = tempfile.TemporaryDirectory(prefix="vmm-linux-root-")
         overlay = os.path.join(tmpdir.name, "overlay." + args.root_format)
         if args.compressed_root:
@@ -329,7 +390,7 @@ def main():
         log = tempfile.NamedTemporaryFile("w", prefix="vmm-linux-boot-", suffix=".log",
                                           delete=False)
     stones = milestones(args.cpus, bool(args.root_disk), acpi=not args.virtio_cmdline,
-                        net_dhcp=args.net_dhcp)
+                        net_dhcp=args.net_dhcp, root_9p=args.root_9p)
     seen = {}  # name -> (host seconds, guest printk time or None)
     lines = []
     printk_time = re.compile(r"^\[\s*(\d+\.\d+)\]")
@@ -383,10 +444,15 @@ def main():
     if status != expect_status:
         failures.append(f"vmm exit status {status}, expected {expect_status}")
     bad = [l for l in lines if re.search(r"ACPI Error|ACPI BIOS Error|BUG:|WARNING:|Oops|"
-                                         r"EXT4-fs error|I/O error|virtio_mmio.*(failed|error)|"
+                                         r"EXT4-fs error|I/O error|9pnet.*(error|fail)|virtio_mmio.*(failed|error)|"
                                          r"virtio_net.*(failed|error)|IP-Config: (Retrying|Auto-configuration of network failed)", l)]
     if bad:
         failures.append("kernel reported problems:\n      " + "\n      ".join(bad[:10]))
+    if args.root_9p:
+        with open(os.path.join(share, "host-file")) as f:
+            if f.read() != "from the host\n":
+                failures.append("the share's host-file changed")
+        tmpdir.cleanup()
     if overlay:
         err = check_image(overlay)
         if err:

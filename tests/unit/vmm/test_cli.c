@@ -78,6 +78,32 @@ static void test_disks(void **state)
 	assert_int_equal(cfg.ndisks, 0);
 }
 
+static void test_shares(void **state)
+{
+	struct vmm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", "/tmp", "--share",
+			       "/,tag=/dev/root,readonly"),
+			 CLI_RUN);
+	assert_int_equal(cfg.nshares, 2);
+	assert_string_equal(cfg.shares[0].dir, "/tmp");
+	assert_string_equal(cfg.shares[0].tag, "share0");
+	assert_false(cfg.shares[0].readonly);
+	assert_string_equal(cfg.shares[1].tag, "/dev/root");
+	assert_true(cfg.shares[1].readonly);
+	cli_free(&cfg);
+	assert_int_equal(cfg.nshares, 0);
+	/* share0 is also the default of the first: a clash with an explicit tag */
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", "/tmp", "--share", "/,tag=share0"),
+			 CLI_ERROR);
+	cli_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", "/nonexistent-dir"), CLI_ERROR);
+	cli_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", "/tmp,tag="), CLI_ERROR);
+	cli_free(&cfg);
+}
+
 static void test_disk_errors(void **state)
 {
 	static const char *const bad[][2] = {
@@ -444,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_nets),	   cmocka_unit_test(test_net_sockets),
 		cmocka_unit_test(test_net_errors), cmocka_unit_test(test_net_vde),
 		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_shares),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
