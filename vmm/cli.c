@@ -56,6 +56,9 @@ static const char help_text[] =
 	"                           mcast=|udp= as QEMU's -netdev socket)\n"
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
+	"      --exec CMD           run CMD (through /bin/sh -c) in the guest on a read-only\n"
+	"                           9p root, our own init and a tmpfs for writes; vmm exits\n"
+	"                           with CMD's status. The kernel needs 9p built in\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
@@ -139,6 +142,7 @@ enum {
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
+	OPT_EXEC,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -283,6 +288,11 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return add_net(arg, cfg, err, errlen);
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
+		return 0;
+	case OPT_EXEC:
+		if (!arg[0])
+			return err_set(err, errlen, -EINVAL, "--exec: the command is empty");
+		cfg->exec = arg;
 		return 0;
 	case 'v':
 		cfg->verbosity++;
@@ -420,6 +430,10 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 		return err_set(err, errlen, -E2BIG,
 			       "at most %d virtio devices (--disk and --net together)",
 			       CLI_MAX_VIRTIO);
+	/* --exec's own initramfs carries its init. */
+	if (cfg->exec && cfg->initrd)
+		return err_set(err, errlen, -EINVAL,
+			       "--exec brings its own initramfs: --initrd cannot be used with it");
 	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1)))
 		return err_set(err, errlen, -EINVAL,
 			       "--hugepages needs --mem to be a multiple of 2M");

@@ -92,6 +92,8 @@ struct vmm_config {
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
+	/* --exec CMD: run CMD in the guest on a read-only 9p root (vmm/exec.h) */
+	const char *exec;
 };
 
 enum cli_result {
