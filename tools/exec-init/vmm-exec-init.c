@@ -26,6 +26,7 @@
  * program's first syscall faults. Elsewhere it runs as described.
  */
 #include "exec_args.h"
+#include "linux_syscall.h"
 
 #define SYS_write  1
 #define SYS_wait4  61
@@ -44,10 +45,6 @@
 #define MS_NOSUID 2UL
 #define MS_NODEV  4UL
 
-#define LINUX_REBOOT_MAGIC1	   0xfee1deadL
-#define LINUX_REBOOT_MAGIC2	   672274793L
-#define LINUX_REBOOT_CMD_POWER_OFF 0x4321fedcL
-
 #define ENOENT 2
 #define ENODEV 19
 
@@ -63,36 +60,14 @@ __asm__(".globl _start\n"
 	"	call init_main\n"
 	"	hlt\n");
 
-static long sys6(long n, long a, long b, long c, long d, long e)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static unsigned long str_len(const char *s)
-{
-	unsigned long n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
 static void say(const char *a, const char *b, const char *c)
 {
-	sys6(SYS_write, 2, (long)a, (long)str_len(a), 0, 0);
+	sys5(SYS_write, 2, (long)a, (long)str_len(a), 0, 0);
 	if (b)
-		sys6(SYS_write, 2, (long)b, (long)str_len(b), 0, 0);
+		sys5(SYS_write, 2, (long)b, (long)str_len(b), 0, 0);
 	if (c)
-		sys6(SYS_write, 2, (long)c, (long)str_len(c), 0, 0);
-	sys6(SYS_write, 2, (long)"\n", 1, 0, 0);
+		sys5(SYS_write, 2, (long)c, (long)str_len(c), 0, 0);
+	sys5(SYS_write, 2, (long)"\n", 1, 0, 0);
 }
 
 /* Hand the status to vmm and stop; never returns. */
@@ -100,20 +75,20 @@ static void finish(unsigned int port, int status)
 {
 	unsigned char v = (unsigned char)status;
 
-	sys6(SYS_sync, 0, 0, 0, 0, 0);
-	if (port && sys6(SYS_ioperm, port, 1, 1, 0, 0) == 0)
+	sys5(SYS_sync, 0, 0, 0, 0, 0);
+	if (port && sys5(SYS_ioperm, port, 1, 1, 0, 0) == 0)
 		__asm__ volatile("outb %0, %w1" : : "a"(v), "Nd"((unsigned short)port));
 	/* Still here: not vmm, or no debug-exit device. */
-	sys6(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0,
+	sys5(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0,
 	     0);
 	for (;;)
-		sys6(SYS_exit, status, 0, 0, 0, 0); /* PID 1 exiting: a kernel panic */
+		sys5(SYS_exit, status, 0, 0, 0, 0); /* PID 1 exiting: a kernel panic */
 }
 
 static void mount_in_root(const char *what, const char *where, const char *type,
 			  unsigned long flags, const char *data)
 {
-	long ret = sys6(SYS_mount, (long)what, (long)where, (long)type, (long)flags, (long)data);
+	long ret = sys5(SYS_mount, (long)what, (long)where, (long)type, (long)flags, (long)data);
 
 	/* A --share DIR need not have /proc or /tmp: CMD runs without them. */
 	if (ret < 0)
@@ -144,8 +119,8 @@ long init_main(long *sp)
 		    "= or a bad vmm_exec= (start me with vmm --exec)");
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
-	sys6(SYS_mkdir, (long)"/newroot", 0755, 0, 0, 0);
-	ret = sys6(SYS_mount, (long)root, (long)"/newroot", (long)"9p", MS_RDONLY,
+	sys5(SYS_mkdir, (long)"/newroot", 0755, 0, 0, 0);
+	ret = sys5(SYS_mount, (long)root, (long)"/newroot", (long)"9p", MS_RDONLY,
 		   (long)"trans=virtio,version=9p2000.L");
 	if (ret == -ENODEV) {
 		say("vmm-exec-init: error: this kernel has no 9p file system "
@@ -163,20 +138,20 @@ long init_main(long *sp)
 	mount_in_root("devtmpfs", "/newroot/dev", "devtmpfs", MS_NOSUID, 0);
 	mount_in_root("tmpfs", "/newroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	mount_in_root("tmpfs", "/newroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
-	if (sys6(SYS_chdir, (long)"/newroot", 0, 0, 0, 0) < 0 ||
-	    sys6(SYS_chroot, (long)".", 0, 0, 0, 0) < 0 ||
-	    sys6(SYS_chdir, (long)"/", 0, 0, 0, 0) < 0) {
+	if (sys5(SYS_chdir, (long)"/newroot", 0, 0, 0, 0) < 0 ||
+	    sys5(SYS_chroot, (long)".", 0, 0, 0, 0) < 0 ||
+	    sys5(SYS_chdir, (long)"/", 0, 0, 0, 0) < 0) {
 		say("vmm-exec-init: error: cannot enter the 9p root", 0, 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 
-	pid = sys6(SYS_fork, 0, 0, 0, 0, 0);
+	pid = sys5(SYS_fork, 0, 0, 0, 0, 0);
 	if (pid == 0) {
 		char *const argv[] = { "sh", "-c", cmd, (char *)0 };
 
-		sys6(SYS_execve, (long)"/bin/sh", (long)argv, (long)sh_env, 0, 0);
+		sys5(SYS_execve, (long)"/bin/sh", (long)argv, (long)sh_env, 0, 0);
 		say("vmm-exec-init: error: cannot run /bin/sh in the 9p root", 0, 0);
-		sys6(SYS_exit, 127, 0, 0, 0, 0);
+		sys5(SYS_exit, 127, 0, 0, 0, 0);
 	}
 	if (pid < 0) {
 		say("vmm-exec-init: error: fork failed", 0, 0);
@@ -184,7 +159,7 @@ long init_main(long *sp)
 	}
 	/* As PID 1 we also reap CMD's orphans; CMD's own status is the one. */
 	for (;;) {
-		ret = sys6(SYS_wait4, -1, (long)&wstatus, 0, 0, 0);
+		ret = sys5(SYS_wait4, -1, (long)&wstatus, 0, 0, 0);
 		if (ret == pid || ret < 0)
 			break;
 	}
