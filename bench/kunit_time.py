@@ -117,7 +117,8 @@ def main():
         finally:
             shutil.rmtree(cold_dir, ignore_errors=True)
 
-    run_kunit(src, build_dir, vmm, args.jobs)  # make sure the cached build is complete
+    # With the cache filled (the kunit test or an earlier run), "building" is
+    # kunit.py's incremental make over a built tree.
     out, wall = run_kunit(src, build_dir, vmm, args.jobs)
     m = re.search(r"Elapsed time: ([\d.]+)s total, ([\d.]+)s configuring, ([\d.]+)s building, "
                   r"([\d.]+)s running", out)
