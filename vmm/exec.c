@@ -7,15 +7,25 @@
 #include "tools/exec-init/exec_args.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Functions of fs/9p (the file system) and net/9p/trans_virtio.c (its
- * virtio transport) in Linux 6.1: both must be built in, since the init
- * cannot load modules before the root is mounted. */
-static const char *const exec_9p_syms[] = { "v9fs_mount", "p9_virtio_create" };
+/*
+ * What the guest must have built in for --exec, each known by a function
+ * that exists only with its option (Linux 6.1): the 9p file system and its
+ * virtio transport (the init cannot load modules before it has a root), and
+ * ioperm(2), through which the init writes the status to the debug-exit port.
+ */
+static const struct {
+	const char *symbol, *option;
+} exec_kernel_needs[] = {
+	{ "v9fs_mount", "CONFIG_9P_FS" },
+	{ "p9_virtio_create", "CONFIG_NET_9P_VIRTIO" },
+	{ "io_bitmap_exit", "CONFIG_X86_IOPL_IOPERM" },
+};
 
 int exec_boot_cmdline(const char *cmd, const char *root_tag, unsigned int exit_port, char **out,
 		      char *err, size_t errlen)
@@ -62,32 +72,41 @@ static int find_initrd(char **path, char *err, size_t errlen)
 		       VMM_EXEC_INITRD_BUILD, VMM_EXEC_INITRD_INSTALL);
 }
 
-/* An ELF kernel with symbols must have 9p built in; anything else passes. */
-static int check_kernel_9p(const char *kernel, char *err, size_t errlen)
+static bool syms_have(const struct elf_syms *syms, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < syms->nsyms; i++)
+		if (!strcmp(syms->strtab + syms->syms[i].name, name))
+			return true;
+	return false;
+}
+
+/* An ELF kernel with symbols must have exec_kernel_needs built in; anything
+ * else (a bzImage, a stripped vmlinux) passes: the init then says what is
+ * missing from inside the guest. */
+static int check_kernel(const char *kernel, char *err, size_t errlen)
 {
 	struct elf_syms syms;
-	char lerr[256];
-	size_t i, j, found = 0;
+	char lerr[256], missing[256] = "";
+	size_t i, n = 0;
 
 	if (elf_syms_load(&syms, kernel, lerr, sizeof(lerr)) < 0)
 		return 0; /* the loader reports an unreadable kernel in its own words */
-	if (syms.nsyms == 0) {
-		elf_syms_free(&syms);
-		return 0;
+	for (i = 0; syms.nsyms && i < sizeof(exec_kernel_needs) / sizeof(exec_kernel_needs[0]);
+	     i++) {
+		if (syms_have(&syms, exec_kernel_needs[i].symbol))
+			continue;
+		n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%s=y", n ? ", " : "",
+				      exec_kernel_needs[i].option);
+		if (n >= sizeof(missing))
+			break;
 	}
-	for (i = 0; i < sizeof(exec_9p_syms) / sizeof(exec_9p_syms[0]); i++)
-		for (j = 0; j < syms.nsyms; j++)
-			if (!strcmp(syms.strtab + syms.syms[j].name, exec_9p_syms[i])) {
-				found++;
-				break;
-			}
 	elf_syms_free(&syms);
-	if (found == sizeof(exec_9p_syms) / sizeof(exec_9p_syms[0]))
+	if (!missing[0])
 		return 0;
 	return err_set(err, errlen, -ENOEXEC,
-		       "--exec: kernel %s has no 9p root support built in (needs CONFIG_NET_9P=y, "
-		       "CONFIG_NET_9P_VIRTIO=y, CONFIG_9P_FS=y)",
-		       kernel);
+		       "--exec: kernel %s lacks what --exec needs built in: %s", kernel, missing);
 }
 
 int exec_boot_prepare(const char *cmd, const char *root_tag, unsigned int exit_port,
@@ -96,7 +115,7 @@ int exec_boot_prepare(const char *cmd, const char *root_tag, unsigned int exit_p
 	int ret;
 
 	memset(eb, 0, sizeof(*eb));
-	ret = check_kernel_9p(kernel, err, errlen);
+	ret = check_kernel(kernel, err, errlen);
 	if (!ret)
 		ret = exec_boot_cmdline(cmd, root_tag, exit_port, &eb->cmdline, err, errlen);
 	if (!ret)

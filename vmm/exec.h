@@ -25,9 +25,9 @@ struct exec_boot {
 /* Fill eb for running cmd with the 9p share `root_tag` as root; the status
  * comes back through `exit_port`. Finds the initramfs ($VMM_EXEC_INITRD,
  * else the build tree's, else the installed one). When `kernel` is an ELF
- * vmlinux with a symbol table, also checks that it has the 9p file system
- * and its virtio transport built in (a bzImage cannot be checked: the init
- * says it then). -errno with err set. */
+ * vmlinux with a symbol table, also checks that it has the 9p file system,
+ * its virtio transport and ioperm(2) built in (a bzImage cannot be checked:
+ * the init says it then). -errno with err set. */
 int exec_boot_prepare(const char *cmd, const char *root_tag, unsigned int exit_port,
 		      const char *kernel, struct exec_boot *eb, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

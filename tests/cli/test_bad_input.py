@@ -107,7 +107,7 @@ CASES = [
     ("exec with initrd", ["--kernel", hello, "--exec", "true", "--initrd", text_file], 2,
      ["--exec", "--initrd"], False),
     ("exec kernel without 9p", ["--kernel", hello, "--exec", "true"], 1,
-     ["--exec", "9p", "hello.elf"], True),
+     ["--exec", "CONFIG_9P_FS", "hello.elf"], True),
     ("net backend unknown", ["--kernel", hello, "--net", "socket,fd=3"], 2, ["socket"], False),
     ("net hostfwd malformed", ["--kernel", hello, "--net", "user,hostfwd=tcp:22"], 2,
      ["hostfwd", "tcp:22"], False),

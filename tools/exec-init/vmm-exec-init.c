@@ -12,8 +12,8 @@
  *   3. chroots into it and runs /bin/sh -c "$vmm_exec" as its child, with a
  *      plain environment;
  *   4. writes CMD's exit status (exec_status_from_wait) as one byte to the
- *      debug-exit port $vmm_exit_port, which ends vmm with that status.
- *      Should that not end the machine, it powers off (ACPI S5).
+ *      debug-exit port $vmm_exit_port (through ioperm(2)), which ends vmm
+ *      with that status (see finish() for when it cannot).
  * Its own failures print one line and end with EXEC_STATUS_INIT_FAILED.
  *
  * Why from an initramfs and not init= on the 9p root: with --share DIR the
@@ -60,17 +60,23 @@ __asm__(".globl _start\n"
 	"	call init_main\n"
 	"	hlt\n");
 
-static void say(const char *a, const char *b, const char *c)
+/* One line on stderr (the console) from up to four pieces. */
+static void say(const char *a, const char *b, const char *c, const char *d)
 {
-	sys5(SYS_write, 2, (long)a, (long)str_len(a), 0, 0);
-	if (b)
-		sys5(SYS_write, 2, (long)b, (long)str_len(b), 0, 0);
-	if (c)
-		sys5(SYS_write, 2, (long)c, (long)str_len(c), 0, 0);
-	sys5(SYS_write, 2, (long)"\n", 1, 0, 0);
+	const char *parts[] = { a, b, c, d, "\n" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (parts[i])
+			sys5(SYS_write, 2, (long)parts[i], (long)str_len(parts[i]), 0, 0);
 }
 
-/* Hand the status to vmm and stop; never returns. */
+/*
+ * Hand the status to vmm and stop; never returns. Without ioperm(2) (a
+ * kernel without CONFIG_X86_IOPL_IOPERM) the status cannot reach vmm: then
+ * a status of 0 powers off (vmm: 0) and any other ends PID 1, a kernel
+ * panic (vmm: 4 with pvpanic), so that a failure never looks like success.
+ */
 static void finish(unsigned int port, int status)
 {
 	unsigned char v = (unsigned char)status;
@@ -78,9 +84,15 @@ static void finish(unsigned int port, int status)
 	sys5(SYS_sync, 0, 0, 0, 0, 0);
 	if (port && sys5(SYS_ioperm, port, 1, 1, 0, 0) == 0)
 		__asm__ volatile("outb %0, %w1" : : "a"(v), "Nd"((unsigned short)port));
-	/* Still here: not vmm, or no debug-exit device. */
-	sys5(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0,
-	     0);
+	else if (port)
+		say("vmm-exec-init: warning: ioperm failed (CONFIG_X86_IOPL_IOPERM?): the exact "
+		    "status "
+		    "is lost",
+		    0, 0, 0);
+	/* Still here: not vmm, no debug-exit device, or no ioperm. */
+	if (status == 0)
+		sys5(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+		     LINUX_REBOOT_CMD_POWER_OFF, 0, 0);
 	for (;;)
 		sys5(SYS_exit, status, 0, 0, 0, 0); /* PID 1 exiting: a kernel panic */
 }
@@ -92,7 +104,8 @@ static void mount_in_root(const char *what, const char *where, const char *type,
 
 	/* A --share DIR need not have /proc or /tmp: CMD runs without them. */
 	if (ret < 0)
-		say("vmm-exec-init: warning: cannot mount ", type, where + sizeof("/newroot") - 1);
+		say("vmm-exec-init: warning: cannot mount ", type, " on ",
+		    where + sizeof("/newroot") - 1); /* the path inside the new root */
 }
 
 long init_main(long *sp)
@@ -113,10 +126,10 @@ long init_main(long *sp)
 	long pid, ret;
 
 	if (exec_parse_port(port_s, &port) < 0)
-		say("vmm-exec-init: warning: no ", EXEC_ARG_EXIT_PORT, "=: the status is lost");
+		say("vmm-exec-init: warning: no ", EXEC_ARG_EXIT_PORT, "=: the status is lost", 0);
 	if (!root || !cmd || exec_arg_decode(cmd) < 0) {
 		say("vmm-exec-init: error: no ", EXEC_ARG_ROOT,
-		    "= or a bad vmm_exec= (start me with vmm --exec)");
+		    "= or a bad vmm_exec= (start me with vmm --exec)", 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 	sys5(SYS_mkdir, (long)"/newroot", 0755, 0, 0, 0);
@@ -125,12 +138,12 @@ long init_main(long *sp)
 	if (ret == -ENODEV) {
 		say("vmm-exec-init: error: this kernel has no 9p file system "
 		    "(CONFIG_NET_9P_VIRTIO, CONFIG_9P_FS): --exec needs one",
-		    0, 0);
+		    0, 0, 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 	if (ret < 0) {
 		say("vmm-exec-init: error: cannot mount the 9p share '", root,
-		    ret == -ENOENT ? "' (no such tag)" : "'");
+		    ret == -ENOENT ? "' (no such tag)" : "'", 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 	mount_in_root("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV, 0);
@@ -141,7 +154,7 @@ long init_main(long *sp)
 	if (sys5(SYS_chdir, (long)"/newroot", 0, 0, 0, 0) < 0 ||
 	    sys5(SYS_chroot, (long)".", 0, 0, 0, 0) < 0 ||
 	    sys5(SYS_chdir, (long)"/", 0, 0, 0, 0) < 0) {
-		say("vmm-exec-init: error: cannot enter the 9p root", 0, 0);
+		say("vmm-exec-init: error: cannot enter the 9p root", 0, 0, 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 
@@ -150,11 +163,11 @@ long init_main(long *sp)
 		char *const argv[] = { "sh", "-c", cmd, (char *)0 };
 
 		sys5(SYS_execve, (long)"/bin/sh", (long)argv, (long)sh_env, 0, 0);
-		say("vmm-exec-init: error: cannot run /bin/sh in the 9p root", 0, 0);
+		say("vmm-exec-init: error: cannot run /bin/sh in the 9p root", 0, 0, 0);
 		sys5(SYS_exit, 127, 0, 0, 0, 0);
 	}
 	if (pid < 0) {
-		say("vmm-exec-init: error: fork failed", 0, 0);
+		say("vmm-exec-init: error: fork failed", 0, 0, 0);
 		finish(port, EXEC_STATUS_INIT_FAILED);
 	}
 	/* As PID 1 we also reap CMD's orphans; CMD's own status is the one. */
