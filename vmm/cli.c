@@ -58,7 +58,7 @@ static const char help_text[] =
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --exec CMD           run CMD (through /bin/sh -c) in the guest on a read-only\n"
 	"                           9p root, our own init and a tmpfs for writes; vmm exits\n"
-	"                           with CMD's status. The kernel needs 9p built in\n"
+	"                           with CMD's status. The kernel needs 9p and ioperm\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
