@@ -20,7 +20,8 @@
 # of the boot; measured on an idle 2-core host, more when it is busy).
 #
 # Cached in ${VMM_CACHE:-$HOME/.cache/vmm}/initramfs-<hash>.cpio and
-# initramfs-mini-<hash>.cpio, <hash> covering this script, mini-init.c and the
+# initramfs-mini-<hash>.cpio, <hash> covering this script, mini-init.c (and the
+# syscall header it shares with vmm-exec-init) and the
 # busybox binary. Prints "INITRD=<path>" and "INITRD_MINI=<path>" last.
 set -eu
 
@@ -44,7 +45,7 @@ command -v cpio >/dev/null 2>&1 || die "cpio not found; run scripts/install-deps
 
 command -v gcc >/dev/null 2>&1 || die "gcc not found; run scripts/install-deps.sh"
 
-hash=$({ cat "$self" "$here/mini-init.c"; sha256sum <"$busybox"; } | sha256sum | cut -c1-16)
+hash=$({ cat "$self" "$here/mini-init.c" "$here/../tools/exec-init/linux_syscall.h"; sha256sum <"$busybox"; } | sha256sum | cut -c1-16)
 out="$cache/initramfs-$hash.cpio"
 out_mini="$cache/initramfs-mini-$hash.cpio"
 if [ -f "$out" ] && [ -f "$out_mini" ]; then

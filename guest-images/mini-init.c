@@ -22,35 +22,11 @@
 #define SYS_reboot 169
 #define SYS_exit   60
 
-#define LINUX_REBOOT_MAGIC1	   0xfee1deadL
-#define LINUX_REBOOT_MAGIC2	   672274793L
-#define LINUX_REBOOT_CMD_POWER_OFF 0x4321fedcL
-
-static long sys5(long n, long a, long b, long c, long d, long e)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static unsigned long len(const char *s)
-{
-	unsigned long n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
+#include "../tools/exec-init/linux_syscall.h"
 
 static void say(const char *s)
 {
-	sys5(SYS_write, 1, (long)s, (long)len(s), 0, 0);
+	sys5(SYS_write, 1, (long)s, (long)str_len(s), 0, 0);
 }
 
 void _start(void) __attribute__((noreturn));

@@ -4,6 +4,7 @@
 #   2. the same again with AddressSanitizer + UBSan       (build-asan/)
 #   3. the libFuzzer targets, a short run each                (build-fuzz/)
 #   4. the Linux boot tests (kernel built once, cached in ~/.cache/vmm)
+#   4b. the kernel's KUnit tests through kunit.py on vmm (kernel cached too)
 #   5. the layer rule over #include lines, and the clang-format check
 # Prints one closing line "tests: N passed, N failed, N skipped".
 set -uo pipefail
@@ -41,7 +42,7 @@ step "build (warnings are errors)"
 ./scripts/build.sh build || exit 1
 
 step "unit tests and test-guest boot tests"
-meson test -C build --no-suite linux --print-errorlogs --num-processes 2
+meson test -C build --no-suite linux --no-suite kunit --print-errorlogs --num-processes 2
 count_meson build
 
 step "unit, guest and CLI tests again with vmm built with AddressSanitizer + UBSan"
@@ -77,6 +78,10 @@ if ./guest-images/build-all.sh; then
 else
   failed=$((failed + 1)); fail_names+=("guest image build")
 fi
+
+step "KUnit: kunit.py runs lib/kunit on vmm (kernel built once, cached)"
+meson test -C build --suite kunit --print-errorlogs
+count_meson build
 
 step "layer rule (#include lines)"
 if ./scripts/check-layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fail_names+=("layer rule"); fi

@@ -69,6 +69,9 @@ static const char help_text[] =
 	"      --cgroup-parent PATH create the VM's cgroup below PATH (default: vmm's own)\n"
 	"      --cgroup-version 1|2|auto  cgroup hierarchy for the limits (default auto)\n"
 	"      --cpu-affinity LIST  pin vCPUs: 0=2,1=3 (vCPU=host CPU) or 2-3 (all vCPUs)\n"
+	"      --exec CMD           run CMD (through /bin/sh -c) in the guest on a read-only\n"
+	"                           9p root, our own init and a tmpfs for writes; vmm exits\n"
+	"                           with CMD's status. The kernel needs 9p and ioperm\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
@@ -154,6 +157,7 @@ enum {
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
 	OPT_SHARE,
+	OPT_EXEC,
 };
 
 static const struct option long_opts[] = {
@@ -172,6 +176,7 @@ static const struct option long_opts[] = {
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "share", required_argument, NULL, OPT_SHARE },
+	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -307,6 +312,11 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return 0;
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
+		return 0;
+	case OPT_EXEC:
+		if (!arg[0])
+			return err_set(err, errlen, -EINVAL, "--exec: the command is empty");
+		cfg->exec = arg;
 		return 0;
 	case 'v':
 		cfg->verbosity++;
@@ -449,6 +459,10 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 			       CLI_MAX_VIRTIO);
 	if (cli_check_shares(cfg, err, errlen))
 		return -EINVAL;
+	/* --exec's own initramfs carries its init. */
+	if (cfg->exec && cfg->initrd)
+		return err_set(err, errlen, -EINVAL,
+			       "--exec brings its own initramfs: --initrd cannot be used with it");
 	if (cfg->hugepages && (cfg->mem_size & ((2ULL << 20) - 1)))
 		return err_set(err, errlen, -EINVAL,
 			       "--hugepages needs --mem to be a multiple of 2M");

@@ -109,6 +109,8 @@ struct vmm_config {
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
 	struct jail_config jail; /* --jail, the cgroup limits, --cpu-affinity */
+	/* --exec CMD: run CMD in the guest on a read-only 9p root (vmm/exec.h) */
+	const char *exec;
 };
 
 enum cli_result {

@@ -34,6 +34,7 @@
 #include "base/layout.h"
 #include "base/log.h"
 #include "vmm/term.h"
+#include "vmm/exec.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_dump.h"
 #include "vmm/jail.h"
@@ -158,9 +159,26 @@ static int vm_setup_memory(struct vm *vm)
 
 /* ---------------------------------------------------------- firmware+boot */
 
+/* --exec: the init's initramfs and command-line words (nothing otherwise). */
+static int vm_exec_prepare(struct vm *vm, struct exec_boot *exec)
+{
+	char err[512];
+	int ret;
+
+	memset(exec, 0, sizeof(*exec));
+	if (!vm->cfg->exec)
+		return 0;
+	ret = exec_boot_prepare(vm->cfg->exec, EXEC_ROOT_TAG, LAYOUT_PORT_DEBUG_EXIT,
+				vm->cfg->kernel, exec, err, sizeof(err));
+	if (ret)
+		log_err("%s", err);
+	return ret;
+}
+
 static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 {
 	struct e820_entry e820[E820_MAX_ENTRIES];
+	struct exec_boot exec;
 	struct x86_boot_result boot;
 	struct acpi_config acpi;
 	char *cmdline, *virtio;
@@ -171,13 +189,22 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 		log_err("cannot build the e820 map: %s", strerror(-n));
 		return n;
 	}
-	ret = vm_virtio_cmdline(vm, &virtio);
+	ret = vm_exec_prepare(vm, &exec);
 	if (ret)
 		return ret;
-	ret = asprintf(&cmdline, "%s%s%s%s%s", vm->cfg->cmdline, virtio ? " " : "",
-		       virtio ? virtio : "", vm->pvm ? " " : "",
-		       vm->pvm ? pvm_cmdline_extra() : "");
+	ret = vm_virtio_cmdline(vm, &virtio);
+	if (ret) {
+		exec_boot_free(&exec);
+		return ret;
+	}
+	/* --exec: quiet first, so the user's --cmdline (loglevel=7) can undo it. */
+	ret = asprintf(&cmdline, "%s%s%s%s%s%s%s%s", exec.cmdline ? "quiet panic=-1 " : "",
+		       vm->cfg->cmdline, virtio ? " " : "", virtio ? virtio : "",
+		       vm->pvm ? " " : "", vm->pvm ? pvm_cmdline_extra() : "",
+		       exec.cmdline ? " " : "", exec.cmdline ? exec.cmdline : "");
 	free(virtio);
+	if (ret < 0)
+		exec_boot_free(&exec);
 	if (ret < 0) {
 		log_err("cannot build the kernel command line: %s", strerror(ENOMEM));
 		return -ENOMEM;
@@ -186,13 +213,14 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 	ret = x86_load_kernel(&vm->mem,
 			      &(struct x86_boot_request){
 				      .kernel_path = vm->cfg->kernel,
-				      .initrd_path = vm->cfg->initrd,
+				      .initrd_path = exec.initrd ? exec.initrd : vm->cfg->initrd,
 				      .cmdline = cmdline,
 				      .e820 = e820,
 				      .ne820 = (unsigned int)n,
 			      },
 			      &boot);
 	free(cmdline);
+	exec_boot_free(&exec);
 	if (ret) {
 		log_err("%s", boot.err[0] ? boot.err : strerror(-ret));
 		return ret;
