@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 static const char help_text[] =
 	"usage: vmm --kernel FILE [options]\n"
@@ -57,6 +58,8 @@ static const char help_text[] =
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
+	"      --api-sock PATH      a QMP control socket (unix): query-status, stop, cont,\n"
+	"                           system_powerdown, system_reset, quit... (README)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -64,7 +67,7 @@ static const char help_text[] =
 	"\n"
 	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
 	"4 guest panic (pvpanic), 5 timeout, N guest wrote N to the debug-exit port 0x501,\n"
-	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130).\n"
+	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130); QMP quit: 0.\n"
 	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
 
 const char *cli_help_text(void)
@@ -139,6 +142,7 @@ enum {
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
+	OPT_API_SOCK,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -265,6 +270,14 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return parse_timeout(arg, cfg, err, errlen);
 	case OPT_HUGEPAGES:
 		cfg->hugepages = true;
+		return 0;
+	case OPT_API_SOCK:
+		/* a unix socket's path must fit struct sockaddr_un */
+		if (!arg[0] || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return err_set(err, errlen, -EINVAL,
+				       "--api-sock '%s': a socket path of 1..%zu bytes", arg,
+				       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		cfg->api_sock = arg;
 		return 0;
 	case OPT_CONSOLE_LOG:
 		cfg->console_log = arg;

@@ -81,8 +81,9 @@ struct vmm_config {
 	bool hugepages;
 	double timeout_sec; /* 0: none */
 	const char *console_log;
-	bool reboot;	  /* guest reset restarts the VM instead of exiting */
-	bool trace_exits; /* print VM-exit counts at exit */
+	const char *api_sock; /* --api-sock: the QMP socket's path (NULL: none) */
+	bool reboot;	      /* guest reset restarts the VM instead of exiting */
+	bool trace_exits;     /* print VM-exit counts at exit */
 	enum cli_pvm_mode pvm;
 	int verbosity;			      /* -v / -q */
 	struct cli_disk disks[CLI_MAX_DISKS]; /* the first is /dev/vda */
