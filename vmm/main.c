@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
+#include "vmm/qmp_server.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "vmm/vcpu.h"
@@ -53,6 +54,7 @@ static void block_signals(void)
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
+	struct qmp_server qmp;
 	char err[512];
 	uint64_t deadline = 0;
 	int status;
@@ -77,11 +79,21 @@ int main(int argc, char **argv)
 	if (cfg.timeout_sec > 0)
 		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
 
+	/* --api-sock: one server for the whole process, so its clients stay
+	 * connected when --reboot starts a new VM */
+	qmp_server_init(&qmp);
+	if (cfg.api_sock && qmp_server_open(&qmp, cfg.api_sock, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: error: %s\n", err);
+		cli_free(&cfg);
+		return VM_EXIT_ERROR;
+	}
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, &cfg, deadline) < 0) {
+		if (vm_create(&vm, &cfg, deadline) < 0 ||
+		    (cfg.api_sock && vm_qmp_attach(&vm, &qmp) < 0)) {
 			vm_destroy(&vm);
+			qmp_server_close(&qmp);
 			cli_free(&cfg);
 			return VM_EXIT_ERROR;
 		}
@@ -93,6 +105,7 @@ int main(int argc, char **argv)
 		vm_destroy(&vm);
 		log_info("guest reset: restarting the VM (--reboot)");
 	}
+	qmp_server_close(&qmp);
 	cli_free(&cfg);
 	return status;
 }
