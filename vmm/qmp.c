@@ -64,10 +64,20 @@ static int session_send(struct qmp_session *s, json_t *v)
 	return ret;
 }
 
-/* {"error": {"class": ..., "desc": ...}, "id": id} (id may be NULL). */
+/* {"error": {"class": ..., "desc": ...}, "id": id} (id may be NULL). The
+ * desc may quote the client's bytes (jansson's "near '...'", a command
+ * name cut at 64 bytes, perhaps inside a UTF-8 sequence): anything but
+ * printable ASCII becomes '?', as JSON strings must be valid UTF-8. */
 static int send_error(struct qmp_session *s, const char *cls, const char *desc, json_t *id)
 {
-	json_t *v = json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", desc);
+	char clean[320];
+	size_t i;
+	json_t *v;
+
+	for (i = 0; desc[i] && i < sizeof(clean) - 1; i++)
+		clean[i] = desc[i] >= 0x20 && desc[i] < 0x7f ? desc[i] : '?';
+	clean[i] = '\0';
+	v = json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", clean);
 
 	if (v && id)
 		json_object_set(v, "id", id);

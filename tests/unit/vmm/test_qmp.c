@@ -242,6 +242,20 @@ static void test_errors(void **state)
 	assert_non_null(strstr(f.out[0], "\"desc\": \"JSON parse error, "));
 	assert_non_null(strstr(f.out[1], "\"return\": {\"status\": \"running\""));
 	f.nout = 0;
+	/* a command name cut inside a UTF-8 sequence, and jansson quoting
+	 * invalid UTF-8 back: the error is still sent (as valid JSON) */
+	{
+		char req[256] = "{\"execute\": \"a";
+		int k;
+
+		for (k = 0; k < 40; k++)
+			strcat(req, "\xc3\xa9");
+		strcat(req, "\"}");
+		assert_int_equal(feed(&s, req), 0);
+		assert_non_null(strstr(last(&f), "\"The command a?"));
+		assert_int_equal(feed(&s, "\xd0\x90\x8f\n"), 0);
+		assert_non_null(strstr(last(&f), "JSON parse error"));
+	}
 	/* invalid UTF-8 and a NUL inside a string are refused */
 	assert_int_equal(qmp_session_input(&s, "{\"execute\": \"st\xffop\"}\n", 21), 0);
 	assert_non_null(strstr(last(&f), "JSON parse error"));
