@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -232,6 +233,9 @@ def case_stop_cont(opts, tmp):
               % (n, count_lines(vmm)))
         # a second stop: no error and no second STOP event
         check(a.cmd('stop') == {'return': {}}, 'second stop')
+        # the state dump (SIGUSR2) still reads a parked vCPU
+        os.kill(vmm.proc.pid, signal.SIGUSR2)
+        time.sleep(0.5)
         check(b.cmd('cont') == {'return': {}}, 'cont')
         check_event(a.event('RESUME'), 'RESUME')
         check_event(b.event('RESUME'), 'RESUME')
@@ -243,6 +247,9 @@ def case_stop_cont(opts, tmp):
         check(quiet.events == [], 'events before negotiation: %s' % quiet.events)
         a.cmd('quit')
         check(vmm.wait_exit() == 0, 'exit status')
+        err = vmm.stderr()
+        check('vCPU 0: runnable, 64-bit' in err and 'did not answer' not in err,
+              'the dump while stopped: %r' % err[-500:])
     finally:
         vmm.kill()
 
