@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 
 static const char help_text[] =
 	"usage: vmm --kernel FILE [options]\n"
@@ -272,11 +271,12 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		cfg->hugepages = true;
 		return 0;
 	case OPT_API_SOCK:
-		/* a unix socket's path must fit struct sockaddr_un */
-		if (!arg[0] || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		/* a unix socket's path must fit struct sockaddr_un, with room
+		 * for the ".PID.tmp" name qmp_server.c binds it under first */
+		if (!arg[0] || strlen(arg) > CLI_API_SOCK_MAX)
 			return err_set(err, errlen, -EINVAL,
-				       "--api-sock '%s': a socket path of 1..%zu bytes", arg,
-				       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				       "--api-sock '%s': a socket path of 1..%d bytes", arg,
+				       CLI_API_SOCK_MAX);
 		cfg->api_sock = arg;
 		return 0;
 	case OPT_CONSOLE_LOG:

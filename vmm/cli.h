@@ -15,10 +15,12 @@
 #include "devices/net/vde.h"
 #include "devices/net/sock_config.h"
 
-#define CLI_MIN_MEM	(16ULL << 20)
-#define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
-#define CLI_MAX_CPUS	254	     /* xAPIC ids 0..253, the IOAPIC takes the next */
-#define CLI_DEFAULT_MEM (512ULL << 20)
+#define CLI_MIN_MEM	 (16ULL << 20)
+#define CLI_MAX_MEM	 (1ULL << 40) /* 1 TiB */
+#define CLI_MAX_CPUS	 254	      /* xAPIC ids 0..253, the IOAPIC takes the next */
+#define CLI_DEFAULT_MEM	 (512ULL << 20)
+/* sockaddr_un's 108 bytes, less a NUL and a ".PID.tmp" suffix */
+#define CLI_API_SOCK_MAX 91
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
 

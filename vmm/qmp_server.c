@@ -21,6 +21,12 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "vmm/cli.h"
+
+/* the longest --api-sock, with the temporary name's suffix, fits */
+_Static_assert(CLI_API_SOCK_MAX + sizeof(".2147483647.tmp") <=
+		       sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "CLI_API_SOCK_MAX leaves room for the .PID.tmp suffix");
 
 static void client_close(struct qmp_client *c)
 {
@@ -179,29 +185,32 @@ int qmp_server_open(struct qmp_server *srv, const char *path, char *err, size_t 
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int ret;
+	int n, ret;
 
 	qmp_server_init(srv);
-	if (strlen(path) >= sizeof(sa.sun_path))
+	/* Listen under a temporary name, then rename: once PATH exists it
+	 * accepts connections (a client polling for the file never meets
+	 * the moment between bind() and listen()), and the rename replaces
+	 * a socket left by an earlier run, as QEMU's server=on does. */
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d.tmp", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return err_set(err, errlen, -ENAMETOOLONG, "--api-sock %s: path too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	/* a socket left by an earlier run is replaced, as QEMU's server=on
-	 * does; anything else at that path is not ours to remove */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(err, errlen, -EEXIST,
-				       "--api-sock %s: exists and is not a socket", path);
-		unlink(path);
-	}
+	/* anything but a socket at that path is not ours to replace */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return err_set(err, errlen, -EEXIST, "--api-sock %s: exists and is not a socket",
+			       path);
 	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (srv->listen_fd < 0)
 		return err_set(err, errlen, -errno, "--api-sock: socket: %s", strerror(errno));
-	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(srv->listen_fd, QMP_MAX_CLIENTS) < 0) {
+	unlink(sa.sun_path); /* ours, from a run with our pid */
+	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
-		close(srv->listen_fd);
-		srv->listen_fd = -1;
-		return err_set(err, errlen, ret, "--api-sock %s: %s", path, strerror(-ret));
+		goto fail;
+	}
+	if (listen(srv->listen_fd, QMP_MAX_CLIENTS) < 0 || rename(sa.sun_path, path) < 0) {
+		ret = -errno;
+		unlink(sa.sun_path);
+		goto fail;
 	}
 	srv->path = strdup(path);
 	if (!srv->path) {
@@ -209,6 +218,10 @@ int qmp_server_open(struct qmp_server *srv, const char *path, char *err, size_t 
 		return err_set(err, errlen, -ENOMEM, "--api-sock: out of memory");
 	}
 	return 0;
+fail:
+	close(srv->listen_fd);
+	srv->listen_fd = -1;
+	return err_set(err, errlen, ret, "--api-sock %s: %s", path, strerror(-ret));
 }
 
 int qmp_server_attach(struct qmp_server *srv, struct event_loop *loop, const struct qmp_vm_ops *ops,

@@ -139,6 +139,14 @@ CASES = [
     ("net socket listen and connect", ["--kernel", hello, "--net",
                                        "socket,listen=:5555,connect=127.0.0.1:5555"], 2,
      ["one of listen="], False),
+    # the QMP socket: a path that cannot be a socket's, a file that is not one
+    ("api-sock empty", ["--kernel", hello, "--api-sock", ""], 2, ["--api-sock"], False),
+    ("api-sock too long", ["--kernel", hello, "--api-sock", "/" + "q" * 120], 2,
+     ["--api-sock", "1..91 bytes"], False),
+    ("api-sock not a socket", ["--kernel", hello, "--api-sock", text_file], 1,
+     ["--api-sock", "notes.txt", "not a socket"], False),
+    ("api-sock no directory", ["--kernel", hello, "--api-sock", f"{tmp}/nodir/q.sock"], 1,
+     ["--api-sock", "nodir/q.sock"], False),
 ]
 if not os.path.exists(orphan):
     CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]

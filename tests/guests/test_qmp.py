@@ -176,7 +176,11 @@ def count_lines(vmm):
 # ------------------------------------------------------------------ cases
 
 def case_protocol(opts, tmp):
-    """Greeting, negotiation mode, errors that keep the session and the VM."""
+    """Greeting, negotiation mode, errors that keep the session and the VM;
+    a stale socket left at the path (a vmm killed with SIGKILL) is replaced."""
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(os.path.join(tmp, 'qmp.sock'))
+    stale.close()
     vmm = Vmm(opts, tmp, 'count', 'print=20000')
     c = Client(vmm, negotiate=False)
     g = c.greeting['QMP']
