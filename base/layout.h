@@ -79,6 +79,10 @@
 #define LAYOUT_PORT_ACPI_SLEEP_STS 0x601
 #define LAYOUT_PORT_ACPI_RESET	   0x602
 #define LAYOUT_ACPI_RESET_VALUE	   0x01
+/* the ACPI Generic Event Device's register (devices/ged.h), and its GSI:
+ * the IOAPIC's last pin, above the virtio devices' 5..20 */
+#define LAYOUT_PORT_GED		   0x604
+#define LAYOUT_GED_IRQ		   23
 /* sleep control: SLP_EN is bit 5, SLP_TYP bits 2..4 (ACPI 6.4, 4.8.3.7);
  * Linux writes (5 << 2) | (1 << 5) = 0x34 to enter S5 with our _S5 package. */
 #define LAYOUT_ACPI_SLP_TYP_S5	   5

@@ -367,6 +367,57 @@ static void dsdt_virtio_mmio(struct aml_buf *b, unsigned int i, const struct acp
 }
 
 /* The DSDT (header and AML) into `b`; header length and checksum set. */
+/*
+ * The power button of a hardware-reduced machine (ACPI 6.4, 5.6.9 and
+ * 4.8.2.2.1.2): a PNP0C0C device that a Generic Event Device notifies.
+ *
+ *   Device (GED_) { _HID "ACPI0013", _CRS Interrupt (Edge, ActiveHigh) {irq}
+ *       OperationRegion (GDST, SystemIO, port, 1)
+ *       Field (GDST, ByteAcc, NoLock, Preserve) { GDAT, 8 }
+ *       Method (_EVT, 1, Serialized) {
+ *           Local0 = GDAT            // read-to-clear: the pending events
+ *           If (Local0 & 1) { Notify (\_SB.PWRB, 0x80) }   // 0x80: pressed
+ *   } }
+ *   Device (PWRB) { _HID EISAID ("PNP0C0C") }
+ */
+static void dsdt_ged(struct aml_buf *b, const struct acpi_config *cfg)
+{
+	struct aml_buf res;
+	size_t dev = aml_device_open(b, "GED_"), evt, cond;
+
+	aml_name(b, "_HID");
+	aml_string(b, "ACPI0013");
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_init(&res);
+	aml_res_ext_irq(&res, AML_IRQ_CONSUMER | AML_IRQ_EDGE, cfg->ged_irq);
+	dsdt_crs(b, &res);
+	aml_op_region(b, "GDST", AML_SPACE_SYSTEM_IO, cfg->ged_port, 1);
+	aml_field(b, "GDST", AML_FIELD_BYTE_ACC, "GDAT", 8);
+	evt = aml_method_open(b, "_EVT", 1, true);
+	aml_store(b);
+	aml_name_string(b, "GDAT");
+	aml_local(b, 0);
+	cond = aml_if_open(b);
+	aml_and(b);
+	aml_local(b, 0);
+	aml_integer(b, 1); /* GED_EVENT_POWER_BUTTON */
+	aml_null_target(b);
+	aml_notify(b);
+	aml_name_string(b, "\\_SB_.PWRB");
+	aml_integer(b, 0x80);
+	aml_close(b, cond);
+	aml_close(b, evt);
+	aml_close(b, dev);
+
+	dev = aml_device_open(b, "PWRB");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0C0C");
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_close(b, dev);
+}
+
 static int acpi_build_dsdt(struct aml_buf *b, const struct acpi_config *cfg)
 {
 	struct acpi_header h;
@@ -382,6 +433,8 @@ static int acpi_build_dsdt(struct aml_buf *b, const struct acpi_config *cfg)
 	dsdt_pvpanic(b);
 	for (i = 0; i < cfg->nmmio_devs; i++)
 		dsdt_virtio_mmio(b, i, &cfg->mmio_devs[i]);
+	if (cfg->ged_port)
+		dsdt_ged(b, cfg);
 	aml_close(b, sb);
 
 	/*
@@ -426,6 +479,8 @@ static int acpi_check_config(const struct acpi_config *cfg)
 		    d->size > LAYOUT_MMIO_HOLE_END - d->base || d->irq >= LAYOUT_IOAPIC_PINS)
 			return -EINVAL;
 	}
+	if (cfg->ged_port && cfg->ged_irq >= LAYOUT_IOAPIC_PINS)
+		return -EINVAL;
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * ACPI tables: RSDP, XSDT, FADT (hardware-reduced, with SLEEP_CONTROL,
  * SLEEP_STATUS and RESET registers), MADT (a LAPIC per vCPU, the IOAPIC,
  * interrupt source overrides) and a DSDT (COM1, pvpanic, virtio-mmio
- * devices, \_S5) produced by the AML writer in aml.c.
+ * devices, the GED and power button, \_S5) produced by the AML writer in
+ * aml.c.
  */
 #ifndef FIRMWARE_ACPI_H
 #define FIRMWARE_ACPI_H
@@ -29,6 +30,11 @@ struct acpi_config {
 	unsigned int ncpus; /* APIC ids 0..ncpus-1; IOAPIC id ncpus */
 	struct acpi_mmio_dev mmio_devs[ACPI_MAX_MMIO_DEVS];
 	unsigned int nmmio_devs;
+	/* The Generic Event Device (devices/ged.h) and the power button it
+	 * notifies: its one-byte register's port and its GSI (edge, active
+	 * high). ged_port 0: neither is described. */
+	uint16_t ged_port;
+	uint32_t ged_irq;
 };
 
 /* Write all tables into [start, end) of guest memory, RSDP at `start`

@@ -31,6 +31,13 @@
 #define AML_ROOT_CHAR	       '\\'
 #define AML_PARENT_PREFIX_CHAR '^'
 #define AML_RETURN_OP	       0xa4
+#define AML_EXT_OP_REGION_OP   0x80
+#define AML_EXT_FIELD_OP       0x81
+#define AML_LOCAL0_OP	       0x60
+#define AML_STORE_OP	       0x70
+#define AML_AND_OP	       0x7b
+#define AML_NOTIFY_OP	       0x86
+#define AML_IF_OP	       0xa0
 
 /* Resource descriptor tags (6.4.2 small items, 6.4.3 large items) */
 #define AML_RES_IRQ_NOFLAGS    0x22 /* small item 0x04, length 2 */
@@ -384,6 +391,77 @@ size_t aml_method_open(struct aml_buf *b, const char *name, unsigned int nargs, 
 	mark = aml_pkg_reserve(b);
 	aml_name_string(b, name);
 	aml_byte(b, (uint8_t)((nargs & 7) | (serialized ? 1U << 3 : 0)));
+	return mark;
+}
+
+/* DefOpRegion := OpRegionOp(0x5b 0x80) NameString RegionSpace(ByteData)
+ * RegionOffset(TermArg) RegionLen(TermArg) */
+void aml_op_region(struct aml_buf *b, const char *name, uint8_t space, uint64_t offset,
+		   uint64_t len)
+{
+	aml_byte(b, AML_EXT_OP_PREFIX);
+	aml_byte(b, AML_EXT_OP_REGION_OP);
+	aml_name_string(b, name);
+	aml_byte(b, space);
+	aml_integer(b, offset);
+	aml_integer(b, len);
+}
+
+/* DefField := FieldOp(0x5b 0x81) PkgLength NameString FieldFlags FieldList,
+ * here one NamedField := NameSeg PkgLength(bits): a length under 64 bits
+ * is its own one-byte PkgLength (20.2.5.2). */
+void aml_field(struct aml_buf *b, const char *region, uint8_t flags, const char *field,
+	       unsigned int bits)
+{
+	size_t mark;
+
+	if (bits == 0 || bits > 63 || strlen(field) != 4 || strchr(field, '.') ||
+	    field[0] == AML_ROOT_CHAR || field[0] == AML_PARENT_PREFIX_CHAR)
+		aml_fail(b, -EINVAL);
+	aml_byte(b, AML_EXT_OP_PREFIX);
+	aml_byte(b, AML_EXT_FIELD_OP);
+	mark = aml_pkg_reserve(b);
+	aml_name_string(b, region);
+	aml_byte(b, flags);
+	aml_name_string(b, field); /* one segment: the bare NameSeg */
+	aml_byte(b, (uint8_t)bits);
+	aml_close(b, mark);
+}
+
+void aml_local(struct aml_buf *b, unsigned int n)
+{
+	if (n > 7)
+		aml_fail(b, -EINVAL);
+	aml_byte(b, (uint8_t)(AML_LOCAL0_OP + (n & 7)));
+}
+
+void aml_store(struct aml_buf *b)
+{
+	aml_byte(b, AML_STORE_OP);
+}
+
+void aml_and(struct aml_buf *b)
+{
+	aml_byte(b, AML_AND_OP);
+}
+
+void aml_null_target(struct aml_buf *b)
+{
+	aml_byte(b, AML_ZERO_OP); /* NullName, the same byte as Zero */
+}
+
+void aml_notify(struct aml_buf *b)
+{
+	aml_byte(b, AML_NOTIFY_OP);
+}
+
+/* DefIfElse := IfOp PkgLength Predicate TermList (no Else) */
+size_t aml_if_open(struct aml_buf *b)
+{
+	size_t mark;
+
+	aml_byte(b, AML_IF_OP);
+	mark = aml_pkg_reserve(b);
 	return mark;
 }
 

@@ -87,6 +87,31 @@ size_t aml_method_open(struct aml_buf *b, const char *name, unsigned int nargs, 
 size_t aml_package_open(struct aml_buf *b, unsigned int nelems);
 void aml_close(struct aml_buf *b, size_t mark);
 
+/* OperationRegion(name, space, offset, len) */
+#define AML_SPACE_SYSTEM_MEMORY 0x00
+#define AML_SPACE_SYSTEM_IO	0x01
+void aml_op_region(struct aml_buf *b, const char *name, uint8_t space, uint64_t offset,
+		   uint64_t len);
+/* Field(region, flags) { field, bits }: one named field of 1..63 bits;
+ * flags: access type in bits 0-3, lock rule bit 4, update rule bits 5-6. */
+#define AML_FIELD_BYTE_ACC 0x01
+void aml_field(struct aml_buf *b, const char *region, uint8_t flags, const char *field,
+	       unsigned int bits);
+/*
+ * Statements and expressions, in prefix order as AML writes them: the
+ * opcode here, its operands appended next by the caller.
+ *   Store(source, target)      aml_store, source, target
+ *   And(a, b, target)          aml_and, a, b, target (aml_null_target: none)
+ *   Notify(object, value)      aml_notify, name string, integer
+ *   If (predicate) { ... }     aml_if_open, predicate, the body, aml_close
+ */
+void aml_local(struct aml_buf *b, unsigned int n); /* Local0..Local7 */
+void aml_store(struct aml_buf *b);
+void aml_and(struct aml_buf *b);
+void aml_null_target(struct aml_buf *b);
+void aml_notify(struct aml_buf *b);
+size_t aml_if_open(struct aml_buf *b);
+
 /*
  * Resource descriptors (6.4), appended to a buffer of their own which then
  * becomes a Buffer object: aml_res_end() adds the End Tag with a checksum

@@ -27,6 +27,9 @@ PACKAGES=(
   passt util-linux
   # (qemu-system-x86, above, also runs QEMU's own stream, dgram and multicast
   # netdevs between vmm guests: qemu-system-x86_64 -M none, no QEMU guest)
+  # QMP (--api-sock): jansson parses the JSON; socat drives one exchange in
+  # the QMP test as a user would
+  libjansson-dev socat
 )
 
 missing=()

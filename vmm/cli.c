@@ -73,6 +73,8 @@ static const char help_text[] =
 	"                           9p root, our own init and a tmpfs for writes; vmm exits\n"
 	"                           with CMD's status. The kernel needs 9p and ioperm\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
+	"      --api-sock PATH      a QMP control socket (unix): query-status, stop, cont,\n"
+	"                           system_powerdown, system_reset, quit... (README)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -81,7 +83,7 @@ static const char help_text[] =
 	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
 	"4 guest panic (pvpanic), 5 timeout, 7 killed by the cgroup OOM killer (--mem-limit),\n"
 	"N guest wrote N to the debug-exit port 0x501,\n"
-	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130).\n"
+	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130); QMP quit: 0.\n"
 	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
 
 const char *cli_help_text(void)
@@ -158,6 +160,7 @@ enum {
 	OPT_NET,
 	OPT_SHARE,
 	OPT_EXEC,
+	OPT_API_SOCK,
 };
 
 static const struct option long_opts[] = {
@@ -177,6 +180,7 @@ static const struct option long_opts[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "exec", required_argument, NULL, OPT_EXEC },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -286,6 +290,15 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return parse_timeout(arg, cfg, err, errlen);
 	case OPT_HUGEPAGES:
 		cfg->hugepages = true;
+		return 0;
+	case OPT_API_SOCK:
+		/* a unix socket's path must fit struct sockaddr_un, with room
+		 * for the ".PID.tmp" name qmp_server.c binds it under first */
+		if (!arg[0] || strlen(arg) > CLI_API_SOCK_MAX)
+			return err_set(err, errlen, -EINVAL,
+				       "--api-sock '%s': a socket path of 1..%d bytes", arg,
+				       CLI_API_SOCK_MAX);
+		cfg->api_sock = arg;
 		return 0;
 	case OPT_CONSOLE_LOG:
 		cfg->console_log = arg;

@@ -16,10 +16,12 @@
 #include "devices/net/sock_config.h"
 #include "vmm/jail_config.h"
 
-#define CLI_MIN_MEM	(16ULL << 20)
-#define CLI_MAX_MEM	(1ULL << 40) /* 1 TiB */
-#define CLI_MAX_CPUS	254	     /* xAPIC ids 0..253, the IOAPIC takes the next */
-#define CLI_DEFAULT_MEM (512ULL << 20)
+#define CLI_MIN_MEM	 (16ULL << 20)
+#define CLI_MAX_MEM	 (1ULL << 40) /* 1 TiB */
+#define CLI_MAX_CPUS	 254	      /* xAPIC ids 0..253, the IOAPIC takes the next */
+#define CLI_DEFAULT_MEM	 (512ULL << 20)
+/* sockaddr_un's 108 bytes, less a NUL and a ".PID.tmp" suffix */
+#define CLI_API_SOCK_MAX 91
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
 
@@ -95,8 +97,9 @@ struct vmm_config {
 	bool hugepages;
 	double timeout_sec; /* 0: none */
 	const char *console_log;
-	bool reboot;	  /* guest reset restarts the VM instead of exiting */
-	bool trace_exits; /* print VM-exit counts at exit */
+	const char *api_sock; /* --api-sock: the QMP socket's path (NULL: none) */
+	bool reboot;	      /* guest reset restarts the VM instead of exiting */
+	bool trace_exits;     /* print VM-exit counts at exit */
 	enum cli_pvm_mode pvm;
 	int verbosity;			      /* -v / -q */
 	struct cli_disk disks[CLI_MAX_DISKS]; /* the first is /dev/vda */

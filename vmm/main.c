@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
+#include "vmm/qmp_server.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "arch/x86/pvm.h"
@@ -56,18 +57,30 @@ static void block_signals(void)
  * go_fd: see jail_supervise() (-1: none). */
 static int run_vms(struct vmm_config *cfg, int go_fd)
 {
+	struct qmp_server qmp;
 	uint64_t deadline = 0;
-	int status;
+	char err[512];
+	int status = VM_EXIT_ERROR;
 
 	if (cfg->timeout_sec > 0)
 		deadline = clock_monotonic_ns() + (uint64_t)(cfg->timeout_sec * 1e9);
+	/* --api-sock: one server for the whole process, so its clients stay
+	 * connected when --reboot starts a new VM */
+	qmp_server_init(&qmp);
+	if (cfg->api_sock && qmp_server_open(&qmp, cfg->api_sock, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: error: %s\n", err);
+		cli_free(cfg);
+		return VM_EXIT_ERROR;
+	}
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, cfg, deadline) < 0 || (go_fd >= 0 && jail_wait_go(go_fd) < 0)) {
+		if (vm_create(&vm, cfg, deadline) < 0 ||
+		    (cfg->api_sock && vm_qmp_attach(&vm, &qmp) < 0) ||
+		    (go_fd >= 0 && jail_wait_go(go_fd) < 0)) {
 			vm_destroy(&vm);
-			cli_free(cfg);
-			return VM_EXIT_ERROR;
+			status = VM_EXIT_ERROR;
+			break;
 		}
 		go_fd = -1;	      /* the guest runs in the cgroup from now on */
 		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
@@ -78,6 +91,7 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 		vm_destroy(&vm);
 		log_info("guest reset: restarting the VM (--reboot)");
 	}
+	qmp_server_close(&qmp);
 	cli_free(cfg);
 	return status;
 }
@@ -85,6 +99,7 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
+	struct qmp_server qmp;
 	char err[512];
 	int status;
 

@@ -231,6 +231,8 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 
 	memset(&acpi, 0, sizeof(acpi));
 	acpi.ncpus = vm->ncpus;
+	acpi.ged_port = LAYOUT_PORT_GED;
+	acpi.ged_irq = LAYOUT_GED_IRQ;
 	vm_virtio_describe(vm, &acpi);
 	ret = acpi_write_tables(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_END, &acpi);
 	if (ret) {
@@ -254,7 +256,7 @@ static int vm_load_guest(struct vm *vm, uint64_t *entry, uint64_t *zero_page)
 
 /* ------------------------------------------------------------ stopping */
 
-void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+bool vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 {
 	bool first;
 
@@ -267,6 +269,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (first)
 		el_stop(&vm->loop);
+	return first;
 }
 
 bool vm_stopping(struct vm *vm)
@@ -361,6 +364,9 @@ _Static_assert(LAYOUT_PORT_ACPI_SLEEP_STS == LAYOUT_PORT_ACPI_SLEEP_CTL + PLATFO
 _Static_assert(LAYOUT_PORT_ACPI_RESET == LAYOUT_PORT_ACPI_SLEEP_CTL + PLATFORM_ACPI_RESET,
 	       "ACPI reset port");
 
+_Static_assert(LAYOUT_VIRTIO_IRQ_BASE + CLI_MAX_VIRTIO <= LAYOUT_GED_IRQ,
+	       "the GED's GSI is above the virtio devices'");
+
 /* Every port and IRQ is chosen here, from base/layout.h; the devices
  * register themselves where they are told. */
 static int vm_setup_devices(struct vm *vm)
@@ -398,6 +404,11 @@ static int vm_setup_devices(struct vm *vm)
 	/* .now = NULL: the host's clock */
 	rtc_init(&vm->rtc, &(struct rtc_config){ .port = LAYOUT_PORT_RTC });
 	ret = rtc_register(&vm->rtc, &vm->pio, err, sizeof(err));
+	if (ret)
+		goto fail;
+	irq_line_init_kvm(&vm->ged_irq, vm->vm_fd, LAYOUT_GED_IRQ);
+	ged_init(&vm->ged, &vm->ged_irq);
+	ret = ged_register(&vm->ged, &vm->pio, LAYOUT_PORT_GED, err, sizeof(err));
 	if (ret)
 		goto fail;
 	return 0;
@@ -704,6 +715,7 @@ int vm_run(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nstarted; i++)
 		vcpu_join(&vm->vcpus[i]);
+	vm_qmp_stopped(vm); /* SHUTDOWN or RESET to QMP clients */
 	/* Numbers for bench/ (and the curious): when the guest first ran, in
 	 * the same clock a parent process can read, and how much guest RAM
 	 * the host had to commit. */
@@ -731,10 +743,12 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	elf_syms_free(&vm->syms);
+	vm_qmp_detach(vm);
 	vm_virtio_destroy(vm);
 	serial_destroy(&vm->serial);
 	platform_destroy(&vm->platform);
 	rtc_destroy(&vm->rtc);
+	ged_destroy(&vm->ged);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->mem);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/ged.h"
 #include "devices/platform.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
@@ -49,10 +50,12 @@ enum vm_stop_reason {
 	VM_STOP_SIGNAL,
 	VM_STOP_USER_QUIT,
 	VM_STOP_ERROR,
+	VM_STOP_QMP_QUIT, /* QMP quit: exit status 0 */
 };
 
 struct vm_virtio_dev;
 struct acpi_config;
+struct qmp_server;
 
 /*
  * Pausing (vm_pause.c): every vCPU thread out of KVM_RUN and parked in its
@@ -82,6 +85,8 @@ struct vm {
 	struct irq_line com1_irq;
 	struct platform_devs platform;
 	struct rtc rtc;
+	struct ged ged; /* the ACPI power button's event device */
+	struct irq_line ged_irq;
 
 	struct vm_virtio_dev *virtio; /* vm_virtio.c: one per --disk, then one per --net */
 	unsigned int nvirtio;
@@ -108,6 +113,11 @@ struct vm {
 	int exit_status;
 
 	struct vm_pause pause;
+
+	/* --api-sock: main.c's QMP server, attached by vm_qmp_attach() (NULL:
+	 * none); whether the stop in force came from QMP system_reset */
+	struct qmp_server *qmp;
+	bool qmp_reset;
 };
 
 /* Build the machine described by cfg. timeout_deadline_ns: CLOCK_MONOTONIC
@@ -121,8 +131,9 @@ int vm_run(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
 
-/* Ask the VM to stop with `status` (first caller wins). Any thread. */
-void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
+/* Ask the VM to stop with `status` (first caller wins: returns whether this
+ * was the first). Any thread. */
+bool vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 
 bool vm_stopping(struct vm *vm);
 
@@ -144,6 +155,13 @@ void vm_pause_init(struct vm *vm);
 void vm_pause_destroy(struct vm *vm);
 void vm_pause_checkpoint(void *opaque, struct vcpu *vcpu, enum vcpu_checkpoint where);
 void vm_pause_release(struct vm *vm);
+
+/* vm_qmp.c: serve QMP from srv on this VM's event loop (logs why it
+ * failed); vm_run() reports the stop (SHUTDOWN or RESET) through
+ * vm_qmp_stopped(). */
+int vm_qmp_attach(struct vm *vm, struct qmp_server *srv) __attribute__((warn_unused_result));
+void vm_qmp_stopped(struct vm *vm);
+void vm_qmp_detach(struct vm *vm);
 
 /* vm_virtio.c: the virtio devices, in vm_create()'s order. */
 int vm_virtio_open(struct vm *vm) __attribute__((warn_unused_result));

@@ -14,9 +14,13 @@
  * request and parks without running.
  */
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "vmm/vcpu_dump.h"
 #include "vmm/vm.h"
+
+#define PARK_POLL_NS 20000000L /* 20 ms */
 
 void vm_pause_init(struct vm *vm)
 {
@@ -67,8 +71,21 @@ void vm_pause_checkpoint(void *opaque, struct vcpu *vcpu, enum vcpu_checkpoint w
 	if (p->requested && !vm_stopping(vm)) {
 		p->nparked++;
 		pthread_cond_broadcast(&p->cond);
-		while (p->requested && !vm_stopping(vm))
-			pthread_cond_wait(&p->cond, &p->lock);
+		while (p->requested && !vm_stopping(vm)) {
+			struct timespec ts;
+
+			/* wake now and then: a parked vCPU still answers the
+			 * state dump (SIGUSR2, --timeout), which only its own
+			 * thread may take (vcpu_dump.h) */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += PARK_POLL_NS;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+			vcpu_dump_answer(vcpu);
+		}
 		p->nparked--;
 	}
 	pthread_mutex_unlock(&p->lock);

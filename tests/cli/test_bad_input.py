@@ -166,6 +166,14 @@ CASES = [
                                 f"{tmp},tag=x"], 2, ["two shares", "'x'"], False),
     ("share unknown option", ["--kernel", hello, "--share", f"{tmp},cache=loose"], 2,
      ["--share", "cache"], False),
+    # the QMP socket: a path that cannot be a socket's, a file that is not one
+    ("api-sock empty", ["--kernel", hello, "--api-sock", ""], 2, ["--api-sock"], False),
+    ("api-sock too long", ["--kernel", hello, "--api-sock", "/" + "q" * 120], 2,
+     ["--api-sock", "1..91 bytes"], False),
+    ("api-sock not a socket", ["--kernel", hello, "--api-sock", text_file], 1,
+     ["--api-sock", "notes.txt", "not a socket"], False),
+    ("api-sock no directory", ["--kernel", hello, "--api-sock", f"{tmp}/nodir/q.sock"], 1,
+     ["--api-sock", "nodir/q.sock"], False),
 ]
 if not os.path.exists(orphan):
     CASES = [c for c in CASES if c[0] != "qcow2 backing file missing"]

@@ -229,7 +229,12 @@ static int iasl_teardown(void **state)
 
 static void check_with_iasl(struct iasl_state *st, unsigned int ncpus, unsigned int ndevs)
 {
-	struct acpi_config cfg = { .ncpus = ncpus, .nmmio_devs = ndevs };
+	/* the GED and power button with some of the configurations only */
+	struct acpi_config cfg = { .ncpus = ncpus,
+				   .nmmio_devs = ndevs,
+				   .ged_port = ndevs ? LAYOUT_PORT_GED : 0,
+				   .ged_irq = LAYOUT_GED_IRQ };
+	unsigned int ndev_ged = cfg.ged_port ? 2 : 0;
 	const struct iasl_env *e = &st->e;
 	struct fw_fake_guest *g = &st->g;
 	const uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;
@@ -279,7 +284,20 @@ static void check_with_iasl(struct iasl_state *st, unsigned int ncpus, unsigned 
 		snprintf(want, sizeof(want), "\n        Device (VR%02X)\n", i);
 		assert_non_null(strstr(dsl, want));
 	}
-	assert_int_equal(fw_count((const uint8_t *)dsl, strlen(dsl), "Device (", 8), 2 + ndevs);
+	if (cfg.ged_port) {
+		assert_non_null(strstr(dsl, "\n        Device (GED)\n"));
+		assert_non_null(strstr(dsl, "\"ACPI0013\""));
+		assert_non_null(strstr(dsl, "OperationRegion (GDST, SystemIO, 0x0604, One)"));
+		assert_non_null(strstr(dsl, "GDAT,   8"));
+		assert_non_null(strstr(dsl, "Method (_EVT, 1, Serialized)"));
+		assert_non_null(strstr(dsl, "Local0 = GDAT"));
+		assert_non_null(strstr(dsl, "If ((Local0 & One))"));
+		assert_non_null(strstr(dsl, "Notify (\\_SB.PWRB, 0x80)"));
+		assert_non_null(strstr(dsl, "\n        Device (PWRB)\n"));
+		assert_non_null(strstr(dsl, "EisaId (\"PNP0C0C\")"));
+	}
+	assert_int_equal(fw_count((const uint8_t *)dsl, strlen(dsl), "Device (", 8),
+			 2 + ndevs + ndev_ged);
 	free(dsl);
 	/* The disassembly compiles back to AML without errors or warnings. */
 	rc = run_iasl(e, "-p", "recompiled", "dsdt.dsl");

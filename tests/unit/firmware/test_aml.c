@@ -306,6 +306,57 @@ static void test_device_method_package(void **state)
 	aml_free(&b);
 }
 
+/* The GED's building blocks (ACPI 6.4 20.2.5): OperationRegion, a Field
+ * with one named field, Store/And/If/Notify in prefix order, Local0. */
+static void test_region_field_statements(void **state)
+{
+	struct aml_buf b;
+	size_t cond;
+
+	(void)state;
+	aml_init(&b);
+	aml_op_region(&b, "GDST", AML_SPACE_SYSTEM_IO, 0x604, 1);
+	aml_field(&b, "GDST", AML_FIELD_BYTE_ACC, "GDAT", 8);
+	/* OperationRegion(GDST, SystemIO, 0x604, One); Field(GDST, ByteAcc)
+	 * {GDAT, 8}: PkgLength 11 = itself, NameSeg, flags, NameSeg, 8 */
+	assert_bytes(&b, BYTES(0x5b, 0x80, 'G', 'D', 'S', 'T', 0x01, 0x0b, 0x04, 0x06, 0x01, 0x5b,
+			       0x81, 0x0b, 'G', 'D', 'S', 'T', 0x01, 'G', 'D', 'A', 'T', 0x08));
+	aml_free(&b);
+
+	aml_init(&b);
+	aml_store(&b);
+	aml_name_string(&b, "GDAT");
+	aml_local(&b, 0);
+	cond = aml_if_open(&b);
+	aml_and(&b);
+	aml_local(&b, 0);
+	aml_integer(&b, 1);
+	aml_null_target(&b);
+	aml_notify(&b);
+	aml_name_string(&b, "PWRB");
+	aml_integer(&b, 0x80);
+	aml_close(&b, cond);
+	/* Store(GDAT, Local0); If(And(Local0, One, NullName)) {Notify(PWRB, 0x80)} */
+	assert_bytes(&b, BYTES(0x70, 'G', 'D', 'A', 'T', 0x60, 0xa0, 0x0c, 0x7b, 0x60, 0x01, 0x00,
+			       0x86, 'P', 'W', 'R', 'B', 0x0a, 0x80));
+	aml_free(&b);
+
+	/* a field name must be one bare NameSeg, its width 1..63 bits; a
+	 * local 0..7 */
+	aml_init(&b);
+	aml_field(&b, "GDST", AML_FIELD_BYTE_ACC, "\\GDA", 8);
+	assert_int_equal(aml_error(&b), -EINVAL);
+	aml_free(&b);
+	aml_init(&b);
+	aml_field(&b, "GDST", AML_FIELD_BYTE_ACC, "GDAT", 64);
+	assert_int_equal(aml_error(&b), -EINVAL);
+	aml_free(&b);
+	aml_init(&b);
+	aml_local(&b, 8);
+	assert_int_equal(aml_error(&b), -EINVAL);
+	aml_free(&b);
+}
+
 /* An inner object that shrinks its PkgLength must leave the outer one right. */
 static void test_nesting(void **state)
 {
@@ -404,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_sticky_error),
 		cmocka_unit_test(test_strings_and_eisaid),
 		cmocka_unit_test(test_device_method_package),
+		cmocka_unit_test(test_region_field_statements),
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_resource_template),
 	};
