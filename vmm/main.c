@@ -99,7 +99,6 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
-	struct qmp_server qmp;
 	char err[512];
 	int status;
 
