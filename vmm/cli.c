@@ -57,14 +57,19 @@ static const char help_text[] =
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
+	"      --sandbox=on|off|log seccomp filters per thread, no capabilities, Landlock\n"
+	"                           (default on; log: forbidden calls are only logged)\n"
+	"      --landlock-rules path=P,access=r|rw  a file or directory the VM may open\n"
+	"                           while it runs (repeatable)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
 	"  -V, --version            version\n"
 	"\n"
 	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
-	"4 guest panic (pvpanic), 5 timeout, N guest wrote N to the debug-exit port 0x501,\n"
-	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130).\n"
+	"4 guest panic (pvpanic), 5 timeout, 6 sandbox violation (a forbidden system call),\n"
+	"N guest wrote N to the debug-exit port 0x501, 128+signal when stopped by\n"
+	"SIGINT/SIGTERM (Ctrl-A x: 130).\n"
 	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
 
 const char *cli_help_text(void)
@@ -139,6 +144,8 @@ enum {
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
+	OPT_SANDBOX,
+	OPT_LANDLOCK_RULES,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +163,8 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "landlock-rules", required_argument, NULL, OPT_LANDLOCK_RULES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -284,6 +293,10 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
 		return 0;
+	case OPT_SANDBOX:
+		return cli_parse_sandbox(arg, cfg, err, errlen);
+	case OPT_LANDLOCK_RULES:
+		return cli_add_landlock_rule(arg, cfg, err, errlen);
 	case 'v':
 		cfg->verbosity++;
 		return 0;
@@ -408,6 +421,9 @@ void cli_free(struct vmm_config *cfg)
 	for (i = 0; i < cfg->ndisks; i++)
 		cli_free_disk(&cfg->disks[i]);
 	cfg->ndisks = 0;
+	for (i = 0; i < cfg->nlandlock; i++)
+		free(cfg->landlock[i].path);
+	cfg->nlandlock = 0;
 }
 
 /* What no single option can check: the options taken together. */

@@ -34,4 +34,11 @@ int cli_sock_opt(struct cli_net *n, struct cli_sock_state *st, const char *opt, 
 int cli_sock_finish(struct cli_net *n, struct cli_sock_state *st, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* --sandbox=on|off|log and --landlock-rules (cli_sandbox.c). */
+struct vmm_config;
+int cli_parse_sandbox(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int cli_add_landlock_rule(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* VMM_CLI_PRIV_H */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
+#include "vmm/sandbox.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "vmm/vcpu.h"
@@ -74,6 +75,12 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
 	block_signals();
+	/* before the first thread: Landlock, rlimits, no_new_privs */
+	if (sandbox_prepare(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: error: %s\n", err);
+		cli_free(&cfg);
+		return VM_EXIT_ERROR;
+	}
 	if (cfg.timeout_sec > 0)
 		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
 
