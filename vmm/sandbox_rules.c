@@ -146,6 +146,8 @@ static const int sanitizer_calls[] = {
 	SCMP_SYS(fstat),     SCMP_SYS(newfstatat), SCMP_SYS(pipe2),	SCMP_SYS(dup2),
 	SCMP_SYS(lseek),	   SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(kill),
+	/* LSan's thread lister: raw open() and getdents() of /proc/PID/task */
+	SCMP_SYS(open), SCMP_SYS(getdents), SCMP_SYS(getdents64),
 };
 
 #define TABLE(a) { a, N(a) }
