@@ -25,18 +25,18 @@
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #endif
 
-#define FS_READ	 (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_WRITE (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_READ	    (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_WRITE    (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
 /* a unix socket bound in a directory, and the stale one removed first */
 #define FS_SOCK_DIR (LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_REMOVE_FILE)
 /* what a rule on a file (not a directory) may carry */
-#define FS_FILE_RIGHTS                                                                   \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                    \
-	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                    \
+#define FS_FILE_RIGHTS                                                \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
+	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE | \
 	 LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 struct landlock {
-	int fd;		 /* the ruleset */
+	int fd;		  /* the ruleset */
 	uint64_t handled; /* the rights this kernel's ABI knows */
 };
 
@@ -134,9 +134,9 @@ static int ll_allow_nets(struct landlock *ll, const struct vmm_config *cfg, char
 				ret = ll_allow(ll, "/etc/resolv.conf", FS_READ, err, errlen);
 			break;
 		case CLI_NET_TAP:
-			ret = ll_allow(ll, "/dev/net/tun", FS_READ | FS_WRITE |
-							   LANDLOCK_ACCESS_FS_IOCTL_DEV,
-				       err, errlen);
+			ret = ll_allow(ll, "/dev/net/tun",
+				       FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_IOCTL_DEV, err,
+				       errlen);
 			break;
 		case CLI_NET_VDE:
 			/* libvdeplug loads its plugins when it connects; a classic
@@ -162,8 +162,7 @@ static int ll_allow_nets(struct landlock *ll, const struct vmm_config *cfg, char
 	return ret;
 }
 
-static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char *err,
-			size_t errlen)
+static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	int ret;
 
@@ -172,8 +171,8 @@ static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char 
 	if (!ret && cfg->initrd)
 		ret = ll_allow(ll, cfg->initrd, FS_READ, err, errlen);
 	if (!ret)
-		ret = ll_allow(ll, "/dev/kvm",
-			       FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_IOCTL_DEV, err, errlen);
+		ret = ll_allow(ll, "/dev/kvm", FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_IOCTL_DEV,
+			       err, errlen);
 	/* the peak RSS at exit; ASan's and LSan's maps */
 	if (!ret)
 		ret = ll_allow(ll, "/proc/self", FS_READ, err, errlen);
@@ -191,10 +190,10 @@ static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char 
 		ret = ll_allow_nets(ll, cfg, err, errlen);
 	for (unsigned int i = 0; i < cfg->nlandlock && !ret; i++)
 		ret = ll_allow(ll, cfg->landlock[i].path,
-			       cfg->landlock[i].write ? FS_READ | FS_WRITE |
-							       LANDLOCK_ACCESS_FS_MAKE_REG |
-							       LANDLOCK_ACCESS_FS_REMOVE_FILE
-						      : FS_READ,
+			       cfg->landlock[i].write
+				       ? FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_MAKE_REG |
+						 LANDLOCK_ACCESS_FS_REMOVE_FILE
+				       : FS_READ,
 			       err, errlen);
 	return ret;
 }
@@ -207,8 +206,7 @@ int sandbox_landlock_apply(const struct vmm_config *cfg, char *err, size_t errle
 
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
-		log_debug("landlock: not available on this kernel (%s): skipped",
-			  strerror(errno));
+		log_debug("landlock: not available on this kernel (%s): skipped", strerror(errno));
 		return 0;
 	}
 	ll.handled = handled_for_abi(abi);
