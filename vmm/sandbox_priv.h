@@ -19,7 +19,7 @@ struct sandbox_ioctls {
 
 struct sandbox_list {
 	struct sandbox_calls calls;
-	struct sandbox_ioctls ioctls[2];
+	struct sandbox_ioctls ioctls[3];
 };
 
 extern const struct sandbox_list sandbox_lists[THREAD_KIND_COUNT];

@@ -77,16 +77,15 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_SET_REGS,
 	KVM_SET_SREGS,
 	KVM_SET_VCPU_EVENTS,
-	/* interrupt lines raised by a device model on this thread */
-	KVM_IRQ_LINE,
-	KVM_IRQ_LINE_STATUS,
-	KVM_IRQFD,
-	KVM_IOEVENTFD,
-	/* a tap NIC's offloads, set when the guest's driver negotiates them */
-	TUNSETOFFLOAD,
-	TUNSETVNETHDRSZ,
-	TUNSETVNETLE,
-	TUNGETVNETHDRSZ,
+};
+
+/* What the device models do on the vCPU threads (a register access) and on
+ * the main thread (a queue kick, the UART's input, teardown): interrupt
+ * lines, irqfd/ioeventfd wiring, a tap NIC's offloads as the guest's driver
+ * negotiates them, discard on a raw block device. */
+static const unsigned long device_ioctls[] = {
+	KVM_IRQ_LINE,	 KVM_IRQ_LINE_STATUS, KVM_IRQFD,       KVM_IOEVENTFD, TUNSETOFFLOAD,
+	TUNSETVNETHDRSZ, TUNSETVNETLE,	      TUNGETVNETHDRSZ, BLKDISCARD,    BLKZEROOUT,
 };
 
 /* The main thread's event loop: every fd it polls (virtqueue kicks, disk
@@ -158,19 +157,6 @@ static const unsigned long main_ioctls[] = {
 	/* non-blocking sockets (slirp's ioctlsocket), bytes pending */
 	FIONBIO,
 	FIONREAD,
-	/* interrupt lines (the UART's input), irqfd/ioeventfd teardown */
-	KVM_IRQ_LINE,
-	KVM_IRQ_LINE_STATUS,
-	KVM_IRQFD,
-	KVM_IOEVENTFD,
-	/* a tap NIC's offloads, when a virtio-net reset comes through here */
-	TUNSETOFFLOAD,
-	TUNSETVNETHDRSZ,
-	TUNSETVNETLE,
-	TUNGETVNETHDRSZ,
-	/* discard on a raw block device */
-	BLKDISCARD,
-	BLKZEROOUT,
 };
 
 /* Disk I/O pool threads (devices/disk/io_engine.c). */
@@ -264,11 +250,13 @@ static const int sanitizer_calls[] = {
 
 const struct sandbox_list sandbox_lists[THREAD_KIND_COUNT] = {
 	[THREAD_KIND_MAIN] = { .calls = TABLE(main_calls),
-			       .ioctls = { TABLE(main_ioctls), TABLE(dump_ioctls) } },
+			       .ioctls = { TABLE(main_ioctls), TABLE(dump_ioctls),
+					   TABLE(device_ioctls) } },
 	[THREAD_KIND_VCPU] = { .calls = TABLE(vcpu_calls),
-			       .ioctls = { TABLE(vcpu_ioctls), TABLE(dump_ioctls) } },
+			       .ioctls = { TABLE(vcpu_ioctls), TABLE(dump_ioctls),
+					   TABLE(device_ioctls) } },
 	[THREAD_KIND_DISK_IO] = { .calls = TABLE(disk_io_calls),
-				  .ioctls = { TABLE(disk_io_ioctls), NONE } },
+				  .ioctls = { TABLE(disk_io_ioctls), NONE, NONE } },
 };
 
 const struct sandbox_calls sandbox_common_calls = TABLE(common_calls);
