@@ -75,7 +75,9 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
 	block_signals();
-	/* before the first thread: Landlock, rlimits, no_new_privs */
+	/* Before the first thread: Landlock, rlimits, no_new_privs, stray fds
+	 * closed. Anything that mounts (a jail's pivot_root) or keeps an fd
+	 * of its own must come before this: Landlock forbids mounts. */
 	if (sandbox_prepare(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmm: error: %s\n", err);
 		cli_free(&cfg);
