@@ -95,7 +95,9 @@ static int ll_allow_sock(struct landlock *ll, const struct netbe_sock_addr *a, c
 
 /* A disk and its backing chain: the chain is what the image names, so it
  * is read here with the disk layer's own open (the sync engine: no
- * threads), read-only, then closed; vm_create() opens it again. */
+ * threads), read-only, then closed; vm_create() opens it again. A format
+ * that names files other than a backing file (extents: format.h's
+ * names_files) must list them here too. */
 static int ll_allow_disk(struct landlock *ll, const struct cli_disk *d, char *err, size_t errlen)
 {
 	struct disk_open_opts o = d->opts;
