@@ -1,6 +1,7 @@
 """Shared helpers for the bench/ scripts (python3 stdlib only)."""
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -10,6 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("VMM_BUILD", os.path.join(ROOT, "build"))
 VMM = os.path.join(BUILD, "vmm")
 GUESTS = os.path.join(BUILD, "tests", "guests")
+# Extra vmm options for every run (bench/sandbox.py: --sandbox=off vs on).
+VMM_ARGS = shlex.split(os.environ.get("VMM_BENCH_ARGS", ""))
 
 
 def require_kvm():
@@ -25,7 +28,7 @@ def require_kvm():
 def run_vmm(args, expect_status=0):
     """Run vmm with -v; return (t_spawn_ns, stderr text, rusage, wall_ns)."""
     t0 = time.monotonic_ns()
-    p = subprocess.Popen([VMM, "-v"] + args, stdin=subprocess.PIPE,
+    p = subprocess.Popen([VMM, "-v"] + VMM_ARGS + args, stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, rusage = os.wait4(p.pid, 0)
     t1 = time.monotonic_ns()

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from common import BUILD, GUESTS, VMM, median, require_kvm
+from common import BUILD, GUESTS, VMM, VMM_ARGS, median, require_kvm
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--size", type=int, default=256, help="image size in MiB (default 256)")
@@ -84,7 +84,7 @@ def run_once(path, fmt):
         spec += f",cache={args.cache}"
     if args.aio:
         spec += f",aio={args.aio}"
-    cmd = [VMM, "--kernel", GUEST, "--disk", spec, "--timeout", "600",
+    cmd = [VMM] + VMM_ARGS + ["--kernel", GUEST, "--disk", spec, "--timeout", "600",
            "--cmdline", f"mode=bench n1={args.n1} n32={args.n32} sectors={args.size * 2048}"]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)

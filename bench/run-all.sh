@@ -6,6 +6,7 @@ python3 startup.py
 python3 startup_jail.py
 python3 memory.py
 python3 exit_roundtrip.py
+python3 sandbox.py
 python3 disk_backend.py
 python3 virtio_net_pps.py
 python3 guest_blk_iops.py

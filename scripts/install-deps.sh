@@ -25,6 +25,8 @@ PACKAGES=(
   # the stream backend's interop test with passt (user-mode networking over
   # QEMU's stream protocol); util-linux's unshare for the namespaces
   passt util-linux
+  # the sandbox: per-thread seccomp filters
+  libseccomp-dev
   # (qemu-system-x86, above, also runs QEMU's own stream, dgram and multicast
   # netdevs between vmm guests: qemu-system-x86_64 -M none, no QEMU guest)
   # QMP (--api-sock): jansson parses the JSON; socat drives one exchange in

@@ -75,15 +75,19 @@ static const char help_text[] =
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
 	"      --api-sock PATH      a QMP control socket (unix): query-status, stop, cont,\n"
 	"                           system_powerdown, system_reset, quit... (README)\n"
+	"      --sandbox=on|off|log seccomp filters per thread, no capabilities, Landlock\n"
+	"                           (default on; log: forbidden calls are only logged)\n"
+	"      --landlock-rules path=P,access=r|rw  a file or directory the VM may open\n"
+	"                           while it runs (repeatable)\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
 	"  -V, --version            version\n"
 	"\n"
 	"Exit status: 0 guest powered off, 1 vmm error, 2 usage error, 3 guest reset,\n"
-	"4 guest panic (pvpanic), 5 timeout, 7 killed by the cgroup OOM killer (--mem-limit),\n"
-	"N guest wrote N to the debug-exit port 0x501,\n"
-	"128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130); QMP quit: 0.\n"
+	"4 guest panic (pvpanic), 5 timeout, 6 sandbox violation (a forbidden system call),\n"
+	"7 killed by the cgroup OOM killer (--mem-limit), N guest wrote N to the debug-exit\n"
+	"port 0x501, 128+signal when stopped by SIGINT/SIGTERM (Ctrl-A x: 130); QMP quit: 0.\n"
 	"Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h helps.\n";
 
 const char *cli_help_text(void)
@@ -161,6 +165,8 @@ enum {
 	OPT_SHARE,
 	OPT_EXEC,
 	OPT_API_SOCK,
+	OPT_SANDBOX,
+	OPT_LANDLOCK_RULES,
 };
 
 static const struct option long_opts[] = {
@@ -181,6 +187,8 @@ static const struct option long_opts[] = {
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "landlock-rules", required_argument, NULL, OPT_LANDLOCK_RULES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -331,6 +339,10 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 			return err_set(err, errlen, -EINVAL, "--exec: the command is empty");
 		cfg->exec = arg;
 		return 0;
+	case OPT_SANDBOX:
+		return cli_parse_sandbox(arg, cfg, err, errlen);
+	case OPT_LANDLOCK_RULES:
+		return cli_add_landlock_rule(arg, cfg, err, errlen);
 	case 'v':
 		cfg->verbosity++;
 		return 0;
@@ -458,6 +470,9 @@ void cli_free(struct vmm_config *cfg)
 	for (i = 0; i < cfg->nshares; i++)
 		cli_free_share(&cfg->shares[i]);
 	cfg->nshares = 0;
+	for (i = 0; i < cfg->nlandlock; i++)
+		free(cfg->landlock[i].path);
+	cfg->nlandlock = 0;
 }
 
 /* What no single option can check: the options taken together. */

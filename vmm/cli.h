@@ -25,6 +25,16 @@
 
 enum cli_pvm_mode { CLI_PVM_AUTO, CLI_PVM_ON, CLI_PVM_OFF };
 
+/* --sandbox (vmm/sandbox.h); on is the default (0). */
+enum cli_sandbox_mode { CLI_SANDBOX_ON, CLI_SANDBOX_OFF, CLI_SANDBOX_LOG };
+
+/* --landlock-rules path=P,access=r|rw: a path the VM may open at run time */
+#define CLI_MAX_LANDLOCK 16
+struct cli_landlock_rule {
+	char *path; /* owned (cli_free) */
+	bool write;
+};
+
 /* Each virtio-mmio device (disk or NIC) takes one GSI of the IOAPIC's
  * 5..23: at most CLI_MAX_VIRTIO of them together. */
 #define CLI_MAX_VIRTIO 16
@@ -114,6 +124,9 @@ struct vmm_config {
 	struct jail_config jail; /* --jail, the cgroup limits, --cpu-affinity */
 	/* --exec CMD: run CMD in the guest on a read-only 9p root (vmm/exec.h) */
 	const char *exec;
+	enum cli_sandbox_mode sandbox;
+	struct cli_landlock_rule landlock[CLI_MAX_LANDLOCK];
+	unsigned int nlandlock;
 };
 
 enum cli_result {

@@ -62,5 +62,10 @@ int cli_jail_opt(int opt, const char *arg, struct jail_config *j, char *err, siz
 /* The jail options against the rest of the configuration. */
 int cli_jail_check(const struct vmm_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* --sandbox=on|off|log and --landlock-rules (cli_sandbox.c). */
+int cli_parse_sandbox(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int cli_add_landlock_rule(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif /* VMM_CLI_PRIV_H */

@@ -15,6 +15,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/qmp_server.h"
+#include "vmm/sandbox.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "arch/x86/pvm.h"
@@ -60,6 +61,7 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 	struct qmp_server qmp;
 	uint64_t deadline = 0;
 	char err[512];
+	int keep[2];
 	int status = VM_EXIT_ERROR;
 
 	if (cfg->timeout_sec > 0)
@@ -69,6 +71,17 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 	qmp_server_init(&qmp);
 	if (cfg->api_sock && qmp_server_open(&qmp, cfg->api_sock, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmm: error: %s\n", err);
+		cli_free(cfg);
+		return VM_EXIT_ERROR;
+	}
+	/* Before the first thread, inside the jail if there is one (Landlock
+	 * forbids the jail's mounts): Landlock, rlimits, no_new_privs, stray
+	 * fds closed but for the jail's go pipe and the QMP socket. */
+	keep[0] = go_fd;
+	keep[1] = qmp.listen_fd;
+	if (sandbox_prepare(cfg, keep, 2, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: error: %s\n", err);
+		qmp_server_close(&qmp);
 		cli_free(cfg);
 		return VM_EXIT_ERROR;
 	}

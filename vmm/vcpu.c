@@ -17,6 +17,7 @@
 #include "arch/x86/pvm.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/thread_hook.h"
 #include "vmm/vcpu_dump.h"
 
 static void kick_handler(int sig)
@@ -212,6 +213,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	thread_hook_run(THREAD_KIND_VCPU); /* the sandbox: from here KVM_RUN and the devices */
 
 	if (env->checkpoint)
 		env->checkpoint(env->opaque, vcpu, VCPU_CP_START);

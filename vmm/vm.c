@@ -33,6 +33,7 @@
 #include "base/clock.h"
 #include "base/layout.h"
 #include "base/log.h"
+#include "base/thread_hook.h"
 #include "vmm/term.h"
 #include "vmm/exec.h"
 #include "vmm/vcpu.h"
@@ -701,6 +702,9 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
+	/* The main thread's filter goes in only now: the vCPU threads would
+	 * inherit it (vmm/sandbox.h). */
+	thread_hook_run(THREAD_KIND_MAIN);
 	if (!vm_stopping(vm)) {
 		ret = el_run(&vm->loop);
 		if (ret) {

@@ -36,6 +36,7 @@ enum vm_exit_status {
 	VM_EXIT_RESET = 3,
 	VM_EXIT_PANIC = 4,
 	VM_EXIT_TIMEOUT = 5,
+	VM_EXIT_SANDBOX = 6, /* a thread made a forbidden system call (sandbox.h) */
 	VM_EXIT_SIGNAL_BASE = 128,
 };
 

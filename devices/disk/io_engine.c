@@ -37,6 +37,7 @@
 #include "devices/disk/io_engine.h"
 #include "base/eventfd.h"
 #include "base/iov.h"
+#include "base/thread_hook.h"
 
 #define IOE_POOL_THREADS_AIO	 2 /* fdatasync/fallocate/short-transfer tails */
 #define IOE_POOL_THREADS_THREADS 4 /* the whole I/O load (2-core hosts: enough) */
@@ -241,6 +242,7 @@ static void *pool_main(void *arg)
 {
 	struct io_engine *e = arg;
 
+	thread_hook_run(THREAD_KIND_DISK_IO); /* vmm's sandbox, if any */
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		struct ioe_req *r;

@@ -425,6 +425,41 @@ static void expect_error(enum cli_result r, const char *needle)
 	assert_null(strchr(err, '\n')); /* one line */
 }
 
+/* --sandbox and --landlock-rules (vmm/cli_sandbox.c) */
+static void test_sandbox(void **state)
+{
+	struct vmm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "k"), CLI_RUN);
+	assert_int_equal(cfg.sandbox, CLI_SANDBOX_ON); /* on by default */
+	assert_int_equal(cfg.nlandlock, 0);
+	cli_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--sandbox=log"), CLI_RUN);
+	assert_int_equal(cfg.sandbox, CLI_SANDBOX_LOG);
+	cli_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--sandbox", "off", "--landlock-rules",
+			       "path=/srv/snap,access=rw", "--landlock-rules", "path=/etc/x"),
+			 CLI_RUN);
+	assert_int_equal(cfg.sandbox, CLI_SANDBOX_OFF);
+	assert_int_equal(cfg.nlandlock, 2);
+	assert_string_equal(cfg.landlock[0].path, "/srv/snap");
+	assert_true(cfg.landlock[0].write);
+	assert_string_equal(cfg.landlock[1].path, "/etc/x");
+	assert_false(cfg.landlock[1].write); /* access defaults to r */
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--kernel", "k", "--sandbox=maybe"), "--sandbox");
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--kernel", "k", "--landlock-rules", "access=r"), "no path=");
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--kernel", "k", "--landlock-rules", "path=/a,access=x"),
+		     "access=x");
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--kernel", "k", "--landlock-rules", "path=/a,path=/b"),
+		     "path=/b");
+	cli_free(&cfg);
+}
+
 static void test_errors(void **state)
 {
 	struct vmm_config cfg;
@@ -465,12 +500,12 @@ static void test_help_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),	   cmocka_unit_test(test_defaults_and_full),
-		cmocka_unit_test(test_disks),	   cmocka_unit_test(test_disk_errors),
-		cmocka_unit_test(test_nets),	   cmocka_unit_test(test_net_sockets),
-		cmocka_unit_test(test_net_errors), cmocka_unit_test(test_net_vde),
-		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_help_version),
-		cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_sizes),	     cmocka_unit_test(test_defaults_and_full),
+		cmocka_unit_test(test_disks),	     cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_nets),	     cmocka_unit_test(test_net_sockets),
+		cmocka_unit_test(test_net_errors),   cmocka_unit_test(test_net_vde),
+		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_sandbox),
+		cmocka_unit_test(test_help_version), cmocka_unit_test(test_shares),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
