@@ -181,45 +181,40 @@ static int cmd_query_status(struct qmp_session *s, json_t *args, json_t **ret, c
 	return 0;
 }
 
-static int cmd_stop(struct qmp_session *s, json_t *args, json_t **ret, char *err, size_t errlen)
+/* A command that is one op with no result: {} or the op's error. */
+static int run_op(struct qmp_session *s, int (*op)(void *vm, char *err, size_t errlen),
+		  json_t **ret, char *err, size_t errlen)
 {
-	int r = s->ops->stop(s->vm, err, errlen);
+	int r = op(s->vm, err, errlen);
 
 	*ret = r ? NULL : json_object();
 	return r;
 }
 
+static int cmd_stop(struct qmp_session *s, json_t *args, json_t **ret, char *err, size_t errlen)
+{
+	return run_op(s, s->ops->stop, ret, err, errlen);
+}
+
 static int cmd_cont(struct qmp_session *s, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	int r = s->ops->cont(s->vm, err, errlen);
-
-	*ret = r ? NULL : json_object();
-	return r;
+	return run_op(s, s->ops->cont, ret, err, errlen);
 }
 
 static int cmd_powerdown(struct qmp_session *s, json_t *args, json_t **ret, char *err,
 			 size_t errlen)
 {
-	int r = s->ops->powerdown(s->vm, err, errlen);
-
-	*ret = r ? NULL : json_object();
-	return r;
+	return run_op(s, s->ops->powerdown, ret, err, errlen);
 }
 
 static int cmd_reset(struct qmp_session *s, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	int r = s->ops->reset(s->vm, err, errlen);
-
-	*ret = r ? NULL : json_object();
-	return r;
+	return run_op(s, s->ops->reset, ret, err, errlen);
 }
 
 static int cmd_quit(struct qmp_session *s, json_t *args, json_t **ret, char *err, size_t errlen)
 {
-	int r = s->ops->quit(s->vm, err, errlen);
-
-	*ret = r ? NULL : json_object();
-	return r;
+	return run_op(s, s->ops->quit, ret, err, errlen);
 }
 
 /* QEMU 7.2's CpuInfoFast for x86: one socket, one core per vCPU. */
