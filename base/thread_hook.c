@@ -29,6 +29,8 @@ const char *thread_kind_name(enum thread_kind kind)
 		return "vcpu";
 	case THREAD_KIND_DISK_IO:
 		return "disk I/O";
+	case THREAD_KIND_FS_IO:
+		return "9p I/O";
 	case THREAD_KIND_COUNT:
 		break;
 	}

@@ -21,6 +21,7 @@ enum thread_kind {
 	THREAD_KIND_MAIN,    /* the event loop (vm_run), also slirp, net backends, console */
 	THREAD_KIND_VCPU,    /* KVM_RUN and the device models' register accesses */
 	THREAD_KIND_DISK_IO, /* the I/O engine's pool threads */
+	THREAD_KIND_FS_IO,   /* virtio-9p's workers: file-system calls beneath a share */
 	THREAD_KIND_COUNT,
 };
 

@@ -98,6 +98,21 @@ static int ll_allow_sock(struct landlock *ll, const struct netbe_sock_addr *a, c
  * threads), read-only, then closed; vm_create() opens it again. A format
  * that names files other than a backing file (extents: format.h's
  * names_files) must list them here too. */
+struct ll_files {
+	struct landlock *ll;
+	uint64_t access;
+	int ret;
+};
+
+static void ll_allow_listed(void *opaque, const char *path)
+{
+	struct ll_files *lf = opaque;
+	char e[256];
+
+	if (!lf->ret)
+		lf->ret = ll_allow(lf->ll, path, lf->access, e, sizeof(e));
+}
+
 static int ll_allow_disk(struct landlock *ll, const struct cli_disk *d, char *err, size_t errlen)
 {
 	struct disk_open_opts o = d->opts;
@@ -116,6 +131,15 @@ static int ll_allow_disk(struct landlock *ll, const struct cli_disk *d, char *er
 	}
 	for (b = disk->backing; b && !ret; b = b->backing)
 		ret = ll_allow(ll, b->path, FS_READ, err, errlen);
+	/* the other files an image names (VMDK extents), with the disk's mode */
+	for (b = disk; b && !ret; b = b->backing) {
+		struct ll_files lf = { ll, b == disk && !d->opts.readonly ? FS_READ | FS_WRITE
+									 : FS_READ,
+				       0 };
+
+		disk_list_files(b, ll_allow_listed, &lf);
+		ret = lf.ret;
+	}
 	disk_close(disk);
 	return ret;
 }
@@ -190,6 +214,25 @@ static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char 
 		ret = ll_allow_disk(ll, &cfg->disks[i], err, errlen);
 	if (!ret)
 		ret = ll_allow_nets(ll, cfg, err, errlen);
+	/* virtio-9p shares: everything beneath DIR but running programs */
+	for (unsigned int i = 0; i < cfg->nshares && !ret; i++)
+		ret = ll_allow(ll, cfg->shares[i].dir,
+			       cfg->shares[i].readonly
+				       ? FS_READ
+				       : FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_MAKE_REG |
+						 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_SYM |
+						 LANDLOCK_ACCESS_FS_MAKE_FIFO |
+						 LANDLOCK_ACCESS_FS_MAKE_SOCK |
+						 LANDLOCK_ACCESS_FS_REMOVE_FILE |
+						 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REFER,
+			       err, errlen);
+	/* the QMP socket (listening already): removed at exit */
+	if (!ret && cfg->api_sock) {
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s", cfg->api_sock);
+		ret = ll_allow(ll, dirname(dir), FS_SOCK_DIR, err, errlen);
+	}
 	for (unsigned int i = 0; i < cfg->nlandlock && !ret; i++)
 		ret = ll_allow(ll, cfg->landlock[i].path,
 			       cfg->landlock[i].write

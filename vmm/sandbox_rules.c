@@ -110,6 +110,9 @@ static const int main_calls[] = {
 	SCMP_SYS(fdatasync),
 	SCMP_SYS(fsync),
 	SCMP_SYS(fallocate),
+	/* image formats growing their file ahead of allocations (VMDK, VHD,
+	 * VHDX, VDI, QED: ftruncate, then fdatasync) */
+	SCMP_SYS(ftruncate),
 	SCMP_SYS(io_submit),
 	SCMP_SYS(io_getevents),
 	SCMP_SYS(io_cancel),
@@ -169,6 +172,23 @@ static const int disk_io_calls[] = {
 static const unsigned long disk_io_ioctls[] = {
 	BLKDISCARD,
 	BLKZEROOUT,
+};
+
+/* virtio-9p workers (devices/virtio/9p.c, devices/fs/): every call is on a
+ * file or directory beneath a share (Landlock limits where); no network,
+ * no process calls, no ioctl. 452 is fchmodat2 (Linux 6.6), newer than
+ * libseccomp 2.5.4's table. */
+static const int fs_io_calls[] = {
+	SCMP_SYS(openat),     SCMP_SYS(openat2),   SCMP_SYS(close),	    SCMP_SYS(newfstatat),
+	SCMP_SYS(fstat),      SCMP_SYS(statx),	   SCMP_SYS(fstatfs),	    SCMP_SYS(getdents64),
+	SCMP_SYS(lseek),      SCMP_SYS(pread64),   SCMP_SYS(pwrite64),	    SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),    SCMP_SYS(ftruncate), SCMP_SYS(fchmod),	    SCMP_SYS(fchmodat),
+	452,		      SCMP_SYS(fchown),	   SCMP_SYS(fchownat),	    SCMP_SYS(utimensat),
+	SCMP_SYS(mkdirat),    SCMP_SYS(mknodat),   SCMP_SYS(symlinkat),	    SCMP_SYS(linkat),
+	SCMP_SYS(renameat),   SCMP_SYS(renameat2), SCMP_SYS(unlinkat),	    SCMP_SYS(readlinkat),
+	SCMP_SYS(fsync),      SCMP_SYS(fdatasync), SCMP_SYS(fallocate),	    SCMP_SYS(fcntl),
+	SCMP_SYS(flock),      SCMP_SYS(dup),	   SCMP_SYS(fgetxattr),	    SCMP_SYS(flistxattr),
+	SCMP_SYS(lgetxattr),  SCMP_SYS(llistxattr),
 };
 
 /*
@@ -257,6 +277,7 @@ const struct sandbox_list sandbox_lists[THREAD_KIND_COUNT] = {
 					   TABLE(device_ioctls) } },
 	[THREAD_KIND_DISK_IO] = { .calls = TABLE(disk_io_calls),
 				  .ioctls = { TABLE(disk_io_ioctls), NONE, NONE } },
+	[THREAD_KIND_FS_IO] = { .calls = TABLE(fs_io_calls), .ioctls = { NONE, NONE, NONE } },
 };
 
 const struct sandbox_calls sandbox_common_calls = TABLE(common_calls);

@@ -349,6 +349,14 @@ int disk_open_backing(const char *path, const char *format, struct io_engine *en
 	return open_image(path, &o, engine, depth, out, err, errlen);
 }
 
+void disk_list_files(struct disk *d, void (*fn)(void *opaque, const char *path), void *opaque)
+{
+	const struct disk_format *f = disk_format_find(d->format);
+
+	if (f && f->list_files)
+		f->list_files(d, fn, opaque);
+}
+
 void disk_close(struct disk *d)
 {
 	if (!d)

@@ -125,6 +125,10 @@ int disk_open(const char *path, const struct disk_open_opts *opts, struct disk *
 	      size_t errlen) __attribute__((warn_unused_result));
 void disk_close(struct disk *d);
 
+/* Call fn for every file `d` itself opened besides d->path and its backing
+ * file (a VMDK descriptor's extents). Not recursive: walk d->backing. */
+void disk_list_files(struct disk *d, void (*fn)(void *opaque, const char *path), void *opaque);
+
 /* Queue a request. Returns 0 (done() will run from disk_process()), or a
  * negative errno for a request rejected outright (done() will not run):
  * -EINVAL for a range outside [0, size) or misaligned, -EROFS for a write

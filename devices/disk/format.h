@@ -134,6 +134,11 @@ struct disk_format {
 		     char *err, size_t errlen);
 	/* vmm-img info on an open image. NULL: nothing format specific. */
 	void (*info)(struct disk *d, struct disk_info *out);
+	/* Every file this image opened besides its own path and its backing
+	 * file (VMDK extents), for a sandbox's list of allowed files. NULL:
+	 * none. */
+	void (*list_files)(struct disk *d, void (*fn)(void *opaque, const char *path),
+			   void *opaque);
 };
 
 /* NULL-terminated, in probing order. */

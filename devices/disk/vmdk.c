@@ -439,6 +439,16 @@ static int vmdk_check(const char *path, const struct disk_check_opts *o,
 	return 0;
 }
 
+static void vmdk_list_files(struct disk *d, void (*fn)(void *opaque, const char *path),
+			    void *opaque)
+{
+	struct vmdk *v = d->priv;
+
+	for (unsigned int i = 0; i < v->n; i++)
+		if (v->ext[i].path && strcmp(v->ext[i].path, d->path))
+			fn(opaque, v->ext[i].path);
+}
+
 const struct disk_format disk_format_vmdk = {
 	.name = "vmdk",
 	.probe = vmdk_probe,
@@ -447,4 +457,5 @@ const struct disk_format disk_format_vmdk = {
 	.create = vmdk_create,
 	.check = vmdk_check,
 	.info = vmdk_info,
+	.list_files = vmdk_list_files,
 };

@@ -42,6 +42,7 @@
 #include "base/err.h"
 #include "base/eventfd.h"
 #include "base/iov.h"
+#include "base/thread_hook.h"
 #include "base/log.h"
 
 #define P9_QUEUE_SIZE	      128 /* Linux's trans_virtio uses VIRTQUEUE_NUM = 128 */
@@ -123,6 +124,7 @@ static void *p9_worker(void *opaque)
 	struct p9_worker *w = opaque;
 	struct virtio_9p *d = w->d;
 
+	thread_hook_run(THREAD_KIND_FS_IO); /* vmm's sandbox, if any */
 	for (;;) {
 		struct p9_req *r;
 
