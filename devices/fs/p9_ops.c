@@ -44,16 +44,21 @@
 #define SYS_fchmodat2 452
 #endif
 
-int p9_fid_dir_fd(struct p9_server *s, uint32_t id)
+int p9_fid_open(struct p9_server *s, uint32_t id, int flags)
 {
 	char *path;
 	int ret = p9_fid_path_of(s, id, &path);
 
 	if (ret)
 		return ret;
-	ret = p9_open(s, path, O_PATH | O_DIRECTORY, 0);
+	ret = p9_open(s, path, flags, 0);
 	free(path);
 	return ret;
+}
+
+int p9_fid_dir_fd(struct p9_server *s, uint32_t id)
+{
+	return p9_fid_open(s, id, O_PATH | O_DIRECTORY);
 }
 
 int p9_parent_fd(struct p9_server *s, const char *path, const char **base)

@@ -167,17 +167,13 @@ int p9_op_unlinkat(struct p9_server *s, struct p9r *r, struct p9w *w)
 int p9_op_readlink(struct p9_server *s, struct p9r *r, struct p9w *w)
 {
 	uint32_t fid = p9r_u32(r);
-	char *path, target[PATH_MAX];
+	char target[PATH_MAX];
 	ssize_t n;
 	int fd;
 
 	if (r->bad)
 		return -EPROTO;
-	fd = p9_fid_path_of(s, fid, &path);
-	if (fd)
-		return fd;
-	fd = p9_open(s, path, O_PATH, 0);
-	free(path);
+	fd = p9_fid_open(s, fid, O_PATH);
 	if (fd < 0)
 		return fd;
 	n = readlinkat(fd, "", target, sizeof(target) - 1);
@@ -216,16 +212,11 @@ int p9_op_statfs(struct p9_server *s, struct p9r *r, struct p9w *w)
 	uint32_t fid = p9r_u32(r);
 	struct statfs st;
 	uint64_t fsid;
-	char *path;
 	int fd;
 
 	if (r->bad)
 		return -EPROTO;
-	fd = p9_fid_path_of(s, fid, &path);
-	if (fd)
-		return fd;
-	fd = p9_open(s, path, O_PATH, 0);
-	free(path);
+	fd = p9_fid_open(s, fid, O_PATH);
 	if (fd < 0)
 		return fd;
 	if (fstatfs(fd, &st)) {

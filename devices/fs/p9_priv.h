@@ -52,6 +52,8 @@ int p9_check_change(struct p9_server *s, struct p9r *r, const char *name)
 /* A copy of the path of fid `id` (malloc'd), or -EBADF. */
 int p9_fid_path_of(struct p9_server *s, uint32_t id, char **path)
 	__attribute__((warn_unused_result));
+/* Open fid `id`'s file beneath the root with `flags`, or -errno. */
+int p9_fid_open(struct p9_server *s, uint32_t id, int flags) __attribute__((warn_unused_result));
 /* The directory fd (O_PATH) of fid `id`, for the *at calls, or -errno. */
 int p9_fid_dir_fd(struct p9_server *s, uint32_t id) __attribute__((warn_unused_result));
 /* The directory (O_PATH fd) holding `path`, its last name in *base; -EBUSY

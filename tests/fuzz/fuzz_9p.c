@@ -116,6 +116,12 @@ static void prelude(struct p9_server *s)
 	send_msg(s, msg, p9w_finish(&w));
 }
 
+/* libFuzzer ends with exit(): leave no scratch directory behind. */
+static void remove_top(void)
+{
+	nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -126,6 +132,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	strcpy(top, "/tmp/fuzz_9p.XXXXXX");
 	CHECK(mkdtemp(top));
+	atexit(remove_top);
 	snprintf(share, sizeof(share), "%s/share", top);
 	snprintf(p, sizeof(p), "%s/outside", top);
 	f = fopen(p, "w");
