@@ -22,27 +22,10 @@
 
 #include "devices/disk/bmap.h"
 #include "devices/disk/vhd.h"
+#include "base/byteorder.h"
 #include "base/err.h"
 
 #define VHD_CREATE_BLOCK (2U << 20)
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
 
 /* QEMU's calculate_rounded_image_size: the smallest CHS size >= size,
  * unless force_size (or a size past the CHS maximum) keeps the size as is

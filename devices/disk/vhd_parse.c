@@ -10,28 +10,8 @@
 #include <string.h>
 
 #include "devices/disk/vhd.h"
+#include "base/byteorder.h"
 #include "base/err.h"
-
-static uint16_t be16_at(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return be32toh(v);
-}
-
-static uint64_t be64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
 
 uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t skip)
 {
@@ -95,17 +75,17 @@ int vhd_footer_parse(const uint8_t *buf, struct vhd_footer *f, char *err, size_t
 	memset(f, 0, sizeof(*f));
 	if (memcmp(buf, "conectix", 8))
 		return err_set(err, errlen, -EINVAL, "not a VHD image (no \"conectix\" footer)");
-	sum = be32_at(buf + 64);
+	sum = get_be32(buf + 64);
 	if (vhd_checksum(buf, VHD_FOOTER_LEN, 64) != sum)
 		return err_set(err, errlen, -EINVAL, "VHD footer checksum mismatch");
-	f->data_offset = be64_at(buf + 16);
+	f->data_offset = get_be64(buf + 16);
 	memcpy(f->creator_app, buf + 28, 4);
-	f->orig_size = be64_at(buf + 40);
-	f->current_size = be64_at(buf + 48);
-	f->cyls = be16_at(buf + 56);
+	f->orig_size = get_be64(buf + 40);
+	f->current_size = get_be64(buf + 48);
+	f->cyls = get_be16(buf + 56);
 	f->heads = buf[58];
 	f->spt = buf[59];
-	f->type = be32_at(buf + 60);
+	f->type = get_be32(buf + 60);
 	memcpy(f->uuid, buf + 68, 16);
 	if (f->type != VHD_TYPE_FIXED && f->type != VHD_TYPE_DYNAMIC && f->type != VHD_TYPE_DIFF)
 		return err_set(err, errlen, -EINVAL, "unknown VHD disk type %" PRIu32, f->type);
@@ -126,21 +106,21 @@ int vhd_dyn_parse(const uint8_t *buf, uint64_t file_size, uint64_t vsize, struct
 	memset(h, 0, sizeof(*h));
 	if (memcmp(buf, "cxsparse", 8))
 		return err_set(err, errlen, -EINVAL, "VHD dynamic header: bad cookie");
-	if (vhd_checksum(buf, VHD_DYN_LEN, 36) != be32_at(buf + 36))
+	if (vhd_checksum(buf, VHD_DYN_LEN, 36) != get_be32(buf + 36))
 		return err_set(err, errlen, -EINVAL, "VHD dynamic header checksum mismatch");
-	h->table_offset = be64_at(buf + 16);
-	h->max_table_entries = be32_at(buf + 28);
-	h->block_size = be32_at(buf + 32);
+	h->table_offset = get_be64(buf + 16);
+	h->max_table_entries = get_be32(buf + 28);
+	h->block_size = get_be32(buf + 32);
 	memcpy(h->parent_uuid, buf + 40, 16);
-	h->parent_timestamp = be32_at(buf + 56);
+	h->parent_timestamp = get_be32(buf + 56);
 	memcpy(h->parent_name, buf + 64, sizeof(h->parent_name));
 	for (int i = 0; i < 8; i++) {
 		const uint8_t *l = buf + 576 + 24 * i;
 
-		h->loc[i] = (struct vhd_locator){ .code = be32_at(l),
-						  .space = be32_at(l + 4),
-						  .len = be32_at(l + 8),
-						  .offset = be64_at(l + 16) };
+		h->loc[i] = (struct vhd_locator){ .code = get_be32(l),
+						  .space = get_be32(l + 4),
+						  .len = get_be32(l + 8),
+						  .offset = get_be64(l + 16) };
 	}
 	if (h->block_size < 512 || h->block_size > VHD_MAX_BLOCK ||
 	    (h->block_size & (h->block_size - 1)))

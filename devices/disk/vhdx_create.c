@@ -19,25 +19,8 @@
 
 #include "devices/disk/bmap.h"
 #include "devices/disk/vhdx.h"
+#include "base/byteorder.h"
 #include "base/err.h"
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 static void random_guid(uint8_t *g)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/disk/vhdx.h"
+#include "base/byteorder.h"
 #include "base/err.h"
 
 const uint8_t vhdx_guid_bat[16] = { 0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6, 0x00, 0x42,
@@ -27,27 +28,6 @@ const uint8_t vhdx_guid_physical[16] = { 0xc7, 0x48, 0xa3, 0xcd, 0x5d, 0x44, 0x7
 					 0x9c, 0xc9, 0xe9, 0x88, 0x52, 0x51, 0xc5, 0x56 };
 const uint8_t vhdx_guid_parent[16] = { 0x2d, 0x5f, 0xd3, 0xa8, 0x0b, 0xb3, 0x4d, 0x45,
 				       0xab, 0xf7, 0xd3, 0xd8, 0x48, 0x34, 0xab, 0x0c };
-
-static uint16_t le16_at(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), zlib-style
  * chaining: crc32c(crc32c(0, a), b) == crc32c(0, a || b). No Debian
@@ -84,16 +64,16 @@ uint32_t vhdx_checksum(const uint8_t *buf, size_t len, size_t crc_off)
 int vhdx_header_parse(const uint8_t *buf, struct vhdx_header *h)
 {
 	memset(h, 0, sizeof(*h));
-	if (memcmp(buf, "head", 4) || vhdx_checksum(buf, VHDX_HEADER_LEN, 4) != le32_at(buf + 4))
+	if (memcmp(buf, "head", 4) || vhdx_checksum(buf, VHDX_HEADER_LEN, 4) != get_le32(buf + 4))
 		return -EINVAL;
-	h->seq = le64_at(buf + 8);
+	h->seq = get_le64(buf + 8);
 	memcpy(h->file_write_guid, buf + 16, 16);
 	memcpy(h->data_write_guid, buf + 32, 16);
 	memcpy(h->log_guid, buf + 48, 16);
-	h->log_version = le16_at(buf + 64);
-	h->version = le16_at(buf + 66);
-	h->log_length = le32_at(buf + 68);
-	h->log_offset = le64_at(buf + 72);
+	h->log_version = get_le16(buf + 64);
+	h->version = get_le16(buf + 66);
+	h->log_length = get_le32(buf + 68);
+	h->log_offset = get_le64(buf + 72);
 	return h->version == 1 ? 0 : -EINVAL;
 }
 
@@ -136,15 +116,15 @@ int vhdx_regions_parse(const uint8_t *buf, uint64_t file_size, struct vhdx_regio
 	bool bat = false, meta = false;
 
 	memset(r, 0, sizeof(*r));
-	if (memcmp(buf, "regi", 4) || vhdx_checksum(buf, VHDX_REGION_LEN, 4) != le32_at(buf + 4))
+	if (memcmp(buf, "regi", 4) || vhdx_checksum(buf, VHDX_REGION_LEN, 4) != get_le32(buf + 4))
 		return err_set(err, errlen, -EINVAL, "VHDX region table: bad signature or CRC");
-	n = le32_at(buf + 8);
+	n = get_le32(buf + 8);
 	if (n > 2047)
 		return err_set(err, errlen, -EINVAL, "VHDX region table: %" PRIu32 " entries", n);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = buf + 16 + 32 * i;
-		uint64_t off = le64_at(e + 16);
-		uint32_t len = le32_at(e + 24);
+		uint64_t off = get_le64(e + 16);
+		uint32_t len = get_le32(e + 24);
 
 		if (!memcmp(e, vhdx_guid_bat, 16) && !bat) {
 			bat = true;
@@ -154,7 +134,7 @@ int vhdx_regions_parse(const uint8_t *buf, uint64_t file_size, struct vhdx_regio
 			meta = true;
 			r->meta_off = off;
 			r->meta_len = len;
-		} else if (le32_at(e + 28) & 1) {
+		} else if (get_le32(e + 28) & 1) {
 			return err_set(err, errlen, -ENOTSUP,
 				       "VHDX region table: unknown required region");
 		}
@@ -175,7 +155,7 @@ int vhdx_regions_parse(const uint8_t *buf, uint64_t file_size, struct vhdx_regio
 /* One metadata item: its bytes, if present with at least `need` bytes. */
 static const uint8_t *meta_item(const uint8_t *e, const uint8_t *buf, size_t len, uint32_t need)
 {
-	uint32_t off = le32_at(e + 16), ilen = le32_at(e + 20);
+	uint32_t off = get_le32(e + 16), ilen = get_le32(e + 20);
 
 	if (ilen < need || off < 65536 || off > len || ilen > len - off || ilen > VHDX_META_MAX)
 		return NULL;
@@ -190,7 +170,7 @@ int vhdx_meta_parse(const uint8_t *buf, size_t len, struct vhdx_meta *m, char *e
 	memset(m, 0, sizeof(*m));
 	if (len < 65536 || memcmp(buf, "metadata", 8))
 		return err_set(err, errlen, -EINVAL, "VHDX metadata table: bad signature");
-	n = le16_at(buf + 10);
+	n = get_le16(buf + 10);
 	if (n > 2047)
 		return err_set(err, errlen, -EINVAL, "VHDX metadata table: %u entries", n);
 	for (uint16_t i = 0; i < n; i++) {
@@ -209,7 +189,7 @@ int vhdx_meta_parse(const uint8_t *buf, size_t len, struct vhdx_meta *m, char *e
 			if (!memcmp(e, items[k].guid, 16))
 				break;
 		if (k == sizeof(items) / sizeof(items[0])) {
-			if (le32_at(e + 24) & 4)
+			if (get_le32(e + 24) & 4)
 				return err_set(err, errlen, -ENOTSUP,
 					       "VHDX metadata: unknown required item");
 			continue;
@@ -221,18 +201,18 @@ int vhdx_meta_parse(const uint8_t *buf, size_t len, struct vhdx_meta *m, char *e
 		seen |= 1U << k;
 		switch (k) {
 		case 0:
-			m->block_size = le32_at(p);
-			m->fixed = le32_at(p + 4) & 1;
-			m->has_parent = le32_at(p + 4) & 2;
+			m->block_size = get_le32(p);
+			m->fixed = get_le32(p + 4) & 1;
+			m->has_parent = get_le32(p + 4) & 2;
 			break;
 		case 1:
-			m->size = le64_at(p);
+			m->size = get_le64(p);
 			break;
 		case 2:
-			m->logical_sector = le32_at(p);
+			m->logical_sector = get_le32(p);
 			break;
 		case 3:
-			m->physical_sector = le32_at(p);
+			m->physical_sector = get_le32(p);
 			break;
 		case 4:
 			memcpy(m->page83, p, 16);
@@ -287,8 +267,8 @@ static uint64_t log_entry_valid(const uint8_t *log, size_t len, uint64_t pos,
 				const uint8_t guid[16], uint32_t *elen)
 {
 	const uint8_t *h = log_sector(log, len, pos);
-	uint32_t el = le32_at(h + 8), cnt = le32_at(h + 24), crc = 0;
-	uint64_t seq = le64_at(h + 16), ds = desc_sectors(cnt), data = 0;
+	uint32_t el = get_le32(h + 8), cnt = get_le32(h + 24), crc = 0;
+	uint64_t seq = get_le64(h + 16), ds = desc_sectors(cnt), data = 0;
 
 	if (memcmp(h, "loge", 4) || !el || el % VHDX_LOG_SECTOR || el > len || !seq ||
 	    memcmp(h + 32, guid, 16) || ds * VHDX_LOG_SECTOR > el)
@@ -306,7 +286,7 @@ static uint64_t log_entry_valid(const uint8_t *log, size_t len, uint64_t pos,
 			crc = vhdx_crc32c(crc, p, VHDX_LOG_SECTOR);
 		}
 	}
-	if (crc != le32_at(h + 4))
+	if (crc != get_le32(h + 4))
 		return 0;
 	for (uint32_t i = 0; i < cnt; i++) {
 		uint64_t at = LOG_HDR_LEN + 32ULL * i;
@@ -314,10 +294,10 @@ static uint64_t log_entry_valid(const uint8_t *log, size_t len, uint64_t pos,
 			log_sector(log, len, pos + at / VHDX_LOG_SECTOR * VHDX_LOG_SECTOR) +
 			at % VHDX_LOG_SECTOR;
 
-		if (le64_at(d + 24) != seq || le64_at(d + 16) % VHDX_LOG_SECTOR)
+		if (get_le64(d + 24) != seq || get_le64(d + 16) % VHDX_LOG_SECTOR)
 			return 0;
 		if (!memcmp(d, "zero", 4)) {
-			if (le64_at(d + 8) % VHDX_LOG_SECTOR)
+			if (get_le64(d + 8) % VHDX_LOG_SECTOR)
 				return 0;
 		} else if (!memcmp(d, "desc", 4)) {
 			const uint8_t *s;
@@ -326,7 +306,7 @@ static uint64_t log_entry_valid(const uint8_t *log, size_t len, uint64_t pos,
 				return 0;
 			s = log_sector(log, len, pos + (ds + data) * VHDX_LOG_SECTOR);
 			if (memcmp(s, "data", 4) ||
-			    ((uint64_t)le32_at(s + 4) << 32 | le32_at(s + 4092)) != seq)
+			    ((uint64_t)get_le32(s + 4) << 32 | get_le32(s + 4092)) != seq)
 				return 0;
 			data++;
 		} else {
@@ -359,8 +339,8 @@ void vhdx_log_find(const uint8_t *log, size_t len, const uint8_t guid[16],
 			const uint8_t *h = log_sector(log, len, p);
 
 			cur.count++;
-			cur.flushed_file_offset = le64_at(h + 48);
-			cur.last_file_offset = le64_at(h + 56);
+			cur.flushed_file_offset = get_le64(h + 48);
+			cur.last_file_offset = get_le64(h + 56);
 			last = seq;
 			p += el;
 			seq = log_entry_valid(log, len, p, guid, &el);
@@ -386,7 +366,7 @@ int vhdx_log_replay(const uint8_t *log, size_t len, const struct vhdx_log_seq *s
 
 	for (uint32_t e = 0; e < seq->count; e++) {
 		const uint8_t *h = log_sector(log, len, pos);
-		uint32_t el = le32_at(h + 8), cnt = le32_at(h + 24);
+		uint32_t el = get_le32(h + 8), cnt = get_le32(h + 24);
 		uint64_t ds = desc_sectors(cnt), data = 0;
 		int ret;
 
@@ -397,7 +377,7 @@ int vhdx_log_replay(const uint8_t *log, size_t len, const struct vhdx_log_seq *s
 				at % VHDX_LOG_SECTOR;
 
 			if (!memcmp(d, "zero", 4)) {
-				ret = apply(opaque, le64_at(d + 16), NULL, le64_at(d + 8));
+				ret = apply(opaque, get_le64(d + 16), NULL, get_le64(d + 8));
 			} else {
 				const uint8_t *s =
 					log_sector(log, len, pos + (ds + data++) * VHDX_LOG_SECTOR);
@@ -406,7 +386,7 @@ int vhdx_log_replay(const uint8_t *log, size_t len, const struct vhdx_log_seq *s
 				memcpy(sector, d + 8, 8);
 				memcpy(sector + 8, s + 8, 4084);
 				memcpy(sector + 4092, d + 4, 4);
-				ret = apply(opaque, le64_at(d + 16), sector, VHDX_LOG_SECTOR);
+				ret = apply(opaque, get_le64(d + 16), sector, VHDX_LOG_SECTOR);
 			}
 			if (ret)
 				return ret;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the qcow2 driver: the input is an image file. It goes
- * through qcow2_header_parse(), then (in a memfd) through disk_open() read-
- * only -- reading a few clusters spread over the disk -- and read-write,
- * where one write and one write-zeroes exercise allocation, L2 and refcount
- * updates on hostile metadata. Anything may fail; nothing may crash, hang
- * or leak.
+ * through qcow2_header_parse(), then (in a memfd, fuzz_disk.c) through
+ * disk_open() read-only -- reading a few clusters spread over the disk --
+ * and read-write, where one write and one write-zeroes exercise allocation,
+ * L2 and refcount updates on hostile metadata. Anything may fail; nothing
+ * may crash, hang or leak.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,78 +18,17 @@
 #include "devices/disk/disk.h"
 #include "devices/disk/qcow2.h"
 #include "base/log.h"
+#include "fuzz_disk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_ERROR); /* the warnings are expected here */
-	return 0;
-}
-
-static void noop_done(struct disk_req *r, int ret)
-{
-	(void)r;
-	(void)ret;
-}
-
-static void exercise(const char *path, bool ro, uint64_t seed)
-{
-	struct disk_open_opts o = { .readonly = ro, .engine = DISK_ENGINE_SYNC };
-	static uint8_t buf[65536];
-	struct disk *d;
-	char err[256];
-
-	if (disk_open(path, &o, &d, err, sizeof(err)))
-		return;
-	for (unsigned int i = 0; i < 4 && d->size >= sizeof(buf); i++) {
-		uint64_t off = ((seed >> (i * 8)) * (d->size / 256)) & ~(uint64_t)511;
-
-		if (off > d->size - sizeof(buf))
-			off = d->size - sizeof(buf);
-		(void)!disk_pread(d, buf, sizeof(buf), off);
-	}
-	if (!ro && d->size >= 8192) {
-		struct disk_req z = { .op = DISK_WRITE_ZEROES, .len = 8192, .done = noop_done };
-		uint64_t off = (seed % (d->size / 512)) * 512;
-
-		if (off > d->size - 4096)
-			off = d->size - 4096;
-		memset(buf, 0x5a, 4096);
-		(void)!disk_pwrite(d, buf, 4096, off);
-		(void)!disk_pread(d, buf, 4096, off);
-		z.offset = (seed >> 7) % (d->size / 512) * 512;
-		if (z.offset > d->size - z.len)
-			z.offset = d->size - z.len;
-		if (disk_submit(d, &z) == 0)
-			disk_drain(d);
-		(void)!disk_flush(d);
-	}
-	disk_close(d);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qcow2_header h;
-	uint64_t seed = 0;
-	char err[256], path[64];
-	int fd;
+	char err[256];
 
 	if (qcow2_header_parse(data, size, size, &h, err, sizeof(err)) != 0)
-		return 0; /* disk_open would refuse it the same way */
-	for (size_t i = 0; i < 8 && i < size; i++)
-		seed = seed << 8 | data[size - 1 - i];
-	fd = memfd_create("fuzz-qcow2", MFD_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (write(fd, data, size) == (ssize_t)size) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		exercise(path, true, seed);
-		exercise(path, false, seed);
-	}
-	close(fd);
+		return 0;		   /* disk_open would refuse it the same way */
+	fuzz_disk_image(data, size, NULL); /* probed, as a user's image */
 	return 0;
 }

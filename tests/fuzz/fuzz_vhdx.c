@@ -33,15 +33,6 @@ static const uint64_t page_at[] = {
 #define FILE_SIZE (5 * MiB)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_ERROR); /* the warnings are expected here */
-	return 0;
-}
 
 static int apply_nothing(void *opaque, uint64_t off, const uint8_t *d, uint64_t n)
 {

@@ -16,19 +16,8 @@
 #include <endian.h>
 #include <errno.h>
 
+#include "base/byteorder.h"
 #include "devices/disk/vhd.h"
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
 
 /* A footer like qemu-img's for `app`, size and CHS. */
 static void footer(uint8_t *f, const char *app, uint32_t type, uint64_t size, uint16_t c, uint8_t h,

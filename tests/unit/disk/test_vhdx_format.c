@@ -17,21 +17,10 @@
 #include <endian.h>
 #include <errno.h>
 
+#include "base/byteorder.h"
 #include "devices/disk/vhdx.h"
 
 #define MiB (1ULL << 20)
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 static void test_crc32c_vectors(void **state)
 {
