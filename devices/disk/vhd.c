@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ struct vhd {
 	uint64_t next_free; /* where the next block goes (the footer is there) */
 	uint8_t *bitmap;    /* scratch: one block's sector bitmap */
 	bool diff;
+	char parent[1024]; /* the parent's name as the locator gave it */
 };
 
 static int bit_get(const uint8_t *bm, uint64_t i)
@@ -329,8 +331,10 @@ static int open_parent(struct vhd *v, unsigned int depth, uint64_t fsize, char *
 			ret = disk_open_backing(path, "vpc", d->engine, depth + 1, &d->backing, le,
 						sizeof(le));
 			free(path);
-			if (ret == 0)
+			if (ret == 0) {
+				snprintf(v->parent, sizeof(v->parent), "%s", name);
 				goto opened;
+			}
 			if (ret != -ENOENT)
 				return err_set(e, elen, ret, "parent: %s", le);
 		}
@@ -412,9 +416,11 @@ static void vhd_info(struct disk *d, struct disk_info *out)
 	disk_info_add(out, "creator-app", false, "%.4s", v->f.creator_app);
 	disk_info_add(out, "geometry", false, "%u/%u/%u", v->f.cyls, v->f.heads, v->f.spt);
 	if (v->f.type != VHD_TYPE_FIXED)
-		disk_info_add(out, "block-size", true, "%" PRIu32, v->h.block_size);
-	if (d->backing)
-		disk_info_add(out, "parent", false, "%s", d->backing->path);
+		out->cluster_size = v->h.block_size; /* as qemu-img info shows it */
+	if (d->backing) {
+		snprintf(out->backing_file, sizeof(out->backing_file), "%s", v->parent);
+		snprintf(out->backing_format, sizeof(out->backing_format), "vpc");
+	}
 }
 
 const struct disk_format disk_format_vpc = {

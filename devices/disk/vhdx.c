@@ -589,7 +589,8 @@ static void vhdx_info(struct disk *d, struct disk_info *out)
 	struct vhdx *v = d->priv;
 
 	out->subformat = v->m.fixed ? "fixed" : "dynamic";
-	disk_info_add(out, "block-size", true, "%" PRIu32, v->m.block_size);
+	out->cluster_size = v->m.block_size;	 /* as qemu-img info shows it */
+	out->dirty = v->replayed && d->readonly; /* a log still to replay */
 	disk_info_add(out, "log-size", true, "%" PRIu32, v->hdr[v->cur].log_length);
 	disk_info_add(out, "logical-sector-size", true, "%" PRIu32, v->m.logical_sector);
 	disk_info_add(out, "physical-sector-size", true, "%" PRIu32, v->m.physical_sector);

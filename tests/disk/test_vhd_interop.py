@@ -85,6 +85,12 @@ class Vhd(tvi.ImgTest):
                            'write -P 0x33 39M 1M', 'write -z 0 64k', fmt=fmt)
                 # a fixed VHD has no footer at 0: like qemu-img, we cannot probe it
                 self.assertEqual(tvi.run('check', '-f', fmt, img)[0], 0)
+                mine = json.loads(tvi.run('info', '-f', fmt, '--output=json', img,
+                                          check=0)[1])
+                theirs = json.loads(qemu('qemu-img', 'info', '-f', fmt, '--output=json',
+                                         img)[1])
+                for key in ('virtual-size', 'cluster-size'):
+                    self.assertEqual(mine.get(key), theirs.get(key), key)
                 self.same_through_both(img, fmt)
                 os.unlink(img)
 
