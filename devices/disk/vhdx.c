@@ -13,11 +13,17 @@
  *     metadata at open and guest data in read_fixup -- so reads return
  *     what the replayed file would hold. (QEMU refuses such an open.)
  *
- * Metadata updates: a new block's BAT entry is written in place (8 bytes,
- * aligned, so it never straddles a sector and cannot tear) after the block
- * itself is stable (bmap.h); QEMU instead writes the BAT sector through the
- * log and replays it at once. Headers are updated the spec's way: the
- * non-current one with sequence + 1, synced, twice (2.2.2.1).
+ * Metadata updates go through the log (2.3): a new block is made stable
+ * first (bmap.h), then the BAT sector with its new entry is written as a
+ * log entry and synced, and only then written in place -- a crash at any
+ * point leaves either the old BAT or a log whose replay (next open) gives
+ * the new one. One log GUID serves a whole session: it is set in the
+ * headers at the first allocation, entries follow each other with
+ * consecutive sequence numbers (the file synced before the log wraps), and
+ * a clean close syncs and clears it. (QEMU also logs the BAT sector but
+ * empties the log after every entry: four more syncs per allocation.)
+ * Headers are updated the spec's way: the non-current one with sequence +
+ * 1, synced, twice (2.2.2.1).
  *
  * Differencing VHDX (has_parent) is refused: not implemented.
  */
@@ -33,6 +39,7 @@
 
 #include "devices/disk/bmap.h"
 #include "devices/disk/vhdx.h"
+#include "base/byteorder.h"
 #include "base/err.h"
 
 #define VHDX_MAX_BAT_BYTES  (256ULL << 20)
@@ -54,6 +61,10 @@ struct vhdx {
 	uint64_t next_free;
 	bool data_guid_new; /* headers updated for this session's first write */
 	bool replayed;
+	/* the log this session writes (log_guid zero: not in use yet) */
+	uint8_t log_guid[16];
+	uint64_t log_seq;
+	uint32_t log_write, log_tail; /* byte offsets in the log */
 	struct vhdx_patch *overlay;
 	size_t n_overlay;
 };
@@ -144,9 +155,52 @@ static int update_headers(struct vhdx *v, bool new_data_guid, const uint8_t *log
 	return 0;
 }
 
+/* Write `sector` (4 KiB, for file offset target) as the next log entry and
+ * make it stable (2.3.1). */
+static int log_append(struct vhdx *v, uint64_t target, const uint8_t *sector)
+{
+	static const uint8_t zero[16];
+	const struct vhdx_header *h = &v->hdr[v->cur];
+	uint8_t entry[VHDX_LOG_ENTRY_LEN];
+	struct stat st;
+	int ret;
+
+	if (h->log_length < VHDX_LOG_ENTRY_LEN || h->log_offset < VHDX_MiB ||
+	    h->log_offset % VHDX_MiB)
+		return -ENOTSUP; /* no usable log (refused by QEMU too) */
+	if (!memcmp(v->log_guid, zero, 16)) {
+		guid_new(v->log_guid);
+		ret = update_headers(v, false, v->log_guid);
+		if (ret)
+			return ret;
+		v->log_seq = 1;
+		v->log_write = v->log_tail = 0;
+	}
+	if (v->log_write + VHDX_LOG_ENTRY_LEN > h->log_length) {
+		/* Everything logged so far is in place: make that stable before
+		 * its entries are overwritten. */
+		if (fdatasync(v->bm.fd) < 0)
+			return -errno;
+		v->log_write = v->log_tail = 0;
+	}
+	if (fstat(v->bm.fd, &st) < 0)
+		return -errno;
+	vhdx_log_entry_build(entry, v->log_guid, v->log_seq, v->log_tail, (uint64_t)st.st_size,
+			     target, sector);
+	ret = disk_file_pwrite(v->bm.fd, entry, sizeof(entry), h->log_offset + v->log_write);
+	if (ret == 0 && fdatasync(v->bm.fd) < 0)
+		ret = -errno;
+	if (ret)
+		return ret;
+	v->log_write += VHDX_LOG_ENTRY_LEN;
+	v->log_seq++;
+	return 0;
+}
+
 static int vhdx_alloc(struct vhdx *v, uint64_t bi)
 {
-	uint64_t blk = v->next_free, e;
+	uint64_t blk = v->next_free, sec = (bi * 8) & ~(uint64_t)(VHDX_LOG_SECTOR - 1);
+	uint8_t sector[VHDX_LOG_SECTOR];
 	int ret;
 
 	/* The new block reads as zeros (a hole) and is stable before the BAT
@@ -155,8 +209,14 @@ static int vhdx_alloc(struct vhdx *v, uint64_t bi)
 		return -errno;
 	if (fdatasync(v->bm.fd) < 0)
 		return -errno;
-	e = htole64(blk | VHDX_BLK_FULL);
-	ret = disk_file_pwrite(v->bm.fd, &e, 8, v->rg.bat_off + bi * 8);
+	/* The BAT sector with the new entry: logged, then in place. */
+	ret = disk_file_pread(v->bm.fd, sector, sizeof(sector), v->rg.bat_off + sec);
+	if (ret)
+		return ret;
+	put_le64(sector + bi * 8 - sec, blk | VHDX_BLK_FULL);
+	ret = log_append(v, v->rg.bat_off + sec, sector);
+	if (ret == 0)
+		ret = disk_file_pwrite(v->bm.fd, sector, sizeof(sector), v->rg.bat_off + sec);
 	if (ret)
 		return ret;
 	v->bat[bi] = blk | VHDX_BLK_FULL;
@@ -233,8 +293,14 @@ static void vhdx_free(struct vhdx *v)
 
 static void vhdx_close(struct disk *d)
 {
+	static const uint8_t zero[16];
 	struct vhdx *v = d->priv;
 
+	ioe_drain(d->engine);
+	/* Everything in place and stable: the log is empty again. */
+	if (memcmp(v->log_guid, zero, 16) &&
+	    (fdatasync(v->bm.fd) < 0 || update_headers(v, false, zero)))
+		log_warn("%s: cannot empty the log on close (the next open replays it)", d->path);
 	bmap_close(&v->bm);
 	vhdx_free(v);
 	d->priv = NULL;

@@ -119,6 +119,14 @@ int vhdx_log_replay(const uint8_t *log, size_t len, const struct vhdx_log_seq *s
 		    int (*apply)(void *opaque, uint64_t off, const uint8_t *data, uint64_t n),
 		    void *opaque) __attribute__((warn_unused_result));
 
+/* One log entry of VHDX_LOG_ENTRY_LEN bytes into out: the header, one data
+ * descriptor putting `sector` (4 KiB) at file offset `target`, its data
+ * sector; CRC-32C over it all. tail: log offset of the oldest entry still
+ * needed; flushed/last: the file's size (spec 2.3.1.1). */
+#define VHDX_LOG_ENTRY_LEN (2 * VHDX_LOG_SECTOR)
+void vhdx_log_entry_build(uint8_t *out, const uint8_t guid[16], uint64_t seq, uint32_t tail,
+			  uint64_t file_size, uint64_t target, const uint8_t *sector);
+
 /* vhdx_create.c */
 int vhdx_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -395,3 +395,30 @@ int vhdx_log_replay(const uint8_t *log, size_t len, const struct vhdx_log_seq *s
 	}
 	return 0;
 }
+
+void vhdx_log_entry_build(uint8_t *out, const uint8_t guid[16], uint64_t seq, uint32_t tail,
+			  uint64_t file_size, uint64_t target, const uint8_t *sector)
+{
+	uint8_t *d = out + LOG_HDR_LEN, *s = out + VHDX_LOG_SECTOR;
+
+	memset(out, 0, VHDX_LOG_ENTRY_LEN);
+	memcpy(out, "loge", 4);
+	put_le32(out + 8, VHDX_LOG_ENTRY_LEN);
+	put_le32(out + 12, tail);
+	put_le64(out + 16, seq);
+	put_le32(out + 24, 1); /* one descriptor */
+	memcpy(out + 32, guid, 16);
+	put_le64(out + 48, file_size);
+	put_le64(out + 56, file_size);
+	/* bytes 0-7 and 4092-4095 of the sector live in the descriptor */
+	memcpy(d, "desc", 4);
+	memcpy(d + 4, sector + 4092, 4);
+	memcpy(d + 8, sector, 8);
+	put_le64(d + 16, target);
+	put_le64(d + 24, seq);
+	memcpy(s, "data", 4);
+	put_le32(s + 4, (uint32_t)(seq >> 32));
+	memcpy(s + 8, sector + 8, 4084);
+	put_le32(s + 4092, (uint32_t)seq);
+	put_le32(out + 4, vhdx_checksum(out, VHDX_LOG_ENTRY_LEN, 4));
+}

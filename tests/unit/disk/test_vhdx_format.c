@@ -275,6 +275,35 @@ static void test_log_wraps(void **state)
 	assert_int_equal(a.first[0], 0x44);
 }
 
+/* What the driver writes, the search finds and the replay returns. */
+static void test_log_entry_build(void **state)
+{
+	static uint8_t log[8 * 4096];
+	uint8_t guid[16], sector[4096];
+	struct vhdx_log_seq seq;
+	struct applied a = { 0 };
+
+	(void)state;
+	memset(guid, 0x5c, 16);
+	for (int i = 0; i < 4096; i++)
+		sector[i] = (uint8_t)(i * 7);
+	vhdx_log_entry_build(log, guid, 41, 0, 9 * MiB, 2 * MiB, sector);
+	sector[100] = 0xee;
+	vhdx_log_entry_build(log + VHDX_LOG_ENTRY_LEN, guid, 42, 0, 9 * MiB, 2 * MiB + 4096,
+			     sector);
+	vhdx_log_find(log, sizeof(log), guid, &seq);
+	assert_true(seq.valid);
+	assert_int_equal(seq.start, 0);
+	assert_int_equal(seq.count, 2);
+	assert_int_equal(seq.flushed_file_offset, 9 * MiB);
+	assert_int_equal(vhdx_log_replay(log, sizeof(log), &seq, record, &a), 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.off[0], 2 * MiB);
+	assert_int_equal(a.first[0], (uint8_t)(100 * 7));
+	assert_int_equal(a.off[1], 2 * MiB + 4096);
+	assert_int_equal(a.first[1], 0xee);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_log_wraps),
+		cmocka_unit_test(test_log_entry_build),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
