@@ -382,6 +382,11 @@ static int vhd_open(struct disk *d, int fd, const struct disk_open_opts *o, unsi
 		if (ret)
 			goto fail;
 	}
+	/* A fixed VHD's first sector is guest data, but a dynamic footer
+	 * written there would make the next open (ours and QEMU's) read it as
+	 * a dynamic or differencing image whose parent the guest names: the
+	 * probed-raw guard (disk.c) refuses such writes, as for a raw image. */
+	d->probed_raw = v->f.type == VHD_TYPE_FIXED;
 	d->ops = &vhd_ops;
 	d->format = "vpc";
 	d->size = v->f.size;
