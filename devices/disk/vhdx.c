@@ -340,6 +340,7 @@ static int read_headers(struct vhdx *v, char *e, size_t elen)
 struct replay_ctx {
 	struct vhdx *v;
 	bool to_file;
+	uint64_t limit; /* the file's size, or the log's last_file_offset if larger */
 };
 
 static int replay_apply(void *opaque, uint64_t off, const uint8_t *data, uint64_t n)
@@ -350,6 +351,8 @@ static int replay_apply(void *opaque, uint64_t off, const uint8_t *data, uint64_
 
 	if (off < VHDX_REGION1_OFF && off + n > VHDX_HEADER1_OFF)
 		return -EINVAL; /* the log never rewrites the headers (2.3) */
+	if (off > c->limit || n > c->limit - off)
+		return -EINVAL; /* nor writes past the file it describes */
 	if (c->to_file) {
 		if (data)
 			return disk_file_pwrite(v->bm.fd, data, n, off);
@@ -406,6 +409,12 @@ static int replay_log(struct vhdx *v, uint64_t fsize, char *e, size_t elen)
 			       " bytes long: it has been truncated",
 			       seq.flushed_file_offset);
 	}
+	if (seq.valid && seq.last_file_offset > 2 * VHDX_MAX_SIZE) {
+		free(log);
+		return err_set(e, elen, -EINVAL, "VHDX log claims an absurd file size %" PRIu64,
+			       seq.last_file_offset);
+	}
+	c.limit = seq.last_file_offset > fsize ? seq.last_file_offset : fsize;
 	ret = seq.valid ? vhdx_log_replay(log, h->log_length, &seq, replay_apply, &c) : 0;
 	free(log);
 	if (ret)
