@@ -61,6 +61,12 @@ subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b",
                 os.path.join(tmp, "gone.qcow2"), "-F", "qcow2", orphan, "1M"],
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 raw_disk = write("disk.raw", bytes(1 << 20))
+# a VHD whose footer checksum is wrong, and a VHDX cut after its headers
+bad_vhd = bytearray(1024)
+bad_vhd[0:8] = b"conectix"
+bad_vhd[60:64] = (3).to_bytes(4, "big")  # dynamic; checksum left 0
+corrupt_vhd = write("corrupt.vhd", bytes(bad_vhd))
+short_vhdx = write("short.vhdx", b"vhdxfile" + bytes(4088))
 hugepages_free = 0
 try:
     with open("/proc/sys/vm/nr_hugepages") as f:
@@ -100,6 +106,9 @@ CASES = [
     ("empty disk", ["--kernel", hello, "--disk", empty], 1, ["empty"], True),
     ("corrupt qcow2", ["--kernel", hello, "--disk", corrupt_qcow2], 1, ["corrupt.qcow2"], True),
     ("truncated qcow2", ["--kernel", hello, "--disk", short_qcow2], 1, ["short.qcow2"], True),
+    ("corrupt vhd", ["--kernel", hello, "--disk", corrupt_vhd + ",format=vhd"], 1,
+     ["corrupt.vhd", "checksum"], True),
+    ("truncated vhdx", ["--kernel", hello, "--disk", short_vhdx], 1, ["short.vhdx"], True),
     ("qcow2 backing file missing", ["--kernel", hello, "--disk", orphan], 1, ["gone.qcow2"], True),
     ("same disk twice", ["--kernel", hello, "--disk", raw_disk, "--disk", raw_disk], 1,
      ["in use"], True),
