@@ -140,8 +140,8 @@ static int read_parent(const char *path, const char *name, struct vhd_parent *p,
 }
 
 /* The dynamic (or differencing) layout after the footer copy at 0. */
-static int write_dynamic(int fd, const uint8_t *footer, uint64_t size, const char *parent,
-			 const struct vhd_parent *pp)
+static int write_dynamic(int fd, const char *image, const uint8_t *footer, uint64_t size,
+			 const char *parent, const struct vhd_parent *pp)
 {
 	uint64_t n_bat = (size + VHD_CREATE_BLOCK - 1) / VHD_CREATE_BLOCK;
 	uint64_t bat_bytes = (n_bat * 4 + 511) & ~511ULL, off = 1536 + bat_bytes;
@@ -176,8 +176,16 @@ static int write_dynamic(int fd, const uint8_t *footer, uint64_t size, const cha
 		for (char *c = rel; *c; c++)
 			if (*c == '/')
 				*c = '\\';
-		if (!realpath(parent, abs))
-			snprintf(abs, sizeof(abs), "%s", parent);
+		{
+			/* the name is relative to the image's folder, as qemu-img has it */
+			char *res = disk_resolve_path(image, parent);
+
+			if (!res)
+				return -ENOMEM;
+			if (!realpath(res, abs))
+				snprintf(abs, sizeof(abs), "%s", res);
+			free(res);
+		}
 		ln[0] = to_utf16(rel, false, loc[0], sizeof(loc[0]));
 		ln[1] = to_utf16(abs, false, loc[1], sizeof(loc[1]));
 		for (int i = 0; i < 2; i++) {
@@ -262,7 +270,7 @@ int vhd_create(const char *path, const struct disk_create_opts *o, char *err, si
 	} else {
 		ret = disk_file_pwrite(fd, footer, VHD_FOOTER_LEN, 0);
 		if (ret == 0)
-			ret = write_dynamic(fd, footer, size, o->backing_file, &parent);
+			ret = write_dynamic(fd, path, footer, size, o->backing_file, &parent);
 	}
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
