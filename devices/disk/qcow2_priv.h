@@ -51,6 +51,7 @@
 
 #include "devices/disk/disk_priv.h"
 #include "devices/disk/qcow2.h"
+#include "base/byteorder.h"
 #include "base/log.h"
 
 /* QEMU's implementation limits, which we share so that every image we make
@@ -78,32 +79,25 @@
 #define QCOW2_HDR_AUTOCLEAR_OFF 88
 #define QCOW2_HDR_REFTABLE_OFF	48 /* refcount_table_offset, then _clusters at 56 */
 
+/* qcow2 is big-endian throughout (base/byteorder.h). */
 static inline uint32_t q2_be32(const uint8_t *p)
 {
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return be32toh(v);
+	return get_be32(p);
 }
 
 static inline uint64_t q2_be64(const uint8_t *p)
 {
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return be64toh(v);
+	return get_be64(p);
 }
 
 static inline void q2_put_be32(uint8_t *p, uint32_t v)
 {
-	v = htobe32(v);
-	memcpy(p, &v, 4);
+	put_be32(p, v);
 }
 
 static inline void q2_put_be64(uint8_t *p, uint64_t v)
 {
-	v = htobe64(v);
-	memcpy(p, &v, 8);
+	put_be64(p, v);
 }
 
 /* One cached L2 table, entries kept big-endian exactly as on disk. */

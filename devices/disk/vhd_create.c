@@ -304,18 +304,53 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The end of what the image uses: metadata, parent locator data, blocks. */
+static uint64_t used_end(const struct vhd_dyn *h, uint64_t meta_end, uint64_t fsize,
+			 uint64_t blocks_end)
+{
+	uint64_t end = (meta_end + 511) & ~511ULL;
+
+	for (int i = 0; i < 8; i++) {
+		const struct vhd_locator *l = &h->loc[i];
+
+		if (l->code && l->offset < fsize && l->space <= fsize - l->offset &&
+		    l->offset + l->space > end)
+			end = l->offset + l->space;
+	}
+	return blocks_end > end ? blocks_end : end;
+}
+
+/* Repair leaks: the footer moves to `used`, the file ends after it. */
+static int cut_tail(const char *path, const uint8_t *footer, uint64_t used, char *err,
+		    size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	ret = disk_file_pwrite(fd, footer, VHD_FOOTER_LEN, used);
+	if (ret == 0 &&
+	    (fsync(fd) < 0 || ftruncate(fd, (off_t)(used + VHD_FOOTER_LEN)) < 0 || fsync(fd) < 0))
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return err_set(err, errlen, ret, "%s: cannot repair: %s", path, strerror(-ret));
+	return 0;
+}
+
 /*
  * The checks: the footer (and its copy) and dynamic header parse; every
  * BAT entry's block lies inside the file, clear of the metadata and of
- * every other block. Read-only: nothing is repaired (qemu-img cannot check
- * VHD at all).
+ * every other block; space before the footer that no block uses is a leak
+ * (-r leaks|all: the footer moves back and the file is cut). qemu-img
+ * cannot check VHD at all.
  */
 int vhd_check(const char *path, const struct disk_check_opts *o, struct disk_check_result *r,
 	      char *err, size_t errlen)
 {
 	uint8_t foot[VHD_FOOTER_LEN], dyn[VHD_DYN_LEN];
 	uint32_t *bat = NULL, *sorted = NULL;
-	uint64_t fsize, n, blk, meta_end, nsorted = 0;
+	uint64_t fsize, n, blk, meta_end, nsorted = 0, used;
 	struct vhd_footer f;
 	struct vhd_dyn h;
 	struct stat st;
@@ -400,7 +435,24 @@ int vhd_check(const char *path, const struct disk_check_opts *o, struct disk_che
 			report(o, "blocks at %" PRIu64 " and %" PRIu64 " overlap",
 			       (uint64_t)sorted[i - 1] * 512, (uint64_t)sorted[i] * 512);
 		}
+	used = used_end(&h, meta_end, fsize,
+			nsorted ? (uint64_t)sorted[nsorted - 1] * 512 + blk : 0);
+	r->image_end_offset = used + VHD_FOOTER_LEN;
 	ret = 0;
+	if (fsize - VHD_FOOTER_LEN > used) {
+		/* A block allocated when the writer died, before its BAT entry
+		 * (vhd.c vhd_alloc): space only. */
+		r->leaks = (fsize - VHD_FOOTER_LEN - used + blk - 1) / blk;
+		report(o, "%" PRIu64 " bytes before the footer belong to no block (leaked)",
+		       fsize - VHD_FOOTER_LEN - used);
+		if (o && o->repair != DISK_REPAIR_NONE && !r->corruptions) {
+			ret = cut_tail(path, foot, used, err, errlen);
+			if (ret == 0) {
+				r->leaks_fixed = r->leaks;
+				r->leaks = 0;
+			}
+		}
+	}
 	goto out;
 out_ret:
 	if (ret)
