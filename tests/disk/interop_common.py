@@ -9,6 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_vmm_img as tvi  # noqa: E402  (shared helpers; sets tvi.VMM_IMG)
+import test_interop  # noqa: E402
 from test_interop import qemu, qemu_write  # noqa: E402,F401
 
 HAVE_QEMU_IO = shutil.which('qemu-io') is not None
@@ -55,11 +56,8 @@ class FormatInterop(tvi.ImgTest):
         self.assertEqual(info['format'], self.fmt)
         return info
 
-    def check_both(self, img):
-        """(qemu rc, vmm rc, qemu json, vmm json) for one image."""
-        qrc, qout, _ = qemu('qemu-img', 'check', '--output=json', img, check=None)
-        vrc, vout, _ = tvi.run('check', '--output=json', img)
-        return qrc, vrc, json.loads(qout), json.loads(vout)
+    # (qemu rc, vmm rc, qemu json, vmm json) for one image
+    check_both = test_interop.Interop.check_both
 
 
 def main():

@@ -217,7 +217,7 @@ def make_compressed(args, out):
     if r.returncode != 0:
         return f"{' '.join(cmd)} failed: {r.stdout.strip()}"
     print(f"boot_test: compressed root {out} ({args.compressed_root}, "
-          f"{os.path.getsize(out) >> 20} MiB)")
+          f"{os.path.getsize(out) >> 10} KiB)")
     return None
 
 
