@@ -57,6 +57,9 @@ static const char help_text[] =
 	"      --virtio-cmdline     announce virtio devices with virtio_mmio.device= on the\n"
 	"                           kernel command line instead of in the ACPI DSDT\n"
 	"      --pvm=auto|on|off    PVM host workarounds (default auto: on if kvm_pvm is loaded)\n"
+	"      --incoming file:PATH restore a snapshot: the machine comes from the file; only\n"
+	"                           --console-log, --timeout, --trace-exits, --pvm, -v, -q\n"
+	"                           may be given beside it\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -139,6 +142,7 @@ enum {
 	OPT_PVM,
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
+	OPT_INCOMING,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -284,6 +289,9 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 	case OPT_VIRTIO_CMDLINE:
 		cfg->virtio_cmdline = true;
 		return 0;
+	case OPT_INCOMING:
+		cfg->incoming = arg;
+		return 0;
 	case 'v':
 		cfg->verbosity++;
 		return 0;
@@ -410,9 +418,36 @@ void cli_free(struct vmm_config *cfg)
 	cfg->ndisks = 0;
 }
 
-/* What no single option can check: the options taken together. */
-static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
+/* Beside --incoming, only what changes the host side, not the machine the
+ * snapshot describes: where the console goes, how long to run, messages. */
+static bool incoming_allows(int opt)
 {
+	switch (opt) {
+	case 't':
+	case OPT_CONSOLE_LOG:
+	case OPT_TRACE_EXITS:
+	case OPT_PVM:
+	case OPT_INCOMING:
+	case 'v':
+	case 'q':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What no single option can check: the options taken together. */
+static int check_config(const struct vmm_config *cfg, const char *machine_opt, char *err,
+			size_t errlen)
+{
+	if (cfg->incoming && machine_opt)
+		return err_set(err, errlen, -EINVAL,
+			       "%s cannot be given with --incoming: the snapshot holds the "
+			       "machine's configuration (allowed: --console-log, --timeout, "
+			       "--trace-exits, --pvm, -v, -q)",
+			       machine_opt);
+	if (cfg->incoming)
+		return 0;
 	if (!cfg->kernel)
 		return err_set(err, errlen, -EINVAL,
 			       "no kernel given: use --kernel FILE (see vmm --help)");
@@ -428,9 +463,12 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
 {
+	const char *machine_opt = NULL;
 	int opt;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->argc = argc;
+	cfg->argv = argv;
 	cfg->mem_size = CLI_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->cmdline = "console=ttyS0";
@@ -455,6 +493,11 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 				argv[optind - 1]);
 			return CLI_ERROR;
 		default:
+			/* the option as typed: "--mem 1G" names argv[optind - 2] */
+			if (!incoming_allows(opt) && !machine_opt)
+				machine_opt = optarg && optarg == argv[optind - 1] && optind >= 2
+						      ? argv[optind - 2]
+						      : argv[optind - 1];
 			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
 				if (!err[0])
 					err_set(err, errlen, -EINVAL,
@@ -468,5 +511,5 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 			argv[optind]);
 		return CLI_ERROR;
 	}
-	return check_config(cfg, err, errlen) ? CLI_ERROR : CLI_RUN;
+	return check_config(cfg, machine_opt, err, errlen) ? CLI_ERROR : CLI_RUN;
 }

@@ -92,6 +92,13 @@ struct vmm_config {
 	/* Announce virtio-mmio devices with virtio_mmio.device= on the kernel
 	 * command line instead of in the ACPI DSDT. */
 	bool virtio_cmdline;
+	/* --incoming file:PATH: restore a snapshot (vmm/snapshot.h); the
+	 * machine's configuration comes from the file, so beside it only the
+	 * host-side options are allowed (cli.c, incoming_allows) */
+	const char *incoming;
+	/* the command line that built this machine, stored in snapshots */
+	int argc;
+	char **argv;
 };
 
 enum cli_result {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/cli.h"
+#include "vmm/snapshot.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "vmm/vcpu.h"
@@ -50,8 +51,24 @@ static void block_signals(void)
 	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
 }
 
+/* --incoming file:PATH: open the snapshot and take the machine's
+ * configuration from it, the host-side options from the command line. */
+static int open_incoming(struct vmm_config *cfg, struct snapshot_in *in)
+{
+	struct vmm_config given = *cfg;
+	char err[512] = "";
+	int ret;
+
+	ret = snapshot_open(cfg->incoming, in, err, sizeof(err));
+	ret = ret ?: snapshot_config(&given, in, cfg, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "vmm: error: --incoming: %s\n", err);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
+	struct snapshot_in in = { .fd = -1 };
 	struct vmm_config cfg;
 	char err[512];
 	uint64_t deadline = 0;
@@ -73,6 +90,10 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 0 ? LOG_WARN
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
+	if (cfg.incoming && open_incoming(&cfg, &in) < 0) {
+		snapshot_close(&in);
+		return VM_EXIT_ERROR;
+	}
 	block_signals();
 	if (cfg.timeout_sec > 0)
 		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
@@ -80,9 +101,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, &cfg, deadline) < 0) {
+		if ((cfg.incoming ? vm_create_incoming(&vm, &cfg, deadline, &in)
+				  : vm_create(&vm, &cfg, deadline)) < 0) {
 			vm_destroy(&vm);
 			cli_free(&cfg);
+			snapshot_close(&in);
 			return VM_EXIT_ERROR;
 		}
 		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
@@ -94,5 +117,6 @@ int main(int argc, char **argv)
 		log_info("guest reset: restarting the VM (--reboot)");
 	}
 	cli_free(&cfg);
+	snapshot_close(&in);
 	return status;
 }

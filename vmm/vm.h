@@ -53,6 +53,7 @@ enum vm_stop_reason {
 
 struct vm_virtio_dev;
 struct acpi_config;
+struct snapshot_in;
 
 /*
  * Pausing (vm_pause.c): every vCPU thread out of KVM_RUN and parked in its
@@ -69,6 +70,7 @@ struct vm_pause {
 
 struct vm {
 	const struct vmm_config *cfg;
+	struct snapshot_in *incoming; /* --incoming: the snapshot being restored */
 	bool pvm;
 	int kvm_fd;
 	int vm_fd;
@@ -115,6 +117,12 @@ struct vm {
  * prints one line and returns a negative errno (the caller exits 1). */
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 	__attribute__((warn_unused_result));
+
+/* vm_create() for --incoming: the same machine, but its RAM and state come
+ * from the snapshot `in` (kept open by the caller while the VM exists)
+ * instead of a kernel being loaded. */
+int vm_create_incoming(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns,
+		       struct snapshot_in *in) __attribute__((warn_unused_result));
 
 /* Run until the guest or the user ends the VM; returns the exit status. */
 int vm_run(struct vm *vm);
