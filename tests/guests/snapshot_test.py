@@ -135,11 +135,11 @@ def check_restore(env, guest, cmdline, pattern, extra=(), restores=2):
 
 
 def case_count(env):
-    check_restore(env, 'count', 'count=40 delay=20000', 'count 10')
+    check_restore(env, 'tally', 'count=40 delay=20000', 'count 10')
 
 
 def case_count_2cpus(env):
-    check_restore(env, 'count', 'count=40 delay=20000', 'count 10', extra=['--cpus', '2'])
+    check_restore(env, 'tally', 'count=40 delay=20000', 'count 10', extra=['--cpus', '2'])
 
 
 def one_error_line(status, err, want, what):
@@ -151,7 +151,7 @@ def one_error_line(status, err, want, what):
 
 
 def case_bad_input(env):
-    args = env.guest_args('count', 'count=400 delay=20000')
+    args = env.guest_args('tally', 'count=400 delay=20000')
     snap = env.path('good.snap')
     env.snapshot(args, 'count 3', snap)
     blob = read(snap)
@@ -205,7 +205,7 @@ def case_virtio_refused(env):
     img = env.path('disk.raw')
     with open(img, 'wb') as f:
         f.truncate(1 << 20)
-    args = env.guest_args('count', 'count=100', ['--disk', img + ',format=raw'])
+    args = env.guest_args('tally', 'count=100', ['--disk', img + ',format=raw'])
     status, _, err = run([env.save, env.path('v.snap'), 'count 2', 'vmm'] + args +
                          ['--console-log', env.path('v.log')])
     one_error_line(status, err, 'virtio devices', 'a VM with a disk')
