@@ -3,14 +3,16 @@
  * snapshot-save: the test and benchmark driver of vm_snapshot_save()
  * (vmm/snapshot.h) until the control socket's `migrate` command calls it.
  *
- *     snapshot-save OUT PATTERN vmm --kernel count.elf --console-log LOG ...
+ *     snapshot-save [--kill] OUT PATTERN vmm --kernel tally.elf --console-log LOG ...
  *
  * builds and runs the VM described by the vmm arguments in this process,
- * waits until PATTERN appears in the --console-log file, stops the vCPUs
- * (as a pause would: each out of KVM_RUN), saves the VM into OUT and exits
- * 0. It prints "saved: BYTES bytes (ALLOCATED allocated) in MS ms" for
- * bench/snapshot.py. Status 1 if the VM ended before PATTERN or the save
- * failed (the error on stderr).
+ * waits until PATTERN appears in the --console-log file, pauses the VM
+ * (vm_pause), saves it into OUT and prints "saved: BYTES bytes (ALLOCATED
+ * allocated) in MS ms" (for bench/snapshot.py), or the error. Then, with
+ * --kill, it kills itself with SIGKILL (as a user would kill the vmm after
+ * the save); otherwise it resumes the VM, as QMP's migrate does, and exits
+ * with the VM's status when it ends: also after a failed save, which must
+ * leave the VM running. Status 1 if the VM ended before PATTERN.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,6 +57,8 @@ static bool log_has(const char *path, const char *pattern)
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
+	bool kill_after = argc > 1 && !strcmp(argv[1], "--kill");
+	char **args = argv + kill_after;
 	struct stat st;
 	pthread_t thread;
 	char err[512] = "";
@@ -63,11 +67,12 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	int ret;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: snapshot-save OUT PATTERN vmm ARGS...\n");
+	if (argc - kill_after < 4) {
+		fprintf(stderr, "usage: snapshot-save [--kill] OUT PATTERN vmm ARGS...\n");
 		return 2;
 	}
-	if (cli_parse(argc - 3, argv + 3, &cfg, err, sizeof(err)) != CLI_RUN || !cfg.console_log) {
+	if (cli_parse(argc - kill_after - 3, args + 3, &cfg, err, sizeof(err)) != CLI_RUN ||
+	    !cfg.console_log) {
 		fprintf(stderr, "snapshot-save: %s\n", err[0] ? err : "--console-log is needed");
 		return 2;
 	}
@@ -88,25 +93,28 @@ int main(int argc, char **argv)
 		vm_destroy(&vm);
 		return 1;
 	}
-	while (!log_has(cfg.console_log, argv[2]) && !vm_stopping(&vm))
+	while (!log_has(cfg.console_log, args[2]) && !vm_stopping(&vm))
 		usleep(1000);
-	/* Stop: vm_run() kicks and joins every vCPU, so none is in KVM_RUN */
-	vm_request_stop(&vm, VM_STOP_USER_QUIT, 0);
-	pthread_join(thread, NULL);
-	if (vm.stop_reason != VM_STOP_USER_QUIT) {
-		fprintf(stderr, "snapshot-save: the VM ended before '%s' appeared\n", argv[2]);
+	if (vm_pause(&vm) < 0) {
+		fprintf(stderr, "snapshot-save: the VM ended before '%s' appeared\n", args[2]);
+		pthread_join(thread, NULL);
 		vm_destroy(&vm);
 		return 1;
 	}
 	t0 = clock_monotonic_ns();
-	ret = vm_snapshot_save(&vm, argv[1], err, sizeof(err));
-	if (ret) {
+	ret = vm_snapshot_save(&vm, args[1], err, sizeof(err));
+	if (ret)
 		fprintf(stderr, "snapshot-save: %s\n", err);
-	} else if (stat(argv[1], &st) == 0) {
+	else if (stat(args[1], &st) == 0)
 		printf("saved: %lld bytes (%lld allocated) in %.3f ms\n", (long long)st.st_size,
 		       (long long)st.st_blocks * 512, (double)(clock_monotonic_ns() - t0) / 1e6);
-	}
+	fflush(stdout);
+	if (kill_after && !ret)
+		kill(getpid(), SIGKILL);
+	vm_resume(&vm);
+	pthread_join(thread, NULL);
+	ret = vm.exit_status;
 	vm_destroy(&vm);
 	cli_free(&cfg);
-	return ret ? 1 : 0;
+	return ret;
 }
