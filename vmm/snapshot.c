@@ -205,8 +205,9 @@ static int write_file(struct vm *vm, const struct snapshot_state *s, const void 
 	/* the holes at the end too: the file's size covers all RAM */
 	if (!ret && ftruncate(fd, (off_t)(last->offset + last->size)) < 0)
 		ret = -errno;
-	if (!ret && fdatasync(fd) < 0)
-		ret = -errno;
+	/* No fdatasync: the guest stays paused until the save returns, and
+	 * the page cache already protects the file from a vmm that is killed
+	 * next (QEMU's migrate to a file does not sync either). */
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
 	if (ret)

@@ -6,7 +6,9 @@
  * restored from a snapshot part-way must print the rest of the lines and
  * end with the same status as an uninterrupted run. The running hash
  * lives in a register and in memory (both must survive a restore), and
- * each step also checks that the TSC did not run backwards.
+ * each step also checks that the TSC did not run backwards. `touch=MIB`
+ * first writes to every page of MIB MiB of RAM from 16 MiB up (bench/snapshot.py:
+ * file size and save time against touched memory).
  */
 #include "lib/guest.h"
 
@@ -17,11 +19,16 @@ static volatile uint64_t hash_in_ram = 1469598103934665603ULL;
 int guest_main(uint64_t zero_page)
 {
 	const char *cmdline = bp_cmdline(zero_page);
-	uint64_t n = 60, delay = 20000, i, last_tsc = 0;
+	uint64_t n = 60, delay = 20000, touch = 0, i, last_tsc = 0;
 	register uint64_t hash_in_reg = 7;
 
 	cmdline_get_uint(cmdline, "count", &n);
 	cmdline_get_uint(cmdline, "delay", &delay);
+	cmdline_get_uint(cmdline, "touch", &touch);
+	/* one word per 4 KiB page: what makes a page hold data, in few
+	 * instructions (ring-0 code is interpreted on PVM hosts) */
+	for (i = 0; i < (touch << 20) / 4096; i++)
+		*(volatile uint64_t *)phys((16ULL << 20) + i * 4096) = i + 1;
 	for (i = 0; i < n; i++) {
 		uint64_t tsc = rdtsc();
 
