@@ -132,11 +132,14 @@ static int put_fields(void *fdt, const void *base, const struct snap_field *f, s
 	return ret;
 }
 
-static int put_node(void *fdt, const char *name, const void *base, const struct snap_field *f,
-		    size_t n)
+/* `reg` (>= 0): the unit address of name@reg, which dtc wants as a property */
+static int put_node(void *fdt, const char *name, int64_t reg, const void *base,
+		    const struct snap_field *f, size_t n)
 {
 	int ret = fdt_begin_node(fdt, name);
 
+	if (!ret && reg >= 0)
+		ret = fdt_property_cell(fdt, "reg", (uint32_t)reg);
 	if (!ret)
 		ret = put_fields(fdt, base, f, n);
 	if (!ret)
@@ -153,6 +156,8 @@ static int put_cpu(void *fdt, unsigned int i, const struct x86_vcpu_state *c)
 
 	snprintf(name, sizeof(name), "cpu@%u", i);
 	ret = fdt_begin_node(fdt, name);
+	if (!ret)
+		ret = fdt_property_cell(fdt, "reg", i);
 	if (!ret)
 		ret = put_fields(fdt, &c->regs, regs_fields, COUNT(regs_fields));
 	if (!ret)
@@ -200,6 +205,8 @@ static int put_tree(void *fdt, const struct snapshot_state *s)
 	ret = ret ?: fdt_end_node(fdt);
 
 	ret = ret ?: fdt_begin_node(fdt, "cpus");
+	ret = ret ?: fdt_property_cell(fdt, "#address-cells", 1);
+	ret = ret ?: fdt_property_cell(fdt, "#size-cells", 0);
 	ret = ret ?: fdt_property_string(fdt, "vendor", s->model.vendor);
 	ret = ret ?: put_fields(fdt, &s->model, model_fields, COUNT(model_fields));
 	ret = ret
@@ -211,19 +218,26 @@ static int put_tree(void *fdt, const struct snapshot_state *s)
 		ret = put_cpu(fdt, i, &s->cpus[i]);
 	ret = ret ?: fdt_end_node(fdt);
 
-	ret = ret ?: put_node(fdt, "kvm", &s->vm, vm_fields, COUNT(vm_fields));
+	ret = ret ?: put_node(fdt, "kvm", -1, &s->vm, vm_fields, COUNT(vm_fields));
 	ret = ret ?: fdt_begin_node(fdt, "devices");
-	ret = ret ?: put_node(fdt, "serial@3f8", &s->serial, serial_fields, COUNT(serial_fields));
-	ret = ret ?: put_node(fdt, "rtc@70", &s->rtc, rtc_fields, COUNT(rtc_fields));
+	ret = ret ?: fdt_property_cell(fdt, "#address-cells", 1);
+	ret = ret ?: fdt_property_cell(fdt, "#size-cells", 0);
 	ret = ret
-		      ?: put_node(fdt, "platform", &s->platform, platform_fields,
+		      ?: put_node(fdt, "serial@3f8", 0x3f8, &s->serial, serial_fields,
+				  COUNT(serial_fields));
+	ret = ret ?: put_node(fdt, "rtc@70", 0x70, &s->rtc, rtc_fields, COUNT(rtc_fields));
+	ret = ret
+		      ?: put_node(fdt, "platform", -1, &s->platform, platform_fields,
 				  COUNT(platform_fields));
 	ret = ret ?: fdt_end_node(fdt);
 
+	/* regions by index: a gpa above 4 GiB would not fit one reg cell */
 	ret = ret ?: fdt_begin_node(fdt, "memory");
+	ret = ret ?: fdt_property_cell(fdt, "#address-cells", 1);
+	ret = ret ?: fdt_property_cell(fdt, "#size-cells", 0);
 	for (i = 0; !ret && i < s->nregions; i++) {
-		snprintf(name, sizeof(name), "region@%llx", (unsigned long long)s->regions[i].gpa);
-		ret = put_node(fdt, name, &s->regions[i], region_fields, COUNT(region_fields));
+		snprintf(name, sizeof(name), "region@%u", i);
+		ret = put_node(fdt, name, i, &s->regions[i], region_fields, COUNT(region_fields));
 	}
 	ret = ret ?: fdt_end_node(fdt);
 	ret = ret ?: fdt_end_node(fdt);

@@ -15,7 +15,7 @@
  *                 cpu@0 { rip = <hi lo>; ...; sregs = [..]; msrs = <...>; ... } }
  *       kvm     { pic-master = [..]; pic-slave; ioapic; pit; clock; }
  *       devices { serial@3f8 {...}; rtc@70 {...}; platform {...} }
- *       memory  { region@0 { gpa; size; offset; } ... } }
+ *       memory  { region@0 { gpa; size; offset; } region@1 ... } }
  *
  * Integers are big-endian cells (64-bit ones as two cells, as the device
  * tree spec writes them); KVM's own structs (sregs, lapic, xsave, ...) are
