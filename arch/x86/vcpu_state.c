@@ -188,10 +188,15 @@ int x86_vcpu_state_set(int vcpu_fd, const struct x86_vcpu_state *st, char *err, 
 		return ret;
 	if (st->has_xcrs && (ret = STATE_IOCTL(vcpu_fd, KVM_SET_XCRS, &st->xcrs, err, errlen)))
 		return ret;
+	/* sregs (APIC base: xAPIC or x2APIC) before the LAPIC, whose register
+	 * layout depends on it; the LAPIC before the MSRs, because setting it
+	 * resets its timer and MSR_IA32_TSC_DEADLINE re-arms a TSC-deadline
+	 * timer (Firecracker's restore order; a Linux guest restored the
+	 * other way round lost its timer ticks) */
 	if ((ret = STATE_IOCTL(vcpu_fd, KVM_SET_SREGS, &st->sregs, err, errlen)) ||
-	    (ret = set_msrs(vcpu_fd, st, err, errlen)) ||
 	    (ret = STATE_IOCTL(vcpu_fd, KVM_SET_MP_STATE, &st->mp_state, err, errlen)) ||
 	    (ret = STATE_IOCTL(vcpu_fd, KVM_SET_LAPIC, &st->lapic, err, errlen)) ||
+	    (ret = set_msrs(vcpu_fd, st, err, errlen)) ||
 	    (ret = STATE_IOCTL(vcpu_fd, KVM_SET_VCPU_EVENTS, &st->events, err, errlen)) ||
 	    (ret = STATE_IOCTL(vcpu_fd, KVM_SET_DEBUGREGS, &st->debugregs, err, errlen)))
 		return ret;

@@ -11,8 +11,8 @@
  * to userspace for an `in` leaves its result to be written into RAX by the
  * next KVM_RUN (Documentation/virt/kvm/api.rst, KVM_CAP_IMMEDIATE_EXIT).
  *
- * Order on restore follows QEMU's kvm_arch_put_registers(): registers,
- * XSAVE, XCRs, special registers, MSRs, MP state, LAPIC, events, debug
+ * Order on restore: registers, FPU/XSAVE, XCRs, special registers, MP
+ * state, LAPIC, MSRs (after the LAPIC: the TSC deadline), events, debug
  * registers.
  */
 #ifndef ARCH_X86_VCPU_STATE_H
