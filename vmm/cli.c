@@ -60,6 +60,8 @@ static const char help_text[] =
 	"      --incoming file:PATH restore a snapshot: the machine comes from the file; only\n"
 	"                           --console-log, --timeout, --trace-exits, --pvm, -v, -q\n"
 	"                           may be given beside it\n"
+	"      --incoming-disk-check=on|off  refuse (default) or accept a disk image that\n"
+	"                           changed since the snapshot\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -143,6 +145,7 @@ enum {
 	OPT_VIRTIO_CMDLINE,
 	OPT_NET,
 	OPT_INCOMING,
+	OPT_INCOMING_DISK_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -161,6 +164,7 @@ static const struct option long_opts[] = {
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "incoming-disk-check", required_argument, NULL, OPT_INCOMING_DISK_CHECK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -291,6 +295,11 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return 0;
 	case OPT_INCOMING:
 		cfg->incoming = arg;
+		return 0;
+	case OPT_INCOMING_DISK_CHECK:
+		if (cli_parse_bool(arg, &cfg->incoming_disk_check) < 0)
+			return err_set(err, errlen, -EINVAL,
+				       "--incoming-disk-check: '%s' is not on or off", arg);
 		return 0;
 	case 'v':
 		cfg->verbosity++;
@@ -428,6 +437,7 @@ static bool incoming_allows(int opt)
 	case OPT_TRACE_EXITS:
 	case OPT_PVM:
 	case OPT_INCOMING:
+	case OPT_INCOMING_DISK_CHECK:
 	case 'v':
 	case 'q':
 		return true;
@@ -444,7 +454,7 @@ static int check_config(const struct vmm_config *cfg, const char *machine_opt, c
 		return err_set(err, errlen, -EINVAL,
 			       "%s cannot be given with --incoming: the snapshot holds the "
 			       "machine's configuration (allowed: --console-log, --timeout, "
-			       "--trace-exits, --pvm, -v, -q)",
+			       "--trace-exits, --pvm, --incoming-disk-check, -v, -q)",
 			       machine_opt);
 	if (cfg->incoming)
 		return 0;
@@ -472,6 +482,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 	cfg->mem_size = CLI_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->cmdline = "console=ttyS0";
+	cfg->incoming_disk_check = true;
 	err[0] = '\0';
 
 	optind = 0; /* reset getopt (GNU: 0 also reinitialises), so tests can call us again */

@@ -96,6 +96,9 @@ struct vmm_config {
 	 * machine's configuration comes from the file, so beside it only the
 	 * host-side options are allowed (cli.c, incoming_allows) */
 	const char *incoming;
+	/* --incoming-disk-check=on|off (default on): refuse a disk image that
+	 * changed since the snapshot */
+	bool incoming_disk_check;
 	/* the command line that built this machine, stored in snapshots */
 	int argc;
 	char **argv;

@@ -123,6 +123,53 @@ static int write_region(int fd, const struct gm_region *r, uint64_t offset, bool
 	return 0;
 }
 
+/* The image as it is now: restore compares it with what the snapshot saw. */
+static int disk_identity(const char *path, struct snapshot_disk *d, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	memset(d, 0, sizeof(*d));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	d->size = (uint64_t)st.st_size;
+	d->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+	if (pread(fd, d->header, sizeof(d->header), 0) < 0)
+		memset(d->header, 0, sizeof(d->header));
+	close(fd);
+	return 0;
+}
+
+/* Each disk's transport and queues. A request still in flight is waited
+ * for (the vCPUs are paused, so no new one comes; the I/O completes on the
+ * event loop) for up to a second; then the save fails and the VM goes on. */
+static int save_virtio(struct vm *vm, struct snapshot_state *s, char *err, size_t errlen)
+{
+	unsigned int i, tries;
+	int ret = 0;
+
+	if (vm->nvirtio > SNAPSHOT_MAX_VIRTIO)
+		return err_set(err, errlen, -E2BIG, "too many virtio devices");
+	s->nvirtio = vm->nvirtio;
+	for (i = 0; !ret && i < vm->nvirtio; i++) {
+		for (tries = 0; tries < 1000; tries++) {
+			ret = vm_virtio_state_save(vm, i, &s->virtio[i], err, errlen);
+			if (ret != -EBUSY)
+				break;
+			usleep(1000);
+		}
+		if (!ret && i < vm->cfg->ndisks)
+			ret = disk_identity(vm->cfg->disks[i].path, &s->disks[i], err, errlen);
+	}
+	return ret;
+}
+
 static int gather_state(struct vm *vm, struct snapshot_state *s, char *err, size_t errlen)
 {
 	uint32_t *msr_idx, nmsr = 0;
@@ -152,6 +199,9 @@ static int gather_state(struct vm *vm, struct snapshot_state *s, char *err, size
 					 err, errlen);
 	}
 	ret = ret ?: x86_vm_state_get(vm->vm_fd, &s->vm, err, errlen);
+	if (ret)
+		goto out;
+	ret = save_virtio(vm, s, err, errlen);
 	if (ret)
 		goto out;
 	serial_state_save(&vm->serial, &s->serial);
@@ -224,10 +274,6 @@ int vm_snapshot_save(struct vm *vm, const char *path, char *err, size_t errlen)
 	int ret;
 
 	memset(&s, 0, sizeof(s));
-	if (vm->nvirtio)
-		return err_set(err, errlen, -ENOTSUP,
-			       "snapshots of VMs with virtio devices (--disk, --net) are not "
-			       "supported yet");
 	if (asprintf(&tmp, "%s.tmp", path) < 0)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	ret = gather_state(vm, &s, err, errlen);
@@ -311,6 +357,7 @@ int snapshot_config(const struct vmm_config *given, struct snapshot_in *in, stru
 		    char *err, size_t errlen)
 {
 	char why[256] = "";
+	unsigned int i;
 
 	if (cli_parse(in->st.argc, in->st.argv, cfg, why, sizeof(why)) != CLI_RUN)
 		return err_set(err, errlen, -EINVAL, "the snapshot's command line: %s", why);
@@ -323,6 +370,29 @@ int snapshot_config(const struct vmm_config *given, struct snapshot_in *in, stru
 	cfg->pvm = given->pvm;
 	cfg->hugepages = false; /* the RAM is the file's */
 	cfg->reboot = false;	/* a reset would boot the kernel, which restore does not load */
+	cfg->incoming_disk_check = given->incoming_disk_check;
+	for (i = 0; i < cfg->ndisks && cfg->incoming_disk_check; i++) {
+		struct snapshot_disk now;
+		const struct snapshot_disk *then = &in->st.disks[i];
+		int ret;
+
+		if (i >= in->st.nvirtio)
+			break; /* a mismatch vm_snapshot_restore reports */
+		ret = disk_identity(cfg->disks[i].path, &now, err, errlen);
+		if (ret)
+			return ret;
+		if (now.size != then->size || now.mtime_ns != then->mtime_ns ||
+		    memcmp(now.header, then->header, sizeof(now.header)))
+			return err_set(
+				err, errlen, -ESTALE,
+				"disk %s has changed since the snapshot (its %s): the guest's "
+				"view of it would be wrong; --incoming-disk-check=off restores "
+				"anyway",
+				cfg->disks[i].path,
+				now.size != then->size		 ? "size"
+				: now.mtime_ns != then->mtime_ns ? "modification time"
+								 : "header");
+	}
 	if (cfg->cpus != in->st.ncpus)
 		return err_set(err, errlen, -EINVAL,
 			       "the snapshot holds %u vCPUs, its command line says %u",
@@ -371,6 +441,12 @@ int vm_snapshot_restore(struct vm *vm, char *err, size_t errlen)
 		if (ret)
 			return err_set(err, errlen, ret, "restoring vCPU %u: %s", i, why);
 	}
+	if (s->nvirtio != vm->nvirtio)
+		return err_set(err, errlen, -EINVAL,
+			       "the snapshot has %u virtio devices, its command line %u",
+			       s->nvirtio, vm->nvirtio);
+	for (i = 0; i < s->nvirtio; i++)
+		vm_virtio_state_load(vm, i, &s->virtio[i]);
 	ret = serial_state_load(&vm->serial, &s->serial, err, errlen);
 	ret = ret ?: rtc_state_load(&vm->rtc, &s->rtc, err, errlen);
 	if (ret)

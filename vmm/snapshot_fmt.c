@@ -89,6 +89,35 @@ static const struct snap_field vm_fields[] = {
 	SNAP_FIELD(struct x86_vm_state, clock.clock, "clock"),
 };
 
+static const struct snap_field virtio_fields[] = {
+	SNAP_FIELD(struct virtio_mmio_state, status, "device-status"),
+	SNAP_FIELD(struct virtio_mmio_state, device_features_sel, "device-features-sel"),
+	SNAP_FIELD(struct virtio_mmio_state, driver_features_sel, "driver-features-sel"),
+	SNAP_FIELD(struct virtio_mmio_state, queue_sel, "queue-sel"),
+	SNAP_FIELD(struct virtio_mmio_state, interrupt_status, "interrupt-status"),
+	SNAP_FIELD(struct virtio_mmio_state, config_generation, "config-generation"),
+	SNAP_FIELD(struct virtio_mmio_state, features_bad, "features-bad"),
+	SNAP_FIELD(struct virtio_mmio_state, driver_features, "driver-features"),
+};
+
+static const struct snap_field queue_fields[] = {
+	SNAP_FIELD(struct virtio_mmio_queue_state, size, "size"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, ready, "ready"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, desc, "desc"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, avail, "avail"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, used, "used"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, last_avail, "last-avail"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, used_idx, "used-idx"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, signalled_used, "signalled-used"),
+	SNAP_FIELD(struct virtio_mmio_queue_state, signalled_used_valid, "signalled-used-valid"),
+};
+
+static const struct snap_field disk_fields[] = {
+	SNAP_FIELD(struct snapshot_disk, size, "disk-size"),
+	SNAP_FIELD(struct snapshot_disk, mtime_ns, "disk-mtime-ns"),
+	SNAP_FIELD(struct snapshot_disk, header, "disk-header"),
+};
+
 static const struct snap_field model_fields[] = {
 	SNAP_FIELD(struct snapshot_cpu_model, signature, "signature"),
 };
@@ -179,6 +208,28 @@ static int put_cpu(void *fdt, unsigned int i, const struct x86_vcpu_state *c)
 	return ret;
 }
 
+static int put_virtio(void *fdt, unsigned int i, const struct virtio_mmio_state *v,
+		      const struct snapshot_disk *d)
+{
+	char name[32];
+	unsigned int q;
+	int ret;
+
+	snprintf(name, sizeof(name), "virtio@%u", i);
+	ret = fdt_begin_node(fdt, name);
+	ret = ret ?: fdt_property_cell(fdt, "reg", i);
+	ret = ret ?: put_fields(fdt, v, virtio_fields, COUNT(virtio_fields));
+	ret = ret ?: put_fields(fdt, d, disk_fields, COUNT(disk_fields));
+	ret = ret ?: fdt_property_cell(fdt, "#address-cells", 1);
+	ret = ret ?: fdt_property_cell(fdt, "#size-cells", 0);
+	for (q = 0; !ret && q < VIRTIO_MAX_QUEUES; q++) {
+		snprintf(name, sizeof(name), "queue@%u", q);
+		ret = put_node(fdt, name, q, &v->q[q], queue_fields, COUNT(queue_fields));
+	}
+	ret = ret ?: fdt_end_node(fdt);
+	return ret;
+}
+
 static int put_tree(void *fdt, const struct snapshot_state *s)
 {
 	char name[32];
@@ -229,6 +280,8 @@ static int put_tree(void *fdt, const struct snapshot_state *s)
 	ret = ret
 		      ?: put_node(fdt, "platform", -1, &s->platform, platform_fields,
 				  COUNT(platform_fields));
+	for (i = 0; !ret && i < s->nvirtio; i++)
+		ret = put_virtio(fdt, i, &s->virtio[i], &s->disks[i]);
 	ret = ret ?: fdt_end_node(fdt);
 
 	/* regions by index: a gpa above 4 GiB would not fit one reg cell */
@@ -250,7 +303,8 @@ int snapshot_build(const struct snapshot_state *s, void **out, size_t *outlen, c
 {
 	/* Room for everything: each vCPU's struct is an upper bound of what
 	 * its node holds, plus names and tags. */
-	size_t size = (256u << 10) + (size_t)s->ncpus * (sizeof(struct x86_vcpu_state) + 4096);
+	size_t size = (256u << 10) + (size_t)s->ncpus * (sizeof(struct x86_vcpu_state) + 4096) +
+		      (size_t)s->nvirtio * (16u << 10);
 	void *fdt;
 	int ret;
 
@@ -438,6 +492,43 @@ static int get_cpus(const void *fdt, struct snapshot_state *s, char *err, size_t
 	return 0;
 }
 
+/* /devices/virtio@0, @1, ...: as many as there are, in order */
+static int get_virtio(const void *fdt, struct snapshot_state *s, char *err, size_t errlen)
+{
+	int devices = fdt_path_offset(fdt, "/devices"), node, qnode, ret;
+	char name[32];
+	unsigned int q;
+
+	if (devices < 0)
+		return err_set(err, errlen, -EINVAL, "no /devices node");
+	for (s->nvirtio = 0;; s->nvirtio++) {
+		snprintf(name, sizeof(name), "virtio@%u", s->nvirtio);
+		node = fdt_subnode_offset(fdt, devices, name);
+		if (node < 0)
+			return 0;
+		if (s->nvirtio == SNAPSHOT_MAX_VIRTIO)
+			return err_set(err, errlen, -EINVAL, "more than %d virtio devices",
+				       SNAPSHOT_MAX_VIRTIO);
+		ret = get_fields(fdt, node, "/devices/virtio", &s->virtio[s->nvirtio],
+				 virtio_fields, COUNT(virtio_fields), err, errlen);
+		ret = ret
+			      ?: get_fields(fdt, node, "/devices/virtio", &s->disks[s->nvirtio],
+					    disk_fields, COUNT(disk_fields), err, errlen);
+		for (q = 0; !ret && q < VIRTIO_MAX_QUEUES; q++) {
+			snprintf(name, sizeof(name), "queue@%u", q);
+			qnode = fdt_subnode_offset(fdt, node, name);
+			if (qnode < 0)
+				return err_set(err, errlen, -EINVAL, "/devices/virtio@%u has no %s",
+					       s->nvirtio, name);
+			ret = get_fields(fdt, qnode, "/devices/virtio/queue",
+					 &s->virtio[s->nvirtio].q[q], queue_fields,
+					 COUNT(queue_fields), err, errlen);
+		}
+		if (ret)
+			return ret;
+	}
+}
+
 static int get_regions(const void *fdt, struct snapshot_state *s, char *err, size_t errlen)
 {
 	int mem = fdt_path_offset(fdt, "/memory"), node, ret;
@@ -507,6 +598,7 @@ int snapshot_parse(const void *buf, size_t len, struct snapshot_state *s, char *
 	ret = ret
 		      ?: get_node(buf, "/devices/platform", &s->platform, platform_fields,
 				  COUNT(platform_fields), err, errlen);
+	ret = ret ?: get_virtio(buf, s, err, errlen);
 	ret = ret ?: get_regions(buf, s, err, errlen);
 	return ret;
 }

@@ -14,7 +14,9 @@
  *                 features = <ecx edx of leaf 1>;
  *                 cpu@0 { rip = <hi lo>; ...; sregs = [..]; msrs = <...>; ... } }
  *       kvm     { pic-master = [..]; pic-slave; ioapic; pit; clock; }
- *       devices { serial@3f8 {...}; rtc@70 {...}; platform {...} }
+ *       devices { serial@3f8 {...}; rtc@70 {...}; platform {...};
+ *                 virtio@0 { device-status; ...; disk-size; disk-mtime-ns; disk-header;
+ *                            queue@0 { size; desc; avail; used; last-avail; ... } } }
  *       memory  { region@0 { gpa; size; offset; } region@1 ... } }
  *
  * Integers are big-endian cells (64-bit ones as two cells, as the device
@@ -35,11 +37,14 @@
 #include "devices/platform.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
+#include "devices/virtio/mmio.h"
 
-#define SNAPSHOT_VERSION  1
-#define SNAPSHOT_MAX_CPUS 254
-#define SNAPSHOT_MAX_ARGS 256
-#define SNAPSHOT_PAGE	  4096ULL
+#define SNAPSHOT_VERSION     1
+#define SNAPSHOT_MAX_CPUS    254
+#define SNAPSHOT_MAX_ARGS    256
+#define SNAPSHOT_PAGE	     4096ULL
+#define SNAPSHOT_MAX_VIRTIO  16
+#define SNAPSHOT_DISK_HEADER 512
 
 struct snapshot_region {
 	uint64_t gpa, size, offset; /* offset: in the file, page-aligned */
@@ -50,6 +55,13 @@ struct snapshot_cpu_model {
 	char vendor[13];      /* CPUID leaf 0, "GenuineIntel" */
 	uint32_t signature;   /* CPUID leaf 1 eax: family, model, stepping */
 	uint32_t features[2]; /* CPUID leaf 1 ecx, edx */
+};
+
+/* What identifies a disk image: restore refuses one that changed since. */
+struct snapshot_disk {
+	uint64_t size;
+	uint64_t mtime_ns;
+	uint8_t header[SNAPSHOT_DISK_HEADER]; /* the first bytes: qcow2's header */
 };
 
 struct snapshot_state {
@@ -64,6 +76,9 @@ struct snapshot_state {
 	struct serial_state serial;
 	struct rtc_state rtc;
 	struct platform_state platform;
+	unsigned int nvirtio; /* --disk devices, in the machine's order */
+	struct virtio_mmio_state virtio[SNAPSHOT_MAX_VIRTIO];
+	struct snapshot_disk disks[SNAPSHOT_MAX_VIRTIO];
 	unsigned int ncpus;
 	struct x86_vcpu_state *cpus; /* malloc'd, ncpus of them */
 };

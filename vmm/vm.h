@@ -160,5 +160,11 @@ void vm_virtio_describe(struct vm *vm, struct acpi_config *acpi);
 int vm_virtio_cmdline(struct vm *vm, char **out) __attribute__((warn_unused_result));
 int vm_virtio_attach(struct vm *vm) __attribute__((warn_unused_result));
 void vm_virtio_destroy(struct vm *vm);
+/* Snapshots: the virtio-mmio transport state of device i (-ENOTSUP for a
+ * NIC, -EBUSY with requests in flight). */
+struct virtio_mmio_state;
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
+void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st);
 
 #endif /* VMM_VM_H */

@@ -36,6 +36,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "firmware/acpi.h"
+#include "base/err.h"
 #include "base/kvm_eventfd.h"
 #include "base/layout.h"
 #include "base/log.h"
@@ -382,4 +383,24 @@ void vm_virtio_destroy(struct vm *vm)
 	free(vm->virtio);
 	vm->virtio = NULL;
 	vm->nvirtio = 0;
+}
+
+/* Snapshots (vmm/snapshot.c): the transport's state of device i. Only
+ * virtio-blk for now: a NIC's backend (slirp's connections, a tap's queue)
+ * is not saved yet. */
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st, char *err,
+			 size_t errlen)
+{
+	struct vm_virtio_dev *v = &vm->virtio[i];
+
+	if (v->kind != VM_VIRTIO_BLK)
+		return err_set(err, errlen, -ENOTSUP,
+			       "%s: snapshots of VMs with a NIC (--net) are not supported yet",
+			       v->name);
+	return virtio_mmio_state_save(&v->mmio, st, err, errlen);
+}
+
+void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st)
+{
+	virtio_mmio_state_load(&vm->virtio[i].mmio, st);
 }
