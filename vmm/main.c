@@ -91,6 +91,7 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
 	if (cfg.incoming && open_incoming(&cfg, &in) < 0) {
+		cli_free(&cfg);
 		snapshot_close(&in);
 		return VM_EXIT_ERROR;
 	}
