@@ -147,8 +147,9 @@ static int disk_identity(const char *path, struct snapshot_disk *d, char *err, s
 }
 
 /* Each disk's transport and queues. A request still in flight is waited
- * for (the vCPUs are paused, so no new one comes; the I/O completes on the
- * event loop) for up to a second; then the save fails and the VM goes on. */
+ * for, up to a second (then the save fails and the VM goes on): the vCPUs
+ * are paused, so no new one comes, and the disk's completions are taken
+ * here (vm_virtio_poll), since the caller may be the event loop itself. */
 static int save_virtio(struct vm *vm, struct snapshot_state *s, char *err, size_t errlen)
 {
 	unsigned int i, tries;
@@ -162,6 +163,7 @@ static int save_virtio(struct vm *vm, struct snapshot_state *s, char *err, size_
 			ret = vm_virtio_state_save(vm, i, &s->virtio[i], err, errlen);
 			if (ret != -EBUSY)
 				break;
+			vm_virtio_poll(vm, i);
 			usleep(1000);
 		}
 		if (!ret && i < vm->cfg->ndisks)

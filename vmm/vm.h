@@ -166,5 +166,7 @@ struct virtio_mmio_state;
 int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st, char *err,
 			 size_t errlen) __attribute__((warn_unused_result));
 void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st);
+/* Complete device i's finished I/O now (virtio_blk_poll), from any thread. */
+void vm_virtio_poll(struct vm *vm, unsigned int i);
 
 #endif /* VMM_VM_H */

@@ -400,6 +400,12 @@ int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state
 	return virtio_mmio_state_save(&v->mmio, st, err, errlen);
 }
 
+void vm_virtio_poll(struct vm *vm, unsigned int i)
+{
+	if (vm->virtio[i].kind == VM_VIRTIO_BLK)
+		virtio_blk_poll(vm->virtio[i].blk.dev);
+}
+
 void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st)
 {
 	virtio_mmio_state_load(&vm->virtio[i].mmio, st);
