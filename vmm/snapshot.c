@@ -160,9 +160,19 @@ static int save_virtio(struct vm *vm, struct snapshot_state *s, char *err, size_
 	s->nvirtio = vm->nvirtio;
 	for (i = 0; !ret && i < vm->nvirtio; i++) {
 		for (tries = 0; tries < 1000; tries++) {
-			ret = vm_virtio_state_save(vm, i, &s->virtio[i], err, errlen);
+			uint8_t *be = NULL;
+			size_t be_len = 0;
+			int be_ver = 0;
+
+			ret = vm_virtio_state_save(vm, i, &s->virtio[i], &be, &be_len, &be_ver, err,
+						   errlen);
+			s->backends[i] = (struct snapshot_backend){ .data = be,
+								    .len = (uint32_t)be_len,
+								    .version = (uint32_t)be_ver };
 			if (ret != -EBUSY)
 				break;
+			free(be);
+			s->backends[i].data = NULL;
 			vm_virtio_poll(vm, i);
 			usleep(1000);
 		}
@@ -289,6 +299,8 @@ int vm_snapshot_save(struct vm *vm, const char *path, char *err, size_t errlen)
 	free(dtb);
 	free(tmp);
 	free(s.cpus); /* s.argv is the VM's own */
+	for (unsigned int i = 0; i < SNAPSHOT_MAX_VIRTIO; i++)
+		free(s.backends[i].data);
 	return ret;
 }
 
@@ -447,8 +459,13 @@ int vm_snapshot_restore(struct vm *vm, char *err, size_t errlen)
 		return err_set(err, errlen, -EINVAL,
 			       "the snapshot has %u virtio devices, its command line %u",
 			       s->nvirtio, vm->nvirtio);
-	for (i = 0; i < s->nvirtio; i++)
-		vm_virtio_state_load(vm, i, &s->virtio[i]);
+	for (i = 0; i < s->nvirtio; i++) {
+		ret = vm_virtio_state_load(vm, i, &s->virtio[i], s->backends[i].data,
+					   s->backends[i].len, (int)s->backends[i].version, err,
+					   errlen);
+		if (ret)
+			return ret;
+	}
 	ret = serial_state_load(&vm->serial, &s->serial, err, errlen);
 	ret = ret ?: rtc_state_load(&vm->rtc, &s->rtc, err, errlen);
 	if (ret)

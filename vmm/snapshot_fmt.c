@@ -209,7 +209,7 @@ static int put_cpu(void *fdt, unsigned int i, const struct x86_vcpu_state *c)
 }
 
 static int put_virtio(void *fdt, unsigned int i, const struct virtio_mmio_state *v,
-		      const struct snapshot_disk *d)
+		      const struct snapshot_disk *d, const struct snapshot_backend *be)
 {
 	char name[32];
 	unsigned int q;
@@ -220,6 +220,10 @@ static int put_virtio(void *fdt, unsigned int i, const struct virtio_mmio_state 
 	ret = ret ?: fdt_property_cell(fdt, "reg", i);
 	ret = ret ?: put_fields(fdt, v, virtio_fields, COUNT(virtio_fields));
 	ret = ret ?: put_fields(fdt, d, disk_fields, COUNT(disk_fields));
+	if (be->data) {
+		ret = ret ?: fdt_property(fdt, "backend-state", be->data, (int)be->len);
+		ret = ret ?: fdt_property_cell(fdt, "backend-state-version", be->version);
+	}
 	ret = ret ?: fdt_property_cell(fdt, "#address-cells", 1);
 	ret = ret ?: fdt_property_cell(fdt, "#size-cells", 0);
 	for (q = 0; !ret && q < VIRTIO_MAX_QUEUES; q++) {
@@ -281,7 +285,7 @@ static int put_tree(void *fdt, const struct snapshot_state *s)
 		      ?: put_node(fdt, "platform", -1, &s->platform, platform_fields,
 				  COUNT(platform_fields));
 	for (i = 0; !ret && i < s->nvirtio; i++)
-		ret = put_virtio(fdt, i, &s->virtio[i], &s->disks[i]);
+		ret = put_virtio(fdt, i, &s->virtio[i], &s->disks[i], &s->backends[i]);
 	ret = ret ?: fdt_end_node(fdt);
 
 	/* regions by index: a gpa above 4 GiB would not fit one reg cell */
@@ -305,9 +309,12 @@ int snapshot_build(const struct snapshot_state *s, void **out, size_t *outlen, c
 	 * its node holds, plus names and tags. */
 	size_t size = (256u << 10) + (size_t)s->ncpus * (sizeof(struct x86_vcpu_state) + 4096) +
 		      (size_t)s->nvirtio * (16u << 10);
+	unsigned int i;
 	void *fdt;
 	int ret;
 
+	for (i = 0; i < s->nvirtio && i < SNAPSHOT_MAX_VIRTIO; i++)
+		size += s->backends[i].len;
 	*out = NULL;
 	fdt = calloc(1, size);
 	if (!fdt)
@@ -492,6 +499,29 @@ static int get_cpus(const void *fdt, struct snapshot_state *s, char *err, size_t
 	return 0;
 }
 
+static int get_backend(const void *fdt, int node, struct snapshot_backend *be, char *err,
+		       size_t errlen)
+{
+	const fdt32_t *ver;
+	const void *v;
+	int len, vlen;
+
+	v = fdt_getprop(fdt, node, "backend-state", &len);
+	if (!v)
+		return 0;
+	ver = fdt_getprop(fdt, node, "backend-state-version", &vlen);
+	if (len <= 0 || (uint32_t)len > SNAPSHOT_MAX_BACKEND || !ver || vlen != 4)
+		return err_set(err, errlen, -EINVAL,
+			       "a virtio device's backend-state is malformed");
+	be->data = malloc((size_t)len);
+	if (!be->data)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	memcpy(be->data, v, (size_t)len);
+	be->len = (uint32_t)len;
+	be->version = fdt32_to_cpu(*ver);
+	return 0;
+}
+
 /* /devices/virtio@0, @1, ...: as many as there are, in order */
 static int get_virtio(const void *fdt, struct snapshot_state *s, char *err, size_t errlen)
 {
@@ -514,6 +544,7 @@ static int get_virtio(const void *fdt, struct snapshot_state *s, char *err, size
 		ret = ret
 			      ?: get_fields(fdt, node, "/devices/virtio", &s->disks[s->nvirtio],
 					    disk_fields, COUNT(disk_fields), err, errlen);
+		ret = ret ?: get_backend(fdt, node, &s->backends[s->nvirtio], err, errlen);
 		for (q = 0; !ret && q < VIRTIO_MAX_QUEUES; q++) {
 			snprintf(name, sizeof(name), "queue@%u", q);
 			qnode = fdt_subnode_offset(fdt, node, name);
@@ -605,6 +636,12 @@ int snapshot_parse(const void *buf, size_t len, struct snapshot_state *s, char *
 
 void snapshot_state_free(struct snapshot_state *s)
 {
+	unsigned int i;
+
+	for (i = 0; i < SNAPSHOT_MAX_VIRTIO; i++) {
+		free(s->backends[i].data);
+		s->backends[i].data = NULL;
+	}
 	free(s->argv);
 	free(s->cpus);
 	s->argv = NULL;

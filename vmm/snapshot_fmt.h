@@ -15,7 +15,7 @@
  *                 cpu@0 { rip = <hi lo>; ...; sregs = [..]; msrs = <...>; ... } }
  *       kvm     { pic-master = [..]; pic-slave; ioapic; pit; clock; }
  *       devices { serial@3f8 {...}; rtc@70 {...}; platform {...};
- *                 virtio@0 { device-status; ...; disk-size; disk-mtime-ns; disk-header;
+ *                 virtio@0 { device-status; ...; disk-size; ...; [backend-state;]
  *                            queue@0 { size; desc; avail; used; last-avail; ... } } }
  *       memory  { region@0 { gpa; size; offset; } region@1 ... } }
  *
@@ -64,6 +64,14 @@ struct snapshot_disk {
 	uint8_t header[SNAPSHOT_DISK_HEADER]; /* the first bytes: qcow2's header */
 };
 
+/* A device backend's own state (libslirp's for --net user), opaque here. */
+struct snapshot_backend {
+	uint8_t *data; /* malloc'd; NULL when the device has none */
+	uint32_t len;
+	uint32_t version;
+};
+#define SNAPSHOT_MAX_BACKEND (16u << 20)
+
 struct snapshot_state {
 	uint32_t version;
 	/* the command line that built the machine (argv[0] included) */
@@ -79,6 +87,7 @@ struct snapshot_state {
 	unsigned int nvirtio; /* --disk devices, in the machine's order */
 	struct virtio_mmio_state virtio[SNAPSHOT_MAX_VIRTIO];
 	struct snapshot_disk disks[SNAPSHOT_MAX_VIRTIO];
+	struct snapshot_backend backends[SNAPSHOT_MAX_VIRTIO];
 	unsigned int ncpus;
 	struct x86_vcpu_state *cpus; /* malloc'd, ncpus of them */
 };

@@ -160,12 +160,16 @@ void vm_virtio_describe(struct vm *vm, struct acpi_config *acpi);
 int vm_virtio_cmdline(struct vm *vm, char **out) __attribute__((warn_unused_result));
 int vm_virtio_attach(struct vm *vm) __attribute__((warn_unused_result));
 void vm_virtio_destroy(struct vm *vm);
-/* Snapshots: the virtio-mmio transport state of device i (-ENOTSUP for a
- * NIC, -EBUSY with requests in flight). */
+/* Snapshots: the virtio-mmio transport state of device i and its backend's
+ * (libslirp's state, malloc'd, for --net user); -ENOTSUP for other NICs,
+ * -EBUSY with requests in flight. */
 struct virtio_mmio_state;
-int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st, char *err,
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st,
+			 uint8_t **backend, size_t *backend_len, int *backend_version, char *err,
 			 size_t errlen) __attribute__((warn_unused_result));
-void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st);
+int vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st,
+			 const uint8_t *backend, size_t backend_len, int backend_version, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
 /* Complete device i's finished I/O now (virtio_blk_poll), from any thread. */
 void vm_virtio_poll(struct vm *vm, unsigned int i);
 

@@ -385,19 +385,28 @@ void vm_virtio_destroy(struct vm *vm)
 	vm->nvirtio = 0;
 }
 
-/* Snapshots (vmm/snapshot.c): the transport's state of device i. Only
- * virtio-blk for now: a NIC's backend (slirp's connections, a tap's queue)
- * is not saved yet. */
-int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st, char *err,
+/* Snapshots (vmm/snapshot.c): the transport's state of device i and its
+ * backend's (libslirp's for --net user; *backend NULL for a disk). Other
+ * NIC backends are not saved yet. */
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st,
+			 uint8_t **backend, size_t *backend_len, int *backend_version, char *err,
 			 size_t errlen)
 {
 	struct vm_virtio_dev *v = &vm->virtio[i];
+	int ret;
 
-	if (v->kind != VM_VIRTIO_BLK)
+	*backend = NULL;
+	*backend_len = 0;
+	*backend_version = 0;
+	if (v->kind == VM_VIRTIO_NET && v->net.cfg->kind != CLI_NET_USER)
 		return err_set(err, errlen, -ENOTSUP,
-			       "%s: snapshots of VMs with a NIC (--net) are not supported yet",
-			       v->name);
-	return virtio_mmio_state_save(&v->mmio, st, err, errlen);
+			       "%s: snapshots of a NIC on %s are not supported yet (--net user is)",
+			       v->name, v->net.backend->name);
+	ret = virtio_mmio_state_save(&v->mmio, st, err, errlen);
+	if (ret || v->kind != VM_VIRTIO_NET)
+		return ret;
+	return netbe_slirp_state_save(v->net.backend, backend, backend_len, backend_version, err,
+				      errlen);
 }
 
 void vm_virtio_poll(struct vm *vm, unsigned int i)
@@ -406,7 +415,22 @@ void vm_virtio_poll(struct vm *vm, unsigned int i)
 		virtio_blk_poll(vm->virtio[i].blk.dev);
 }
 
-void vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st)
+int vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st,
+			 const uint8_t *backend, size_t backend_len, int backend_version, char *err,
+			 size_t errlen)
 {
-	virtio_mmio_state_load(&vm->virtio[i].mmio, st);
+	struct vm_virtio_dev *v = &vm->virtio[i];
+	int ret;
+
+	if ((v->kind == VM_VIRTIO_NET) != (backend != NULL))
+		return err_set(err, errlen, -EINVAL, "%s: the snapshot's device state is %s",
+			       v->name, backend ? "a NIC's" : "not a NIC's");
+	if (backend) {
+		ret = netbe_slirp_state_load(v->net.backend, backend, backend_len, backend_version,
+					     err, errlen);
+		if (ret)
+			return ret;
+	}
+	virtio_mmio_state_load(&v->mmio, st);
+	return 0;
 }
