@@ -61,7 +61,8 @@ static const char help_text[] =
 	"                           --console-log, --timeout, --trace-exits, --pvm, -v, -q\n"
 	"                           may be given beside it\n"
 	"      --incoming-disk-check=on|off  refuse (default) or accept a disk image that\n"
-	"                           changed since the snapshot\n"
+	"                           changed since the snapshot; --disk PATH beside --incoming\n"
+	"                           gives the snapshot's first disk (then the next) a new path\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -438,6 +439,7 @@ static bool incoming_allows(int opt)
 	case OPT_PVM:
 	case OPT_INCOMING:
 	case OPT_INCOMING_DISK_CHECK:
+	case 'd': /* a new path for a disk that moved (snapshot_config) */
 	case 'v':
 	case 'q':
 		return true;
@@ -454,7 +456,7 @@ static int check_config(const struct vmm_config *cfg, const char *machine_opt, c
 		return err_set(err, errlen, -EINVAL,
 			       "%s cannot be given with --incoming: the snapshot holds the "
 			       "machine's configuration (allowed: --console-log, --timeout, "
-			       "--trace-exits, --pvm, --incoming-disk-check, -v, -q)",
+			       "--trace-exits, --pvm, --incoming-disk-check, --disk PATH, -v, -q)",
 			       machine_opt);
 	if (cfg->incoming)
 		return 0;

@@ -55,12 +55,16 @@ static void block_signals(void)
  * configuration from it, the host-side options from the command line. */
 static int open_incoming(struct vmm_config *cfg, struct snapshot_in *in)
 {
+	/* `given` takes over what was parsed (a --disk's strings); *cfg is
+	 * then the snapshot's own configuration */
 	struct vmm_config given = *cfg;
 	char err[512] = "";
 	int ret;
 
-	ret = snapshot_open(cfg->incoming, in, err, sizeof(err));
+	memset(cfg, 0, sizeof(*cfg));
+	ret = snapshot_open(given.incoming, in, err, sizeof(err));
 	ret = ret ?: snapshot_config(&given, in, cfg, err, sizeof(err));
+	cli_free(&given); /* what snapshot_config did not take */
 	if (ret)
 		fprintf(stderr, "vmm: error: --incoming: %s\n", err);
 	return ret;

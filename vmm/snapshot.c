@@ -367,7 +367,7 @@ void snapshot_close(struct snapshot_in *in)
 	in->fd = -1;
 }
 
-int snapshot_config(const struct vmm_config *given, struct snapshot_in *in, struct vmm_config *cfg,
+int snapshot_config(struct vmm_config *given, struct snapshot_in *in, struct vmm_config *cfg,
 		    char *err, size_t errlen)
 {
 	char why[256] = "";
@@ -385,6 +385,16 @@ int snapshot_config(const struct vmm_config *given, struct snapshot_in *in, stru
 	cfg->hugepages = false; /* the RAM is the file's */
 	cfg->reboot = false;	/* a reset would boot the kernel, which restore does not load */
 	cfg->incoming_disk_check = given->incoming_disk_check;
+	/* a disk that moved: only its path is the host's; its options are the
+	 * machine's (the snapshot's) */
+	if (given->ndisks > cfg->ndisks)
+		return err_set(err, errlen, -EINVAL, "--disk: the snapshot has %u disks, %u given",
+			       cfg->ndisks, given->ndisks);
+	for (i = 0; i < given->ndisks; i++) {
+		free(cfg->disks[i].path);
+		cfg->disks[i].path = given->disks[i].path;
+		given->disks[i].path = NULL;
+	}
 	for (i = 0; i < cfg->ndisks && cfg->incoming_disk_check; i++) {
 		struct snapshot_disk now;
 		const struct snapshot_disk *then = &in->st.disks[i];

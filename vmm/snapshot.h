@@ -33,9 +33,11 @@ int snapshot_open(const char *uri, struct snapshot_in *in, char *err, size_t err
 void snapshot_close(struct snapshot_in *in);
 
 /* The configuration to restore with: the snapshot's own command line, with
- * the host-side options given beside --incoming (`given`) on top. The
- * strings of *cfg point into `in` (keep it open). */
-int snapshot_config(const struct vmm_config *given, struct snapshot_in *in, struct vmm_config *cfg,
+ * the host-side options given beside --incoming (`given`) on top; the
+ * paths of `given`'s disks replace those of the snapshot's first disks
+ * (moved there from `given`). The strings of *cfg point into `in` (keep it
+ * open). */
+int snapshot_config(struct vmm_config *given, struct snapshot_in *in, struct vmm_config *cfg,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Save the VM into `path` (written as PATH.tmp, then renamed, so a failed

@@ -186,8 +186,17 @@ def case_blk_raw(env):
 
 def case_blk_qcow2(env):
     snap = blk_restore(env, 'qcow2')
-    # the disk changed since: refused, unless told
+    # a disk that moved keeps its identity: restored from its new path
     img = env.path('snap.qcow2')
+    moved = env.path('moved.qcow2')
+    os.rename(img, moved)
+    status, _, err = env.restore(snap, 'moved', ['--disk', moved])
+    if status != 0:
+        raise Fail('a moved disk given with --disk: status %d: %s' % (status, err))
+    status, _, err = env.restore(snap, 'gone')
+    one_error_line(status, err, 'No such file', 'a disk no longer at its path')
+    os.rename(moved, img)
+    # the disk changed since: refused, unless told
     os.utime(img, None)
     status, _, err = env.restore(snap, 'changed')
     one_error_line(status, err, 'has changed since the snapshot', 'a changed disk')

@@ -447,7 +447,10 @@ static void test_incoming(void **state)
 	expect_error(PARSE(&cfg, "--incoming", "file:s", "--reboot"), "--reboot cannot be given");
 	expect_error(PARSE(&cfg, "--incoming", "file:s", "--kernel", "k"), "--kernel cannot");
 	cli_free(&cfg);
-	expect_error(PARSE(&cfg, "--incoming", "file:s", "--disk", "d"), "--disk cannot");
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--net", "user"), "--net cannot");
+	/* a disk's new path may be given */
+	assert_int_equal(PARSE(&cfg, "--incoming", "file:s", "--disk", "moved.qcow2"), CLI_RUN);
+	assert_int_equal(cfg.ndisks, 1);
 	cli_free(&cfg);
 	expect_error(PARSE(&cfg, "--incoming", "file:s", "--incoming-disk-check=maybe"),
 		     "--incoming-disk-check");
