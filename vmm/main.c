@@ -33,24 +33,6 @@ static void ensure_std_fds(void)
 				_exit(VM_EXIT_ERROR);
 }
 
-/* SIGINT/SIGTERM/SIGHUP are read through a signalfd by the event loop and
- * the vCPU kick signal is unblocked only on vCPU threads, so block them all
- * here, before any thread starts (threads inherit the mask). */
-static void block_signals(void)
-{
-	sigset_t set;
-
-	vcpu_install_kick_handler();
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, VCPU_KICK_SIGNAL);
-	sigaddset(&set, VCPU_DUMP_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
-}
-
 /* --incoming file:PATH: open the snapshot and take the machine's
  * configuration from it, the host-side options from the command line. */
 static int open_incoming(struct vmm_config *cfg, struct snapshot_in *in)
@@ -99,7 +81,7 @@ int main(int argc, char **argv)
 		snapshot_close(&in);
 		return VM_EXIT_ERROR;
 	}
-	block_signals();
+	vcpu_block_process_signals();
 	if (cfg.timeout_sec > 0)
 		deadline = clock_monotonic_ns() + (uint64_t)(cfg.timeout_sec * 1e9);
 

@@ -108,7 +108,6 @@ int main(int argc, char **argv)
 	struct save_req req = { .path = argv[1 + kill_after], .kill_after = kill_after };
 	pthread_t thread;
 	char err[512] = "";
-	sigset_t set;
 	struct vm vm;
 	int ret;
 
@@ -121,16 +120,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "snapshot-save: %s\n", err[0] ? err : "--console-log is needed");
 		return 2;
 	}
-	/* as vmm's main(): the event loop reads these signals; vCPUs get kicks */
-	vcpu_install_kick_handler();
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, VCPU_KICK_SIGNAL);
-	sigaddset(&set, VCPU_DUMP_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vcpu_block_process_signals(); /* as vmm's main() */
 
 	if (vm_create(&vm, &cfg, 0) < 0)
 		return 1;

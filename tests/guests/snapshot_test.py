@@ -15,12 +15,10 @@ Exit status 0 pass, 1 fail, 77 skip (no /dev/kvm)."""
 import argparse
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 
 SKIP = 77
 TIMEOUT = 120
@@ -205,35 +203,6 @@ def case_blk_qcow2(env):
         raise Fail('--incoming-disk-check=off: status %d: %s' % (status, err))
 
 
-class UdpEcho:
-    """A UDP echo server on 127.0.0.1, in a thread: the host end of the net
-    guest's mode=user checks."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.sock.sendto(data, addr)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
-
-
 NET_AFTER = ['net0: ARP: 10.0.2.2 is at', 'ping 10.0.2.2: reply 3', 'UDP echo 0: 64 bytes back',
              'UDP echo 2: 1472 bytes back', 'mode=user passed']
 
@@ -244,6 +213,7 @@ def case_net_user(env):
     it must ARP and ping the gateway and get UDP echoes from the host
     through the restored slirp (its state is libslirp's own
     slirp_state_save). Restored twice."""
+    from run_guest_tests import UdpEcho  # the guest tests' echo server
     echo = UdpEcho()
     try:
         args = env.guest_args('net', 'mode=user port=%d' % echo.port,
