@@ -56,30 +56,34 @@ int x86_vcpu_complete_io(int vcpu_fd, struct kvm_run *run)
 	return 0;
 }
 
+/* struct kvm_msrs with room for X86_STATE_MAX_MSRS entries (entries[] is a
+ * flexible array member) */
+static struct kvm_msrs *msrs_alloc(void)
+{
+	return calloc(1,
+		      sizeof(struct kvm_msrs) + X86_STATE_MAX_MSRS * sizeof(struct kvm_msr_entry));
+}
+
 /* KVM_GET_MSRS reads entries in order and returns how many it read: it
  * stops at the first it refuses. Such an MSR is dropped and the rest read
  * on, so one unsupported MSR costs one extra ioctl, not the snapshot. */
 static int get_msrs(int vcpu_fd, const uint32_t *idx, uint32_t n, struct x86_vcpu_state *st,
 		    char *err, size_t errlen)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[X86_STATE_MAX_MSRS];
-	} * buf;
+	struct kvm_msrs *buf;
 	uint32_t i, done = 0;
 	int got;
 
 	if (n > X86_STATE_MAX_MSRS)
 		n = X86_STATE_MAX_MSRS;
-	buf = calloc(1, sizeof(*buf));
+	buf = msrs_alloc();
 	if (!buf)
 		return err_set(err, errlen, -ENOMEM, "out of memory for the MSRs");
 	st->nmsrs = 0;
 	while (done < n) {
-		memset(buf, 0, sizeof(*buf));
-		buf->hdr.nmsrs = n - done;
+		buf->nmsrs = n - done;
 		for (i = 0; i < n - done; i++)
-			buf->e[i].index = idx[done + i];
+			buf->entries[i] = (struct kvm_msr_entry){ .index = idx[done + i] };
 		got = ioctl(vcpu_fd, KVM_GET_MSRS, buf);
 		if (got < 0) {
 			int e = errno;
@@ -87,7 +91,7 @@ static int get_msrs(int vcpu_fd, const uint32_t *idx, uint32_t n, struct x86_vcp
 			free(buf);
 			return err_set(err, errlen, -e, "KVM_GET_MSRS failed: %s", strerror(e));
 		}
-		memcpy(&st->msrs[st->nmsrs], buf->e, (size_t)got * sizeof(buf->e[0]));
+		memcpy(&st->msrs[st->nmsrs], buf->entries, (size_t)got * sizeof(buf->entries[0]));
 		st->nmsrs += (uint32_t)got;
 		done += (uint32_t)got + 1; /* skip the one it refused */
 	}
@@ -97,20 +101,17 @@ static int get_msrs(int vcpu_fd, const uint32_t *idx, uint32_t n, struct x86_vcp
 
 static int set_msrs(int vcpu_fd, const struct x86_vcpu_state *st, char *err, size_t errlen)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[X86_STATE_MAX_MSRS];
-	} * buf;
+	struct kvm_msrs *buf;
 	int got;
 
 	if (st->nmsrs > X86_STATE_MAX_MSRS)
 		return err_set(err, errlen, -EINVAL, "%u MSRs (at most %d)", st->nmsrs,
 			       X86_STATE_MAX_MSRS);
-	buf = calloc(1, sizeof(*buf));
+	buf = msrs_alloc();
 	if (!buf)
 		return err_set(err, errlen, -ENOMEM, "out of memory for the MSRs");
-	buf->hdr.nmsrs = st->nmsrs;
-	memcpy(buf->e, st->msrs, st->nmsrs * sizeof(buf->e[0]));
+	buf->nmsrs = st->nmsrs;
+	memcpy(buf->entries, st->msrs, st->nmsrs * sizeof(buf->entries[0]));
 	got = ioctl(vcpu_fd, KVM_SET_MSRS, buf);
 	free(buf);
 	if (got < 0)
