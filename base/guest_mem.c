@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -110,6 +111,35 @@ int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64
 fail:
 	gm_destroy(gm);
 	return ret;
+}
+
+int gm_region_map_file(struct guest_mem *gm, unsigned int i, int fd, uint64_t offset, char *err,
+		       size_t errlen)
+{
+	struct gm_region *r;
+	struct stat st;
+	uint64_t end;
+	void *p;
+
+	if (i >= gm->nregions || !gm->regions[i].owned)
+		return err_set(err, errlen, -EINVAL, "no RAM region %u to map", i);
+	r = &gm->regions[i];
+	if (fstat(fd, &st) < 0)
+		return err_set(err, errlen, -errno, "cannot stat the RAM file: %s",
+			       strerror(errno));
+	if ((offset & 4095) || __builtin_add_overflow(offset, r->size, &end) ||
+	    end > (uint64_t)st.st_size)
+		return err_set(err, errlen, -EINVAL,
+			       "RAM at 0x%llx (%llu bytes at file offset %llu) is not all in the "
+			       "file (%lld bytes) or not page-aligned",
+			       (unsigned long long)r->gpa, (unsigned long long)r->size,
+			       (unsigned long long)offset, (long long)st.st_size);
+	p = mmap(r->host, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		 fd, (off_t)offset);
+	if (p == MAP_FAILED)
+		return err_set(err, errlen, -errno, "cannot map RAM from the file: %s",
+			       strerror(errno));
+	return 0;
 }
 
 void gm_destroy(struct guest_mem *gm)

@@ -45,6 +45,15 @@ int gm_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start, uint64
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 	__attribute__((warn_unused_result));
 
+/*
+ * Replace region i's memory by `fd` from `offset`, mapped MAP_PRIVATE: a
+ * restored snapshot's RAM, read by the kernel only when the guest touches a
+ * page, and written copy-on-write (the file never changes). The file must
+ * hold the whole range: a page beyond its end would be SIGBUS, not RAM.
+ */
+int gm_region_map_file(struct guest_mem *gm, unsigned int i, int fd, uint64_t offset, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len) or NULL unless it lies in one region

@@ -15,3 +15,4 @@ python3 guest_net.py
 "${VMM_BUILD:-../build}/bench/vde_pps" rx
 python3 vde_pair.py
 python3 qmp_latency.py
+python3 snapshot.py

@@ -353,6 +353,33 @@ void platform_init(struct platform_devs *p, const struct platform_config *cfg)
 	p->i8042_outport = I8042_OUTPORT_RESET_N | I8042_OUTPORT_A20;
 }
 
+void platform_state_save(struct platform_devs *p, struct platform_state *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = (struct platform_state){
+		.sleep_sts = p->sleep_sts,
+		.i8042_cmd = p->i8042_cmd,
+		.i8042_out = p->i8042_out,
+		.i8042_status = p->i8042_status,
+		.i8042_ctr = p->i8042_ctr,
+		.i8042_outport = p->i8042_outport,
+	};
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Any byte is a value these registers can hold: nothing to reject. */
+void platform_state_load(struct platform_devs *p, const struct platform_state *st)
+{
+	pthread_mutex_lock(&p->lock);
+	p->sleep_sts = st->sleep_sts;
+	p->i8042_cmd = st->i8042_cmd;
+	p->i8042_out = st->i8042_out;
+	p->i8042_status = st->i8042_status;
+	p->i8042_ctr = st->i8042_ctr;
+	p->i8042_outport = st->i8042_outport;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void platform_destroy(struct platform_devs *p)
 {
 	pthread_mutex_destroy(&p->lock);

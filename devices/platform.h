@@ -83,4 +83,13 @@ void platform_destroy(struct platform_devs *p);
 int platform_register(struct platform_devs *p, struct bus *pio, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* The guest-visible state, for snapshots: the ACPI sleep status and the
+ * i8042's registers. */
+struct platform_state {
+	uint8_t sleep_sts;
+	uint8_t i8042_cmd, i8042_out, i8042_status, i8042_ctr, i8042_outport;
+};
+void platform_state_save(struct platform_devs *p, struct platform_state *st);
+void platform_state_load(struct platform_devs *p, const struct platform_state *st);
+
 #endif /* DEVICES_PLATFORM_H */

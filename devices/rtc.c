@@ -13,6 +13,7 @@
  */
 #include "devices/rtc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -314,6 +315,44 @@ void rtc_init(struct rtc *r, const struct rtc_config *cfg)
 	r->cmos[RTC_REG_A] = RTC_REG_A_RESET;
 	r->cmos[RTC_REG_B] = RTC_REG_B_RESET;
 	r->cmos[RTC_REG_D] = RTC_VRT;
+}
+
+void rtc_state_save(struct rtc *r, struct rtc_state *st)
+{
+	pthread_mutex_lock(&r->lock);
+	memset(st, 0, sizeof(*st));
+	st->index = r->index;
+	memcpy(st->cmos, r->cmos, sizeof(st->cmos));
+	st->offset = r->offset;
+	st->frozen = r->frozen;
+	st->frozen_tm[0] = r->frozen_tm.tm_sec;
+	st->frozen_tm[1] = r->frozen_tm.tm_min;
+	st->frozen_tm[2] = r->frozen_tm.tm_hour;
+	st->frozen_tm[3] = r->frozen_tm.tm_mday;
+	st->frozen_tm[4] = r->frozen_tm.tm_mon;
+	st->frozen_tm[5] = r->frozen_tm.tm_year;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int rtc_state_load(struct rtc *r, const struct rtc_state *st, char *err, size_t errlen)
+{
+	if (st->index >= RTC_CMOS_SIZE || st->frozen > 1)
+		return err_set(err, errlen, -EINVAL, "rtc: index %u or frozen flag %u out of range",
+			       st->index, st->frozen);
+	pthread_mutex_lock(&r->lock);
+	r->index = st->index;
+	memcpy(r->cmos, st->cmos, sizeof(r->cmos));
+	r->offset = st->offset;
+	r->frozen = st->frozen;
+	memset(&r->frozen_tm, 0, sizeof(r->frozen_tm));
+	r->frozen_tm.tm_sec = st->frozen_tm[0];
+	r->frozen_tm.tm_min = st->frozen_tm[1];
+	r->frozen_tm.tm_hour = st->frozen_tm[2];
+	r->frozen_tm.tm_mday = st->frozen_tm[3];
+	r->frozen_tm.tm_mon = st->frozen_tm[4];
+	r->frozen_tm.tm_year = st->frozen_tm[5];
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }
 
 void rtc_destroy(struct rtc *r)

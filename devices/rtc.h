@@ -64,4 +64,17 @@ void rtc_destroy(struct rtc *r);
 int rtc_register(struct rtc *r, struct bus *pio, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* The guest-visible state, for snapshots. The clock goes on from the
+ * host's time plus `offset`, as it does while the VM runs. */
+struct rtc_state {
+	uint8_t index;
+	uint8_t cmos[RTC_CMOS_SIZE];
+	int64_t offset;
+	uint32_t frozen;
+	int32_t frozen_tm[6]; /* sec, min, hour, mday, mon, year as in struct tm */
+};
+void rtc_state_save(struct rtc *r, struct rtc_state *st);
+int rtc_state_load(struct rtc *r, const struct rtc_state *st, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* DEVICES_RTC_H */

@@ -15,6 +15,7 @@
  */
 #include "devices/serial.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -450,6 +451,53 @@ int serial_register(struct serial *s, struct bus *pio, char *err, size_t errlen)
 	if (ret)
 		return err_set(err, errlen, ret, "cannot register the serial port at %#x: %s",
 			       s->cfg.port, why);
+	return 0;
+}
+
+void serial_state_save(struct serial *s, struct serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = (struct serial_state){
+		.ier = s->ier,
+		.lcr = s->lcr,
+		.mcr = s->mcr,
+		.lsr = s->lsr,
+		.msr = s->msr,
+		.scr = s->scr,
+		.fcr = s->fcr,
+		.dll = s->dll,
+		.dlm = s->dlm,
+		.rx_head = s->rx_head,
+		.rx_count = s->rx_count,
+		.thr_empty_pending = (uint32_t)s->thr_empty_pending,
+	};
+	memcpy(st->rx_fifo, s->rx_fifo, sizeof(st->rx_fifo));
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_state_load(struct serial *s, const struct serial_state *st, char *err, size_t errlen)
+{
+	if (st->rx_head >= SERIAL_FIFO_SIZE || st->rx_count > SERIAL_FIFO_SIZE ||
+	    st->thr_empty_pending > 1)
+		return err_set(err, errlen, -EINVAL,
+			       "serial: receive FIFO head %u, count %u out of range", st->rx_head,
+			       st->rx_count);
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->lsr = st->lsr;
+	s->msr = st->msr;
+	s->scr = st->scr;
+	s->fcr = st->fcr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	memcpy(s->rx_fifo, st->rx_fifo, sizeof(s->rx_fifo));
+	s->rx_head = st->rx_head;
+	s->rx_count = st->rx_count;
+	s->thr_empty_pending = (int)st->thr_empty_pending;
+	serial_update(s); /* IIR and the line follow from the registers */
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 

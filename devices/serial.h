@@ -78,4 +78,17 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
  * called once room appears. */
 size_t serial_rx_space(struct serial *s);
 
+/* The guest-visible state, for snapshots: the registers and the receive
+ * FIFO (IIR and the interrupt line are derived from them on load). */
+struct serial_state {
+	uint8_t ier, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+	uint8_t rx_fifo[SERIAL_FIFO_SIZE];
+	uint32_t rx_head, rx_count;
+	uint32_t thr_empty_pending;
+};
+void serial_state_save(struct serial *s, struct serial_state *st);
+/* Rejects a FIFO position or count out of range (the file is hostile). */
+int serial_state_load(struct serial *s, const struct serial_state *st, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* DEVICES_SERIAL_H */

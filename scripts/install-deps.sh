@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential meson ninja-build pkg-config python3
   libcmocka-dev libfdt-dev libslirp-dev libaio-dev
+  # snapshots: dtc shows a snapshot's state (the tests check that it can)
+  device-tree-compiler
   acpica-tools clang-format
   # storage: libFuzzer targets (clang + its runtime), qemu-img for interop tests
   # and the root disk image, mke2fs for the ext4 root file system

@@ -79,6 +79,12 @@ static const char help_text[] =
 	"                           (default on; log: forbidden calls are only logged)\n"
 	"      --landlock-rules path=P,access=r|rw  a file or directory the VM may open\n"
 	"                           while it runs (repeatable)\n"
+	"      --incoming file:PATH restore a snapshot: the machine comes from the file; only\n"
+	"                           --console-log, --timeout, --trace-exits, --pvm, -v, -q\n"
+	"                           may be given beside it\n"
+	"      --incoming-disk-check=on|off  refuse (default) or accept a disk image that\n"
+	"                           changed since the snapshot; --disk PATH beside --incoming\n"
+	"                           gives the snapshot's first disk (then the next) a new path\n"
 	"  -v, --verbose            more messages (repeat for debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n"
@@ -167,6 +173,8 @@ enum {
 	OPT_API_SOCK,
 	OPT_SANDBOX,
 	OPT_LANDLOCK_RULES,
+	OPT_INCOMING,
+	OPT_INCOMING_DISK_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -189,6 +197,8 @@ static const struct option long_opts[] = {
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "landlock-rules", required_argument, NULL, OPT_LANDLOCK_RULES },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "incoming-disk-check", required_argument, NULL, OPT_INCOMING_DISK_CHECK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -343,6 +353,14 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 		return cli_parse_sandbox(arg, cfg, err, errlen);
 	case OPT_LANDLOCK_RULES:
 		return cli_add_landlock_rule(arg, cfg, err, errlen);
+	case OPT_INCOMING:
+		cfg->incoming = arg;
+		return 0;
+	case OPT_INCOMING_DISK_CHECK:
+		if (cli_parse_bool(arg, &cfg->incoming_disk_check) < 0)
+			return err_set(err, errlen, -EINVAL,
+				       "--incoming-disk-check: '%s' is not on or off", arg);
+		return 0;
 	case 'v':
 		cfg->verbosity++;
 		return 0;
@@ -475,9 +493,38 @@ void cli_free(struct vmm_config *cfg)
 	cfg->nlandlock = 0;
 }
 
-/* What no single option can check: the options taken together. */
-static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
+/* Beside --incoming, only what changes the host side, not the machine the
+ * snapshot describes: where the console goes, how long to run, messages. */
+static bool incoming_allows(int opt)
 {
+	switch (opt) {
+	case 't':
+	case OPT_CONSOLE_LOG:
+	case OPT_TRACE_EXITS:
+	case OPT_PVM:
+	case OPT_INCOMING:
+	case OPT_INCOMING_DISK_CHECK:
+	case 'd': /* a new path for a disk that moved (snapshot_config) */
+	case 'v':
+	case 'q':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What no single option can check: the options taken together. */
+static int check_config(const struct vmm_config *cfg, const char *machine_opt, char *err,
+			size_t errlen)
+{
+	if (cfg->incoming && machine_opt)
+		return err_set(err, errlen, -EINVAL,
+			       "%s cannot be given with --incoming: the snapshot holds the "
+			       "machine's configuration (allowed: --console-log, --timeout, "
+			       "--trace-exits, --pvm, --incoming-disk-check, --disk PATH, -v, -q)",
+			       machine_opt);
+	if (cfg->incoming)
+		return 0;
 	if (!cfg->kernel)
 		return err_set(err, errlen, -EINVAL,
 			       "no kernel given: use --kernel FILE (see vmm --help)");
@@ -499,12 +546,16 @@ static int check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen)
 {
+	const char *machine_opt = NULL;
 	int opt;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->argc = argc;
+	cfg->argv = argv;
 	cfg->mem_size = CLI_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->cmdline = "console=ttyS0";
+	cfg->incoming_disk_check = true;
 	err[0] = '\0';
 
 	optind = 0; /* reset getopt (GNU: 0 also reinitialises), so tests can call us again */
@@ -526,6 +577,11 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 				argv[optind - 1]);
 			return CLI_ERROR;
 		default:
+			/* the option as typed: "--mem 1G" names argv[optind - 2] */
+			if (!incoming_allows(opt) && !machine_opt)
+				machine_opt = optarg && optarg == argv[optind - 1] && optind >= 2
+						      ? argv[optind - 2]
+						      : argv[optind - 1];
 			if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
 				if (!err[0])
 					err_set(err, errlen, -EINVAL,
@@ -539,5 +595,5 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 			argv[optind]);
 		return CLI_ERROR;
 	}
-	return check_config(cfg, err, errlen) ? CLI_ERROR : CLI_RUN;
+	return check_config(cfg, machine_opt, err, errlen) ? CLI_ERROR : CLI_RUN;
 }

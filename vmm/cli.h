@@ -127,6 +127,16 @@ struct vmm_config {
 	enum cli_sandbox_mode sandbox;
 	struct cli_landlock_rule landlock[CLI_MAX_LANDLOCK];
 	unsigned int nlandlock;
+	/* --incoming file:PATH: restore a snapshot (vmm/snapshot.h); the
+	 * machine's configuration comes from the file, so beside it only the
+	 * host-side options are allowed (cli.c, incoming_allows) */
+	const char *incoming;
+	/* --incoming-disk-check=on|off (default on): refuse a disk image that
+	 * changed since the snapshot */
+	bool incoming_disk_check;
+	/* the command line that built this machine, stored in snapshots */
+	int argc;
+	char **argv;
 };
 
 enum cli_result {

@@ -16,6 +16,7 @@
 #include "vmm/cli.h"
 #include "vmm/qmp_server.h"
 #include "vmm/sandbox.h"
+#include "vmm/snapshot.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "arch/x86/pvm.h"
@@ -36,22 +37,28 @@ static void ensure_std_fds(void)
 				_exit(VM_EXIT_ERROR);
 }
 
-/* SIGINT/SIGTERM/SIGHUP are read through a signalfd by the event loop and
- * the vCPU kick signal is unblocked only on vCPU threads, so block them all
- * here, before any thread starts (threads inherit the mask). */
-static void block_signals(void)
-{
-	sigset_t set;
+/* --incoming: the snapshot, opened in main() (before a jail, whose root
+ * must hold the files the snapshot's configuration names), restored by
+ * run_vms(). */
+static struct snapshot_in incoming = { .fd = -1 };
 
-	vcpu_install_kick_handler();
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, VCPU_KICK_SIGNAL);
-	sigaddset(&set, VCPU_DUMP_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
+/* --incoming file:PATH: open the snapshot and take the machine's
+ * configuration from it, the host-side options from the command line. */
+static int open_incoming(struct vmm_config *cfg, struct snapshot_in *in)
+{
+	/* `given` takes over what was parsed (a --disk's strings); *cfg is
+	 * then the snapshot's own configuration */
+	struct vmm_config given = *cfg;
+	char err[512] = "";
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	ret = snapshot_open(given.incoming, in, err, sizeof(err));
+	ret = ret ?: snapshot_config(&given, in, cfg, err, sizeof(err));
+	cli_free(&given); /* what snapshot_config did not take */
+	if (ret)
+		fprintf(stderr, "vmm: error: --incoming: %s\n", err);
+	return ret;
 }
 
 /* One VM, or a new one after each guest reset with --reboot; the status.
@@ -61,7 +68,7 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 	struct qmp_server qmp;
 	uint64_t deadline = 0;
 	char err[512];
-	int keep[2];
+	int keep[3];
 	int status = VM_EXIT_ERROR;
 
 	if (cfg->timeout_sec > 0)
@@ -79,7 +86,8 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 	 * fds closed but for the jail's go pipe and the QMP socket. */
 	keep[0] = go_fd;
 	keep[1] = qmp.listen_fd;
-	if (sandbox_prepare(cfg, keep, 2, err, sizeof(err)) < 0) {
+	keep[2] = incoming.fd;
+	if (sandbox_prepare(cfg, keep, 3, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmm: error: %s\n", err);
 		qmp_server_close(&qmp);
 		cli_free(cfg);
@@ -88,14 +96,18 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, cfg, deadline) < 0 ||
+		/* a restored VM that resets with --reboot boots afresh */
+		if ((cfg->incoming && incoming.fd >= 0
+			     ? vm_create_incoming(&vm, cfg, deadline, &incoming)
+			     : vm_create(&vm, cfg, deadline)) < 0 ||
 		    (cfg->api_sock && vm_qmp_attach(&vm, &qmp) < 0) ||
 		    (go_fd >= 0 && jail_wait_go(go_fd) < 0)) {
 			vm_destroy(&vm);
 			status = VM_EXIT_ERROR;
 			break;
 		}
-		go_fd = -1;	      /* the guest runs in the cgroup from now on */
+		go_fd = -1; /* the guest runs in the cgroup from now on */
+		snapshot_close(&incoming);
 		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
 		if (!(cfg->reboot && vm.stop_reason == VM_STOP_RESET)) {
 			vm_destroy(&vm);
@@ -111,6 +123,7 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 
 int main(int argc, char **argv)
 {
+	struct snapshot_in in = { .fd = -1 };
 	struct vmm_config cfg;
 	char err[512];
 	int status;
@@ -131,7 +144,12 @@ int main(int argc, char **argv)
 		      : cfg.verbosity == 0 ? LOG_WARN
 		      : cfg.verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
-	block_signals();
+	if (cfg.incoming && open_incoming(&cfg, &incoming) < 0) {
+		cli_free(&cfg);
+		snapshot_close(&incoming);
+		return VM_EXIT_ERROR;
+	}
+	vcpu_block_process_signals();
 	if (!jail_wanted(&cfg))
 		return run_vms(&cfg, -1);
 	/* the jail shows no /sys: decide about PVM while it can be seen */
@@ -139,5 +157,6 @@ int main(int argc, char **argv)
 		cfg.pvm = pvm_detect() ? CLI_PVM_ON : CLI_PVM_OFF;
 	status = jail_supervise(&cfg, run_vms);
 	cli_free(&cfg);
+	snapshot_close(&in);
 	return status;
 }

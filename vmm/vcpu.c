@@ -35,6 +35,24 @@ void vcpu_install_kick_handler(void)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 }
 
+/* SIGINT/SIGTERM/SIGHUP are read through a signalfd by the event loop and
+ * the vCPU kick signal is unblocked only on vCPU threads, so block them all
+ * before any thread starts (threads inherit the mask). */
+void vcpu_block_process_signals(void)
+{
+	sigset_t set;
+
+	vcpu_install_kick_handler();
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	sigaddset(&set, VCPU_DUMP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed console must not kill the VM */
+}
+
 int vcpu_create(struct vcpu *vcpu, const struct vcpu_env *env, unsigned int id,
 		const struct kvm_cpuid2 *cpuid)
 {

@@ -109,5 +109,9 @@ void vcpu_destroy(struct vcpu *vcpu);
 /* The signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 void vcpu_install_kick_handler(void);
+/* The process's signal setup for a VM, before any thread starts: the kick
+ * handler, and SIGINT/SIGTERM/SIGHUP, the kick and the dump signal blocked
+ * (the event loop reads them through a signalfd); SIGPIPE ignored. */
+void vcpu_block_process_signals(void);
 
 #endif /* VMM_VCPU_H */

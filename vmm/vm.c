@@ -34,6 +34,7 @@
 #include "base/layout.h"
 #include "base/log.h"
 #include "base/thread_hook.h"
+#include "vmm/snapshot.h"
 #include "vmm/term.h"
 #include "vmm/exec.h"
 #include "vmm/vcpu.h"
@@ -139,6 +140,14 @@ static int vm_setup_memory(struct vm *vm)
 	if (ret) {
 		log_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
+	}
+	/* --incoming: the RAM is the snapshot file's, mapped before KVM sees it */
+	if (vm->incoming) {
+		ret = vm_snapshot_map_ram(vm, err, sizeof(err));
+		if (ret) {
+			log_err("%s", err);
+			return ret;
+		}
 	}
 	for (i = 0; i < vm->mem.nregions; i++) {
 		const struct gm_region *r = &vm->mem.regions[i];
@@ -531,6 +540,8 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t zero_page)
 		if (ret)
 			goto out;
 	}
+	if (vm->incoming) /* the registers come from the snapshot */
+		goto out;
 	ret = x86_vcpu_set_boot_regs(vm->vcpus[0].fd, entry, zero_page);
 	if (ret)
 		log_err("cannot set the boot CPU's registers: %s", strerror(-ret));
@@ -596,13 +607,18 @@ static void vm_log_step(uint64_t *t, const char *step)
 }
 
 /* The machine, step by step. Each step logs why it failed and leaves what
- * it built for vm_destroy(), which the caller runs on failure too. */
-int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
+ * it built for vm_destroy(), which the caller runs on failure too. With a
+ * snapshot (`in`), no kernel is loaded: the RAM and every vCPU's and
+ * device's state come from it. */
+static int vm_build(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns,
+		    struct snapshot_in *in)
 {
 	uint64_t entry = 0, zero_page = 0, t = clock_monotonic_ns();
+	char err[512] = "";
 	int ret;
 
 	vm_init_state(vm, cfg, timeout_deadline_ns);
+	vm->incoming = in;
 	/* the event loop and the console log */
 	ret = vm_setup_host(vm);
 	if (ret)
@@ -623,8 +639,9 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 	if (ret)
 		return ret;
 	vm_log_step(&t, "guest RAM");
-	/* 3. what firmware would leave: e820, ACPI, MP table; the kernel itself */
-	ret = vm_load_guest(vm, &entry, &zero_page);
+	/* 3. what firmware would leave: e820, ACPI, MP table; the kernel itself
+	 * (a snapshot's RAM holds them already) */
+	ret = in ? 0 : vm_load_guest(vm, &entry, &zero_page);
 	if (ret)
 		return ret;
 	vm_log_step(&t, "kernel and firmware tables");
@@ -641,6 +658,14 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 	if (ret)
 		return ret;
 	vm_log_step(&t, "vCPUs");
+	if (in) {
+		ret = vm_snapshot_restore(vm, err, sizeof(err));
+		if (ret) {
+			log_err("%s", err);
+			return ret;
+		}
+		vm_log_step(&t, "snapshot state");
+	}
 	/* 6. the event loop's own sources */
 	ret = vm_setup_event_sources(vm);
 	if (ret) {
@@ -649,6 +674,17 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_dead
 	}
 	vm_log_step(&t, "event sources");
 	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
+{
+	return vm_build(vm, cfg, timeout_deadline_ns, NULL);
+}
+
+int vm_create_incoming(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns,
+		       struct snapshot_in *in)
+{
+	return vm_build(vm, cfg, timeout_deadline_ns, in);
 }
 
 /* Peak resident set of this process (VmHWM). Unlike getrusage's ru_maxrss

@@ -57,6 +57,7 @@ enum vm_stop_reason {
 struct vm_virtio_dev;
 struct acpi_config;
 struct qmp_server;
+struct snapshot_in;
 
 /*
  * Pausing (vm_pause.c): every vCPU thread out of KVM_RUN and parked in its
@@ -73,6 +74,7 @@ struct vm_pause {
 
 struct vm {
 	const struct vmm_config *cfg;
+	struct snapshot_in *incoming; /* --incoming: the snapshot being restored */
 	bool pvm;
 	int kvm_fd;
 	int vm_fd;
@@ -127,6 +129,12 @@ struct vm {
 int vm_create(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns)
 	__attribute__((warn_unused_result));
 
+/* vm_create() for --incoming: the same machine, but its RAM and state come
+ * from the snapshot `in` (kept open by the caller while the VM exists)
+ * instead of a kernel being loaded. */
+int vm_create_incoming(struct vm *vm, const struct vmm_config *cfg, uint64_t timeout_deadline_ns,
+		       struct snapshot_in *in) __attribute__((warn_unused_result));
+
 /* Run until the guest or the user ends the VM; returns the exit status. */
 int vm_run(struct vm *vm);
 
@@ -171,5 +179,17 @@ void vm_virtio_describe(struct vm *vm, struct acpi_config *acpi);
 int vm_virtio_cmdline(struct vm *vm, char **out) __attribute__((warn_unused_result));
 int vm_virtio_attach(struct vm *vm) __attribute__((warn_unused_result));
 void vm_virtio_destroy(struct vm *vm);
+/* Snapshots: the virtio-mmio transport state of device i and its backend's
+ * (libslirp's state, malloc'd, for --net user); -ENOTSUP for other NICs,
+ * -EBUSY with requests in flight. */
+struct virtio_mmio_state;
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st,
+			 uint8_t **backend, size_t *backend_len, int *backend_version, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
+int vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st,
+			 const uint8_t *backend, size_t backend_len, int backend_version, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
+/* Complete device i's finished I/O now (virtio_blk_poll), from any thread. */
+void vm_virtio_poll(struct vm *vm, unsigned int i);
 
 #endif /* VMM_VM_H */

@@ -38,6 +38,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "firmware/acpi.h"
+#include "base/err.h"
 #include "base/kvm_eventfd.h"
 #include "base/layout.h"
 #include "base/log.h"
@@ -443,4 +444,54 @@ void vm_virtio_destroy(struct vm *vm)
 	free(vm->virtio);
 	vm->virtio = NULL;
 	vm->nvirtio = 0;
+}
+
+/* Snapshots (vmm/snapshot.c): the transport's state of device i and its
+ * backend's (libslirp's for --net user; *backend NULL for a disk). Other
+ * NIC backends are not saved yet. */
+int vm_virtio_state_save(struct vm *vm, unsigned int i, struct virtio_mmio_state *st,
+			 uint8_t **backend, size_t *backend_len, int *backend_version, char *err,
+			 size_t errlen)
+{
+	struct vm_virtio_dev *v = &vm->virtio[i];
+	int ret;
+
+	*backend = NULL;
+	*backend_len = 0;
+	*backend_version = 0;
+	if (v->kind == VM_VIRTIO_NET && v->net.cfg->kind != CLI_NET_USER)
+		return err_set(err, errlen, -ENOTSUP,
+			       "%s: snapshots of a NIC on %s are not supported yet (--net user is)",
+			       v->name, v->net.backend->name);
+	ret = virtio_mmio_state_save(&v->mmio, st, err, errlen);
+	if (ret || v->kind != VM_VIRTIO_NET)
+		return ret;
+	return netbe_slirp_state_save(v->net.backend, backend, backend_len, backend_version, err,
+				      errlen);
+}
+
+void vm_virtio_poll(struct vm *vm, unsigned int i)
+{
+	if (vm->virtio[i].kind == VM_VIRTIO_BLK)
+		virtio_blk_poll(vm->virtio[i].blk.dev);
+}
+
+int vm_virtio_state_load(struct vm *vm, unsigned int i, const struct virtio_mmio_state *st,
+			 const uint8_t *backend, size_t backend_len, int backend_version, char *err,
+			 size_t errlen)
+{
+	struct vm_virtio_dev *v = &vm->virtio[i];
+	int ret;
+
+	if ((v->kind == VM_VIRTIO_NET) != (backend != NULL))
+		return err_set(err, errlen, -EINVAL, "%s: the snapshot's device state is %s",
+			       v->name, backend ? "a NIC's" : "not a NIC's");
+	if (backend) {
+		ret = netbe_slirp_state_load(v->net.backend, backend, backend_len, backend_version,
+					     err, errlen);
+		if (ret)
+			return ret;
+	}
+	virtio_mmio_state_load(&v->mmio, st);
+	return 0;
 }

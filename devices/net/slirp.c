@@ -363,3 +363,76 @@ fail:
 	slirp_free(s);
 	return ret;
 }
+
+/* ---- Snapshots ---- */
+
+struct state_buf {
+	uint8_t *data;
+	size_t len, cap, pos;
+	bool failed;
+};
+
+static ssize_t state_write(const void *buf, size_t len, void *opaque)
+{
+	struct state_buf *b = opaque;
+
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *p;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (!p) {
+			b->failed = true;
+			return -1;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return (ssize_t)len;
+}
+
+/* A short read past the end makes slirp_state_load fail: the state in the
+ * file is hostile input like the rest of it. */
+static ssize_t state_read(void *buf, size_t len, void *opaque)
+{
+	struct state_buf *b = opaque;
+	size_t n = len < b->len - b->pos ? len : b->len - b->pos;
+
+	memcpy(buf, b->data + b->pos, n);
+	b->pos += n;
+	return (ssize_t)n;
+}
+
+int netbe_slirp_state_save(struct netbe *nb, uint8_t **buf, size_t *len, int *version, char *err,
+			   size_t errlen)
+{
+	struct state_buf b = { 0 };
+
+	slirp_state_save(to_slirp(nb)->slirp, state_write, &b);
+	if (b.failed) {
+		free(b.data);
+		return err_set(err, errlen, -ENOMEM, "out of memory for the slirp state");
+	}
+	*buf = b.data;
+	*len = b.len;
+	*version = slirp_state_version();
+	return 0;
+}
+
+int netbe_slirp_state_load(struct netbe *nb, const uint8_t *buf, size_t len, int version, char *err,
+			   size_t errlen)
+{
+	struct state_buf b = { .data = (uint8_t *)buf, .len = len };
+
+	if (version <= 0 || version > slirp_state_version())
+		return err_set(err, errlen, -ENOTSUP,
+			       "slirp state version %d (this libslirp reads up to %d)", version,
+			       slirp_state_version());
+	if (slirp_state_load(to_slirp(nb)->slirp, version, state_read, &b) < 0)
+		return err_set(err, errlen, -EINVAL, "the slirp state does not load");
+	return 0;
+}

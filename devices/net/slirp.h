@@ -8,6 +8,7 @@
 #define DEVICES_NET_SLIRP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "devices/net/net.h"
 #include "devices/net/net_config.h"
@@ -19,5 +20,14 @@
 int netbe_slirp_create(const struct netbe_user_config *cfg, struct event_loop *el,
 		       struct netbe **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* Snapshots: libslirp's own state (its TCP connections and DHCP leases,
+ * slirp_state_save) into a malloc'd buffer, with the format version
+ * libslirp gives; and back into a new backend made with the same config.
+ * Both on the event-loop thread (libslirp is not thread-safe). */
+int netbe_slirp_state_save(struct netbe *nb, uint8_t **buf, size_t *len, int *version, char *err,
+			   size_t errlen) __attribute__((warn_unused_result));
+int netbe_slirp_state_load(struct netbe *nb, const uint8_t *buf, size_t len, int version, char *err,
+			   size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* DEVICES_NET_SLIRP_H */

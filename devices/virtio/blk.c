@@ -321,10 +321,8 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned int qidx)
 }
 
 /* The disk's completion fd is readable (event-loop thread). */
-static void blk_disk_ready(struct el_source *src, uint32_t events)
+void virtio_blk_poll(struct virtio_blk *b)
 {
-	struct virtio_blk *b = src->opaque;
-
 	if (b->dev.lock)
 		pthread_mutex_lock(b->dev.lock);
 	disk_process(b->disk);
@@ -334,6 +332,11 @@ static void blk_disk_ready(struct el_source *src, uint32_t events)
 	blk_signal(b);
 	if (b->dev.lock)
 		pthread_mutex_unlock(b->dev.lock);
+}
+
+static void blk_disk_ready(struct el_source *src, uint32_t events)
+{
+	virtio_blk_poll(src->opaque);
 }
 
 static uint64_t blk_features(struct virtio_dev *dev)

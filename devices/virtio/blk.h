@@ -24,6 +24,11 @@ int virtio_blk_create(const struct virtio_blk_params *p, struct virtio_blk **out
 		      size_t errlen) __attribute__((warn_unused_result));
 /* The device to hand to the transport (virtio_mmio_init). */
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* Complete what the disk has finished, as the event loop does when the
+ * disk's completion fd is readable (takes the device lock). For a snapshot,
+ * which waits for the requests in flight and may run on the event-loop
+ * thread itself, where that fd is not watched while it waits. */
+void virtio_blk_poll(struct virtio_blk *b);
 /* After the transport is destroyed and with the event loop stopped:
  * complete everything in flight (disk_drain), leave the loop, free. */
 void virtio_blk_destroy(struct virtio_blk *b);

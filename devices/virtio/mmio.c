@@ -612,3 +612,84 @@ int virtio_mmio_get_notifier(const struct virtio_mmio *t, unsigned int qidx,
 	};
 	return 0;
 }
+
+/* ---- Snapshots ---- */
+
+int virtio_mmio_state_save(struct virtio_mmio *t, struct virtio_mmio_state *st, char *err,
+			   size_t errlen)
+{
+	unsigned int i;
+	int ret = 0;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&t->lock);
+	st->status = t->status;
+	st->device_features_sel = t->device_features_sel;
+	st->driver_features_sel = t->driver_features_sel;
+	st->queue_sel = t->queue_sel;
+	st->interrupt_status = t->interrupt_status;
+	st->config_generation = t->config_generation;
+	st->features_bad = t->features_bad;
+	st->driver_features = t->driver_features;
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		const struct virtq *q = &t->queues[i];
+
+		if (q->ninflight)
+			ret = err_set(err, errlen, -EBUSY, "%s: %u requests in flight on queue %u",
+				      dev_name(t), q->ninflight, i);
+		st->q[i] = (struct virtio_mmio_queue_state){
+			.size = q->size,
+			.ready = q->ready,
+			.desc = q->desc_gpa,
+			.avail = q->avail_gpa,
+			.used = q->used_gpa,
+			.last_avail = q->last_avail,
+			.used_idx = q->used_idx,
+			.signalled_used = q->signalled_used,
+			.signalled_used_valid = q->signalled_used_valid,
+		};
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+void virtio_mmio_state_load(struct virtio_mmio *t, const struct virtio_mmio_state *st)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&t->lock);
+	t->status = st->status & 0xff;
+	t->device_features_sel = st->device_features_sel;
+	t->driver_features_sel = st->driver_features_sel;
+	t->queue_sel = st->queue_sel < VIRTIO_MAX_QUEUES ? st->queue_sel : 0;
+	t->interrupt_status =
+		st->interrupt_status & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	t->config_generation = st->config_generation;
+	t->features_bad = st->features_bad != 0;
+	/* only what was offered: the driver cannot have accepted more */
+	t->driver_features = st->driver_features & offered_features(t);
+	for (i = 0; i < t->dev->nqueues; i++) {
+		struct virtq *q = &t->queues[i];
+
+		/* virtq_init (in activate) checks size and ring addresses */
+		q->size = (uint16_t)(st->q[i].size > VIRTQ_MAX_SIZE ? 0 : st->q[i].size);
+		q->ready = st->q[i].ready == 1;
+		q->desc_gpa = st->q[i].desc;
+		q->avail_gpa = st->q[i].avail;
+		q->used_gpa = st->q[i].used;
+	}
+	if ((t->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
+		activate(t);
+		for (i = 0; t->active && i < t->dev->nqueues; i++) {
+			struct virtq *q = &t->queues[i];
+
+			/* the positions are 16-bit ring indices (2.7.6, 2.7.8) */
+			q->last_avail = (uint16_t)st->q[i].last_avail;
+			q->used_idx = (uint16_t)st->q[i].used_idx;
+			q->signalled_used = (uint16_t)st->q[i].signalled_used;
+			q->signalled_used_valid = st->q[i].signalled_used_valid != 0;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}

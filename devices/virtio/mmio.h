@@ -151,4 +151,28 @@ void virtio_mmio_config_changed(struct virtio_mmio *t);
  */
 extern const struct bus_dev_ops virtio_mmio_bus_ops;
 
+/*
+ * The transport's state, for snapshots: the registers (4.2.2) and, per
+ * queue, what the driver set up and where the device is in the rings.
+ * Saved only with no request in flight (the caller drains them first:
+ * -EBUSY otherwise); loaded into a transport that was just created, before
+ * the guest runs: with DRIVER_OK it is activated as the driver's write of
+ * DRIVER_OK would, then the ring positions are set. A bad state (the file
+ * is hostile) ends as a bad driver's would: DEVICE_NEEDS_RESET.
+ */
+struct virtio_mmio_queue_state {
+	uint32_t size, ready;
+	uint64_t desc, avail, used;
+	uint32_t last_avail, used_idx, signalled_used, signalled_used_valid;
+};
+struct virtio_mmio_state {
+	uint32_t status, device_features_sel, driver_features_sel, queue_sel;
+	uint32_t interrupt_status, config_generation, features_bad;
+	uint64_t driver_features;
+	struct virtio_mmio_queue_state q[VIRTIO_MAX_QUEUES];
+};
+int virtio_mmio_state_save(struct virtio_mmio *t, struct virtio_mmio_state *st, char *err,
+			   size_t errlen) __attribute__((warn_unused_result));
+void virtio_mmio_state_load(struct virtio_mmio *t, const struct virtio_mmio_state *st);
+
 #endif /* VMM_DEVICES_VIRTIO_MMIO_H */

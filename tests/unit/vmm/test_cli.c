@@ -486,6 +486,37 @@ static void test_errors(void **state)
 	expect_error(PARSE(&cfg, "--kernel", "k", "--hugepages", "--mem", "17M"), "2M");
 }
 
+/* --incoming: no kernel needed; only host-side options beside it */
+static void test_incoming(void **state)
+{
+	struct vmm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--incoming", "file:s", "--console-log", "c", "--timeout", "9",
+			       "-v", "--trace-exits", "--pvm=off", "--incoming-disk-check=off"),
+			 CLI_RUN);
+	assert_string_equal(cfg.incoming, "file:s");
+	assert_false(cfg.incoming_disk_check);
+	assert_string_equal(cfg.console_log, "c");
+	assert_int_equal(cfg.argc, 11); /* what a snapshot stores */
+	assert_int_equal(PARSE(&cfg, "--incoming", "file:s"), CLI_RUN);
+	assert_true(cfg.incoming_disk_check); /* the default */
+	/* the option as typed, whichever way its value was given */
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--mem", "1G"), "--mem cannot be given");
+	expect_error(PARSE(&cfg, "--mem=1G", "--incoming", "file:s"), "--mem=1G cannot be given");
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "-p2"), "-p2 cannot be given");
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--reboot"), "--reboot cannot be given");
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--kernel", "k"), "--kernel cannot");
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--net", "user"), "--net cannot");
+	/* a disk's new path may be given */
+	assert_int_equal(PARSE(&cfg, "--incoming", "file:s", "--disk", "moved.qcow2"), CLI_RUN);
+	assert_int_equal(cfg.ndisks, 1);
+	cli_free(&cfg);
+	expect_error(PARSE(&cfg, "--incoming", "file:s", "--incoming-disk-check=maybe"),
+		     "--incoming-disk-check");
+}
+
 static void test_help_version(void **state)
 {
 	struct vmm_config cfg;
@@ -506,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_net_errors),   cmocka_unit_test(test_net_vde),
 		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_help_version), cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_incoming),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
