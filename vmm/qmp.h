@@ -43,6 +43,15 @@ struct qmp_cpu {
  * send, before the op returns, so a client sees them before the reply, as
  * from QEMU.
  */
+/* What query-migrate reports (QEMU's MigrationInfo, the part that applies
+ * to a save into a file). status NULL: no migrate yet ({}). */
+struct qmp_migrate_info {
+	const char *status; /* "completed" or "failed" */
+	uint64_t total_time_ms;
+	uint64_t bytes; /* the file's size */
+	char error_desc[256];
+};
+
 struct qmp_vm_ops {
 	int (*stop)(void *vm, char *err, size_t errlen);
 	int (*cont)(void *vm, char *err, size_t errlen);
@@ -52,6 +61,10 @@ struct qmp_vm_ops {
 	int (*quit)(void *vm, char *err, size_t errlen);
 	/* fill up to max entries, return how many vCPUs there are */
 	unsigned int (*cpus)(void *vm, struct qmp_cpu *cpus, unsigned int max);
+	/* migrate: save the VM to `uri` ("file:PATH"); done when it returns */
+	int (*migrate)(void *vm, const char *uri, char *err, size_t errlen);
+	/* query-migrate: the last migrate's outcome */
+	void (*migrate_info)(void *vm, struct qmp_migrate_info *info);
 };
 
 struct qmp_session {

@@ -113,6 +113,10 @@ static const int main_calls[] = {
 	/* image formats growing their file ahead of allocations (VMDK, VHD,
 	 * VHDX, VDI, QED: ftruncate, then fdatasync) */
 	SCMP_SYS(ftruncate),
+	/* QMP migrate: the snapshot written as PATH.tmp, then renamed */
+	SCMP_SYS(rename),
+	SCMP_SYS(renameat),
+	SCMP_SYS(renameat2),
 	SCMP_SYS(io_submit),
 	SCMP_SYS(io_getevents),
 	SCMP_SYS(io_cancel),

@@ -22,6 +22,7 @@
 #include "devices/serial.h"
 #include "base/bus.h"
 #include "vmm/cli.h"
+#include "vmm/qmp.h"
 #include "base/event_loop.h"
 #include "base/guest_mem.h"
 #include "base/irq.h"
@@ -121,6 +122,7 @@ struct vm {
 	 * none); whether the stop in force came from QMP system_reset */
 	struct qmp_server *qmp;
 	bool qmp_reset;
+	struct qmp_migrate_info migrate; /* the last QMP migrate's outcome */
 };
 
 /* Build the machine described by cfg. timeout_deadline_ns: CLOCK_MONOTONIC
