@@ -2,6 +2,7 @@
 #include "vmm/cli.h"
 
 #include "vmm/cli_priv.h"
+#include "vmm/exec.h"
 
 #include "base/err.h"
 #include "devices/disk/format.h"
@@ -594,6 +595,14 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 		err_set(err, errlen, -EINVAL, "unexpected argument '%s' (see vmm --help)",
 			argv[optind]);
 		return CLI_ERROR;
+	}
+	/* --exec boots on a read-only 9p root: the host's / unless --share
+	 * names one (read-only at the device: CMD runs as the guest's root) */
+	if (cfg->exec && !cfg->nshares) {
+		if (cli_parse_share("/,tag=" EXEC_ROOT_TAG ",readonly", 0, &cfg->shares[0], err,
+				    errlen))
+			return CLI_ERROR;
+		cfg->nshares = 1;
 	}
 	return check_config(cfg, machine_opt, err, errlen) ? CLI_ERROR : CLI_RUN;
 }

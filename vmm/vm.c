@@ -178,7 +178,10 @@ static int vm_exec_prepare(struct vm *vm, struct exec_boot *exec)
 	memset(exec, 0, sizeof(*exec));
 	if (!vm->cfg->exec)
 		return 0;
-	ret = exec_boot_prepare(vm->cfg->exec, EXEC_ROOT_TAG, LAYOUT_PORT_DEBUG_EXIT,
+	/* the root is the first --share (cli.c adds the host's / when none) */
+	ret = exec_boot_prepare(vm->cfg->exec,
+				vm->cfg->nshares ? vm->cfg->shares[0].tag : EXEC_ROOT_TAG,
+				LAYOUT_PORT_DEBUG_EXIT,
 				vm->cfg->kernel, exec, err, sizeof(err));
 	if (ret)
 		log_err("%s", err);
