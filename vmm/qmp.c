@@ -289,7 +289,8 @@ static int cmd_migrate(struct qmp_session *s, json_t *args, json_t **ret, char *
 
 		if (f && !json_is_boolean(f))
 			return err_set(err, errlen, -EINVAL,
-				       "Invalid parameter type for '%s', expected: boolean", flags[i]);
+				       "Invalid parameter type for '%s', expected: boolean",
+				       flags[i]);
 		if (f && json_is_true(f) && strcmp(flags[i], "detach"))
 			return err_set(err, errlen, -EINVAL, "migrate: '%s' is not supported",
 				       flags[i]);

@@ -24,7 +24,6 @@
 /* Everything before the first thread. Fills err and returns -errno when an
  * asked-for layer cannot be had (never runs unconfined silently). */
 int sandbox_prepare(const struct vmm_config *cfg, const int *keep, unsigned int nkeep, char *err,
-		    size_t errlen)
-	__attribute__((warn_unused_result));
+		    size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* VMM_SANDBOX_H */

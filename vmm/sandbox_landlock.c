@@ -133,9 +133,9 @@ static int ll_allow_disk(struct landlock *ll, const struct cli_disk *d, char *er
 		ret = ll_allow(ll, b->path, FS_READ, err, errlen);
 	/* the other files an image names (VMDK extents), with the disk's mode */
 	for (b = disk; b && !ret; b = b->backing) {
-		struct ll_files lf = { ll, b == disk && !d->opts.readonly ? FS_READ | FS_WRITE
-									 : FS_READ,
-				       0 };
+		struct ll_files lf = {
+			ll, b == disk && !d->opts.readonly ? FS_READ | FS_WRITE : FS_READ, 0
+		};
 
 		disk_list_files(b, ll_allow_listed, &lf);
 		ret = lf.ret;
@@ -220,11 +220,13 @@ static int ll_add_rules(struct landlock *ll, const struct vmm_config *cfg, char 
 			       cfg->shares[i].readonly
 				       ? FS_READ
 				       : FS_READ | FS_WRITE | LANDLOCK_ACCESS_FS_MAKE_REG |
-						 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_SYM |
+						 LANDLOCK_ACCESS_FS_MAKE_DIR |
+						 LANDLOCK_ACCESS_FS_MAKE_SYM |
 						 LANDLOCK_ACCESS_FS_MAKE_FIFO |
 						 LANDLOCK_ACCESS_FS_MAKE_SOCK |
 						 LANDLOCK_ACCESS_FS_REMOVE_FILE |
-						 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REFER,
+						 LANDLOCK_ACCESS_FS_REMOVE_DIR |
+						 LANDLOCK_ACCESS_FS_REFER,
 			       err, errlen);
 	/* the QMP socket (listening already): removed at exit */
 	if (!ret && cfg->api_sock) {

@@ -181,8 +181,7 @@ static int vm_exec_prepare(struct vm *vm, struct exec_boot *exec)
 	/* the root is the first --share (cli.c adds the host's / when none) */
 	ret = exec_boot_prepare(vm->cfg->exec,
 				vm->cfg->nshares ? vm->cfg->shares[0].tag : EXEC_ROOT_TAG,
-				LAYOUT_PORT_DEBUG_EXIT,
-				vm->cfg->kernel, exec, err, sizeof(err));
+				LAYOUT_PORT_DEBUG_EXIT, vm->cfg->kernel, exec, err, sizeof(err));
 	if (ret)
 		log_err("%s", err);
 	return ret;

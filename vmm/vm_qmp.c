@@ -103,8 +103,7 @@ static int qmp_migrate(void *opaque, const char *uri, char *err, size_t errlen)
 			       "Invalid migration URI '%s': vmm saves to file:PATH", uri);
 	if (vm_pause(vm) < 0)
 		return err_set(err, errlen, -ESHUTDOWN, "the VM is shutting down");
-	ret = vm_snapshot_save(vm, uri + 5, vm->migrate.error_desc,
-			       sizeof(vm->migrate.error_desc));
+	ret = vm_snapshot_save(vm, uri + 5, vm->migrate.error_desc, sizeof(vm->migrate.error_desc));
 	if (!was_paused && vm_resume(vm) < 0)
 		log_warn("migrate: the VM is shutting down; not resumed");
 	vm->migrate.total_time_ms = (clock_monotonic_ns() - t0) / 1000000;

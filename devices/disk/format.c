@@ -24,8 +24,8 @@ extern const struct disk_format disk_format_vmdk;
 /* Probing order does not matter (the highest score wins; ties go to the
  * earlier entry); raw, the fallback, comes last. */
 const struct disk_format *const disk_formats[] = {
-	&disk_format_qcow2, &disk_format_vpc, &disk_format_vhdx, &disk_format_vdi,
-	&disk_format_qed,   &disk_format_vmdk, &disk_format_raw, NULL,
+	&disk_format_qcow2, &disk_format_vpc,  &disk_format_vhdx, &disk_format_vdi,
+	&disk_format_qed,   &disk_format_vmdk, &disk_format_raw,  NULL,
 };
 
 const struct disk_format *disk_format_find(const char *name)
