@@ -23,22 +23,6 @@
 #include "base/err.h"
 #include "devices/disk/vmdk_priv.h"
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* A grain directory of gd_n entries at `sector`, little endian on disk. */
 static int read_gd(struct vmdk_extent *e, uint64_t sector, uint32_t **out)
 {
@@ -46,7 +30,7 @@ static int read_gd(struct vmdk_extent *e, uint64_t sector, uint32_t **out)
 
 	if (!gd)
 		return -ENOMEM;
-	if (pread_full(e->fd, gd, e->gd_n * 4, sector * 512)) {
+	if (disk_file_pread(e->fd, gd, e->gd_n * 4, sector * 512)) {
 		free(gd);
 		return -EIO;
 	}
@@ -63,13 +47,13 @@ static int open_sparse(struct vmdk_extent *e, char *err, size_t errlen)
 	char msg[256];
 	int ret;
 
-	if (e->file_size < 512 || pread_full(e->fd, hdr, 512, 0))
+	if (e->file_size < 512 || disk_file_pread(e->fd, hdr, 512, 0))
 		return err_set(err, errlen, -EINVAL, "%s: truncated VMDK header", e->path);
 	ret = vmdk_header_parse(hdr, 512, e->file_size, &e->h, msg, sizeof(msg));
 	if (!ret && e->h.gd_offset == VMDK_GD_AT_END) {
 		/* streamOptimized: the footer's copy of the header (the
 		 * sector before the end-of-stream marker) has the tables. */
-		if (e->file_size < 1536 || pread_full(e->fd, hdr, 512, e->file_size - 1024))
+		if (e->file_size < 1536 || disk_file_pread(e->fd, hdr, 512, e->file_size - 1024))
 			return err_set(err, errlen, -EINVAL, "%s: truncated VMDK footer", e->path);
 		ret = vmdk_header_parse(hdr, 512, e->file_size, &e->h, msg, sizeof(msg));
 		if (!ret && e->h.gd_offset == VMDK_GD_AT_END)
@@ -148,7 +132,7 @@ static int open_descriptor(struct vmdk *v, int fd, uint64_t size, char *err, siz
 	text = malloc(size + 1);
 	if (!text)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", d->path);
-	ret = pread_full(fd, text, size, 0);
+	ret = disk_file_pread(fd, text, size, 0);
 	if (!ret)
 		ret = vmdk_desc_parse(text, size, &v->desc, msg, sizeof(msg));
 	free(text);
@@ -229,7 +213,7 @@ static int open_monolithic(struct vmdk *v, int fd, uint64_t size, char *err, siz
 	text = malloc(e->h.desc_size * 512);
 	if (!text)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", v->d->path);
-	ret = pread_full(fd, text, e->h.desc_size * 512, e->h.desc_offset * 512);
+	ret = disk_file_pread(fd, text, e->h.desc_size * 512, e->h.desc_offset * 512);
 	if (!ret)
 		ret = vmdk_desc_parse(text, e->h.desc_size * 512, &v->desc, msg, sizeof(msg));
 	free(text);

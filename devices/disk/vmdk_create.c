@@ -32,22 +32,6 @@ struct vmdk_new {
 	bool zeroed_grain, flat, split;
 };
 
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (const uint8_t *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* An empty sparse extent of `sectors`, with room for an embedded
  * descriptor (written by the caller) when `desc`. */
 static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain)
@@ -76,13 +60,13 @@ static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain)
 	if (!gd)
 		return -ENOMEM;
 	vmdk_header_encode(&h, hdr);
-	ret = write_all(fd, hdr, sizeof(hdr), 0);
+	ret = disk_file_pwrite(fd, hdr, sizeof(hdr), 0);
 	for (int copy = 0; copy < 2 && !ret; copy++) {
 		uint64_t dir = copy ? h.gd_offset : h.rgd_offset;
 
 		for (uint64_t i = 0; i < gt_count; i++)
 			gd[i] = htole32((uint32_t)(dir + gd_sectors + i * gt_size));
-		ret = write_all(fd, gd, gd_sectors * 512, dir * 512);
+		ret = disk_file_pwrite(fd, gd, gd_sectors * 512, dir * 512);
 	}
 	free(gd);
 	if (!ret && ftruncate(fd, (off_t)(h.overhead * 512)) < 0)
@@ -244,9 +228,9 @@ int vmdk_create(const char *path, const struct disk_create_opts *o, char *err, s
 			if (!ret && strlen(desc) > DESC_SECTORS * 512)
 				ret = -E2BIG;
 			if (!ret)
-				ret = write_all(fd, desc, strlen(desc), 512);
+				ret = disk_file_pwrite(fd, desc, strlen(desc), 512);
 		} else {
-			ret = write_all(fd, desc, strlen(desc), 0);
+			ret = disk_file_pwrite(fd, desc, strlen(desc), 0);
 		}
 		if (!ret && fsync(fd) < 0)
 			ret = -errno;

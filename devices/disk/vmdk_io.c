@@ -187,22 +187,6 @@ bad:
 	return ret;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (const uint8_t *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Give grain `g` a place and write [in, in + n) of it from the request's
  * bytes at pos (zeros around them). vmdk_priv.h says why in this order. */
 static int allocate(struct vmdk *v, struct vmdk_extent *e, struct disk_req *req, uint64_t g,
@@ -233,15 +217,15 @@ static int allocate(struct vmdk *v, struct vmdk_extent *e, struct disk_req *req,
 	if (!buf)
 		return -ENOMEM;
 	iov_to_buf(req->iov, (unsigned int)req->iovcnt, pos, buf + in, n);
-	ret = pwrite_all(e->fd, buf, e->grain, host);
+	ret = disk_file_pwrite(e->fd, buf, e->grain, host);
 	free(buf);
 	if (ret)
 		return ret;
 	e->next_alloc = host + e->grain;
 	le = htole32((uint32_t)(host / 512));
-	ret = pwrite_all(e->fd, &le, 4, (uint64_t)e->gd[t] * 512 + i * 4);
+	ret = disk_file_pwrite(e->fd, &le, 4, (uint64_t)e->gd[t] * 512 + i * 4);
 	if (!ret && e->rgd && e->rgd[t])
-		ret = pwrite_all(e->fd, &le, 4, (uint64_t)e->rgd[t] * 512 + i * 4);
+		ret = disk_file_pwrite(e->fd, &le, 4, (uint64_t)e->rgd[t] * 512 + i * 4);
 	if (ret)
 		return ret;
 	e->gt[t][i] = (uint32_t)(host / 512);
