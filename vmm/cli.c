@@ -83,6 +83,8 @@ static const char help_text[] =
 	"      --incoming file:PATH restore a snapshot: the machine comes from the file; only\n"
 	"                           --console-log, --timeout, --trace-exits, --pvm, -v, -q\n"
 	"                           may be given beside it\n"
+	"      --paused             start with the vCPUs stopped until QMP's cont (with\n"
+	"                           --incoming: restore, then wait)\n"
 	"      --incoming-disk-check=on|off  refuse (default) or accept a disk image that\n"
 	"                           changed since the snapshot; --disk PATH beside --incoming\n"
 	"                           gives the snapshot's first disk (then the next) a new path\n"
@@ -176,6 +178,7 @@ enum {
 	OPT_LANDLOCK_RULES,
 	OPT_INCOMING,
 	OPT_INCOMING_DISK_CHECK,
+	OPT_PAUSED,
 };
 
 static const struct option long_opts[] = {
@@ -200,6 +203,7 @@ static const struct option long_opts[] = {
 	{ "landlock-rules", required_argument, NULL, OPT_LANDLOCK_RULES },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "incoming-disk-check", required_argument, NULL, OPT_INCOMING_DISK_CHECK },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -357,6 +361,9 @@ static int parse_one(int opt, const char *arg, struct vmm_config *cfg, char *err
 	case OPT_INCOMING:
 		cfg->incoming = arg;
 		return 0;
+	case OPT_PAUSED:
+		cfg->paused = true;
+		return 0;
 	case OPT_INCOMING_DISK_CHECK:
 		if (cli_parse_bool(arg, &cfg->incoming_disk_check) < 0)
 			return err_set(err, errlen, -EINVAL,
@@ -505,6 +512,10 @@ static bool incoming_allows(int opt)
 	case OPT_PVM:
 	case OPT_INCOMING:
 	case OPT_INCOMING_DISK_CHECK:
+	case OPT_PAUSED:
+	case OPT_API_SOCK:
+	case OPT_SANDBOX:
+	case OPT_LANDLOCK_RULES:
 	case 'd': /* a new path for a disk that moved (snapshot_config) */
 	case 'v':
 	case 'q':
@@ -519,11 +530,13 @@ static int check_config(const struct vmm_config *cfg, const char *machine_opt, c
 			size_t errlen)
 {
 	if (cfg->incoming && machine_opt)
-		return err_set(err, errlen, -EINVAL,
-			       "%s cannot be given with --incoming: the snapshot holds the "
-			       "machine's configuration (allowed: --console-log, --timeout, "
-			       "--trace-exits, --pvm, --incoming-disk-check, --disk PATH, -v, -q)",
-			       machine_opt);
+		return err_set(
+			err, errlen, -EINVAL,
+			"%s cannot be given with --incoming: the snapshot holds the "
+			"machine's configuration (allowed: --console-log, --timeout, "
+			"--trace-exits, --pvm, --incoming-disk-check, --disk PATH, --paused, "
+			"--api-sock, --sandbox, --landlock-rules, -v, -q)",
+			machine_opt);
 	if (cfg->incoming)
 		return 0;
 	if (!cfg->kernel)
@@ -594,6 +607,11 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, char *e
 	if (optind < argc) {
 		err_set(err, errlen, -EINVAL, "unexpected argument '%s' (see vmm --help)",
 			argv[optind]);
+		return CLI_ERROR;
+	}
+	if (cfg->paused && !cfg->api_sock) {
+		err_set(err, errlen, -EINVAL,
+			"--paused needs --api-sock: QMP's cont is what starts the vCPUs");
 		return CLI_ERROR;
 	}
 	/* --exec boots on a read-only 9p root: the host's / unless --share

@@ -108,6 +108,7 @@ struct vmm_config {
 	double timeout_sec; /* 0: none */
 	const char *console_log;
 	const char *api_sock; /* --api-sock: the QMP socket's path (NULL: none) */
+	bool paused;	      /* --paused: the vCPUs wait for QMP's cont */
 	bool reboot;	      /* guest reset restarts the VM instead of exiting */
 	bool trace_exits;     /* print VM-exit counts at exit */
 	enum cli_pvm_mode pvm;

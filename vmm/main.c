@@ -106,7 +106,10 @@ static int run_vms(struct vmm_config *cfg, int go_fd)
 			status = VM_EXIT_ERROR;
 			break;
 		}
-		go_fd = -1; /* the guest runs in the cgroup from now on */
+		if (cfg->paused && vm_pause(&vm) < 0)
+			log_warn("--paused: the VM is already stopping");
+		cfg->paused = false; /* not again after a --reboot */
+		go_fd = -1;	     /* the guest runs in the cgroup from now on */
 		snapshot_close(&incoming);
 		status = vm_run(&vm); /* the terminal is raw only inside vm_run() */
 		if (!(cfg->reboot && vm.stop_reason == VM_STOP_RESET)) {

@@ -164,6 +164,19 @@ static const unsigned long main_ioctls[] = {
 	/* non-blocking sockets (slirp's ioctlsocket), bytes pending */
 	FIONBIO,
 	FIONREAD,
+	/* QMP migrate: the snapshot reads the paused VM's state (the vCPUs'
+	 * registers are dump_ioctls), after a KVM_RUN with immediate_exit set
+	 * completes a vCPU's pending I/O (it returns at once, runs no guest) */
+	KVM_RUN,
+	KVM_CHECK_EXTENSION,
+	KVM_GET_MSR_INDEX_LIST,
+	KVM_GET_XSAVE,
+	KVM_GET_XSAVE2,
+	KVM_GET_XCRS,
+	KVM_GET_TSC_KHZ,
+	KVM_GET_IRQCHIP,
+	KVM_GET_PIT2,
+	KVM_GET_CLOCK,
 };
 
 /* Disk I/O pool threads (devices/disk/io_engine.c). */

@@ -385,6 +385,17 @@ int snapshot_config(struct vmm_config *given, struct snapshot_in *in, struct vmm
 	cfg->hugepages = false; /* the RAM is the file's */
 	cfg->reboot = false;	/* a reset would boot the kernel, which restore does not load */
 	cfg->incoming_disk_check = given->incoming_disk_check;
+	/* the control socket, the pause at start and the sandbox are the host's
+	 * too: the ones given now, not the saved ones */
+	cfg->api_sock = given->api_sock;
+	cfg->paused = given->paused;
+	cfg->sandbox = given->sandbox;
+	for (i = 0; i < cfg->nlandlock; i++)
+		free(cfg->landlock[i].path);
+	for (i = 0; i < given->nlandlock; i++)
+		cfg->landlock[i] = given->landlock[i];
+	cfg->nlandlock = given->nlandlock;
+	given->nlandlock = 0;
 	/* a disk that moved: only its path is the host's; its options are the
 	 * machine's (the snapshot's) */
 	if (given->ndisks > cfg->ndisks)

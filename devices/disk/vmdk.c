@@ -160,20 +160,23 @@ static int open_descriptor(struct vmdk *v, int fd, uint64_t size, char *err, siz
 		if (x->type == VMDK_EXTENT_ZERO)
 			continue;
 		ret = open_extent_file(v, e, x->file, d->format_probed, err, errlen);
-		if (ret)
+		if (ret) {
+			v->n++; /* free_extents() frees what it holds */
 			return ret;
+		}
 		e->flat_off = x->offset * 512;
 		if (x->type == VMDK_EXTENT_SPARSE) {
 			ret = open_sparse(e, err, errlen);
-			if (ret)
+			if (!ret && x->sectors > e->h.capacity)
+				ret = err_set(err, errlen, -EINVAL,
+					      "%s: extent %s is %llu sectors in the descriptor but "
+					      "holds %llu",
+					      d->path, e->path, (unsigned long long)x->sectors,
+					      (unsigned long long)e->h.capacity);
+			if (ret) {
+				v->n++;
 				return ret;
-			if (x->sectors > e->h.capacity)
-				return err_set(
-					err, errlen, -EINVAL,
-					"%s: extent %s is %llu sectors in the descriptor but "
-					"holds %llu",
-					d->path, e->path, (unsigned long long)x->sectors,
-					(unsigned long long)e->h.capacity);
+			}
 		}
 	}
 	d->size = start;

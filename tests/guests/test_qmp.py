@@ -415,7 +415,56 @@ def case_socat(opts, tmp):
         vmm.kill()
 
 
+def first_count(text):
+    """The number of the first 'count N' line in text."""
+    for line in text.splitlines():
+        if line.startswith('count '):
+            return int(line.split()[1])
+    raise Fail('no count line in %r' % text[-300:])
+
+
+def last_count(text):
+    return int([x for x in text.splitlines() if x.startswith('count ')][-1].split()[1])
+
+
+def case_migrate(opts, tmp):
+    """migrate to file:PATH while running (the guest goes on), query-migrate,
+    a path that cannot be written (an error; the VM goes on), then a restore
+    with --incoming that counts on from the save."""
+    snap = os.path.join(tmp, 'vm.snap')
+    vmm = Vmm(opts, tmp, 'count', 'print=20000',
+              args=['--landlock-rules', 'path=%s,access=rw' % tmp])
+    try:
+        c = Client(vmm)
+        check(c.cmd('query-migrate') == {'return': {}}, 'query-migrate before any migrate')
+        vmm.wait_console('count ', 3)
+        r = c.cmd('migrate', {'uri': 'file:/proc/no/such/dir/vm.snap'})
+        error_class(r, 'GenericError')
+        check(c.cmd('query-migrate')['return']['status'] == 'failed', 'failed migrate status')
+        error_class(c.cmd('migrate', {'uri': 'tcp:127.0.0.1:4444'}), 'GenericError', 'file:')
+        before = last_count(vmm.text())
+        check(c.cmd('migrate', {'uri': 'file:' + snap}) == {'return': {}}, 'migrate')
+        info = c.cmd('query-migrate')['return']
+        check(info['status'] == 'completed' and info['ram']['total'] > 0, 'query-migrate %s' % info)
+        check(os.path.getsize(snap) == info['ram']['total'], 'size %s' % info)
+        check(c.cmd('query-status')['return']['status'] == 'running', 'not running after migrate')
+        vmm.wait_console('count ', count_lines(vmm) + 2)  # the guest went on
+        after = last_count(vmm.text())
+        c.cmd('quit')
+        check(vmm.wait_exit() == 0, 'exit status')
+    finally:
+        vmm.kill()
+    # restore: the guest counts on from where it was saved
+    out = subprocess.run([opts.vmm, '--incoming', 'file:' + snap, '--timeout', '3'],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    check(out.returncode == 5, 'restored run: status %d: %r' % (out.returncode, out.stderr[-300:]))
+    first = first_count(out.stdout.decode(errors='replace'))
+    check(before < first <= after + 1,
+          'restored count %d, saved between %d and %d' % (first, before, after))
+
+
 CASES = {
+    'qmp-migrate': case_migrate,
     'qmp-protocol': case_protocol,
     'qmp-stop-cont': case_stop_cont,
     'qmp-vanish': case_vanish,
