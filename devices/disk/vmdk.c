@@ -232,7 +232,7 @@ static int open_monolithic(struct vmdk *v, int fd, uint64_t size, char *err, siz
 	return 0;
 }
 
-static void free_extents(struct vmdk *v, int keep_fd)
+static void free_extents(struct vmdk *v)
 {
 	for (unsigned int i = 0; i < v->n; i++) {
 		struct vmdk_extent *e = &v->ext[i];
@@ -245,7 +245,7 @@ static void free_extents(struct vmdk *v, int keep_fd)
 		free(e->rgd);
 		free(e->cache);
 		free(e->path);
-		if (e->fd >= 0 && e->fd != keep_fd)
+		if (e->fd >= 0)
 			close(e->fd);
 	}
 	free(v->ext);
@@ -270,7 +270,7 @@ static void vmdk_close(struct disk *d)
 	}
 	if (v->desc_fd >= 0)
 		close(v->desc_fd);
-	free_extents(v, -1);
+	free_extents(v);
 	d->priv = NULL;
 }
 
@@ -325,7 +325,7 @@ fail:
 		close(v->desc_fd);
 	if (fd >= 0)
 		close(fd);
-	free_extents(v, -1);
+	free_extents(v);
 	return ret;
 }
 
@@ -375,7 +375,6 @@ static void check_extent(struct vmdk *v, struct vmdk_extent *e, const struct dis
 	}
 	for (uint64_t g = 0; g < grains; g++) {
 		uint32_t gte;
-		uint64_t host;
 
 		if (vmdk_gte(v, e, g, &gte)) {
 			r->corruptions++;
@@ -384,11 +383,10 @@ static void check_extent(struct vmdk *v, struct vmdk_extent *e, const struct dis
 			g = (g / e->h.num_gtes_per_gt + 1) * e->h.num_gtes_per_gt - 1;
 			continue;
 		}
-		if (gte == 0 || (gte == 1 && (e->h.flags & VMDK_FLAG_ZERO_GRAIN)))
+		if (vmdk_gte_is_zero(e, gte))
 			continue;
 		r->allocated_clusters++;
-		host = (uint64_t)gte * 512;
-		if (gte < e->h.overhead || host + (e->compressed ? 12 : e->grain) > e->file_size) {
+		if (!vmdk_grain_in_file(e, gte)) {
 			r->corruptions++;
 			check_report(
 				o,

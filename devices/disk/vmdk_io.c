@@ -133,9 +133,7 @@ bad:
 /* Where grain data at sector `gte` may be: after the metadata, inside the file. */
 static int check_grain(struct vmdk *v, struct vmdk_extent *e, uint32_t gte)
 {
-	uint64_t host = (uint64_t)gte * 512;
-
-	if (gte >= e->h.overhead && host + (e->compressed ? 12 : e->grain) <= e->file_size)
+	if (vmdk_grain_in_file(e, gte))
 		return 0;
 	log_warn_ratelimited(&v->rl,
 			     "%s: grain table entry %u points past the end of the file or into "
@@ -244,7 +242,7 @@ static int sparse_piece(struct vmdk *v, struct vmdk_extent *e, struct vmdk_req *
 	ret = vmdk_gte(v, e, g, &gte);
 	if (ret)
 		return ret;
-	if (gte > 1 || (gte == 1 && !(e->h.flags & VMDK_FLAG_ZERO_GRAIN))) {
+	if (!vmdk_gte_is_zero(e, gte)) {
 		ret = check_grain(v, e, gte);
 		if (ret)
 			return ret;

@@ -61,6 +61,21 @@ struct vmdk {
 	struct ratelimit rl;
 };
 
+/* A grain table entry that maps no data: unallocated (0), or a zeroed
+ * grain (1, where the header enables those). */
+static inline bool vmdk_gte_is_zero(const struct vmdk_extent *e, uint32_t gte)
+{
+	return gte == 0 || (gte == 1 && (e->h.flags & VMDK_FLAG_ZERO_GRAIN));
+}
+
+/* Grain data at sector `gte` lies after the metadata and inside the file
+ * (a compressed grain: at least its 12-byte marker). */
+static inline bool vmdk_grain_in_file(const struct vmdk_extent *e, uint32_t gte)
+{
+	return gte >= e->h.overhead &&
+	       (uint64_t)gte * 512 + (e->compressed ? 12 : e->grain) <= e->file_size;
+}
+
 /* vmdk_io.c */
 int vmdk_submit(struct disk *d, struct disk_req *req);
 /* The grain table entry for grain `g` of a sparse extent (loading its
