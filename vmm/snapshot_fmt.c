@@ -463,7 +463,8 @@ static int get_cpus(const void *fdt, struct snapshot_state *s, char *err, size_t
 	if (cpus < 0)
 		return err_set(err, errlen, -EINVAL, "no /cpus node");
 	vendor = fdt_getprop(fdt, cpus, "vendor", &len);
-	if (!vendor || len != 13 || vendor[12] != '\0')
+	/* twelve characters and the NUL: one inside would not survive a new save */
+	if (!vendor || len != 13 || strnlen(vendor, 13) != 12)
 		return err_set(err, errlen, -EINVAL, "/cpus/vendor is missing or malformed");
 	feat = fdt_getprop(fdt, cpus, "features", &len);
 	if (!feat || len != 8)
