@@ -9,10 +9,16 @@
 /* The single piece of mutable process-wide state outside main(): the log
  * level, set once at start-up. */
 static enum log_level current_level = LOG_WARN;
+static void (*current_sink)(enum log_level level, const char *line);
 
 void log_set_level(enum log_level level)
 {
 	current_level = level;
+}
+
+void log_set_sink(void (*fn)(enum log_level level, const char *line))
+{
+	current_sink = fn;
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
@@ -26,6 +32,10 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (level > current_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (current_sink) {
+		current_sink(level, line);
+		return;
+	}
 	/* One fprintf call so concurrent threads do not interleave a line.
 	 * "\r\n" keeps lines tidy while the terminal is in raw mode. */
 	fprintf(stderr, "vmm: %s%s\r\n", prefix[level], line);

@@ -18,6 +18,12 @@ void log_set_level(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Hand each line (no prefix, no newline) to fn instead of writing it to
+ * stderr; NULL restores stderr. For a tool that folds a driver's warning
+ * into its own one-line error (vmm-img convert). Single-threaded callers
+ * only: set and cleared around the work, not while other threads log. */
+void log_set_sink(void (*fn)(enum log_level level, const char *line));
+
 #define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Image conversion: `vmm-img convert` against `qemu-img convert`, each
-format to and from raw, on a half-full image.
+format to and from raw, on a half-full image (and raw to raw).
 
 The source is a raw image (default 1 GiB) in which every other 1 MiB is
 written with non-zero data and the rest is a hole, so both tools must find
-and skip zeros as well as copy data. For each format F (qcow2, qed, vdi, and
-qcow2c: qcow2 with -c, compressed clusters): raw -> F with both tools, then
+and skip zeros as well as copy data. For each format F (qcow2, qed, vdi, vpc,
+vhdx, vmdk, and qcow2c: qcow2 with -c, compressed clusters): raw -> F with both tools, then
 F -> raw from the F file qemu-img made (the same input for both). Runs are
 interleaved (vmm, qemu, vmm, ...) and the median is kept; the output file's
 dirty pages are written back inside the timing (both tools flush when they
@@ -27,6 +27,7 @@ from common import BUILD
 MIB = 1 << 20
 # name: (format, convert options)
 FORMATS = {"qcow2": ("qcow2", []), "qed": ("qed", []), "vdi": ("vdi", []),
+           "vpc": ("vpc", []), "vhdx": ("vhdx", []), "vmdk": ("vmdk", []),
            "qcow2c": ("qcow2", ["-c"])}
 
 
@@ -64,7 +65,7 @@ def main():
     ap.add_argument("--dir", default="/var/tmp/vmm-bench-convert")
     ap.add_argument("--size", type=int, default=1024, help="source size in MiB")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--formats", default="qcow2,qed,vdi,qcow2c")
+    ap.add_argument("--formats", default=",".join(FORMATS))
     args = ap.parse_args()
     vmm_img = os.path.join(BUILD, "vmm-img")
     if not os.path.exists(vmm_img):

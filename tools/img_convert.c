@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,17 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "devices/disk/disk.h"
 #include "devices/disk/qcow2.h"
 #include "tools/img_priv.h"
 #include "tools/progress.h"
 
+/* Each read is at most this long; this many reads and writes are in
+ * flight at once (as qemu-img keeps 8 requests going: on a page-cache miss
+ * or a slow device the next chunk is already on its way). */
 #define CONVERT_CHUNK (2U << 20)
+#define CONVERT_SLOTS 8
 
 struct convert_args {
 	const char *ofmt, *spath, *dpath;
@@ -131,69 +137,302 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-/* [off, off + len) of buf into dst: as it is, or (compress) one cluster
- * of `gran` bytes at a time, compressed. */
-static int convert_write(struct disk *dst, const uint8_t *buf, uint64_t off, size_t len,
-			 uint64_t gran, bool compress)
-{
-	int ret = 0;
+struct convert;
 
-	if (!compress)
-		return disk_pwrite(dst, buf, len, off);
-	for (size_t i = 0; i < len && ret == 0; i += gran)
-		ret = qcow2_write_compressed(dst, off + i, buf + i,
-					     len - i < gran ? len - i : gran);
-	return ret;
+/* One chunk on its way: read from the source, then written to the
+ * destination one run of non-zero blocks at a time. */
+struct convert_slot {
+	struct convert *cv;
+	uint8_t *buf;
+	uint64_t off; /* guest offset of buf[0] */
+	size_t len;   /* 0: the slot is free */
+	size_t pos;   /* what of buf is written or skipped */
+	struct disk_req req;
+	struct iovec iov;
+};
+
+struct convert {
+	struct disk *src, *dst;
+	uint64_t gran; /* zero detection and write unit (the output's cluster) */
+	bool compress;
+	uint64_t next; /* the source is scheduled up to here */
+	/* The last block status answer, reused while `next` is inside it. */
+	uint64_t st_off, st_n;
+	enum disk_status st_kind;
+	unsigned int busy; /* slots in use */
+	int ret;	   /* the first error (and err says which) */
+	char *err;
+	size_t errlen;
+	struct convert_slot slot[CONVERT_SLOTS];
+};
+
+/*
+ * A driver explains a bad table entry in a warning (a running guest gets
+ * that line in vmm's log). During the copy the warnings are kept here
+ * instead: a failure folds the last one into its single error line, a
+ * success prints them as they were.
+ */
+#define CONVERT_WARNINGS 8
+static struct {
+	char line[CONVERT_WARNINGS][256];
+	unsigned int n; /* seen; the first CONVERT_WARNINGS kept */
+} warnings;
+
+static void keep_warning(enum log_level level, const char *line)
+{
+	(void)level;
+	if (warnings.n < CONVERT_WARNINGS)
+		snprintf(warnings.line[warnings.n], sizeof(warnings.line[0]), "%s", line);
+	warnings.n++;
 }
 
-/* Copy [0, src->size) in chunks, writing only runs of `gran`-sized blocks
- * that are not all zero: the output stays sparse. */
+static void print_warnings(void)
+{
+	for (unsigned int i = 0; i < warnings.n && i < CONVERT_WARNINGS; i++)
+		log_warn("%s", warnings.line[i]);
+	if (warnings.n > CONVERT_WARNINGS)
+		log_warn("%u more warnings", warnings.n - CONVERT_WARNINGS);
+}
+
+static void convert_fail(struct convert *cv, int ret, struct disk *d, const char *what,
+			 uint64_t off)
+{
+	unsigned int last = warnings.n < CONVERT_WARNINGS ? warnings.n : CONVERT_WARNINGS;
+
+	if (cv->ret == 0 && last) /* the driver's reason, already naming the file */
+		err_set(cv->err, cv->errlen, ret, "%s (%s at %llu)", warnings.line[last - 1], what,
+			(unsigned long long)off);
+	else if (cv->ret == 0)
+		err_set(cv->err, cv->errlen, ret, "%s: %s at %llu: %s", d->path, what,
+			(unsigned long long)off, strerror(-ret));
+	cv->ret = cv->ret ?: ret;
+}
+
+static void slot_release(struct convert_slot *s)
+{
+	s->len = 0;
+	s->cv->busy--;
+}
+
+/* The bytes of the block starting at buf[i]: up to the next multiple of
+ * gran in guest offsets, or the end of the chunk. */
+static size_t block_len(const struct convert_slot *s, size_t i)
+{
+	uint64_t gran = s->cv->gran, n = gran - (s->off + i) % gran;
+
+	return n < s->len - i ? (size_t)n : s->len - i;
+}
+
+/* The next run of non-zero blocks at or after s->pos, as [*start, s->pos);
+ * false if only zeros are left. */
+static bool next_run(struct convert_slot *s, size_t *start)
+{
+	size_t i = s->pos, n;
+
+	for (; i < s->len; i += n) {
+		n = block_len(s, i);
+		if (!all_zero(s->buf + i, n))
+			break;
+	}
+	for (*start = i; i < s->len; i += n) {
+		n = block_len(s, i);
+		if (all_zero(s->buf + i, n))
+			break;
+	}
+	s->pos = i;
+	return i > *start;
+}
+
+static void slot_write_done(struct disk_req *req, int ret);
+
+/* Write the slot's next non-zero run (asynchronously), or with -c all of
+ * them, one compressed cluster at a time (synchronously); free the slot
+ * when nothing is left. */
+static void slot_write_next(struct convert_slot *s)
+{
+	struct convert *cv = s->cv;
+	size_t start;
+	int ret = 0;
+
+	while (cv->ret == 0 && next_run(s, &start)) {
+		if (!cv->compress) {
+			s->iov = (struct iovec){ .iov_base = s->buf + start,
+						 .iov_len = s->pos - start };
+			s->req = (struct disk_req){ .op = DISK_WRITE,
+						    .offset = s->off + start,
+						    .len = s->pos - start,
+						    .iov = &s->iov,
+						    .iovcnt = 1,
+						    .done = slot_write_done,
+						    .opaque = s };
+			ret = disk_submit(cv->dst, &s->req);
+			if (ret == 0)
+				return; /* slot_write_done goes on */
+			convert_fail(cv, ret, cv->dst, "write", s->off + start);
+			break;
+		}
+		for (size_t i = start; i < s->pos && ret == 0; i += cv->gran) {
+			size_t n = s->pos - i < cv->gran ? s->pos - i : cv->gran;
+
+			ret = qcow2_write_compressed(cv->dst, s->off + i, s->buf + i, n);
+			if (ret)
+				convert_fail(cv, ret, cv->dst, "write", s->off + i);
+		}
+	}
+	slot_release(s);
+}
+
+static void slot_write_done(struct disk_req *req, int ret)
+{
+	struct convert_slot *s = req->opaque;
+
+	if (ret)
+		convert_fail(s->cv, ret, s->cv->dst, "write", req->offset);
+	slot_write_next(s);
+}
+
+static void slot_read_done(struct disk_req *req, int ret)
+{
+	struct convert_slot *s = req->opaque;
+
+	if (ret) {
+		convert_fail(s->cv, ret, s->cv->src, "read", req->offset);
+		slot_release(s);
+		return;
+	}
+	s->pos = 0;
+	slot_write_next(s);
+}
+
+/* The next stretch of the source that may hold data, skipping what block
+ * status says reads as zeros (a new image reads as zeros already): false
+ * at the end. */
+static bool convert_find_data(struct convert *cv)
+{
+	while (cv->next < cv->src->size && cv->ret == 0) {
+		uint64_t n;
+		int ret;
+
+		if (cv->next < cv->st_off || cv->next >= cv->st_off + cv->st_n) {
+			ret = disk_block_status(cv->src, cv->next, cv->src->size - cv->next,
+						&cv->st_kind, &n);
+			if (ret) {
+				convert_fail(cv, ret, cv->src, "block status", cv->next);
+				return false;
+			}
+			cv->st_off = cv->next;
+			cv->st_n = n;
+		}
+		if (cv->st_kind == DISK_STATUS_DATA)
+			return true;
+		cv->next = cv->st_off + cv->st_n;
+	}
+	return false;
+}
+
+/* Read the next data chunk into a free slot: whole blocks (a write never
+ * covers part of an output cluster), at most CONVERT_CHUNK. */
+static void convert_schedule(struct convert *cv, struct convert_slot *s)
+{
+	uint64_t align = cv->gran < CONVERT_CHUNK ? cv->gran : CONVERT_CHUNK;
+	uint64_t start = cv->next - cv->next % align, end;
+	int ret;
+
+	/* The rounded-down start was never scheduled: the previous chunk
+	 * ended on a block boundary or at cv->next, and zeros skipped are
+	 * read again at worst. */
+	end = cv->st_off + cv->st_n;
+	end = end + (align - end % align) % align;
+	if (end > start + CONVERT_CHUNK)
+		end = start + CONVERT_CHUNK;
+	if (end > cv->src->size)
+		end = cv->src->size;
+	s->off = start;
+	s->len = (size_t)(end - start);
+	s->iov = (struct iovec){ .iov_base = s->buf, .iov_len = s->len };
+	s->req = (struct disk_req){ .op = DISK_READ,
+				    .offset = start,
+				    .len = s->len,
+				    .iov = &s->iov,
+				    .iovcnt = 1,
+				    .done = slot_read_done,
+				    .opaque = s };
+	cv->busy++;
+	cv->next = end;
+	ret = disk_submit(cv->src, &s->req);
+	if (ret) {
+		convert_fail(cv, ret, cv->src, "read", start);
+		slot_release(s);
+	}
+}
+
+/* Run completions of both disks until one is pending no more. */
+static int convert_wait(struct convert *cv)
+{
+	struct pollfd p[2] = {
+		{ .fd = disk_event_fd(cv->src), .events = POLLIN },
+		{ .fd = disk_event_fd(cv->dst), .events = POLLIN },
+	};
+
+	if (poll(p, 2, -1) < 0 && errno != EINTR)
+		return -errno;
+	disk_process(cv->src);
+	disk_process(cv->dst);
+	return 0;
+}
+
+/*
+ * Copy [0, src->size): chunks that block status says may hold data are
+ * read, CONVERT_SLOTS at a time, and only their runs of `gran`-sized blocks
+ * that are not all zero are written: the output stays sparse.
+ */
 static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool compress, bool show,
 			char *err, size_t errlen)
 {
+	struct convert *cv = calloc(1, sizeof(*cv));
 	struct progress bar;
-	uint64_t off;
-	uint8_t *buf;
 	int ret = 0;
 
-	if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK))
+	if (!cv)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
+	*cv = (struct convert){ .src = src,
+				.dst = dst,
+				.gran = gran,
+				.compress = compress,
+				.err = err,
+				.errlen = errlen };
+	for (unsigned int i = 0; i < CONVERT_SLOTS; i++) {
+		cv->slot[i].cv = cv;
+		if (posix_memalign((void **)&cv->slot[i].buf, 4096, CONVERT_CHUNK)) {
+			ret = err_set(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	progress_init(&bar, show);
-	for (off = 0; off < src->size && ret == 0; off += CONVERT_CHUNK) {
-		size_t len = src->size - off < CONVERT_CHUNK ? src->size - off : CONVERT_CHUNK;
-		size_t i = 0;
-
-		ret = disk_pread(src, buf, len, off);
-		if (ret < 0) {
-			err_set(err, errlen, ret, "%s: read at %llu: %s", src->path,
-				(unsigned long long)off, strerror(-ret));
+	warnings.n = 0;
+	log_set_sink(keep_warning);
+	for (;;) {
+		for (unsigned int i = 0; i < CONVERT_SLOTS; i++)
+			if (cv->slot[i].len == 0 && convert_find_data(cv))
+				convert_schedule(cv, &cv->slot[i]);
+		progress_update(&bar, cv->next, src->size);
+		if (cv->busy == 0)
+			break;
+		ret = convert_wait(cv);
+		if (ret) {
+			convert_fail(cv, ret, src, "poll", cv->next);
+			disk_drain(src);
+			disk_drain(dst);
 			break;
 		}
-		while (i < len && ret == 0) {
-			size_t start, n;
-
-			for (; i < len; i += n) {
-				n = len - i < gran ? len - i : gran;
-				if (!all_zero(buf + i, n))
-					break;
-			}
-			for (start = i; i < len; i += n) {
-				n = len - i < gran ? len - i : gran;
-				if (all_zero(buf + i, n))
-					break;
-			}
-			if (i > start) {
-				ret = convert_write(dst, buf + start, off + start, i - start, gran,
-						    compress);
-				if (ret < 0)
-					err_set(err, errlen, ret, "%s: write at %llu: %s",
-						dst->path, (unsigned long long)(off + start),
-						strerror(-ret));
-			}
-		}
-		progress_update(&bar, off + len, src->size);
 	}
+	log_set_sink(NULL);
+	ret = cv->ret;
 	if (ret == 0) {
+		if (warnings.n) {
+			progress_hide(&bar);
+			print_warnings();
+		}
 		ret = disk_flush(dst);
 		if (ret < 0)
 			err_set(err, errlen, ret, "%s: flush: %s", dst->path, strerror(-ret));
@@ -202,7 +441,10 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 		progress_finish(&bar);
 	else
 		progress_hide(&bar);
-	free(buf);
+out:
+	for (unsigned int i = 0; i < CONVERT_SLOTS; i++)
+		free(cv->slot[i].buf);
+	free(cv);
 	return ret;
 }
 
@@ -228,6 +470,9 @@ int cmd_convert(int argc, char **argv)
 		goto out;
 	ret = 1;
 	dopts.format = a.ofmt;
+	/* Nothing uses the output before it is complete (and it is removed
+	 * if the copy fails): no ordering flushes, one at the end. */
+	dopts.unsafe = true;
 	if (disk_open(a.dpath, &dopts, &dst, err, sizeof(err)) < 0) {
 		img_fail("%s", err);
 		goto out;

@@ -293,3 +293,20 @@ int bmap_submit(struct bmap *b, struct disk_req *req)
 		return req->priv_err ? req->priv_err : -EIO;
 	return 0;
 }
+
+int bmap_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n)
+{
+	struct bmap *b = d->priv;
+	enum bmap_kind k;
+	uint64_t host;
+	int ret;
+
+	ret = b->ops->map(b->fmt, off, len, false, &k, &host, n);
+	if (ret)
+		return ret;
+	*kind = k == BMAP_DATA	 ? DISK_STATUS_DATA
+		: k == BMAP_ZERO ? DISK_STATUS_ZERO
+				 : DISK_STATUS_BACKING;
+	return 0;
+}

@@ -75,6 +75,10 @@ void bmap_fini(struct bmap *b);
 /* disk_ops.close's common part: drain, fdatasync (read-write), close the
  * parent, bmap_fini. */
 void bmap_close(struct bmap *b);
+/* disk_ops.block_status for a format whose d->priv starts with its
+ * struct bmap: map() for a read, no data read. */
+int bmap_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n) __attribute__((warn_unused_result));
 /* disk_ops.submit for the format. */
 int bmap_submit(struct bmap *b, struct disk_req *req) __attribute__((warn_unused_result));
 

@@ -223,6 +223,7 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 		goto err_free;
 	}
 	d->readonly = o->readonly;
+	d->unsafe = o->unsafe;
 
 	ret = open_file(path, o->readonly, o->direct, &fd, err, errlen);
 	if (ret)
@@ -488,6 +489,51 @@ int disk_submit(struct disk *d, struct disk_req *req)
 		free(guard);
 	}
 	return ret;
+}
+
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n)
+{
+	unsigned int depth;
+	int ret;
+
+	if (len == 0 || disk_check_range(d, off, len))
+		return -EINVAL;
+	*n = len;
+	/* Down the chain while this image says "not mine"; depth is bounded
+	 * by the chain limit disk_open_backing enforces. */
+	for (depth = 0;; depth++) {
+		uint64_t got = len;
+
+		*kind = DISK_STATUS_DATA;
+		if (d->ops->block_status) {
+			ret = d->ops->block_status(d, off, len, kind, &got);
+			if (ret)
+				return ret;
+			if (got == 0 || got > len)
+				return -EIO; /* a driver bug: never loop on it */
+		}
+		/* Whole sectors: DATA may grow (reading more is always
+		 * right), ZERO only shrinks (a partial sector is read). */
+		if (*kind == DISK_STATUS_DATA)
+			got = (got + DISK_SECTOR_SIZE - 1) / DISK_SECTOR_SIZE * DISK_SECTOR_SIZE;
+		else if (got < DISK_SECTOR_SIZE)
+			*kind = DISK_STATUS_DATA, got = DISK_SECTOR_SIZE;
+		else
+			got -= got % DISK_SECTOR_SIZE;
+		if (got > len)
+			got = len;
+		if (got < *n)
+			*n = got;
+		if (*kind != DISK_STATUS_BACKING)
+			return 0;
+		d = d->backing;
+		if (!d || off >= d->size || depth >= DISK_MAX_CHAIN) {
+			*kind = DISK_STATUS_ZERO; /* nothing under it: zeros */
+			return 0;
+		}
+		len = *n < d->size - off ? *n : d->size - off;
+	}
 }
 
 int disk_event_fd(const struct disk *d)

@@ -73,12 +73,32 @@ struct disk_open_opts {
 	/* Do not open the files the image names (vmm-img info): reads of what
 	 * they would have supplied return zeros. */
 	bool no_backing;
+	/* Skip the ordering fdatasyncs a driver makes on its own (allocation
+	 * metadata after what it points to): only DISK_FLUSH and close make
+	 * data stable, and a crash before them may leave a broken image. For an
+	 * image nothing uses until it is complete: vmm-img convert's output,
+	 * removed unless the conversion finishes (qemu-img's cache=unsafe). */
+	bool unsafe;
 };
 
 struct disk;
 
+/* What a range of an image holds, as far as reading it goes. */
+enum disk_status {
+	DISK_STATUS_DATA, /* read it: it may hold anything */
+	DISK_STATUS_ZERO, /* reads as zeros without being read */
+	/* Only from disk_ops.block_status: not this image's own, read from
+	 * d->backing (zeros without one, or past its end). */
+	DISK_STATUS_BACKING,
+};
+
 struct disk_ops {
 	int (*submit)(struct disk *d, struct disk_req *req);
+	/* What [off, off + len) (inside the disk, sector aligned, len > 0)
+	 * starts with: *n bytes (1 <= *n <= len) of one kind. From the
+	 * image's own tables, synchronously; no data is read. NULL: all DATA. */
+	int (*block_status)(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+			    uint64_t *n);
 	/* Release everything; requests still in flight are completed first. */
 	void (*close)(struct disk *d);
 };
@@ -102,6 +122,7 @@ struct disk {
 	 * guest write that would make it probe as another format is refused
 	 * (disk_submit, -EPERM). */
 	bool probed_raw;
+	bool unsafe;		   /* disk_open_opts.unsafe */
 	struct ratelimit rl_guest; /* warnings about what the guest wrote */
 };
 
@@ -136,6 +157,18 @@ void disk_list_files(struct disk *d, void (*fn)(void *opaque, const char *path),
  * -EPERM for a write that would make a probed raw image (probed_raw) probe
  * as another format. */
 int disk_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_result));
+
+/*
+ * What [off, off + len) of `d` starts with, through its backing chain:
+ * *n bytes (a multiple of DISK_SECTOR_SIZE, 1 sector <= *n <= len) that are
+ * DISK_STATUS_DATA or DISK_STATUS_ZERO (never BACKING). ZERO is a promise
+ * (reads return zeros); DATA is not (those bytes may be zeros too). Lets a
+ * copy skip holes without reading them (vmm-img convert). Synchronous; on
+ * the thread that owns the disk. 0, or -EINVAL for a bad range, or the
+ * -errno of a table that could not be read.
+ */
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n) __attribute__((warn_unused_result));
 
 /* A file descriptor that becomes readable when completions are pending. */
 int disk_event_fd(const struct disk *d);

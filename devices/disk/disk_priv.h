@@ -7,6 +7,7 @@
 #define VMM_DEVICES_DISK_PRIV_H
 
 #include <stddef.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "devices/disk/disk.h"
@@ -37,5 +38,13 @@ int disk_file_pread(int fd, void *buf, size_t len, uint64_t off)
 	__attribute__((warn_unused_result));
 int disk_file_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	__attribute__((warn_unused_result));
+
+/* An ordering barrier inside a driver (what new metadata points to is
+ * stable before the metadata is written): fdatasync(fd), or nothing for an
+ * unsafe disk (disk_open_opts.unsafe). fdatasync's return convention. */
+static inline int disk_barrier(const struct disk *d, int fd)
+{
+	return d->unsafe ? 0 : fdatasync(fd);
+}
 
 #endif /* VMM_DEVICES_DISK_PRIV_H */

@@ -352,6 +352,7 @@ static void qcow2_close(struct disk *d)
 
 static const struct disk_ops qcow2_ops = {
 	.submit = q2_submit,
+	.block_status = q2_block_status,
 	.close = qcow2_close,
 };
 

@@ -191,7 +191,7 @@ static int rt_grow(struct qcow2 *q, uint8_t *buf)
 				goto fail;
 		}
 	}
-	if (fdatasync(q->fd) < 0) {
+	if (disk_barrier(q->d, q->fd) < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -200,7 +200,7 @@ static int rt_grow(struct qcow2 *q, uint8_t *buf)
 	ret = q2_pwrite(q->fd, hdr, sizeof(hdr), QCOW2_HDR_REFTABLE_OFF);
 	if (ret)
 		goto fail;
-	if (fdatasync(q->fd) < 0) {
+	if (disk_barrier(q->d, q->fd) < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -257,7 +257,7 @@ static int refill(struct qcow2 *q, uint64_t n)
 		ret = q2_pwrite(q->fd, buf, cs, k * cs);
 		if (ret)
 			goto out;
-		if (fdatasync(q->fd) < 0) {
+		if (disk_barrier(q->d, q->fd) < 0) {
 			ret = -errno;
 			goto out;
 		}
@@ -275,7 +275,7 @@ static int refill(struct qcow2 *q, uint64_t n)
 		goto out;
 	/* The barrier: these refcounts are stable before anything points to
 	 * the clusters. */
-	if (fdatasync(q->fd) < 0) {
+	if (disk_barrier(q->d, q->fd) < 0) {
 		ret = -errno;
 		goto out;
 	}
@@ -633,4 +633,45 @@ void q2_close_map(struct qcow2 *q)
 	q->l1 = NULL;
 	q->rt = NULL;
 	q->zeros = NULL;
+}
+
+/* The kind a cluster reads as, for block status. */
+static enum disk_status q2_status(enum q2_kind k)
+{
+	switch (k) {
+	case Q2_ZERO:
+	case Q2_ZERO_AT:
+		return DISK_STATUS_ZERO;
+	case Q2_UNALLOC:
+		return DISK_STATUS_BACKING;
+	default:
+		return DISK_STATUS_DATA; /* normal and compressed clusters */
+	}
+}
+
+int q2_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind, uint64_t *n)
+{
+	struct qcow2 *q = d->priv;
+	uint64_t gc = off >> q->cluster_bits, host, run;
+	enum q2_kind k;
+	int ret;
+
+	ret = q2_lookup(q, gc, &k, &host);
+	if (ret)
+		return ret;
+	*kind = q2_status(k);
+	run = q->cluster_size - (off & (q->cluster_size - 1));
+	/* Following clusters of the same kind, one run (L2 tables are loaded
+	 * as needed: a convert reads each one once). */
+	while (run < len) {
+		enum q2_kind next;
+
+		/* A bad entry further on ends the run: the request that
+		 * reaches it reports it. */
+		if (q2_lookup(q, ++gc, &next, &host) || q2_status(next) != *kind)
+			break;
+		run += q->cluster_size;
+	}
+	*n = run < len ? run : len;
+	return 0;
 }

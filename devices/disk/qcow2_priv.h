@@ -190,6 +190,9 @@ void q2_close_map(struct qcow2 *q);
  * a negative errno (a bad L1/L2 entry: -EIO, warned about). */
 int q2_lookup(struct qcow2 *q, uint64_t gc, enum q2_kind *kind, uint64_t *host)
 	__attribute__((warn_unused_result));
+/* disk_ops.block_status: clusters by their L2 entries. */
+int q2_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind, uint64_t *n)
+	__attribute__((warn_unused_result));
 /* Make sure the L2 table covering guest cluster `gc` exists (allocating and
  * linking a zeroed one if not). */
 int q2_ensure_l2(struct qcow2 *q, uint64_t gc) __attribute__((warn_unused_result));

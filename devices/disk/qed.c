@@ -36,7 +36,7 @@ static int need_check_set(struct qed *q)
 	if (q->need_check)
 		return 0;
 	ret = set_features(q, q->h.features | QED_F_NEED_CHECK);
-	if (ret == 0 && fdatasync(q->bm.fd) < 0)
+	if (ret == 0 && disk_barrier(q->bm.d, q->bm.fd) < 0)
 		ret = -errno;
 	if (ret == 0)
 		q->need_check = true;
@@ -288,6 +288,7 @@ static void qed_close(struct disk *d)
 
 static const struct disk_ops qed_ops = {
 	.submit = qed_submit,
+	.block_status = bmap_block_status,
 	.close = qed_close,
 };
 

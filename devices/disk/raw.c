@@ -115,8 +115,37 @@ static void raw_close(struct disk *d)
 	d->priv = NULL;
 }
 
+/* Holes of a sparse file (SEEK_DATA/SEEK_HOLE); where the file system or
+ * a block device cannot say, everything is data. */
+static int raw_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+			    uint64_t *n)
+{
+	struct raw *raw = d->priv;
+	off_t data = lseek(raw->fd, (off_t)off, SEEK_DATA), hole;
+
+	if (data < 0 && errno == ENXIO) { /* no data from here to the end */
+		*kind = DISK_STATUS_ZERO;
+		*n = len;
+		return 0;
+	}
+	*kind = DISK_STATUS_DATA;
+	*n = len;
+	if (data < 0)
+		return 0;
+	if ((uint64_t)data > off) { /* a hole first */
+		*kind = DISK_STATUS_ZERO;
+		*n = (uint64_t)data - off < len ? (uint64_t)data - off : len;
+		return 0;
+	}
+	hole = lseek(raw->fd, (off_t)off, SEEK_HOLE);
+	if (hole > (off_t)off && (uint64_t)hole - off < len)
+		*n = (uint64_t)hole - off;
+	return 0;
+}
+
 static const struct disk_ops raw_ops = {
 	.submit = raw_submit,
+	.block_status = raw_block_status,
 	.close = raw_close,
 };
 

@@ -167,6 +167,7 @@ static void vdi_close(struct disk *d)
 
 static const struct disk_ops vdi_ops = {
 	.submit = vdi_submit,
+	.block_status = bmap_block_status,
 	.close = vdi_close,
 };
 

@@ -186,6 +186,7 @@ static void vhd_close(struct disk *d)
 
 static const struct disk_ops vhd_ops = {
 	.submit = vhd_submit,
+	.block_status = bmap_block_status,
 	.close = vhd_close,
 };
 

@@ -308,6 +308,7 @@ static void vhdx_close(struct disk *d)
 
 static const struct disk_ops vhdx_ops = {
 	.submit = vhdx_submit,
+	.block_status = bmap_block_status,
 	.close = vhdx_close,
 };
 

@@ -276,6 +276,7 @@ static void vmdk_close(struct disk *d)
 
 static const struct disk_ops vmdk_ops = {
 	.submit = vmdk_submit,
+	.block_status = vmdk_block_status,
 	.close = vmdk_close,
 };
 

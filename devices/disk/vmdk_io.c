@@ -354,3 +354,35 @@ int vmdk_submit(struct disk *d, struct disk_req *req)
 	/* (With pieces in flight the last of them completes the request.) */
 	return 0;
 }
+
+int vmdk_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n)
+{
+	struct vmdk *v = d->priv;
+	struct vmdk_extent *e = find_extent(v, off);
+	uint64_t rel = off - e->start, end = e->len - rel < len ? e->len - rel : len, run;
+	uint32_t gte;
+	int ret;
+
+	*kind = e->type == VMDK_EXTENT_ZERO ? DISK_STATUS_ZERO : DISK_STATUS_DATA;
+	*n = end;
+	if (e->type != VMDK_EXTENT_SPARSE)
+		return 0;
+	/* Grains of the same kind in this extent, one run. */
+	for (run = 0; run < end; run += e->grain - (rel + run) % e->grain) {
+		enum disk_status k;
+
+		ret = vmdk_gte(v, e, (rel + run) / e->grain, &gte);
+		if (ret && run == 0)
+			return ret;
+		if (ret) /* further on: the request that reaches it reports it */
+			break;
+		k = vmdk_gte_is_zero(e, gte) ? DISK_STATUS_ZERO : DISK_STATUS_DATA;
+		if (run == 0)
+			*kind = k;
+		else if (k != *kind)
+			break;
+	}
+	*n = run < end ? run : end;
+	return 0;
+}

@@ -78,6 +78,9 @@ static inline bool vmdk_grain_in_file(const struct vmdk_extent *e, uint32_t gte)
 
 /* vmdk_io.c */
 int vmdk_submit(struct disk *d, struct disk_req *req);
+/* disk_ops.block_status: grains by their grain table entries. */
+int vmdk_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_status *kind,
+		      uint64_t *n) __attribute__((warn_unused_result));
 /* The grain table entry for grain `g` of a sparse extent (loading its
  * table); 0 or -EIO after a rate-limited warning (a table outside the file). */
 int vmdk_gte(struct vmdk *v, struct vmdk_extent *e, uint64_t g, uint32_t *out)

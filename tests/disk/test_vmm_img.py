@@ -334,6 +334,45 @@ class TestConvert(ImgTest):
         run('convert', '-O', 'raw', self.p('ov.qcow2'), self.p('out.raw'), check=0)
         self.assertEqual(read(self.p('data.raw')), read(self.p('out.raw')))
 
+    def test_every_format_dense_and_sparse(self):
+        # More data than the copy keeps in flight (8 chunks of 2 MiB), then
+        # holes, then data again: every format out and back in again.
+        src = self.p('src.raw')
+        rnd = random.Random(5)
+        with open(src, 'wb') as f:
+            f.truncate(64 << 20)
+            f.write(rnd.randbytes(20 << 20))
+            f.seek(40 << 20)
+            f.write(rnd.randbytes(3 << 20))
+        for fmt in ('qcow2', 'qed', 'vdi', 'vpc', 'vhdx', 'vmdk'):
+            with self.subTest(fmt=fmt):
+                mid, back = self.p('mid.' + fmt), self.p('back.raw')
+                run('convert', '-O', fmt, src, mid, check=0)
+                run('convert', '-O', 'raw', mid, back, check=0)
+                self.assertEqual(read(src)[:64 << 20], read(back)[:64 << 20])
+                # the holes stayed holes (rounded to blocks of up to 2 MiB)
+                self.assertLess(os.stat(mid).st_blocks * 512, (23 + 8) << 20)
+                self.assertLess(os.stat(back).st_blocks * 512, (23 + 1) << 20)
+                os.unlink(mid)
+                os.unlink(back)
+
+    def test_bad_table_entry_mid_copy(self):
+        # An L2 entry past the end of the file, found by the copy after some
+        # data went out: one line naming the image, nothing left behind.
+        src = self.p('src.raw')
+        with open(src, 'wb') as f:
+            f.write(random.Random(6).randbytes(8 << 20))
+        run('convert', '-O', 'qcow2', src, self.p('bad.qcow2'), check=0)
+        lay = qcow2_layout(self.p('bad.qcow2'))
+        with open(self.p('bad.qcow2'), 'r+b') as f:
+            f.seek(lay['l1'])
+            l2 = struct.unpack('>Q', f.read(8))[0] & 0x00fffffffffffe00
+            f.seek(l2 + 8 * 100)  # guest cluster 100: 6.25 MiB in
+            f.write(struct.pack('>Q', (1 << 63) | (1 << 40)))
+        line = self.assert_one_error(['convert', 'bad.qcow2', 'out.raw'], 'bad.qcow2')
+        self.assertNotIn('\n', line)
+        self.assertFalse(os.path.exists(self.p('out.raw')))
+
     def test_errors(self):
         run('create', '-f', 'raw', self.p('a.raw'), '1M', check=0)
         run('create', '-f', 'raw', self.p('b.raw'), '1M', check=0)
