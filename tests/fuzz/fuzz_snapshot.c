@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memcmp(again.regions, s.regions, sizeof(s.regions)) ||
 	    memcmp(&again.serial, &s.serial, sizeof(s.serial)) ||
 	    memcmp(&again.cpus[0].regs, &s.cpus[0].regs, sizeof(s.cpus[0].regs)) ||
-	    memcmp(&again.model, &s.model, sizeof(s.model)) || again.cpus[0].nmsrs != s.cpus[0].nmsrs)
+	    memcmp(&again.model, &s.model, sizeof(s.model)) ||
+	    again.cpus[0].nmsrs != s.cpus[0].nmsrs)
 		abort();
 	for (i = 0; i < s.argc; i++)
 		if (strcmp(again.argv[i], s.argv[i]))
