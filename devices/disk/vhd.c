@@ -60,7 +60,7 @@ static int vhd_alloc(struct vhd *v, uint64_t idx)
 		memset(v->bitmap, v->diff ? 0 : 0xff, v->h.bitmap_size);
 		ret = disk_file_pwrite(v->bm.fd, v->bitmap, v->h.bitmap_size, blk);
 	}
-	if (ret == 0 && fdatasync(v->bm.fd) < 0)
+	if (ret == 0 && disk_barrier(v->bm.d, v->bm.fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
 		be = htobe32((uint32_t)(blk / 512));

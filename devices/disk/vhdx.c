@@ -145,7 +145,7 @@ static int update_headers(struct vhdx *v, bool new_data_guid, const uint8_t *log
 		vhdx_header_write(buf, &h);
 		ret = disk_file_pwrite(v->bm.fd, buf, sizeof(buf),
 				       other ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
-		if (ret == 0 && fdatasync(v->bm.fd) < 0)
+		if (ret == 0 && disk_barrier(v->bm.d, v->bm.fd) < 0)
 			ret = -errno;
 		if (ret)
 			return ret;
@@ -179,7 +179,7 @@ static int log_append(struct vhdx *v, uint64_t target, const uint8_t *sector)
 	if (v->log_write + VHDX_LOG_ENTRY_LEN > h->log_length) {
 		/* Everything logged so far is in place: make that stable before
 		 * its entries are overwritten. */
-		if (fdatasync(v->bm.fd) < 0)
+		if (disk_barrier(v->bm.d, v->bm.fd) < 0)
 			return -errno;
 		v->log_write = v->log_tail = 0;
 	}
@@ -188,7 +188,7 @@ static int log_append(struct vhdx *v, uint64_t target, const uint8_t *sector)
 	vhdx_log_entry_build(entry, v->log_guid, v->log_seq, v->log_tail, (uint64_t)st.st_size,
 			     target, sector);
 	ret = disk_file_pwrite(v->bm.fd, entry, sizeof(entry), h->log_offset + v->log_write);
-	if (ret == 0 && fdatasync(v->bm.fd) < 0)
+	if (ret == 0 && disk_barrier(v->bm.d, v->bm.fd) < 0)
 		ret = -errno;
 	if (ret)
 		return ret;
@@ -207,7 +207,7 @@ static int vhdx_alloc(struct vhdx *v, uint64_t bi)
 	 * entry that makes it visible (bmap.h). */
 	if (ftruncate(v->bm.fd, (off_t)(blk + v->m.block_size)) < 0)
 		return -errno;
-	if (fdatasync(v->bm.fd) < 0)
+	if (disk_barrier(v->bm.d, v->bm.fd) < 0)
 		return -errno;
 	/* The BAT sector with the new entry: logged, then in place. */
 	ret = disk_file_pread(v->bm.fd, sector, sizeof(sector), v->rg.bat_off + sec);
