@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/zero.h"
 #include "base/log.h"
 #include "devices/disk/disk.h"
 #include "devices/disk/qcow2.h"
+#include "tools/img_compress.h"
 #include "tools/img_priv.h"
 #include "tools/progress.h"
 
@@ -122,21 +124,6 @@ static uint64_t convert_granularity(struct disk *dst)
 	return info.cluster_size ? info.cluster_size : 4096;
 }
 
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	uint64_t w;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		if (w)
-			return false;
-	}
-	for (; len; p++, len--)
-		if (*p)
-			return false;
-	return true;
-}
-
 struct convert;
 
 /* One chunk on its way: read from the source, then written to the
@@ -149,13 +136,15 @@ struct convert_slot {
 	size_t pos;   /* what of buf is written or skipped */
 	struct disk_req req;
 	struct iovec iov;
+	/* -c: the chunk's clusters, compressed on a worker thread */
+	struct img_compress_job job;
 };
 
 struct convert {
 	struct disk *src, *dst;
-	uint64_t gran; /* zero detection and write unit (the output's cluster) */
-	bool compress;
-	uint64_t next; /* the source is scheduled up to here */
+	uint64_t gran;			/* zero detection and write unit (the output's cluster) */
+	struct img_compress_pool *pool; /* -c, else NULL */
+	uint64_t next;			/* the source is scheduled up to here */
 	/* The last block status answer, reused while `next` is inside it. */
 	uint64_t st_off, st_n;
 	enum disk_status st_kind;
@@ -231,12 +220,12 @@ static bool next_run(struct convert_slot *s, size_t *start)
 
 	for (; i < s->len; i += n) {
 		n = block_len(s, i);
-		if (!all_zero(s->buf + i, n))
+		if (!buf_is_zero(s->buf + i, n))
 			break;
 	}
 	for (*start = i; i < s->len; i += n) {
 		n = block_len(s, i);
-		if (all_zero(s->buf + i, n))
+		if (buf_is_zero(s->buf + i, n))
 			break;
 	}
 	s->pos = i;
@@ -245,39 +234,48 @@ static bool next_run(struct convert_slot *s, size_t *start)
 
 static void slot_write_done(struct disk_req *req, int ret);
 
-/* Write the slot's next non-zero run (asynchronously), or with -c all of
- * them, one compressed cluster at a time (synchronously); free the slot
- * when nothing is left. */
+/* Write the slot's next non-zero run (asynchronously); free the slot when
+ * nothing is left. */
 static void slot_write_next(struct convert_slot *s)
 {
 	struct convert *cv = s->cv;
 	size_t start;
-	int ret = 0;
+	int ret;
 
-	while (cv->ret == 0 && next_run(s, &start)) {
-		if (!cv->compress) {
-			s->iov = (struct iovec){ .iov_base = s->buf + start,
-						 .iov_len = s->pos - start };
-			s->req = (struct disk_req){ .op = DISK_WRITE,
-						    .offset = s->off + start,
-						    .len = s->pos - start,
-						    .iov = &s->iov,
-						    .iovcnt = 1,
-						    .done = slot_write_done,
-						    .opaque = s };
-			ret = disk_submit(cv->dst, &s->req);
-			if (ret == 0)
-				return; /* slot_write_done goes on */
-			convert_fail(cv, ret, cv->dst, "write", s->off + start);
-			break;
-		}
-		for (size_t i = start; i < s->pos && ret == 0; i += cv->gran) {
-			size_t n = s->pos - i < cv->gran ? s->pos - i : cv->gran;
+	if (cv->ret == 0 && next_run(s, &start)) {
+		s->iov = (struct iovec){ .iov_base = s->buf + start, .iov_len = s->pos - start };
+		s->req = (struct disk_req){ .op = DISK_WRITE,
+					    .offset = s->off + start,
+					    .len = s->pos - start,
+					    .iov = &s->iov,
+					    .iovcnt = 1,
+					    .done = slot_write_done,
+					    .opaque = s };
+		ret = disk_submit(cv->dst, &s->req);
+		if (ret == 0)
+			return; /* slot_write_done goes on */
+		convert_fail(cv, ret, cv->dst, "write", s->off + start);
+	}
+	slot_release(s);
+}
 
-			ret = qcow2_write_compressed(cv->dst, s->off + i, s->buf + i, n);
-			if (ret)
-				convert_fail(cv, ret, cv->dst, "write", s->off + i);
-		}
+/* -c: a chunk's clusters came back compressed; place them in the image
+ * (synchronously: the image's metadata is this thread's). */
+static void slot_place_compressed(struct convert_slot *s)
+{
+	struct convert *cv = s->cv;
+	size_t k = 0;
+	int ret = s->job.ret;
+
+	if (ret)
+		convert_fail(cv, ret, cv->dst, "compress", s->off);
+	for (size_t i = 0; i < s->len && cv->ret == 0; i += cv->gran, k++) {
+		if (s->job.clen[k] == IMG_COMPRESS_ZERO)
+			continue;
+		ret = qcow2_write_compressed_buf(cv->dst, s->off + i, s->job.out + i,
+						 s->job.clen[k]);
+		if (ret)
+			convert_fail(cv, ret, cv->dst, "write", s->off + i);
 	}
 	slot_release(s);
 }
@@ -301,7 +299,15 @@ static void slot_read_done(struct disk_req *req, int ret)
 		return;
 	}
 	s->pos = 0;
-	slot_write_next(s);
+	if (!s->cv->pool) {
+		slot_write_next(s);
+		return;
+	}
+	s->job.dst = s->cv->dst;
+	s->job.in = s->buf;
+	s->job.len = s->len;
+	s->job.opaque = s;
+	img_compress_submit(s->cv->pool, &s->job);
 }
 
 /* The next stretch of the source that may hold data, skipping what block
@@ -366,18 +372,44 @@ static void convert_schedule(struct convert *cv, struct convert_slot *s)
 	}
 }
 
-/* Run completions of both disks until one is pending no more. */
+/* Run completions of both disks (and of the compressing threads). */
 static int convert_wait(struct convert *cv)
 {
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 		{ .fd = disk_event_fd(cv->src), .events = POLLIN },
 		{ .fd = disk_event_fd(cv->dst), .events = POLLIN },
+		{ .fd = cv->pool ? img_compress_fd(cv->pool) : -1, .events = POLLIN },
 	};
+	struct img_compress_job *j;
 
-	if (poll(p, 2, -1) < 0 && errno != EINTR)
+	if (poll(p, 3, -1) < 0 && errno != EINTR)
 		return -errno;
 	disk_process(cv->src);
 	disk_process(cv->dst);
+	while (cv->pool && (j = img_compress_done(cv->pool)))
+		slot_place_compressed(j->opaque);
+	return 0;
+}
+
+/* The slots' buffers: 2 MiB each, and with -c room for the compressed
+ * clusters (a chunk plus one cluster) and their sizes. */
+static int convert_alloc(struct convert *cv)
+{
+	size_t nclusters = CONVERT_CHUNK / cv->gran + 1;
+
+	for (unsigned int i = 0; i < CONVERT_SLOTS; i++) {
+		struct convert_slot *s = &cv->slot[i];
+
+		s->cv = cv;
+		if (posix_memalign((void **)&s->buf, 4096, CONVERT_CHUNK))
+			return -ENOMEM;
+		if (!cv->pool)
+			continue;
+		s->job.out = malloc(CONVERT_CHUNK + cv->gran);
+		s->job.clen = calloc(nclusters, sizeof(*s->job.clen));
+		if (!s->job.out || !s->job.clen)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -395,18 +427,21 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 
 	if (!cv)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	*cv = (struct convert){ .src = src,
-				.dst = dst,
-				.gran = gran,
-				.compress = compress,
-				.err = err,
-				.errlen = errlen };
-	for (unsigned int i = 0; i < CONVERT_SLOTS; i++) {
-		cv->slot[i].cv = cv;
-		if (posix_memalign((void **)&cv->slot[i].buf, 4096, CONVERT_CHUNK)) {
-			ret = err_set(err, errlen, -ENOMEM, "out of memory");
+	*cv = (struct convert){
+		.src = src, .dst = dst, .gran = gran, .err = err, .errlen = errlen
+	};
+	if (compress) {
+		ret = img_compress_start(&cv->pool);
+		if (ret) {
+			err_set(err, errlen, ret, "cannot start compressing threads: %s",
+				strerror(-ret));
 			goto out;
 		}
+	}
+	ret = convert_alloc(cv);
+	if (ret) {
+		err_set(err, errlen, ret, "out of memory");
+		goto out;
 	}
 	progress_init(&bar, show);
 	warnings.n = 0;
@@ -442,8 +477,13 @@ static int convert_copy(struct disk *src, struct disk *dst, uint64_t gran, bool 
 	else
 		progress_hide(&bar);
 out:
-	for (unsigned int i = 0; i < CONVERT_SLOTS; i++)
+	if (cv->pool) /* before the buffers its threads may still use */
+		img_compress_stop(cv->pool);
+	for (unsigned int i = 0; i < CONVERT_SLOTS; i++) {
 		free(cv->slot[i].buf);
+		free(cv->slot[i].job.out);
+		free(cv->slot[i].job.clen);
+	}
 	free(cv);
 	return ret;
 }

@@ -108,6 +108,21 @@ struct disk;
  */
 int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_t len)
 	__attribute__((warn_unused_result));
+/*
+ * The same in two steps, so that the compression can run on other threads:
+ * qcow2_compress_cluster() only reads the image's cluster size and
+ * compression type (safe from any thread while the disk is open): `in` is
+ * `len` bytes as above, `out` has room for a cluster; *clen = the
+ * compressed size, or 0 for a cluster that does not shrink (then `out`
+ * holds the input, zero-padded). qcow2_write_compressed_buf() then places
+ * that result (on the disk's thread, synchronously). 0 or -errno.
+ */
+int qcow2_compress_cluster(const struct disk *d, const void *in, size_t len, void *out,
+			   size_t *clen) __attribute__((warn_unused_result));
+int qcow2_write_compressed_buf(struct disk *d, uint64_t goff, const void *out, size_t clen)
+	__attribute__((warn_unused_result));
+/* The cluster size of an open qcow2 image (0 for another format). */
+uint64_t qcow2_cluster_size(const struct disk *d);
 
 struct qcow2_check_result {
 	uint64_t corruptions; /* refcount too low, bad offsets: data at risk */

@@ -280,51 +280,70 @@ static int comp_alloc(struct qcow2 *q, size_t clen, uint64_t *out)
 	return 0;
 }
 
-int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_t len)
+uint64_t qcow2_cluster_size(const struct disk *d)
+{
+	const struct qcow2 *q = d->priv;
+
+	return strcmp(d->format, "qcow2") ? 0 : q->cluster_size;
+}
+
+int qcow2_compress_cluster(const struct disk *d, const void *in, size_t len, void *out,
+			   size_t *clen)
+{
+	const struct qcow2 *q = d->priv;
+	uint64_t cs = q->cluster_size;
+	uint8_t *pad = NULL;
+	const uint8_t *src = in;
+	int ret;
+
+	if (strcmp(d->format, "qcow2") || len == 0 || len > cs)
+		return -EINVAL;
+	if (len < cs) { /* the disk's last cluster: zero-padded */
+		pad = calloc(1, cs);
+		if (!pad)
+			return -ENOMEM;
+		memcpy(pad, in, len);
+		src = pad;
+	}
+	/* At most cs - 1 bytes, like QEMU: a cluster that does not shrink is
+	 * stored as it is. */
+	ret = qcow2_compress(q->h.compression_type, src, cs, out, cs - 1, clen);
+	if (ret == -ENOSPC) {
+		memcpy(out, src, cs);
+		*clen = 0;
+		ret = 0;
+	}
+	free(pad);
+	return ret;
+}
+
+int qcow2_write_compressed_buf(struct disk *d, uint64_t goff, const void *out, size_t clen)
 {
 	struct qcow2 *q = d->priv;
-	uint64_t cs, gc, host, off = 0, nsect, e;
+	uint64_t cs, gc, host, off = 0, nsect, e, len;
 	enum q2_kind kind;
-	size_t clen;
-	uint8_t *in;
 	int ret;
 
 	if (strcmp(d->format, "qcow2") || d->readonly)
 		return -EINVAL;
 	cs = q->cluster_size;
 	gc = goff >> q->cluster_bits;
-	if ((goff & (cs - 1)) || len == 0 || len > cs || (len < cs && goff + len != d->size))
+	len = d->size - goff < cs ? d->size - goff : cs;
+	if ((goff & (cs - 1)) || goff >= d->size || clen >= cs)
 		return -EINVAL;
 	ret = q2_lookup(q, gc, &kind, &host);
 	if (ret)
 		return ret;
 	if (kind != Q2_UNALLOC && kind != Q2_ZERO)
 		return -EEXIST;
-	if (!q->cbuf) {
-		q->cbuf = malloc(2 * cs);
-		q->ccache = malloc(cs);
-		if (!q->cbuf || !q->ccache)
-			return -ENOMEM;
-	}
-	/* The input, zero-padded to a cluster, goes in the cache buffer (its
-	 * contents are not any descriptor's any more). */
-	q->ccache_e = 0;
-	in = q->ccache;
-	memcpy(in, buf, len);
-	memset(in + len, 0, cs - len);
-	/* At most cs - 1 bytes, like QEMU: a cluster that does not shrink is
-	 * stored as it is. */
-	ret = qcow2_compress(q->h.compression_type, in, cs, q->cbuf, cs - 1, &clen);
-	if (ret == -ENOSPC)
-		return disk_pwrite(d, buf, len, goff);
-	if (ret)
-		return ret;
+	if (clen == 0) /* did not shrink: an ordinary cluster */
+		return disk_pwrite(d, out, len, goff);
 	ret = q2_ensure_l2(q, gc);
 	if (ret == 0)
 		ret = comp_alloc(q, clen, &off);
 	if (ret)
 		return ret;
-	ret = q2_pwrite(q->fd, q->cbuf, clen, off);
+	ret = q2_pwrite(q->fd, out, clen, off);
 	if (ret)
 		return ret;
 	nsect = ((off + clen - 1) >> 9) - (off >> 9);
@@ -334,4 +353,25 @@ int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_
 		return ret;
 	q->cw_off = off + clen;
 	return 0;
+}
+
+int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_t len)
+{
+	struct qcow2 *q = d->priv;
+	size_t clen;
+	int ret;
+
+	if (strcmp(d->format, "qcow2") || d->readonly)
+		return -EINVAL;
+	if ((goff & (q->cluster_size - 1)) || len == 0 || len > q->cluster_size ||
+	    (len < q->cluster_size && goff + len != d->size))
+		return -EINVAL;
+	if (!q->cbuf) { /* as q2_comp_load allocates them: both or neither */
+		q->cbuf = malloc(2 * q->cluster_size);
+		q->ccache = malloc(q->cluster_size);
+		if (!q->cbuf || !q->ccache)
+			return -ENOMEM;
+	}
+	ret = qcow2_compress_cluster(d, buf, len, q->cbuf, &clen);
+	return ret ?: qcow2_write_compressed_buf(d, goff, q->cbuf, clen);
 }

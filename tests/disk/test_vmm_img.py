@@ -356,6 +356,23 @@ class TestConvert(ImgTest):
                 os.unlink(mid)
                 os.unlink(back)
 
+    def test_compressed_partial_last_cluster(self):
+        # -c compresses on worker threads; the disk's last cluster is short
+        # (5 MiB + 512: its tail is padding) and a cluster that does not
+        # shrink (random bytes) is stored as it is.
+        src, mid, back = self.p('src.raw'), self.p('c.qcow2'), self.p('back.raw')
+        rnd = random.Random(7)
+        with open(src, 'wb') as f:
+            f.write(b'compressible text ' * ((5 << 20) // 18) + bytes(512 + (5 << 20) % 18))
+            f.seek(1 << 20)
+            f.write(rnd.randbytes(64 << 10))
+        self.assertEqual(os.path.getsize(src), (5 << 20) + 512)
+        run('convert', '-c', '-O', 'qcow2', src, mid, check=0)
+        run('convert', '-O', 'raw', mid, back, check=0)
+        self.assertEqual(read(src), read(back))
+        self.assertEqual(run('check', mid)[0], 0)
+        self.assertLess(os.path.getsize(mid), 1 << 20)
+
     def test_bad_table_entry_mid_copy(self):
         # An L2 entry past the end of the file, found by the copy after some
         # data went out: one line naming the image, nothing left behind.
