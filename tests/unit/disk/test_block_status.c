@@ -24,40 +24,10 @@
 
 #include "devices/disk/disk.h"
 #include "devices/disk/format.h"
+#include "tests/unit/disk/qcow2_harness.h"
 
 #define MIB	  (1ULL << 20)
 #define DISK_SIZE (256 * MIB)
-
-struct fx {
-	char dir[256];
-	char err[256];
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/bstat-XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
 
 /* Where the test writes (offset, length): inside a block, across a block
  * boundary, and the disk's last sectors. */
@@ -71,10 +41,9 @@ static struct disk *make_image(struct fx *f, const char *fmt, const char *option
 {
 	struct disk_create_opts co = { .size = DISK_SIZE, .options = options };
 	struct disk_open_opts oo = { .format = fmt };
-	char path[300];
+	char *path = qh_path(f, fmt);
 	struct disk *d = NULL;
 
-	snprintf(path, sizeof(path), "%s/img.%s", f->dir, fmt);
 	assert_int_equal(disk_format_find(fmt)->create(path, &co, f->err, sizeof(f->err)), 0);
 	assert_int_equal(disk_open(path, &oo, &d, f->err, sizeof(f->err)), 0);
 	return d;
@@ -193,7 +162,7 @@ static void test_backing_chain(void **state)
 {
 	struct fx *f = *state;
 	struct disk_create_opts co = { .size = 32 * MIB, .backing_format = "raw" };
-	char base[300], top[300];
+	char *base = qh_path(f, "base.raw"), *top = qh_path(f, "top.qcow2");
 	struct disk *d = NULL;
 	enum disk_status kind;
 	uint8_t pat[4096];
@@ -201,8 +170,6 @@ static void test_backing_chain(void **state)
 	int fd;
 
 	memset(pat, 0x5a, sizeof(pat));
-	snprintf(base, sizeof(base), "%s/base.raw", f->dir);
-	snprintf(top, sizeof(top), "%s/top.qcow2", f->dir);
 	fd = open(base, O_RDWR | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 8 * MIB), 0);
@@ -249,14 +216,14 @@ static void test_backing_chain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_raw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vdi, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpc, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vhdx, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vmdk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backing_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_qcow2, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_qed, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_vdi, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_vpc, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_vhdx, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_vmdk, qh_setup, qh_teardown),
+		cmocka_unit_test_setup_teardown(test_backing_chain, qh_setup, qh_teardown),
 	};
 
 	return cmocka_run_group_tests_name("block_status", tests, NULL, NULL);
