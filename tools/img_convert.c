@@ -31,8 +31,9 @@
 /* Each read is at most this long; this many reads and writes are in
  * flight at once (as qemu-img keeps 8 requests going: on a page-cache miss
  * or a slow device the next chunk is already on its way). */
-#define CONVERT_CHUNK (2U << 20)
-#define CONVERT_SLOTS 8
+#define CONVERT_CHUNK	   (2U << 20)
+#define CONVERT_SLOTS	   8
+#define CONVERT_STATUS_MAX (1ULL << 30)
 
 struct convert_args {
 	const char *ofmt, *spath, *dpath;
@@ -320,8 +321,13 @@ static bool convert_find_data(struct convert *cv)
 		int ret;
 
 		if (cv->next < cv->st_off || cv->next >= cv->st_off + cv->st_n) {
-			ret = disk_block_status(cv->src, cv->next, cv->src->size - cv->next,
-						&cv->st_kind, &n);
+			/* At most 1 GiB per question: a driver walks its tables
+			 * to answer, and those tables are read again later. */
+			uint64_t len = cv->src->size - cv->next < CONVERT_STATUS_MAX
+					       ? cv->src->size - cv->next
+					       : CONVERT_STATUS_MAX;
+
+			ret = disk_block_status(cv->src, cv->next, len, &cv->st_kind, &n);
 			if (ret) {
 				convert_fail(cv, ret, cv->src, "block status", cv->next);
 				return false;
