@@ -8,6 +8,8 @@ python3 memory.py
 python3 exit_roundtrip.py
 python3 sandbox.py
 python3 disk_backend.py
+python3 disk_formats.py --no-convert
+python3 disk_convert.py
 python3 virtio_net_pps.py
 python3 guest_blk_iops.py
 python3 guest_net.py
