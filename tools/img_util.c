@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/opts.h"
 #include "devices/disk/disk.h"
 #include "devices/disk/format.h"
 #include "tools/img_priv.h"
@@ -61,14 +62,15 @@ int img_parse_size(const char *s, uint64_t *out)
 int img_parse_o(const char *arg, struct img_new *n)
 {
 	size_t used = strlen(n->rest);
-	char *save = NULL, *kv;
+	char *rest, *kv;
 
 	if (strlen(arg) >= sizeof(n->copy) - strlen(n->copy) - 1)
 		return img_fail("-o %s: option string too long", arg);
 	/* Several -o add up, as in qemu-img; the strings stay in n->copy. */
 	kv = n->copy + strlen(n->copy) + (n->copy[0] ? 1 : 0);
 	strcpy(kv, arg);
-	for (kv = strtok_r(kv, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	rest = kv;
+	while ((kv = opts_next(&rest, NULL))) {
 		char *val = strchr(kv, '=');
 		int w;
 

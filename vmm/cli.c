@@ -5,6 +5,7 @@
 #include "vmm/exec.h"
 
 #include "base/err.h"
+#include "base/opts.h"
 #include "devices/disk/format.h"
 
 #include <ctype.h>
@@ -391,13 +392,11 @@ int cli_parse_bool(const char *v, bool *out)
 	return 0;
 }
 
-static int parse_disk_opt(char *opt, struct cli_disk *d, char *err, size_t errlen)
+static int parse_disk_opt(const char *opt, const char *val, struct cli_disk *d, char *err,
+			  size_t errlen)
 {
-	char *val = strchr(opt, '=');
 	bool b;
 
-	if (val)
-		*val++ = '\0';
 	if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
 		if (cli_parse_bool(val, &b) < 0)
 			goto bad_value;
@@ -448,16 +447,16 @@ nomem:
 
 int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
 {
-	char *copy, *opt, *save = NULL;
+	char *copy, *rest, *opt, *val;
 	int ret = 0;
 
 	memset(d, 0, sizeof(*d));
 	copy = strdup(arg);
 	if (!copy)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	opt = strchr(copy, ',');
-	if (opt)
-		*opt++ = '\0';
+	/* the file name, then its options */
+	rest = copy;
+	strsep(&rest, ",");
 	if (!copy[0]) {
 		ret = err_set(err, errlen, -EINVAL, "--disk: no file name in '%s'", arg);
 		goto out;
@@ -467,8 +466,8 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
 		ret = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (opt = opt ? strtok_r(opt, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
-		ret = parse_disk_opt(opt, d, err, errlen);
+	while ((opt = opts_next(&rest, &val))) {
+		ret = parse_disk_opt(opt, val, d, err, errlen);
 		if (ret)
 			goto out;
 	}

@@ -9,6 +9,7 @@
 #include "vmm/cli_priv.h"
 
 #include "base/err.h"
+#include "base/opts.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,17 +68,13 @@ static int parse_mem_limit(const char *arg, struct jail_config *j, char *err, si
 /* bps=SIZE,iops=N (either or both): per disk, each direction */
 static int parse_io_limit(const char *arg, struct jail_config *j, char *err, size_t errlen)
 {
-	char *copy = strdup(arg), *opt, *save = NULL;
+	char *copy = strdup(arg), *rest = copy, *opt, *val;
 	unsigned long n;
 	int ret = 0;
 
 	if (!copy)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	for (opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(opt, '=');
-
-		if (val)
-			*val++ = '\0';
+	while ((opt = opts_next(&rest, &val))) {
 		if (val && !strcmp(opt, "bps") && cli_parse_size(val, &j->io_bps) == 0 &&
 		    j->io_bps > 0)
 			continue;

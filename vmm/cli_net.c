@@ -27,6 +27,7 @@
 #include "vmm/cli.h"
 #include "vmm/cli_priv.h"
 #include "base/err.h"
+#include "base/opts.h"
 
 int cli_parse_ipv4(const char *s, struct in_addr *a)
 {
@@ -310,14 +311,15 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	const char *kind;
 	struct user_given given = { 0 };
 	struct cli_sock_state sock = { 0 };
-	char *copy, *opt, *val, *save = NULL;
+	char *copy, *rest, *opt, *val;
 	int ret = 0;
 
 	memset(n, 0, sizeof(*n));
 	copy = strdup(arg);
 	if (!copy)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	opt = strtok_r(copy, ",", &save);
+	rest = copy;
+	opt = opts_next(&rest, NULL); /* the kind */
 	if (opt && !strcmp(opt, "user")) {
 		n->kind = CLI_NET_USER;
 		netbe_user_config_default(&n->user);
@@ -338,10 +340,7 @@ int cli_parse_net(const char *arg, unsigned int index, struct cli_net *n, char *
 	/* QEMU's default MAC, one per NIC */
 	memcpy(n->mac, (uint8_t[6]){ 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + index) }, 6);
 
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		val = strchr(opt, '=');
-		if (val)
-			*val++ = '\0';
+	while ((opt = opts_next(&rest, &val))) {
 		err[0] = '\0';
 		if (!strcmp(opt, "mac") && val)
 			ret = parse_mac(val, n->mac);

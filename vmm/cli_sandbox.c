@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/opts.h"
 
 int cli_parse_sandbox(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
 {
@@ -27,7 +28,7 @@ int cli_parse_sandbox(const char *arg, struct vmm_config *cfg, char *err, size_t
 int cli_add_landlock_rule(const char *arg, struct vmm_config *cfg, char *err, size_t errlen)
 {
 	struct cli_landlock_rule *r;
-	char *copy, *opt, *save = NULL;
+	char *copy, *rest, *opt;
 	int ret = 0;
 
 	if (cfg->nlandlock == CLI_MAX_LANDLOCK)
@@ -37,7 +38,8 @@ int cli_add_landlock_rule(const char *arg, struct vmm_config *cfg, char *err, si
 	copy = strdup(arg);
 	if (!copy)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	for (opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+	rest = copy;
+	while ((opt = opts_next(&rest, NULL))) {
 		if (!strncmp(opt, "path=", 5) && opt[5] && !r->path) {
 			r->path = strdup(opt + 5);
 			if (!r->path) {

@@ -13,6 +13,7 @@
 #include "vmm/cli_priv.h"
 
 #include "base/err.h"
+#include "base/opts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,13 +23,11 @@
 
 #include <sys/stat.h>
 
-static int parse_share_opt(char *opt, struct cli_share *sh, char *err, size_t errlen)
+static int parse_share_opt(const char *opt, const char *val, struct cli_share *sh, char *err,
+			   size_t errlen)
 {
-	char *val = strchr(opt, '=');
 	bool b;
 
-	if (val)
-		*val++ = '\0';
 	if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
 		if (cli_parse_bool(val, &b) < 0)
 			return err_set(err, errlen, -EINVAL, "--share: bad value '%s' for %s", val,
@@ -61,7 +60,7 @@ static int parse_share_opt(char *opt, struct cli_share *sh, char *err, size_t er
 int cli_parse_share(const char *arg, unsigned int index, struct cli_share *sh, char *err,
 		    size_t errlen)
 {
-	char *copy, *opt, *save = NULL, deftag[32];
+	char *copy, *rest, *opt, *val, deftag[32];
 	struct stat st;
 	int ret = 0;
 
@@ -69,9 +68,9 @@ int cli_parse_share(const char *arg, unsigned int index, struct cli_share *sh, c
 	copy = strdup(arg);
 	if (!copy)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	opt = strchr(copy, ',');
-	if (opt)
-		*opt++ = '\0';
+	/* the directory, then its options */
+	rest = copy;
+	strsep(&rest, ",");
 	if (!copy[0]) {
 		ret = err_set(err, errlen, -EINVAL, "--share: no directory in '%s'", arg);
 		goto out;
@@ -91,8 +90,8 @@ int cli_parse_share(const char *arg, unsigned int index, struct cli_share *sh, c
 		ret = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (opt = opt ? strtok_r(opt, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
-		ret = parse_share_opt(opt, sh, err, errlen);
+	while ((opt = opts_next(&rest, &val))) {
+		ret = parse_share_opt(opt, val, sh, err, errlen);
 		if (ret)
 			goto out;
 	}

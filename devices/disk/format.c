@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/opts.h"
 #include "devices/disk/format.h"
 
 extern const struct disk_format disk_format_raw;
@@ -52,37 +53,19 @@ const struct disk_format *disk_format_probe(const uint8_t *buf, size_t len)
 	return best;
 }
 
-/* The next "key[=value]" of `*s` (advanced past it and its comma). */
-static bool opts_next(const char **s, const char **key, size_t *klen, const char **val,
-		      size_t *vlen)
-{
-	const char *p = *s, *end, *eq;
-
-	if (!p || !*p)
-		return false;
-	end = strchr(p, ',');
-	if (!end)
-		end = p + strlen(p);
-	eq = memchr(p, '=', (size_t)(end - p));
-	*key = p;
-	*klen = (size_t)((eq ? eq : end) - p);
-	*val = eq ? eq + 1 : "on";
-	*vlen = eq ? (size_t)(end - eq - 1) : 2;
-	*s = *end ? end + 1 : end;
-	return true;
-}
-
 bool disk_opts_get(const char *options, const char *key, char *out, size_t outlen)
 {
-	const char *k, *v;
-	size_t kl, vl;
+	struct opts_span it;
 	bool found = false;
 
-	/* The last one wins, as in qemu-img. */
-	while (opts_next(&options, &k, &kl, &v, &vl)) {
-		if (kl != strlen(key) || memcmp(k, key, kl))
+	/* The last one wins, as in qemu-img; a bare key means "on". */
+	while (opts_next_span(&options, &it)) {
+		if (it.klen != strlen(key) || memcmp(it.key, key, it.klen))
 			continue;
-		snprintf(out, outlen, "%.*s", (int)vl, v);
+		if (it.val)
+			snprintf(out, outlen, "%.*s", (int)it.vlen, it.val);
+		else
+			snprintf(out, outlen, "on");
 		found = true;
 	}
 	return found;
@@ -91,17 +74,17 @@ bool disk_opts_get(const char *options, const char *key, char *out, size_t outle
 int disk_opts_check(const char *options, const char *format, const char *const *known, char *err,
 		    size_t errlen)
 {
-	const char *k, *v;
-	size_t kl, vl;
+	struct opts_span it;
 
-	while (opts_next(&options, &k, &kl, &v, &vl)) {
+	/* An empty item is refused here too: it is no option of any format. */
+	while (opts_next_span(&options, &it)) {
 		const char *const *n = known;
 
-		while (*n && (strlen(*n) != kl || memcmp(*n, k, kl)))
+		while (*n && (strlen(*n) != it.klen || memcmp(*n, it.key, it.klen)))
 			n++;
 		if (!*n)
 			return err_set(err, errlen, -EINVAL, "%s does not support option '%.*s'",
-				       format, (int)kl, k);
+				       format, (int)it.klen, it.key);
 	}
 	return 0;
 }

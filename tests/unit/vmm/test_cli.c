@@ -76,6 +76,14 @@ static void test_disks(void **state)
 	assert_true(cfg.virtio_cmdline);
 	cli_free(&cfg);
 	assert_int_equal(cfg.ndisks, 0);
+	/* empty items are skipped (base/opts.h), as strtok_r skipped them */
+	assert_int_equal(
+		PARSE(&cfg, "--kernel", "k", "--disk", "d.img,,ro,", "--share", "/tmp,,tag=t,"),
+		CLI_RUN);
+	assert_string_equal(cfg.disks[0].path, "d.img");
+	assert_true(cfg.disks[0].opts.readonly);
+	assert_string_equal(cfg.shares[0].tag, "t");
+	cli_free(&cfg);
 }
 
 static void test_shares(void **state)
