@@ -181,6 +181,22 @@ void qmp_server_init(struct qmp_server *srv)
 	}
 }
 
+/*
+ * A vmm started on the same --api-sock path while we still run (a restore
+ * right after the save, a restart) has renamed its own socket over ours:
+ * the path is then its socket, and unlinking it would leave the new vmm
+ * listening on a file nobody can find. So only the file we bound goes.
+ * (A replacement between the lstat and the unlink is still possible, but
+ * the window is two system calls, not the whole of our shutdown.)
+ */
+static void unlink_if_ours(const struct qmp_server *srv)
+{
+	struct stat st;
+
+	if (lstat(srv->path, &st) == 0 && st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino)
+		unlink(srv->path);
+}
+
 int qmp_server_open(struct qmp_server *srv, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -203,10 +219,15 @@ int qmp_server_open(struct qmp_server *srv, const char *path, char *err, size_t 
 	if (srv->listen_fd < 0)
 		return err_set(err, errlen, -errno, "--api-sock: socket: %s", strerror(errno));
 	unlink(sa.sun_path); /* ours, from a run with our pid */
-	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* The file's identity, which the rename keeps: see qmp_server_close(). */
+	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    lstat(sa.sun_path, &st) < 0) {
 		ret = -errno;
+		unlink(sa.sun_path);
 		goto fail;
 	}
+	srv->sock_dev = st.st_dev;
+	srv->sock_ino = st.st_ino;
 	if (listen(srv->listen_fd, QMP_MAX_CLIENTS) < 0 || rename(sa.sun_path, path) < 0) {
 		ret = -errno;
 		unlink(sa.sun_path);
@@ -333,7 +354,7 @@ void qmp_server_close(struct qmp_server *srv)
 		srv->listen_fd = -1;
 	}
 	if (srv->path) {
-		unlink(srv->path);
+		unlink_if_ours(srv);
 		free(srv->path);
 		srv->path = NULL;
 	}

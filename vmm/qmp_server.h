@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/types.h>
+
 #include "base/event_loop.h"
 #include "vmm/qmp.h"
 
@@ -40,6 +42,10 @@ struct qmp_client {
 struct qmp_server {
 	int listen_fd;
 	char *path;
+	/* The socket file we bound: at close, `path` is unlinked only if it is
+	 * still this file (another vmm may have replaced it since). */
+	dev_t sock_dev;
+	ino_t sock_ino;
 	struct el_source listen_src;
 	struct event_loop *loop; /* NULL: not attached */
 	const struct qmp_vm_ops *ops;
@@ -66,7 +72,8 @@ void qmp_server_event(struct qmp_server *srv, const char *name, json_t *data);
 /* Try for up to timeout_ms to send what the clients have not taken yet
  * (before the process exits). */
 void qmp_server_flush(struct qmp_server *srv, int timeout_ms);
-/* Close every client and the socket, and unlink it. */
+/* Close every client and the socket, and unlink its file if that is still
+ * the one we bound. */
 void qmp_server_close(struct qmp_server *srv);
 
 #endif /* VMM_QMP_SERVER_H */

@@ -463,6 +463,56 @@ def case_migrate(opts, tmp):
           'restored count %d, saved between %d and %d' % (first, before, after))
 
 
+def wait_replaced(path, ino):
+    """Until the file at path is another than inode `ino`."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            if os.stat(path).st_ino != ino:
+                return
+        except FileNotFoundError:
+            pass
+        check(time.monotonic() < deadline, '%s was not replaced' % path)
+        time.sleep(0.01)
+
+
+def case_sock_handover(opts, tmp):
+    """A second vmm on the --api-sock path of one that is exiting (as a
+    restore started right after the save): the one exiting must unlink only
+    its own socket, not the new one's (issue 13). Both orders: the new vmm
+    replaces the socket while the old one runs, then the old one quits; and
+    a new vmm started right after a quit."""
+    old = Vmm(opts, tmp, 'count', 'print=20000')
+    new = None
+    try:
+        ino = os.stat(old.sock).st_ino
+        to_old = Client(old)  # the path will soon lead to the new one
+        new = Vmm(opts, tmp, 'count', 'print=20000')
+        wait_replaced(new.sock, ino)
+        to_old.cmd('quit')
+        check(old.wait_exit() == 0, 'first vmm: exit status')
+        check(os.path.exists(new.sock), 'the exiting vmm unlinked the new one\'s socket')
+        c = Client(new)
+        check(c.cmd('query-status')['return']['status'] == 'running', 'second vmm status')
+        for _ in range(3):
+            old, new = new, None
+            ino = os.stat(old.sock).st_ino
+            Client(old).cmd('quit')
+            new = Vmm(opts, tmp, 'count', 'print=20000')
+            wait_replaced(new.sock, ino)
+            check(old.wait_exit() == 0, 'exit status after quit')
+            check(os.path.exists(new.sock), 'socket gone after a quick restart')
+            check('return' in Client(new).cmd('query-status'), 'restarted vmm answers')
+        # and the last one, quitting alone, still removes its own
+        Client(new).cmd('quit')
+        check(new.wait_exit() == 0, 'last vmm: exit status')
+        check(not os.path.exists(new.sock), 'the last vmm left its socket behind')
+    finally:
+        old.kill()
+        if new:
+            new.kill()
+
+
 CASES = {
     'qmp-migrate': case_migrate,
     'qmp-protocol': case_protocol,
@@ -473,6 +523,7 @@ CASES = {
     'qmp-reset': case_reset,
     'qmp-guest-exit': case_guest_exit,
     'qmp-socat': case_socat,
+    'qmp-sock-handover': case_sock_handover,
 }
 
 
