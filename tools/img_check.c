@@ -136,7 +136,7 @@ int cmd_check(int argc, char **argv)
 		return img_fail("check: expected one image file");
 	path = argv[optind];
 	/* By its first bytes only: a damaged image must still be checkable. */
-	if (img_probe(path, fmtname, &fmt, err, sizeof(err)) < 0)
+	if (disk_probe_file(path, fmtname, &fmt, err, sizeof(err)) < 0)
 		return img_fail("%s", err);
 	if (!fmt->check) {
 		img_fail("%s: format %s does not support checks", path, fmt->name);

@@ -59,10 +59,6 @@ bool img_output_json(const char *arg, bool *json);
  * probe) and read what `info` shows; 0, or -errno with `err` set. */
 int img_read(const char *path, const char *fmt, struct img *im, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-/* The format of `path` by its first bytes, or `fmt` (a known name) after
- * checking the bytes agree; 0, or -errno with `err` set. */
-int img_probe(const char *path, const char *fmt, const struct disk_format **out, char *err,
-	      size_t errlen) __attribute__((warn_unused_result));
 /* `s` as a JSON string literal on stdout. */
 void img_json_str(const char *s);
 

@@ -138,40 +138,6 @@ int img_read(const char *path, const char *fmt, struct img *im, char *err, size_
 	return 0;
 }
 
-int img_probe(const char *path, const char *fmt, const struct disk_format **out, char *err,
-	      size_t errlen)
-{
-	const struct disk_format *probed;
-	const char *name;
-	struct stat st;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		ret = err_set(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
-		goto out;
-	}
-	name = disk_probe_format(fd);
-	if (!name) {
-		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	probed = disk_format_find(name);
-	*out = fmt ? disk_format_find(fmt) : probed;
-	/* probed raw: it may still be fmt (a fixed VHD); the driver checks */
-	if (fmt && (*out)->probe && *out != probed && probed->probe)
-		ret = err_set(err, errlen, -EINVAL, "%s: image is %s, not %s", path, probed->name,
-			      fmt);
-out:
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 void img_json_str(const char *s)
 {
 	putchar('"');

@@ -118,11 +118,23 @@ static int lock_image(int fd, bool readonly, const char *path, char *err, size_t
 	return err_set(err, errlen, -errno, "%s: cannot lock the image: %s", path, strerror(errno));
 }
 
+/* Images are files or block devices, not FIFOs or directories. */
+static int check_file_type(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return err_set(err, errlen, -EINVAL, "%s: not a regular file or block device",
+			       path);
+	return 0;
+}
+
 static int open_file(const char *path, bool readonly, bool direct, int *fdp, char *err,
 		     size_t errlen)
 {
 	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	struct stat st;
 	int fd = -1, ret;
 
 	fd = open(path, flags | (direct ? O_DIRECT : 0));
@@ -138,14 +150,9 @@ static int open_file(const char *path, bool readonly, bool direct, int *fdp, cha
 	}
 	if (fd < 0)
 		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		ret = err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	ret = check_file_type(fd, path, err, errlen);
+	if (ret)
 		goto err_close;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		ret = err_set(err, errlen, -EINVAL, "%s: not a regular file or block device", path);
-		goto err_close;
-	}
 	ret = lock_image(fd, readonly, path, err, errlen);
 	if (ret)
 		goto err_close;
@@ -163,13 +170,13 @@ err_close:
  * may only be probed as a format that names no files itself: otherwise a
  * raw base image the guest wrote a header into could name any host file.
  */
-static int pick_format(const char *path, const struct disk_open_opts *o, bool backing,
+static int pick_format(const char *path, const char *format, bool backing,
 		       const struct disk_format *probed, const struct disk_format **out, char *err,
 		       size_t errlen)
 {
 	const struct disk_format *f;
 
-	if (!o->format) {
+	if (!format) {
 		if (backing && probed->names_files)
 			return err_set(
 				err, errlen, -EPERM,
@@ -180,20 +187,48 @@ static int pick_format(const char *path, const struct disk_open_opts *o, bool ba
 		*out = probed;
 		return 0;
 	}
-	f = disk_format_find(o->format);
+	f = disk_format_find(format);
 	if (!f)
-		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path,
-			       o->format);
+		return err_set(err, errlen, -EINVAL, "%s: unknown image format '%s'", path, format);
 	/* A file that probes as raw may still be this format: a fixed VHD
 	 * says so only in its last 512 bytes; the driver checks that. */
 	if (f->probe && f != probed && probed->probe)
 		return err_set(err, errlen, -EINVAL, "%s: not a %s image (it looks like %s)", path,
 			       f->name, probed->name);
-	if (!f->probe && probed->probe)
-		/* Explicitly asked for: the guest sees the other format's bytes. */
-		log_warn("%s: %s image opened as raw, as requested", path, probed->name);
 	*out = f;
 	return 0;
+}
+
+/* What fd's content probes as (*probed), and by pick_format() the driver
+ * that reads it (*out). */
+static int probe_and_pick(int fd, const char *path, const char *format, bool backing,
+			  const struct disk_format **probed, const struct disk_format **out,
+			  char *err, size_t errlen)
+{
+	const char *name = disk_probe_format(fd);
+
+	if (!name)
+		return err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
+	*probed = disk_format_find(name);
+	return pick_format(path, format, backing, *probed, out, err, errlen);
+}
+
+int disk_probe_file(const char *path, const char *format, const struct disk_format **out, char *err,
+		    size_t errlen)
+{
+	const struct disk_format *probed;
+	int fd, ret;
+
+	/* No lock: only the first bytes are read, and the check that follows
+	 * opens the image itself. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	ret = check_file_type(fd, path, err, errlen);
+	if (ret == 0)
+		ret = probe_and_pick(fd, path, format, false, &probed, out, err, errlen);
+	close(fd);
+	return ret;
 }
 
 /*
@@ -203,8 +238,7 @@ static int pick_format(const char *path, const struct disk_open_opts *o, bool ba
 static int open_image(const char *path, const struct disk_open_opts *o, struct io_engine *engine,
 		      unsigned int depth, struct disk **out, char *err, size_t errlen)
 {
-	const struct disk_format *fmt = NULL;
-	const char *probed;
+	const struct disk_format *fmt = NULL, *probed;
 	struct disk *d;
 	int fd = -1, ret;
 
@@ -229,14 +263,12 @@ static int open_image(const char *path, const struct disk_open_opts *o, struct i
 	if (ret)
 		goto err_free;
 
-	probed = disk_probe_format(fd);
-	if (!probed) {
-		ret = err_set(err, errlen, -errno, "%s: cannot read: %s", path, strerror(errno));
-		goto err_close;
-	}
-	ret = pick_format(path, o, depth > 0, disk_format_find(probed), &fmt, err, errlen);
+	ret = probe_and_pick(fd, path, o->format, depth > 0, &probed, &fmt, err, errlen);
 	if (ret)
 		goto err_close;
+	if (!fmt->probe && probed->probe)
+		/* Explicitly asked for: the guest sees the other format's bytes. */
+		log_warn("%s: %s image opened as raw, as requested", path, probed->name);
 
 	d->alignment = o->direct ? probe_direct_alignment(fd) : DISK_SECTOR_SIZE;
 	if (engine) {

@@ -148,5 +148,13 @@ extern const struct disk_format *const disk_formats[];
 const struct disk_format *disk_format_find(const char *name);
 /* The driver whose probe scores highest on buf (raw if none). */
 const struct disk_format *disk_format_probe(const uint8_t *buf, size_t len);
+/*
+ * The driver for `path` by disk_open's rule, without opening the image (for
+ * vmm-img check, whose image may be too damaged to open): what its first
+ * bytes probe as, or `format` (NULL: probe) if they do not say otherwise.
+ * 0, or -errno with `err` set.
+ */
+int disk_probe_file(const char *path, const char *format, const struct disk_format **out, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* VMM_DEVICES_DISK_FORMAT_H */

@@ -21,6 +21,7 @@
 
 #include "devices/disk/disk.h"
 #include "devices/disk/disk_priv.h"
+#include "devices/disk/format.h"
 #include "devices/disk/io_engine.h"
 
 struct fx {
@@ -185,6 +186,42 @@ static void test_probe_format(void **state)
 	assert_non_null(strstr(f->err, "not a qcow2 image"));
 	assert_int_equal(disk_open(f->img, &bogus, &d, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "unknown image format 'vmdk2'"));
+}
+
+/* vmm-img check's probe: disk_open's rule, without opening the image. */
+static void test_probe_file(void **state)
+{
+	struct fx *f = *state;
+	static const unsigned char magic[4] = { 'Q', 'F', 'I', 0xfb };
+	const struct disk_format *fmt = NULL;
+	struct disk *d = NULL;
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/q.img", f->dir);
+	make_file(path, magic, sizeof(magic), 65536);
+	assert_int_equal(disk_probe_file(path, NULL, &fmt, f->err, sizeof(f->err)), 0);
+	assert_string_equal(fmt->name, "qcow2");
+	assert_int_equal(disk_probe_file(f->img, NULL, &fmt, f->err, sizeof(f->err)), 0);
+	assert_string_equal(fmt->name, "raw");
+	/* asked for: raw over any bytes; a format over raw bytes (the driver
+	 * decides: a fixed VHD's footer is at the end) */
+	assert_int_equal(disk_probe_file(path, "raw", &fmt, f->err, sizeof(f->err)), 0);
+	assert_string_equal(fmt->name, "raw");
+	assert_int_equal(disk_probe_file(f->img, "vhd", &fmt, f->err, sizeof(f->err)), 0);
+	assert_string_equal(fmt->name, "vpc");
+	/* but not one format's bytes as another's */
+	assert_int_equal(disk_probe_file(path, "vpc", &fmt, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "q.img: not a vpc image (it looks like qcow2)"));
+	assert_int_equal(disk_probe_file(path, "vmdk2", &fmt, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "unknown image format 'vmdk2'"));
+	assert_int_equal(disk_probe_file(f->dir, NULL, &fmt, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "not a regular file or block device"));
+	snprintf(path, sizeof(path), "%s/nope.img", f->dir);
+	assert_int_equal(disk_probe_file(path, NULL, &fmt, f->err, sizeof(f->err)), -ENOENT);
+	/* no lock taken: an image another user holds for writing still probes */
+	assert_int_equal(disk_open(f->img, NULL, &d, f->err, sizeof(f->err)), 0);
+	assert_int_equal(disk_probe_file(f->img, NULL, &fmt, f->err, sizeof(f->err)), 0);
+	disk_close(d);
 }
 
 static void test_lock(void **state)
@@ -391,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_char_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_empty_and_odd_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
