@@ -445,22 +445,31 @@ nomem:
 	return err_set(err, errlen, -ENOMEM, "out of memory");
 }
 
+int cli_split_path(const char *arg, const char *flag, const char *what, char **copy, char **rest,
+		   char *err, size_t errlen)
+{
+	*copy = strdup(arg);
+	if (!*copy)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	*rest = *copy;
+	strsep(rest, ",");
+	if (!(*copy)[0]) {
+		free(*copy);
+		*copy = NULL;
+		return err_set(err, errlen, -EINVAL, "%s: no %s in '%s'", flag, what, arg);
+	}
+	return 0;
+}
+
 int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
 {
 	char *copy, *rest, *opt, *val;
-	int ret = 0;
+	int ret;
 
 	memset(d, 0, sizeof(*d));
-	copy = strdup(arg);
-	if (!copy)
-		return err_set(err, errlen, -ENOMEM, "out of memory");
-	/* the file name, then its options */
-	rest = copy;
-	strsep(&rest, ",");
-	if (!copy[0]) {
-		ret = err_set(err, errlen, -EINVAL, "--disk: no file name in '%s'", arg);
-		goto out;
-	}
+	ret = cli_split_path(arg, "--disk", "file name", &copy, &rest, err, errlen);
+	if (ret)
+		return ret;
 	d->path = strdup(copy);
 	if (!d->path) {
 		ret = err_set(err, errlen, -ENOMEM, "out of memory");

@@ -13,6 +13,12 @@ int cli_parse_bool(const char *v, bool *out) __attribute__((warn_unused_result))
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 	__attribute__((warn_unused_result));
 
+/* "PATH[,options]" (--disk, --share): a copy of arg (*copy, free it) ended
+ * after PATH, which is not empty, and *rest its options for opts_next()
+ * (NULL: none). The error names `flag` and `what` PATH is. */
+int cli_split_path(const char *arg, const char *flag, const char *what, char **copy, char **rest,
+		   char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* A TCP/UDP port, 1..65535. 0 or -EINVAL. */
 int cli_parse_port(const char *s, uint16_t *port) __attribute__((warn_unused_result));
 

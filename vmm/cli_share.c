@@ -62,19 +62,12 @@ int cli_parse_share(const char *arg, unsigned int index, struct cli_share *sh, c
 {
 	char *copy, *rest, *opt, *val, deftag[32];
 	struct stat st;
-	int ret = 0;
+	int ret;
 
 	memset(sh, 0, sizeof(*sh));
-	copy = strdup(arg);
-	if (!copy)
-		return err_set(err, errlen, -ENOMEM, "out of memory");
-	/* the directory, then its options */
-	rest = copy;
-	strsep(&rest, ",");
-	if (!copy[0]) {
-		ret = err_set(err, errlen, -EINVAL, "--share: no directory in '%s'", arg);
-		goto out;
-	}
+	ret = cli_split_path(arg, "--share", "directory", &copy, &rest, err, errlen);
+	if (ret)
+		return ret;
 	if (stat(copy, &st) || (S_ISDIR(st.st_mode) && access(copy, R_OK | X_OK))) {
 		ret = err_set(err, errlen, -errno, "--share: %s: %s", copy, strerror(errno));
 		goto out;

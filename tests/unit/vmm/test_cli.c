@@ -110,6 +110,9 @@ static void test_shares(void **state)
 	cli_free(&cfg);
 	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", "/tmp,tag="), CLI_ERROR);
 	cli_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--share", ",tag=t"), CLI_ERROR);
+	assert_string_equal(err, "--share: no directory in ',tag=t'");
+	cli_free(&cfg);
 }
 
 static void test_disk_errors(void **state)
