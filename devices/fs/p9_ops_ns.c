@@ -212,19 +212,17 @@ int p9_op_statfs(struct p9_server *s, struct p9r *r, struct p9w *w)
 	uint32_t fid = p9r_u32(r);
 	struct statfs st;
 	uint64_t fsid;
-	int fd;
+	int fd, ret;
 
 	if (r->bad)
 		return -EPROTO;
 	fd = p9_fid_open(s, fid, O_PATH);
 	if (fd < 0)
 		return fd;
-	if (fstatfs(fd, &st)) {
-		fd = -errno;
-		close(fd);
-		return fd;
-	}
+	ret = fstatfs(fd, &st) ? -errno : 0;
 	close(fd);
+	if (ret)
+		return ret;
 	memcpy(&fsid, &st.f_fsid, sizeof(fsid));
 	p9w_u32(w, (uint32_t)st.f_type);
 	p9w_u32(w, (uint32_t)st.f_bsize);
