@@ -177,12 +177,6 @@ static void dgram_rx_enable(struct netbe *nb, bool enable)
 	dgram_update(d);
 }
 
-static int dgram_set_offloads(struct netbe *nb, unsigned int offloads)
-{
-	(void)nb;
-	return offloads ? -EOPNOTSUPP : 0;
-}
-
 static void dgram_destroy(struct netbe *nb)
 {
 	struct dgram *d = dgram_of(nb);
@@ -202,7 +196,7 @@ static const struct netbe_ops dgram_ops = {
 	.send = dgram_send,
 	.recv = dgram_recv,
 	.rx_enable = dgram_rx_enable,
-	.set_offloads = dgram_set_offloads,
+	.set_offloads = netbe_no_offloads,
 	.destroy = dgram_destroy,
 };
 

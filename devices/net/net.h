@@ -36,6 +36,7 @@
 #ifndef DEVICES_NET_NET_H
 #define DEVICES_NET_NET_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,5 +101,13 @@ struct netbe {
 	void (*notify)(void *opaque, unsigned int events);
 	void *notify_opaque;
 };
+
+/* set_offloads of a backend of bare frames (no vnet header: slirp, vde,
+ * stream, dgram): there is nothing to turn on, only "none" to accept. */
+static inline int netbe_no_offloads(struct netbe *nb, unsigned int offloads)
+{
+	(void)nb;
+	return offloads ? -EOPNOTSUPP : 0;
+}
 
 #endif /* DEVICES_NET_NET_H */

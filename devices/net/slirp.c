@@ -190,12 +190,6 @@ static void slirp_rx_enable(struct netbe *nb, bool enable)
 		netbe_slirp_kick(s);
 }
 
-static int slirp_set_offloads(struct netbe *nb, unsigned int offloads)
-{
-	(void)nb;
-	return offloads ? -EOPNOTSUPP : 0;
-}
-
 /* Also the unwinding path of a create that failed half-way: every field is
  * either set up or at its "absent" value (NULL, -1, false). */
 static void slirp_free(struct netbe_slirp *s)
@@ -240,7 +234,7 @@ static const struct netbe_ops slirp_ops = {
 	.send = slirp_send,
 	.recv = slirp_recv,
 	.rx_enable = slirp_rx_enable,
-	.set_offloads = slirp_set_offloads,
+	.set_offloads = netbe_no_offloads,
 	.destroy = slirp_destroy,
 };
 

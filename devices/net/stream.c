@@ -540,12 +540,6 @@ static void stream_rx_enable(struct netbe *nb, bool enable)
 		(void)eventfd_signal(s->wake_src.fd);
 }
 
-static int stream_set_offloads(struct netbe *nb, unsigned int offloads)
-{
-	(void)nb;
-	return offloads ? -EOPNOTSUPP : 0;
-}
-
 static void stream_close_src(struct stream *s, struct el_source *src, bool in_loop)
 {
 	if (src->fd < 0)
@@ -578,7 +572,7 @@ static const struct netbe_ops stream_ops = {
 	.send = stream_send,
 	.recv = stream_recv,
 	.rx_enable = stream_rx_enable,
-	.set_offloads = stream_set_offloads,
+	.set_offloads = netbe_no_offloads,
 	.destroy = stream_destroy,
 };
 

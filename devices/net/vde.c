@@ -348,12 +348,6 @@ static void vde_rx_enable(struct netbe *nb, bool enable)
 	}
 }
 
-static int vde_set_offloads(struct netbe *nb, unsigned int offloads)
-{
-	/* plain frames: there is nothing to turn on */
-	return offloads ? -EOPNOTSUPP : 0;
-}
-
 static void vde_destroy(struct netbe *nb)
 {
 	struct vde *v = vde_of(nb);
@@ -373,7 +367,7 @@ static const struct netbe_ops vde_ops = {
 	.send = vde_send_op,
 	.recv = vde_recv_op,
 	.rx_enable = vde_rx_enable,
-	.set_offloads = vde_set_offloads,
+	.set_offloads = netbe_no_offloads,
 	.destroy = vde_destroy,
 };
 
