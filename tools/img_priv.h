@@ -47,8 +47,9 @@ int img_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_resu
 /* How a new image is to be made: qemu-img's -o (and create's -b and -F). */
 struct img_new {
 	const char *backing, *backing_fmt;
-	char rest[1024]; /* the other -o options, for the format's driver */
-	char copy[1024]; /* the -o strings, which backing and backing_fmt point into */
+	char rest[1024];  /* the other -o options, for the format's driver */
+	char copy[1024];  /* the -o strings, which backing and backing_fmt point into */
+	size_t copy_used; /* each -o's string ends with its NUL */
 };
 /* One -o "k=v,..." into `n` (several -o add up). 0, or 1 after img_fail(). */
 int img_parse_o(const char *arg, struct img_new *n) __attribute__((warn_unused_result));

@@ -61,14 +61,16 @@ int img_parse_size(const char *s, uint64_t *out)
 
 int img_parse_o(const char *arg, struct img_new *n)
 {
-	size_t used = strlen(n->rest);
+	size_t used = strlen(n->rest), len = strlen(arg);
 	char *rest, *kv;
 
-	if (strlen(arg) >= sizeof(n->copy) - strlen(n->copy) - 1)
+	if (len >= sizeof(n->copy) - n->copy_used)
 		return img_fail("-o %s: option string too long", arg);
-	/* Several -o add up, as in qemu-img; the strings stay in n->copy. */
-	kv = n->copy + strlen(n->copy) + (n->copy[0] ? 1 : 0);
-	strcpy(kv, arg);
+	/* Several -o add up, as in qemu-img; the strings stay in n->copy, one
+	 * after the other (strlen() of it would stop at the first split). */
+	kv = n->copy + n->copy_used;
+	memcpy(kv, arg, len + 1);
+	n->copy_used += len + 1;
 	rest = kv;
 	while ((kv = opts_next(&rest, NULL))) {
 		char *val = strchr(kv, '=');

@@ -178,6 +178,21 @@ class TestCreate(ImgTest):
         self.assertEqual(info['backing-filename-format'], 'raw')
         self.assertEqual(run('check', self.p('ov2.qcow2'))[0], 0)
 
+    def test_several_o(self):
+        """Several -o add up, a backing_file= in the first one included (its
+        string was once overwritten by the next -o)."""
+        run('create', '-f', 'raw', self.p('base.raw'), '8M', check=0)
+        run('create', '-q', '-f', 'qcow2', '-o', 'backing_file=base.raw,backing_fmt=raw',
+            '-o', 'cluster_size=4096', self.p('a.qcow2'), check=0)
+        run('create', '-q', '-f', 'qcow2', '-o', 'backing_file=base.raw', '-o',
+            'backing_fmt=raw', self.p('b.qcow2'), check=0)
+        for name, cs in (('a.qcow2', 4096), ('b.qcow2', 65536)):
+            info = json.loads(run('info', '--output=json', self.p(name), check=0)[1])
+            self.assertEqual(info['backing-filename'], 'base.raw', name)
+            self.assertEqual(info['backing-filename-format'], 'raw', name)
+            self.assertEqual(info['cluster-size'], cs, name)
+            self.assertEqual(info['virtual-size'], 8 << 20, name)
+
     def test_errors(self):
         run('create', '-f', 'qcow2', self.p('exists.qcow2'), '1G', check=0)
         before = read(self.p('exists.qcow2'))
