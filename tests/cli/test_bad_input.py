@@ -14,7 +14,8 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
+
+from cli_common import scratch_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--vmm", required=True)
@@ -23,7 +24,7 @@ args = ap.parse_args()
 
 have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
 hello = os.path.join(args.guest_dir, "hello.elf")
-tmp = tempfile.mkdtemp(prefix="vmm-badinput-")
+tmp = scratch_dir("vmm-badinput-")
 
 
 def write(name, data):

@@ -16,10 +16,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
+
+from cli_common import scratch_dir
 
 init = os.path.abspath(sys.argv[1])
-tmp = tempfile.mkdtemp(prefix="vmm-exec-init-")
+tmp = scratch_dir("vmm-exec-init-")
 shutil.copy(init, os.path.join(tmp, "vmm-exec-init"))
 
 # Absolute paths: each case runs with nothing in its environment but its own.
@@ -54,6 +55,5 @@ for name, env, words in CASES:
     else:
         print(f"ok   {name}: {errors[0]}")
         passed += 1
-shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed, 0 skipped")
 sys.exit(1 if failed else 0)

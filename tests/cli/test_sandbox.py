@@ -17,8 +17,9 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
+
+from cli_common import scratch_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--vmm", required=True)
@@ -27,7 +28,7 @@ ap.add_argument("--guest-dir", required=True)
 args = ap.parse_args()
 
 results = {"passed": 0, "failed": 0, "skipped": 0}
-tmp = tempfile.mkdtemp(prefix="vmm-sandbox-")
+tmp = scratch_dir("vmm-sandbox-")
 hello = os.path.join(args.guest_dir, "hello.elf")
 hang = os.path.join(args.guest_dir, "hang.elf")
 disk = os.path.join(tmp, "disk.raw")
