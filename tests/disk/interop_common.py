@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_vmm_img as tvi  # noqa: E402  (shared helpers; sets tvi.VMM_IMG)
@@ -60,14 +59,5 @@ class FormatInterop(tvi.ImgTest):
     check_both = test_interop.Interop.check_both
 
 
-def main():
-    if len(sys.argv) < 2:
-        print(f'usage: {sys.argv[0]} PATH-TO-vmm-img', file=sys.stderr)
-        return 2
-    if shutil.which('qemu-img') is None:
-        print('SKIP: qemu-img is not installed (apt-get install qemu-utils)')
-        return 77
-    tvi.VMM_IMG = os.path.abspath(sys.argv[1])
-    prog = unittest.main(module='__main__', argv=[sys.argv[0], '-v', *sys.argv[2:]],
-                         exit=False)
-    return 0 if prog.result.wasSuccessful() else 1
+# usage, the skip without qemu-img, then the __main__ module's tests
+main = test_interop.main
