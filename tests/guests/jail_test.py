@@ -12,7 +12,6 @@ runs in; each case checks they are gone afterwards. Nothing here changes a
 cgroup it did not create.
 """
 
-import argparse
 import os
 import shutil
 import signal
@@ -22,15 +21,8 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
+import case_runner
+from case_runner import Fail, Skip
 
 
 class Vmm:
@@ -363,33 +355,8 @@ CASES = {
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--vmm')
-    ap.add_argument('--vmm-img')
-    ap.add_argument('--guest-dir')
-    ap.add_argument('--list', action='store_true')
-    ap.add_argument('case', nargs='?')
-    args = ap.parse_args()
-    if args.list:
-        print('\n'.join(CASES))
-        return 0
-    try:
-        fd = os.open('/dev/kvm', os.O_RDWR)
-        os.close(fd)
-    except OSError as e:
-        print('SKIP: /dev/kvm: %s' % e.strerror)
-        return SKIP
-    with tempfile.TemporaryDirectory(prefix='vmm-jail-') as tmp:
-        try:
-            CASES[args.case](T(args, tmp))
-        except Skip as e:
-            print('SKIP: %s' % e)
-            return SKIP
-        except Fail as e:
-            print('FAIL: %s' % e)
-            return 1
-    print('PASS')
-    return 0
+    return case_runner.main(__doc__, CASES, 'vmm-jail-', lambda case, opts, tmp: case(T(opts, tmp)),
+                            options=['--vmm-img'])
 
 
 if __name__ == '__main__':

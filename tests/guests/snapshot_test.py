@@ -12,22 +12,18 @@ and bad command lines get one clear line.
 
 Exit status 0 pass, 1 fail, 77 skip (no /dev/kvm)."""
 
-import argparse
 import os
 import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
-SKIP = 77
+import case_runner
+from case_runner import Fail
+
 TIMEOUT = 120
 
 FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END = 1, 2, 3, 4, 9
-
-
-class Fail(Exception):
-    pass
 
 
 def run(cmd, timeout=TIMEOUT):
@@ -321,31 +317,8 @@ CASES = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--vmm')
-    ap.add_argument('--save')
-    ap.add_argument('--guest-dir')
-    ap.add_argument('--list', action='store_true')
-    ap.add_argument('cases', nargs='*')
-    opts = ap.parse_args()
-    if opts.list:
-        print('\n'.join(CASES))
-        return 0
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR))
-    except OSError as e:
-        print('SKIP: /dev/kvm not available (%s)' % e)
-        return SKIP
-    failed = False
-    for name in opts.cases or list(CASES):
-        with tempfile.TemporaryDirectory(prefix='vmm-snap-') as tmp:
-            try:
-                CASES[name](Env(opts, tmp))
-                print('PASS: %s' % name)
-            except (Fail, subprocess.TimeoutExpired) as e:
-                print('FAIL: %s: %s' % (name, e))
-                failed = True
-    return 1 if failed else 0
+    return case_runner.main(__doc__, CASES, 'vmm-snap-',
+                            lambda case, opts, tmp: case(Env(opts, tmp)), options=['--save'])
 
 
 if __name__ == '__main__':

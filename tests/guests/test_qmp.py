@@ -10,7 +10,6 @@ Exit status: 0 passed, 1 failed, 77 (meson's skip) without /dev/kvm, or for
 the socat case without socat.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -18,20 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-SKIP = 77
+import case_runner
+from case_runner import Fail, Skip
+
 TIMEOUT = 30  # seconds any single wait may take (guests are slow on PVM)
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -527,47 +519,8 @@ CASES = {
 }
 
 
-def kvm_unavailable():
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR))
-    except OSError as e:
-        return str(e)
-    return None
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--vmm')
-    ap.add_argument('--guest-dir')
-    ap.add_argument('--list', action='store_true')
-    ap.add_argument('cases', nargs='*')
-    opts = ap.parse_args()
-    if opts.list:
-        print('\n'.join(CASES))
-        return 0
-    why = kvm_unavailable()
-    if why:
-        print('SKIP: /dev/kvm not available (%s)' % why)
-        return SKIP
-    failed = skipped = 0
-    names = opts.cases or list(CASES)
-    for name in names:
-        with tempfile.TemporaryDirectory(prefix='vmm-qmp-') as tmp:
-            t = time.monotonic()
-            try:
-                CASES[name](opts, tmp)
-                print('PASS: %s (%.2f s)' % (name, time.monotonic() - t))
-            except Skip as e:
-                skipped += 1
-                print('SKIP: %s (%s)' % (name, e))
-            except (Fail, OSError, ValueError, KeyError) as e:
-                failed += 1
-                print('FAIL: %s: %s: %s' % (name, type(e).__name__, e))
-        sys.stdout.flush()
-    if failed:
-        return 1
-    return SKIP if skipped == len(names) else 0
+    return case_runner.main(__doc__, CASES, 'vmm-qmp-', errors=(OSError, ValueError, KeyError))
 
 
 if __name__ == '__main__':
