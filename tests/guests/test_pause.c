@@ -184,7 +184,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pause_before_start),
 		cmocka_unit_test(test_pause_racing_stop),
 	};
-	sigset_t set;
 	int fd;
 
 	if (argc < 2) {
@@ -200,13 +199,6 @@ int main(int argc, char **argv)
 	close(fd);
 	log_set_level(LOG_WARN);
 	/* as main.c does before any thread starts */
-	vcpu_install_kick_handler();
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, VCPU_KICK_SIGNAL);
-	sigaddset(&set, VCPU_DUMP_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	vcpu_block_process_signals();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
