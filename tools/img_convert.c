@@ -112,9 +112,11 @@ static int convert_create_dst(const struct convert_args *a, uint64_t size, bool 
 	return 0;
 }
 
-/* The block size the copy writes in: whole clusters (a write never needs
- * copy-on-write of a partial cluster, and a zero cluster stays
- * unallocated), 4 KiB for formats without clusters. */
+/* The block size the copy writes in: the output's write unit (whole
+ * clusters of qcow2, QED, VMDK: a write never fills the rest of a cluster
+ * with zeros, and an all-zero cluster stays unallocated), else 4 KiB (a
+ * VHD/VHDX/VDI block is allocated by any write to it, and the zeros inside
+ * it are holes: writing them would only cost time). */
 static uint64_t convert_granularity(struct disk *dst)
 {
 	const struct disk_format *f = disk_format_find(dst->format);
@@ -122,7 +124,7 @@ static uint64_t convert_granularity(struct disk *dst)
 
 	if (f->info)
 		f->info(dst, &info);
-	return info.cluster_size ? info.cluster_size : 4096;
+	return info.write_unit ? info.write_unit : 4096;
 }
 
 struct convert;

@@ -83,7 +83,14 @@ void disk_check_report(const struct disk_check_opts *o, const char *fmt, ...)
 struct disk_info {
 	const char *subformat; /* "dynamic", "monolithicSparse", ... or NULL */
 	uint64_t cluster_size; /* 0: the format has none */
-	bool dirty;	       /* reported as "dirty-flag" */
+	/* What a write should cover not to cost more than its own bytes: a
+	 * write to part of an unallocated cluster fills the rest (qcow2, QED,
+	 * VMDK grains), so whole clusters; 0 where a new block reads as zeros
+	 * without being written (VHD, VHDX, VDI: their blocks are holes until
+	 * written) and any sector-aligned write is as cheap. vmm-img convert
+	 * writes in these units. */
+	uint64_t write_unit;
+	bool dirty; /* reported as "dirty-flag" */
 	/* The file the image names for its unallocated data, as recorded, and
 	 * its recorded format ("" for none). */
 	char backing_file[1024];

@@ -110,6 +110,7 @@ static void qcow2_info(struct disk *d, struct disk_info *out)
 	const struct qcow2_header *h = &q->h;
 
 	out->cluster_size = q->cluster_size;
+	out->write_unit = q->cluster_size;
 	out->dirty = h->incompatible_features & QCOW2_INCOMPAT_DIRTY;
 	snprintf(out->backing_file, sizeof(out->backing_file), "%s", h->backing_file);
 	snprintf(out->backing_format, sizeof(out->backing_format), "%s", h->backing_format);

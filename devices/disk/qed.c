@@ -406,6 +406,7 @@ static void qed_info(struct disk *d, struct disk_info *out)
 	struct qed *q = d->priv;
 
 	out->cluster_size = q->h.cluster_size;
+	out->write_unit = q->h.cluster_size;
 	out->dirty = q->h.features & QED_F_NEED_CHECK;
 	snprintf(out->backing_file, sizeof(out->backing_file), "%s", q->h.backing_file);
 	if (q->h.features & QED_F_BACKING_FORMAT_NO_PROBE)

@@ -338,6 +338,7 @@ static void vmdk_info(struct disk *d, struct disk_info *out)
 	for (unsigned int i = 0; i < v->n && !out->cluster_size; i++)
 		if (v->ext[i].type == VMDK_EXTENT_SPARSE)
 			out->cluster_size = v->ext[i].grain;
+	out->write_unit = out->cluster_size; /* a new grain is written whole */
 	disk_info_add(out, "cid", true, "%u", v->desc.cid);
 	disk_info_add(out, "parent-cid", true, "%u", v->desc.parent_cid);
 	disk_info_add(out, "extents", true, "%u", v->n);
