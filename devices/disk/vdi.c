@@ -6,11 +6,9 @@
  * allocation: the file is extended (the new block is a hole: zeros) and
  * synced before the map entry points at it, so a crash leaves the block
  * unallocated or allocated-and-zero -- which read the same. The file grows
- * ahead of the allocations (1, 2, 4 ... 64 blocks at a time, each step
- * synced once), so a guest filling a new disk, or a convert, pays that
- * fdatasync once per many blocks; close gives the unused tail back. The
- * entry and
- * the header's blocks_allocated go out in one pwrite where they are near
+ * ahead of the allocations (grow.h: 1, 2, 4 ... 64 blocks at a time, each
+ * step synced once); close gives the unused tail back. The entry and the
+ * header's blocks_allocated go out in one pwrite where they are near
  * each other (the usual layout), so a killed process cannot leave them
  * disagreeing; qemu-img check counts that as an error.
  */
@@ -26,6 +24,7 @@
 
 #include "devices/disk/bmap.h"
 #include "devices/disk/format.h"
+#include "devices/disk/grow.h"
 #include "devices/disk/vdi.h"
 #include "base/err.h"
 
@@ -40,9 +39,7 @@ struct vdi {
 	uint32_t *bmap;		     /* little-endian, as on disk */
 	uint64_t bmap_bytes;	     /* whole sectors */
 	uint32_t allocated, next;
-	uint64_t synced_end; /* the file is this long at least, stably */
-	uint64_t orig_size;  /* at open: close never cuts below it */
-	uint32_t ahead;	     /* blocks the next extension adds beyond need */
+	struct disk_grow grow; /* the file, grown ahead of the allocations */
 };
 
 static void vdi_free(struct vdi *v)
@@ -56,21 +53,14 @@ static int vdi_alloc(struct vdi *v, uint64_t idx)
 {
 	uint64_t bs = v->h.block_size, end = v->h.offset_data + ((uint64_t)v->next + 1) * bs;
 	uint64_t eoff = v->h.offset_bmap + idx * 4, cnt_off = VDI_OFF_BLOCKS_ALLOCATED;
-	uint64_t max = v->h.offset_data + (uint64_t)v->h.blocks_in_image * bs;
 	uint32_t le;
 	int ret;
 
 	if (v->next >= v->h.blocks_in_image)
 		return -ENOSPC; /* cannot happen with a checked map */
-	if (end > v->synced_end) {
-		uint64_t want = end + (uint64_t)v->ahead * bs;
-
-		want = want < max ? want : max;
-		if (ftruncate(v->bm.fd, (off_t)want) < 0 || fdatasync(v->bm.fd) < 0)
-			return -errno;
-		v->synced_end = want;
-		v->ahead = v->ahead ? (v->ahead < 64 ? v->ahead * 2 : 64) : 1;
-	}
+	ret = disk_grow_ensure(&v->grow, end);
+	if (ret)
+		return ret;
 	v->bmap[idx] = htole32(v->next);
 	le = htole32(v->allocated + 1);
 	memcpy(v->hdr + cnt_off, &le, 4);
@@ -152,11 +142,11 @@ static void vdi_close(struct disk *d)
 	ioe_drain(d->engine);
 	if (!d->readonly) {
 		uint64_t used = v->h.offset_data + (uint64_t)v->next * v->h.block_size;
-
 		/* the blocks grown ahead and never used */
-		used = used > v->orig_size ? used : v->orig_size;
-		if (v->synced_end > used && ftruncate(v->bm.fd, (off_t)used) < 0)
-			log_warn("%s: cannot trim the unused tail: %s", d->path, strerror(errno));
+		int ret = disk_grow_trim(&v->grow, used);
+
+		if (ret)
+			log_warn("%s: cannot trim the unused tail: %s", d->path, strerror(-ret));
 		if (fdatasync(v->bm.fd) < 0)
 			log_warn("%s: fdatasync on close: %s", d->path, strerror(errno));
 	}
@@ -227,7 +217,8 @@ static int vdi_open(struct disk *d, int fd, const struct disk_open_opts *o, unsi
 		vdi_free(v);
 		return err_set(err, errlen, ret, "%s: %s", d->path, e);
 	}
-	v->synced_end = v->orig_size = fsize;
+	disk_grow_init(&v->grow, v->bm.fd, fsize, 0, v->h.block_size, 64ULL * v->h.block_size,
+		       v->h.offset_data + (uint64_t)v->h.blocks_in_image * v->h.block_size);
 	d->priv = v;
 	d->ops = &vdi_ops;
 	d->format = "vdi";

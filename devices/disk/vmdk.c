@@ -84,7 +84,7 @@ static int open_sparse(struct vmdk_extent *e, char *err, size_t errlen)
 		return err_set(err, errlen, ret, "%s: cannot read the grain directory: %s", e->path,
 			       strerror(-ret));
 	e->next_alloc = (e->file_size + 511) / 512 * 512;
-	e->stable_end = e->file_size;
+	disk_grow_init(&e->grow, e->fd, e->file_size, VMDK_GROW, 0, 0, 0);
 	return 0;
 }
 
@@ -259,12 +259,14 @@ static void vmdk_close(struct disk *d)
 
 	for (unsigned int i = 0; i < v->n; i++) {
 		struct vmdk_extent *e = &v->ext[i];
+		int ret;
 
 		if (e->fd < 0 || e->readonly || e->type != VMDK_EXTENT_SPARSE)
 			continue;
 		/* Give back what the last growth step reserved. */
-		if (e->next_alloc < e->file_size && ftruncate(e->fd, (off_t)e->next_alloc) < 0)
-			log_warn("%s: cannot trim the file: %s", e->path, strerror(errno));
+		ret = disk_grow_trim(&e->grow, e->next_alloc);
+		if (ret)
+			log_warn("%s: cannot trim the file: %s", e->path, strerror(-ret));
 		if (fdatasync(e->fd) < 0)
 			log_warn("%s: fdatasync on close: %s", e->path, strerror(errno));
 	}

@@ -191,7 +191,7 @@ static int allocate(struct vmdk *v, struct vmdk_extent *e, struct disk_req *req,
 		    uint64_t in, uint64_t pos, uint64_t n)
 {
 	uint64_t t = g / e->h.num_gtes_per_gt, i = g % e->h.num_gtes_per_gt;
-	uint64_t host = e->next_alloc, end;
+	uint64_t host = e->next_alloc;
 	uint32_t le;
 	uint8_t *buf;
 	int ret;
@@ -203,14 +203,11 @@ static int allocate(struct vmdk *v, struct vmdk_extent *e, struct disk_req *req,
 	}
 	if ((host + e->grain) / 512 > UINT32_MAX)
 		return -ENOSPC; /* grain table entries are 32-bit sectors */
-	if (host + e->grain > e->stable_end) {
-		end = (host + e->grain + VMDK_GROW - 1) / VMDK_GROW * VMDK_GROW;
-		if (ftruncate(e->fd, (off_t)end) < 0 || fdatasync(e->fd) < 0)
-			return -errno;
-		e->stable_end = end;
-		if (end > e->file_size)
-			e->file_size = end;
-	}
+	ret = disk_grow_ensure(&e->grow, host + e->grain);
+	if (ret)
+		return ret;
+	if (e->grow.end > e->file_size)
+		e->file_size = e->grow.end;
 	buf = calloc(1, e->grain);
 	if (!buf)
 		return -ENOMEM;

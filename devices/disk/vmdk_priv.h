@@ -8,11 +8,11 @@
  *
  * Crash safety of allocation (a write to a grain with no place yet): the
  * file is first grown in steps of VMDK_GROW bytes and the new length made
- * stable (ftruncate + fdatasync), then the grain is written in full (the
- * guest's bytes, zeros around them) at the next free place inside that
- * stable length, then the grain table entries (both copies) point to it.
- * A crash at any point leaves entries that point inside the file: at worst
- * at a grain of zeros, which reads like the unallocated grain did. A FLUSH
+ * stable (grow.h, which has the argument), then the grain is written in
+ * full (the guest's bytes, zeros around them) at the next free place inside
+ * that stable length, then the grain table entries (both copies) point to
+ * it. A crash at any point leaves entries that point inside the file: at
+ * worst at a grain of zeros, which reads like the unallocated grain did. A FLUSH
  * is fdatasync of every extent file, so what was written before it --
  * grains and table entries -- survives a crash, as virtio-blk promises.
  */
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "devices/disk/disk_priv.h"
+#include "devices/disk/grow.h"
 #include "devices/disk/vmdk.h"
 
 #define VMDK_GROW (32ULL << 20)
@@ -47,8 +48,8 @@ struct vmdk_extent {
 	bool markers;	     /* each compressed grain starts with a 12-byte marker */
 	uint8_t *cache;	     /* compressed: the last grain inflated ... */
 	uint32_t cache_gte;  /* ... and its sector (0: none) */
-	uint64_t next_alloc; /* where the next grain goes, bytes */
-	uint64_t stable_end; /* file length known to be on stable storage */
+	uint64_t next_alloc;   /* where the next grain goes, bytes */
+	struct disk_grow grow; /* the file, grown ahead of next_alloc */
 };
 
 struct vmdk {
