@@ -40,6 +40,16 @@ static int read_gd(struct vmdk_extent *e, uint64_t sector, uint32_t **out)
 	return 0;
 }
 
+/* A second descriptor of the open file fd -- the same file, whatever
+ * happened to its name since -- with other flags (O_DIRECT or not). */
+static int reopen_fd(int fd, int flags)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC | O_NOCTTY);
+}
+
 /* The header, grain directories and limits of a sparse extent. */
 static int open_sparse(struct vmdk_extent *e, char *err, size_t errlen)
 {
@@ -89,7 +99,7 @@ static int open_sparse(struct vmdk_extent *e, char *err, size_t errlen)
 }
 
 static int open_extent_file(struct vmdk *v, struct vmdk_extent *e, const char *name, bool probed,
-			    char *err, size_t errlen)
+			    bool direct, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -115,11 +125,19 @@ static int open_extent_file(struct vmdk *v, struct vmdk_extent *e, const char *n
 			       "%s: extent %s is not a regular file or block device", v->d->path,
 			       e->path);
 	e->file_size = (uint64_t)st.st_size;
+	if (!direct)
+		return 0;
+	e->data_fd = reopen_fd(e->fd, (e->readonly ? O_RDONLY : O_RDWR) | O_DIRECT);
+	if (e->data_fd < 0)
+		return err_set(err, errlen, -errno, "%s: extent %s: cannot open with O_DIRECT: %s",
+			       v->d->path, e->path, strerror(errno));
+	e->direct = true;
 	return 0;
 }
 
 /* A descriptor file and the extents it names. */
-static int open_descriptor(struct vmdk *v, int fd, uint64_t size, char *err, size_t errlen)
+static int open_descriptor(struct vmdk *v, int fd, uint64_t size, bool direct, char *err,
+			   size_t errlen)
 {
 	struct disk *d = v->d;
 	char *text, msg[256];
@@ -159,7 +177,7 @@ static int open_descriptor(struct vmdk *v, int fd, uint64_t size, char *err, siz
 		start += e->len;
 		if (x->type == VMDK_EXTENT_ZERO)
 			continue;
-		ret = open_extent_file(v, e, x->file, d->format_probed, err, errlen);
+		ret = open_extent_file(v, e, x->file, d->format_probed, direct, err, errlen);
 		if (ret) {
 			v->n++; /* free_extents() frees what it holds */
 			return ret;
@@ -183,20 +201,29 @@ static int open_descriptor(struct vmdk *v, int fd, uint64_t size, char *err, siz
 	return 0;
 }
 
-/* One sparse file (monolithicSparse, streamOptimized): its own extent. */
-static int open_monolithic(struct vmdk *v, int fd, uint64_t size, char *err, size_t errlen)
+/* One sparse file (monolithicSparse, streamOptimized): its own extent.
+ * fd is buffered; data_fd the O_DIRECT one, or fd itself. Both are the
+ * extent's now. */
+static int open_monolithic(struct vmdk *v, int fd, int data_fd, uint64_t size, char *err,
+			   size_t errlen)
 {
 	struct vmdk_extent *e;
 	char msg[256], *text;
 	int ret;
 
 	v->ext = calloc(1, sizeof(*v->ext));
-	if (!v->ext)
+	if (!v->ext) {
+		close(fd);
+		if (data_fd != fd)
+			close(data_fd);
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", v->d->path);
+	}
 	v->n = 1;
 	e = v->ext;
 	e->type = VMDK_EXTENT_SPARSE;
 	e->fd = fd;
+	e->direct = data_fd != fd;
+	e->data_fd = data_fd;
 	e->readonly = v->d->readonly;
 	e->file_size = size;
 	e->path = strdup(v->d->path);
@@ -247,6 +274,8 @@ static void free_extents(struct vmdk *v)
 		free(e->path);
 		if (e->fd >= 0)
 			close(e->fd);
+		if (e->direct)
+			close(e->data_fd);
 	}
 	free(v->ext);
 	vmdk_desc_free(&v->desc);
@@ -288,15 +317,9 @@ static int vmdk_open(struct disk *d, int fd, const struct disk_open_opts *o, uns
 	uint8_t magic[4] = { 0 };
 	struct vmdk *v;
 	struct stat st;
-	int ret;
+	int bfd = fd, ret;
 
 	(void)depth; /* extents are part of this disk, not a chain */
-	if (o->direct) {
-		close(fd);
-		return err_set(err, errlen, -EINVAL,
-			       "%s: cache=none (O_DIRECT) is not supported for VMDK images",
-			       d->path);
-	}
 	v = calloc(1, sizeof(*v));
 	if (!v) {
 		close(fd);
@@ -304,26 +327,37 @@ static int vmdk_open(struct disk *d, int fd, const struct disk_open_opts *o, uns
 	}
 	v->d = d;
 	v->desc_fd = -1;
+	/* cache=none: fd is O_DIRECT; headers, tables and the descriptor are
+	 * read through a buffered descriptor of the same file (vmdk_priv.h). */
+	if (o->direct && (bfd = reopen_fd(fd, d->readonly ? O_RDONLY : O_RDWR)) < 0) {
+		ret = err_set(err, errlen, -errno, "%s: cannot reopen for metadata: %s", d->path,
+			      strerror(errno));
+		goto fail;
+	}
 	if (fstat(fd, &st) < 0) {
 		ret = err_set(err, errlen, -errno, "%s: %s", d->path, strerror(errno));
 		goto fail;
 	}
-	if (pread(fd, magic, 4, 0) == 4 && vmdk_probe(magic, 4) == 100) {
-		ret = open_monolithic(v, fd, (uint64_t)st.st_size, err, errlen);
-		fd = -1; /* the extent's now */
+	if (pread(bfd, magic, 4, 0) == 4 && vmdk_probe(magic, 4) == 100) {
+		ret = open_monolithic(v, bfd, fd, (uint64_t)st.st_size, err, errlen);
+		fd = bfd = -1; /* the extent's now */
 	} else {
 		v->desc_fd = fd; /* kept open: it holds the image lock */
 		fd = -1;
-		ret = open_descriptor(v, v->desc_fd, (uint64_t)st.st_size, err, errlen);
+		ret = open_descriptor(v, bfd, (uint64_t)st.st_size, o->direct, err, errlen);
 	}
 	if (ret)
 		goto fail;
+	if (bfd >= 0 && bfd != v->desc_fd)
+		close(bfd);
 	d->ops = &vmdk_ops;
 	d->format = "vmdk";
 	d->can_discard = false;
 	d->priv = v;
 	return 0;
 fail:
+	if (bfd >= 0 && bfd != fd && bfd != v->desc_fd)
+		close(bfd);
 	if (v->desc_fd >= 0)
 		close(v->desc_fd);
 	if (fd >= 0)

@@ -63,10 +63,14 @@ static void piece_done(struct ioe_req *io, int res)
 	req_put(r);
 }
 
-/* One engine request for [pos, pos + n) of the guest request at `host`. */
-static int submit_piece(struct disk *d, struct vmdk_req *r, enum ioe_op op, int fd, uint64_t host,
-			uint64_t pos, uint64_t n)
+/* One engine request for [pos, pos + n) of the guest request at `host` of
+ * extent e's file: guest data through the O_DIRECT descriptor where there
+ * is one and the piece is aligned for it (vmdk_priv.h). */
+static int submit_piece(struct disk *d, struct vmdk_req *r, enum ioe_op op,
+			const struct vmdk_extent *e, uint64_t host, uint64_t pos, uint64_t n)
 {
+	bool direct =
+		e->direct && (op == IOE_READ || op == IOE_WRITE) && (host | n) % d->alignment == 0;
 	struct disk_req *req = r->req;
 	struct vmdk_piece *p;
 	int ret;
@@ -77,12 +81,13 @@ static int submit_piece(struct disk *d, struct vmdk_req *r, enum ioe_op op, int 
 	p->r = r;
 	p->io = (struct ioe_req){
 		.op = op,
-		.fd = fd,
+		.fd = direct ? e->data_fd : e->fd,
 		.off = host,
 		.len = n,
 		.done = piece_done,
 		.opaque = p,
-		.cached = true,
+		.align = direct ? d->alignment : 0,
+		.cached = !direct,
 	};
 	if (op == IOE_READ || op == IOE_WRITE) {
 		p->io.iov = p->iov;
@@ -259,16 +264,15 @@ static int sparse_piece(struct vmdk *v, struct vmdk_extent *e, struct vmdk_req *
 					     e->cache + in, n);
 			return ret;
 		}
-		return submit_piece(v->d, r, IOE_READ, e->fd, (uint64_t)gte * 512 + in, pos, n);
+		return submit_piece(v->d, r, IOE_READ, e, (uint64_t)gte * 512 + in, pos, n);
 	case DISK_WRITE:
 		if (!gte)
 			return allocate(v, e, req, g, in, pos, n);
-		return submit_piece(v->d, r, IOE_WRITE, e->fd, (uint64_t)gte * 512 + in, pos, n);
+		return submit_piece(v->d, r, IOE_WRITE, e, (uint64_t)gte * 512 + in, pos, n);
 	case DISK_WRITE_ZEROES:
 		if (!gte)
 			return 0; /* already reads as zeros */
-		return submit_piece(v->d, r, IOE_ZERO_RANGE, e->fd, (uint64_t)gte * 512 + in, pos,
-				    n);
+		return submit_piece(v->d, r, IOE_ZERO_RANGE, e, (uint64_t)gte * 512 + in, pos, n);
 	default:
 		return -EINVAL;
 	}
@@ -314,7 +318,7 @@ static int range_pieces(struct vmdk *v, struct vmdk_req *r)
 					 : req->op == DISK_WRITE ? IOE_WRITE
 								 : IOE_ZERO_RANGE;
 
-			ret = submit_piece(v->d, r, op, e->fd, e->flat_off + rel, pos, n);
+			ret = submit_piece(v->d, r, op, e, e->flat_off + rel, pos, n);
 		}
 	}
 	return ret;
@@ -336,7 +340,7 @@ int vmdk_submit(struct disk *d, struct disk_req *req)
 	if (req->op == DISK_FLUSH) {
 		for (unsigned int i = 0; i < v->n && !ret; i++)
 			if (v->ext[i].fd >= 0 && !v->ext[i].readonly)
-				ret = submit_piece(d, r, IOE_FDATASYNC, v->ext[i].fd, 0, 0, 0);
+				ret = submit_piece(d, r, IOE_FDATASYNC, &v->ext[i], 0, 0, 0);
 	} else {
 		ret = range_pieces(v, r);
 	}

@@ -15,6 +15,15 @@
  * worst at a grain of zeros, which reads like the unallocated grain did. A FLUSH
  * is fdatasync of every extent file, so what was written before it --
  * grains and table entries -- survives a crash, as virtio-blk promises.
+ *
+ * cache=none (O_DIRECT), as bmap.h does it for VHD/VHDX: the extent keeps
+ * a buffered descriptor for its header, tables, compressed grains and
+ * allocations (pieces smaller than O_DIRECT allows), and guest reads and
+ * writes of allocated grains and flat extents go through an O_DIRECT one
+ * (a piece not aligned to the disk's alignment, which only a hand-made
+ * image has, through the buffered one). Linux keeps the two coherent: an
+ * O_DIRECT read or write first writes back and drops the cached pages of
+ * its range. fdatasync through either descriptor syncs the file.
  */
 #ifndef VMM_DEVICES_DISK_VMDK_PRIV_H
 #define VMM_DEVICES_DISK_VMDK_PRIV_H
@@ -31,7 +40,9 @@
 struct vmdk_extent {
 	enum vmdk_extent_type type;
 	char *path;
-	int fd; /* -1 for ZERO extents */
+	int fd;	     /* buffered (metadata, allocation); -1 for ZERO extents */
+	bool direct; /* cache=none: guest data goes through data_fd ... */
+	int data_fd; /* ... a second descriptor, O_DIRECT (only when direct) */
 	bool readonly;
 	uint64_t start;	    /* guest bytes before this extent */
 	uint64_t len;	    /* guest bytes in it */
@@ -40,14 +51,14 @@ struct vmdk_extent {
 
 	/* SPARSE only. */
 	struct vmdk_header h;
-	uint64_t grain;	     /* bytes */
-	uint64_t gd_n;	     /* grain directory entries */
-	uint32_t *gd, *rgd;  /* sectors of each grain table (rgd NULL if none) */
-	uint32_t **gt;	     /* loaded grain tables (host order), NULL until used */
-	bool compressed;     /* deflate grains (streamOptimized): read-only */
-	bool markers;	     /* each compressed grain starts with a 12-byte marker */
-	uint8_t *cache;	     /* compressed: the last grain inflated ... */
-	uint32_t cache_gte;  /* ... and its sector (0: none) */
+	uint64_t grain;	       /* bytes */
+	uint64_t gd_n;	       /* grain directory entries */
+	uint32_t *gd, *rgd;    /* sectors of each grain table (rgd NULL if none) */
+	uint32_t **gt;	       /* loaded grain tables (host order), NULL until used */
+	bool compressed;       /* deflate grains (streamOptimized): read-only */
+	bool markers;	       /* each compressed grain starts with a 12-byte marker */
+	uint8_t *cache;	       /* compressed: the last grain inflated ... */
+	uint32_t cache_gte;    /* ... and its sector (0: none) */
 	uint64_t next_alloc;   /* where the next grain goes, bytes */
 	struct disk_grow grow; /* the file, grown ahead of next_alloc */
 };

@@ -182,7 +182,7 @@ class Crash:
                '--depth', rng.choice([1, 4, 16, 16, 32]),
                '--flush-every', rng.choice([4, 16, 16, 64]),
                '--cluster-size', cluster]
-        if fmt == 'qcow2' and rng.random() < 0.125:
+        if fmt in ('qcow2', 'vmdk') and rng.random() < 0.125:
             cmd.append('--direct')
         # Sometimes while opening or before the first flush, mostly mid-run.
         delay = rng.uniform(0, 0.06) if rng.random() < 0.15 else rng.uniform(0.06, 0.9)

@@ -439,6 +439,29 @@ for _fmt in ('vpc', 'vhdx', 'vmdk'):
                  expect=['mode=verify passed: tag 1 data persisted'], check=check_rw_image),
     ]
 
+
+def vmdk_direct_disks(sub):
+    """A VMDK of subformat `sub` opened with cache=none (O_DIRECT guest data,
+    buffered metadata); skipped where the file system has no O_DIRECT."""
+    def disks(ctx):
+        path = os.path.join(ctx.tmpdir, 'disk.vmdk')
+        sh(tool(ctx, 'vmm-img') + ['create', '-f', 'vmdk', '-o', 'subformat=' + sub, path,
+                                   '%dM' % BLK_MIB])
+        ctx.images.append((path, 'vmdk'))
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_DIRECT))
+        except OSError as e:
+            raise CaseSkip('no O_DIRECT in %s: %s' % (ctx.tmpdir, e))
+        return disk_arg(path, 'vmdk', ',format=vmdk,cache=none,serial=disk-7')
+    return disks
+
+
+for _sub in ('monolithicSparse', 'monolithicFlat'):
+    BLK_CASES += [
+        blk_case('blk-rw-vmdk-direct-' + _sub, 'rw', 'vmdk', expect=RW_OK,
+                 cmdline='serial=disk-7', disks=vmdk_direct_disks(_sub), check=check_rw_image),
+    ]
+
 def rw_over_compressed(ctx):
     """A compressed qcow2 whose clusters hold other data (tag 2) where the
     rw guest writes: every write lands in a compressed cluster (copy on

@@ -96,8 +96,7 @@ static void test_ahead(void **state)
 		assert_int_equal(disk_grow_ensure(&g, need[i]), 0);
 		if (file_size(f->fd) != want[i])
 			fail_msg("step %zu: need %llu, got %llu, want %llu", i,
-				 (unsigned long long)need[i],
-				 (unsigned long long)file_size(f->fd),
+				 (unsigned long long)need[i], (unsigned long long)file_size(f->fd),
 				 (unsigned long long)want[i]);
 	}
 }
