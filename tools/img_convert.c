@@ -6,8 +6,10 @@
  * and writes a new, self-contained DST; all-zero blocks are not written, so
  * the output stays sparse. With -c (qcow2 output) every cluster is written
  * compressed (-o compression_type=zlib|zstd), except those that do not
- * shrink, as qemu-img does. An existing DST is never overwritten, and a
- * failed conversion leaves nothing under DST's name.
+ * shrink, as qemu-img does. -O vmdk -o subformat=streamOptimized: the
+ * grains are written once, in order, compressed (vmdk_stream.c). An
+ * existing DST is never overwritten, and a failed conversion leaves nothing
+ * under DST's name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,9 @@
 #include "base/zero.h"
 #include "base/log.h"
 #include "devices/disk/disk.h"
+#include "devices/disk/format.h"
 #include "devices/disk/qcow2.h"
+#include "devices/disk/vmdk.h"
 #include "tools/img_compress.h"
 #include "tools/img_priv.h"
 #include "tools/progress.h"
@@ -496,6 +500,89 @@ out:
 	return ret;
 }
 
+/* -O vmdk -o subformat=streamOptimized: the driver keeps such images
+ * read-only, so they are written through vmdk_stream.c instead. */
+static bool convert_is_stream(const struct convert_args *a)
+{
+	char sub[32];
+
+	return !strcmp(disk_format_find(a->ofmt)->name, "vmdk") &&
+	       disk_opts_get(a->n.rest, "subformat", sub, sizeof(sub)) &&
+	       !strcmp(sub, "streamOptimized");
+}
+
+/* The source into the VMDK stream, in order (a stream's grains are
+ * written once, in increasing order): what block status says reads as
+ * zeros is skipped, the rest read a chunk at a time (grains are at most
+ * CONVERT_CHUNK, powers of two: a chunk is whole grains but at the end).
+ * 0, or -errno with err set. */
+static int convert_stream_copy(struct disk *src, struct vmdk_stream *vs, const char *dpath,
+			       bool show, uint8_t *buf, char *err, size_t errlen)
+{
+	uint64_t grain = vmdk_stream_grain(vs), off = 0;
+	struct progress bar;
+	int ret = 0;
+
+	progress_init(&bar, show);
+	while (off < src->size && ret == 0) {
+		enum disk_status kind;
+		uint64_t n, len;
+
+		n = src->size - off < CONVERT_STATUS_MAX ? src->size - off : CONVERT_STATUS_MAX;
+		ret = disk_block_status(src, off, n, &kind, &n);
+		if (ret) {
+			err_set(err, errlen, ret, "%s: block status at %llu: %s", src->path,
+				(unsigned long long)off, strerror(-ret));
+			break;
+		}
+		if (kind != DISK_STATUS_DATA &&
+		    (off + n == src->size || (off + n) / grain * grain > off)) {
+			off = off + n == src->size ? off + n : (off + n) / grain * grain;
+			continue;
+		}
+		len = src->size - off < CONVERT_CHUNK ? src->size - off : CONVERT_CHUNK;
+		ret = disk_pread(src, buf, len, off);
+		if (ret) {
+			err_set(err, errlen, ret, "%s: read at %llu: %s", src->path,
+				(unsigned long long)off, strerror(-ret));
+			break;
+		}
+		ret = vmdk_stream_write(vs, off, buf, len);
+		if (ret)
+			err_set(err, errlen, ret, "%s: write at %llu: %s", dpath,
+				(unsigned long long)off, strerror(-ret));
+		off += len;
+		progress_update(&bar, off, src->size);
+	}
+	if (ret == 0)
+		progress_finish(&bar);
+	else
+		progress_hide(&bar);
+	return ret;
+}
+
+/* Into the empty stream image create made. 0, or 1 after img_fail(). */
+static int convert_stream(const struct convert_args *a, struct disk *src)
+{
+	struct vmdk_stream *vs;
+	char err[ERRLEN], cerr[ERRLEN];
+	uint8_t *buf = NULL; /* posix_memalign leaves it so on failure */
+	int ret;
+
+	if (vmdk_stream_open(a->dpath, &vs, err, sizeof(err)) < 0)
+		return img_fail("%s", err);
+	if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK))
+		ret = err_set(err, sizeof(err), -ENOMEM, "out of memory");
+	else
+		ret = convert_stream_copy(src, vs, a->dpath,
+					  !a->quiet && progress_wanted(a->force, src->size), buf,
+					  err, sizeof(err));
+	free(buf);
+	if (vmdk_stream_close(vs, ret == 0, cerr, sizeof(cerr)) < 0 && ret == 0)
+		return img_fail("%s", cerr);
+	return ret < 0 ? img_fail("%s", err) : 0;
+}
+
 int cmd_convert(int argc, char **argv)
 {
 	struct convert_args a = { .ofmt = "raw", .sopts = { .readonly = true } };
@@ -517,6 +604,10 @@ int cmd_convert(int argc, char **argv)
 	if (ret)
 		goto out;
 	ret = 1;
+	if (convert_is_stream(&a)) {
+		ret = convert_stream(&a, src);
+		goto out;
+	}
 	dopts.format = a.ofmt;
 	/* Nothing uses the output before it is complete (and it is removed
 	 * if the copy fails): no ordering flushes, one at the end. */

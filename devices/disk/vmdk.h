@@ -101,4 +101,20 @@ void vmdk_desc_free(struct vmdk_desc *d);
  * line that is not a comment is "version=1|2|3" (QEMU's rule), else 0. */
 int vmdk_probe(const uint8_t *buf, size_t len);
 
+/*
+ * Writing a streamOptimized image (vmm-img convert; vmdk_stream.c): open
+ * the empty image `create` made, write its grains once, in increasing
+ * order (whole grains; the disk's last may be short; all-zero grains stay
+ * unallocated), then close, which writes the grain tables and the footer
+ * (commit) or leaves the image as it is (the caller removes it). Writes:
+ * 0 or -errno (-EINVAL for an offset out of order).
+ */
+struct vmdk_stream;
+int vmdk_stream_open(const char *path, struct vmdk_stream **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+uint64_t vmdk_stream_grain(const struct vmdk_stream *s);
+int vmdk_stream_write(struct vmdk_stream *s, uint64_t off, const void *buf, size_t len)
+	__attribute__((warn_unused_result));
+int vmdk_stream_close(struct vmdk_stream *s, bool commit, char *err, size_t errlen);
+
 #endif /* VMM_DEVICES_DISK_VMDK_H */

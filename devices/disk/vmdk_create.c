@@ -5,8 +5,11 @@
  * is [header][embedded descriptor, 20 sectors][redundant directory and
  * tables][directory and tables], padded to a whole grain (64 KiB), all
  * tables preallocated and empty. Subformats: monolithicSparse (default),
- * monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat. streamOptimized
- * is read-only here (it is written once, compressed, by an exporter).
+ * monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, and
+ * streamOptimized: the monolithicSparse layout with a version 3 header
+ * flagged compressed with markers, then the stream's footer (its grains are
+ * written once, by vmm-img convert through vmdk_stream.c; the driver opens
+ * it read-only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +32,13 @@ struct vmdk_new {
 	const char *subformat;
 	char adapter[16];
 	unsigned int hwversion;
-	bool zeroed_grain, flat, split;
+	bool zeroed_grain, flat, split, stream;
 };
 
 /* An empty sparse extent of `sectors`, with room for an embedded
- * descriptor (written by the caller) when `desc`. */
-static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain)
+ * descriptor (written by the caller) when `desc`; `stream`: an empty
+ * streamOptimized one (as qemu-img makes it, plus the stream's footer). */
+static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain, bool stream)
 {
 	uint64_t gt_count = (sectors + GRAIN_SECTORS * GTES - 1) / (GRAIN_SECTORS * GTES);
 	uint64_t gt_size = GTES * 4 / 512, gd_sectors = (gt_count * 4 + 511) / 512;
@@ -47,11 +51,16 @@ static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain)
 		.desc_offset = desc ? 1 : 0,
 		.desc_size = desc ? DESC_SECTORS : 0,
 		.num_gtes_per_gt = GTES,
+		.compress_algorithm = stream ? VMDK_COMPRESS_DEFLATE : 0,
 	};
 	uint8_t hdr[512];
 	uint32_t *gd;
 	int ret;
 
+	if (stream) {
+		h.version = 3;
+		h.flags |= VMDK_FLAG_COMPRESS | VMDK_FLAG_MARKER;
+	}
 	h.rgd_offset = 1 + h.desc_size;
 	h.gd_offset = h.rgd_offset + gd_sectors + gt_size * gt_count;
 	h.overhead = (h.gd_offset + gd_sectors + gt_size * gt_count + GRAIN_SECTORS - 1) /
@@ -71,6 +80,8 @@ static int init_sparse(int fd, uint64_t sectors, bool desc, bool zeroed_grain)
 	free(gd);
 	if (!ret && ftruncate(fd, (off_t)(h.overhead * 512)) < 0)
 		ret = -errno;
+	if (!ret && stream)
+		ret = vmdk_stream_tail(fd, &h, h.overhead * 512);
 	return ret;
 }
 
@@ -94,10 +105,12 @@ static int parse_opts(const char *path, const struct disk_create_opts *o, struct
 	n->subformat = sub;
 	n->flat = !strcmp(sub, "monolithicFlat") || !strcmp(sub, "twoGbMaxExtentFlat");
 	n->split = !strncmp(sub, "twoGbMaxExtent", 14);
-	if (!n->flat && !n->split && strcmp(sub, "monolithicSparse"))
+	n->stream = !strcmp(sub, "streamOptimized");
+	if (!n->flat && !n->split && !n->stream && strcmp(sub, "monolithicSparse"))
 		return err_set(err, errlen, -EINVAL,
 			       "%s: subformat=%s: vmm-img creates monolithicSparse, "
-			       "monolithicFlat, twoGbMaxExtentSparse or twoGbMaxExtentFlat",
+			       "monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat or "
+			       "streamOptimized",
 			       path, sub);
 	snprintf(n->adapter, sizeof(n->adapter), "ide");
 	disk_opts_get(o->options, "adapter_type", n->adapter, sizeof(n->adapter));
@@ -191,7 +204,7 @@ int vmdk_create(const char *path, const struct disk_create_opts *o, char *err, s
 		if (n.flat)
 			ret = ftruncate(fd, (off_t)(s * 512)) < 0 ? -errno : 0;
 		else
-			ret = init_sparse(fd, s, false, n.zeroed_grain);
+			ret = init_sparse(fd, s, false, n.zeroed_grain, false);
 		close(fd);
 		if (ret) {
 			err_set(err, errlen, ret, "%s: %s", full, strerror(-ret));
@@ -224,7 +237,7 @@ int vmdk_create(const char *path, const struct disk_create_opts *o, char *err, s
 		ret = create_file(path, &fd, err, errlen);
 	if (!ret) {
 		if (!nfiles) {
-			ret = init_sparse(fd, sectors, true, n.zeroed_grain);
+			ret = init_sparse(fd, sectors, true, n.zeroed_grain, n.stream);
 			if (!ret && strlen(desc) > DESC_SECTORS * 512)
 				ret = -E2BIG;
 			if (!ret)

@@ -176,12 +176,15 @@ static int read_compressed(struct vmdk *v, struct vmdk_extent *e, uint32_t gte)
 	cbuf = malloc(csize ? csize : 1);
 	if (!cbuf)
 		return -ENOMEM;
+	/* A grain may inflate to less than its size: qemu-img compresses only
+	 * the part of a disk's last grain that is inside the disk. */
 	if (pread(e->fd, cbuf, csize, (off_t)host) == (ssize_t)csize &&
-	    uncompress(e->cache, &out, cbuf, (uLong)csize) == Z_OK && out == e->grain)
+	    uncompress(e->cache, &out, cbuf, (uLong)csize) == Z_OK && out <= e->grain)
 		ret = 0;
 	free(cbuf);
 	if (ret)
 		goto bad;
+	memset(e->cache + out, 0, e->grain - out);
 	e->cache_gte = gte;
 	return 0;
 bad:

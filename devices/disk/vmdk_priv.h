@@ -98,6 +98,12 @@ int vmdk_block_status(struct disk *d, uint64_t off, uint64_t len, enum disk_stat
 int vmdk_gte(struct vmdk *v, struct vmdk_extent *e, uint64_t g, uint32_t *out)
 	__attribute__((warn_unused_result));
 
+/* vmdk_stream.c: the end of a streamOptimized image at byte `at` (a
+ * sector boundary): footer marker, footer (a copy of h), end-of-stream
+ * marker; the file ends there. 0 or -errno. */
+int vmdk_stream_tail(int fd, const struct vmdk_header *h, uint64_t at)
+	__attribute__((warn_unused_result));
+
 /* vmdk_create.c */
 int vmdk_create(const char *path, const struct disk_create_opts *o, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

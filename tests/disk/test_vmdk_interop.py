@@ -8,6 +8,9 @@ Usage: test_vmdk_interop.py PATH-TO-vmm-img   (meson: suite 'disk')
   then writes into with qemu-io read back identically through vmm-img;
 - images vmm-img makes and writes pass `qemu-img check` and `qemu-img
   compare` against their source, and qemu-io can write into them;
+- streamOptimized images vmm-img creates and converts to (compressed
+  grains with markers, a footer) pass `qemu-img check`, compare equal and
+  read back through qemu-img convert;
 - damaged images (truncated, a directory or grain past the end, a missing
   extent, an absurd or endless descriptor, a delta disk) fail with one line
   naming the file; `vmm-img check` finds the damage qemu-img check finds.
@@ -91,11 +94,52 @@ class VmdkInterop(tvi.ImgTest):
             desc = f.read(10240).split(b'\0')[0].decode()
         self.assertIn('ddb.adapterType = "lsilogic"', desc)
         self.assertIn('ddb.virtualHWVersion = "6"', desc)
-        self.assert_one_error(['create', '-f', 'vmdk', '-o', 'subformat=streamOptimized',
+        self.assert_one_error(['create', '-f', 'vmdk', '-o', 'subformat=streamy',
                                'so.vmdk', '1G'], 'so.vmdk')
         self.assert_one_error(['create', '-f', 'vmdk', '-o', 'bogus=1', 'b.vmdk', '1G'],
                               'bogus')
         self.assertFalse(os.path.exists(self.p('so.vmdk')))
+
+    def test_stream_optimized(self):
+        opt = ['-O', 'vmdk', '-o', 'subformat=streamOptimized']
+        # empty: what qemu-img creates, as qemu-img sees it
+        mine, theirs = self.p('e.vmdk'), self.p('qe.vmdk')
+        tvi.run('create', '-q', '-f', 'vmdk', '-o', 'subformat=streamOptimized', mine, '1G',
+                check=0)
+        qemu('qemu-img', 'create', '-q', '-f', 'vmdk', '-o', 'subformat=streamOptimized',
+             theirs, '1G')
+        qemu('qemu-img', 'check', mine)
+        _, out, _ = qemu('qemu-img', 'info', mine)
+        self.assertIn('create type: streamOptimized', out)
+        self.assertIn('compressed: true', out)
+        self.compare(mine, theirs)
+        # data: random and zero runs, a last grain only partly inside the
+        # disk, compressible grains (they must come out smaller)
+        for seed, size in ((3, SIZE), (4, SIZE + 20 * 1024)):
+            src = self.p(f's{seed}.raw')
+            tvi.write_random_raw(src, size, seed)
+            with open(src, 'r+b') as f:
+                f.seek(3 << 20)
+                f.write(b'compressible' * 100000)
+            img, back = self.p(f's{seed}.vmdk'), self.p(f's{seed}.back')
+            tvi.run('convert', *opt, src, img, check=0)
+            qemu('qemu-img', 'check', img)
+            tvi.run('check', img, check=0)
+            self.compare(src, img)
+            qemu('qemu-img', 'convert', '-O', 'raw', img, back)
+            self.assertEqual(tvi.read(back), tvi.read(src))
+            # and the same bytes as qemu-img's own stream of that source
+            qimg = self.p(f'q{seed}.vmdk')
+            qemu('qemu-img', 'convert', *opt, src, qimg)
+            self.compare(img, qimg)
+            self.assertLess(os.path.getsize(img), os.path.getsize(qimg) + 65536)
+            self.assertLess(os.path.getsize(img), size // 4)
+            # a second conversion through it: vmdk stream -> qcow2
+            q2 = self.p(f's{seed}.qcow2')
+            tvi.run('convert', '-O', 'qcow2', img, q2, check=0)
+            self.compare(src, q2)
+        # the output exists already: refused, untouched
+        self.assert_one_error(['convert', *opt, src, img], img)
 
     def damaged(self, name, edit):
         """A fresh monolithicSparse image with `edit(path, header)` applied."""

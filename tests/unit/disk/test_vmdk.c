@@ -308,6 +308,69 @@ static void test_direct(void **state)
 	}
 }
 
+/* streamOptimized: created empty, written once in order through
+ * vmdk_stream (vmm-img convert), then read back; the driver itself keeps
+ * such images read-only, and a second stream into it is refused. */
+static void test_stream(void **state)
+{
+	struct fx *f = *state;
+	const struct disk_format *fmt = disk_format_find("vmdk");
+	struct disk_create_opts co = { .size = (1 << 20) + 4096,
+				       .options = "subformat=streamOptimized" };
+	struct disk_open_opts o = { .format = "vmdk", .engine = DISK_ENGINE_SYNC };
+	struct disk_check_opts cko = { 0 };
+	struct disk_check_result r = { 0 };
+	uint8_t *w = calloc(1, 3 * 65536), *rd = malloc(65536);
+	struct vmdk_stream *vs;
+	struct disk *d;
+
+	assert_non_null(w);
+	assert_int_equal(fmt->create(p(f, "so.vmdk"), &co, f->err, sizeof(f->err)), 0);
+	assert_int_equal(disk_open(p(f, "so.vmdk"), &o, &d, f->err, sizeof(f->err)), -EROFS);
+	assert_non_null(strstr(f->err, "read-only"));
+	if (vmdk_stream_open(p(f, "so.vmdk"), &vs, f->err, sizeof(f->err)))
+		fail_msg("%s", f->err);
+	assert_int_equal(vmdk_stream_grain(vs), 65536);
+	fill(w, 65536, 1);	    /* grain 0 */
+	fill(w + 131072, 65536, 3); /* grain 2; grain 1 stays zeros */
+	assert_int_equal(vmdk_stream_write(vs, 0, w, 3 * 65536), 0);
+	assert_int_equal(vmdk_stream_write(vs, 65536, w, 65536), -EINVAL); /* back */
+	assert_int_equal(vmdk_stream_write(vs, 5 * 65536 + 512, w, 65536), -EINVAL);
+	assert_int_equal(vmdk_stream_write(vs, 5 * 65536, w, 4096), -EINVAL);	/* short */
+	assert_int_equal(vmdk_stream_write(vs, 17 * 65536, w, 65536), -EINVAL); /* past */
+	fill(w, 4096, 9);
+	assert_int_equal(vmdk_stream_write(vs, 16 * 65536, w, 4096), 0); /* the last */
+	assert_int_equal(vmdk_stream_close(vs, true, f->err, sizeof(f->err)), 0);
+	/* written once */
+	assert_int_equal(vmdk_stream_open(p(f, "so.vmdk"), &vs, f->err, sizeof(f->err)), -EEXIST);
+	assert_non_null(strstr(f->err, "so.vmdk"));
+	o.readonly = true;
+	assert_int_equal(disk_open(p(f, "so.vmdk"), &o, &d, f->err, sizeof(f->err)), 0);
+	fill(w, 65536, 1);
+	assert_int_equal(disk_pread(d, rd, 65536, 0), 0);
+	assert_memory_equal(rd, w, 65536);
+	assert_int_equal(disk_pread(d, rd, 65536, 65536), 0);
+	for (int i = 0; i < 65536; i++)
+		assert_int_equal(rd[i], 0);
+	fill(w, 65536, 3);
+	assert_int_equal(disk_pread(d, rd, 4096, 2 * 65536 + 8192), 0);
+	assert_memory_equal(rd, w + 8192, 4096);
+	fill(w, 4096, 9);
+	assert_int_equal(disk_pread(d, rd, 4096, 16 * 65536), 0);
+	assert_memory_equal(rd, w, 4096);
+	disk_close(d);
+	assert_int_equal(fmt->check(p(f, "so.vmdk"), &cko, &r, f->err, sizeof(f->err)), 0);
+	assert_int_equal(r.corruptions, 0);
+	assert_int_equal(r.allocated_clusters, 3);
+	/* not a stream image: refused with its name */
+	co.options = NULL;
+	assert_int_equal(fmt->create(p(f, "plain.vmdk"), &co, f->err, sizeof(f->err)), 0);
+	assert_int_not_equal(vmdk_stream_open(p(f, "plain.vmdk"), &vs, f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "not an empty streamOptimized"));
+	free(w);
+	free(rd);
+}
+
 static void test_bad_images(void **state)
 {
 	struct fx *f = *state;
@@ -360,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_descriptor),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup, teardown),
 	};
 
