@@ -119,7 +119,24 @@ static int add_socket_dir(struct jail_paths *ps, const char *sock, char *err, si
 	return add_path(ps, dir, true, true, err, errlen);
 }
 
-/* A disk and every file of its backing chain, found by opening it the way
+struct listed {
+	struct jail_paths *ps;
+	bool rw;
+	int ret;
+	char *err;
+	size_t errlen;
+};
+
+static void add_listed(void *opaque, const char *path)
+{
+	struct listed *l = opaque;
+
+	if (!l->ret)
+		l->ret = add_path(l->ps, path, false, l->rw, l->err, l->errlen);
+}
+
+/* A disk and every file of its backing chain, and the other files it
+ * names (VMDK extents, with the disk's mode), found by opening it the way
  * vm_virtio_open() will (read-only here). */
 static int add_disk(struct jail_paths *ps, const struct cli_disk *cd, char *err, size_t errlen)
 {
@@ -139,6 +156,12 @@ static int add_disk(struct jail_paths *ps, const struct cli_disk *cd, char *err,
 		return 0;
 	for (b = d->backing; b && !ret; b = b->backing)
 		ret = add_path(ps, b->path, false, false, err, errlen);
+	for (b = d; b && !ret; b = b->backing) {
+		struct listed l = { ps, b == d && !cd->opts.readonly, 0, err, errlen };
+
+		disk_list_files(b, add_listed, &l);
+		ret = l.ret;
+	}
 	disk_close(d);
 	return ret;
 }

@@ -176,6 +176,24 @@ def readable_copy(t, name):
     return dst
 
 
+def case_jail_vmdk(t):
+    """A VMDK whose descriptor names its extents: the extents are in the
+    jail too (writable, as the disk is), with cache=none as well."""
+    need_root()
+    for sub in ('monolithicFlat', 'twoGbMaxExtentSparse'):
+        img = os.path.join(t.tmp, sub + '.vmdk')
+        subprocess.run([t.vmm_img, 'create', '-q', '-f', 'vmdk', '-o', 'subformat=' + sub, img,
+                        '16M'], check=True)
+        for cache in ('writeback', 'none'):
+            v = Vmm(t, ['--kernel', t.guest('blk'), '--jail', '--timeout', '60', '--disk',
+                        '%s,format=vmdk,cache=%s' % (img, cache),
+                        '--cmdline', 'mode=rw sectors=32768'])
+            rc = v.wait()
+            expect(rc == 0 and 'mode=rw passed' in v.stdout(),
+                   '%s cache=%s: status %s: %s%s' % (sub, cache, rc, v.stdout()[-400:],
+                                                     v.stderr()))
+
+
 def case_jail_user(t):
     """--jail-user drops to the user; /dev/kvm still works (its own node)."""
     need_root()
@@ -344,6 +362,7 @@ def case_cpu_affinity(t):
 CASES = {
     'jail-boot': case_jail_boot,
     'jail-root': case_jail_root,
+    'jail-vmdk': case_jail_vmdk,
     'jail-user': case_jail_user,
     'jail-unprivileged': case_jail_unprivileged,
     'cpu-limit': case_cpu_limit,
