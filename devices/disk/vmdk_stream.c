@@ -115,12 +115,21 @@ static int stream_load(struct vmdk_stream *s, uint64_t fsize, char *msg, size_t 
 	tbytes = (uint64_t)s->h.num_gtes_per_gt * 4;
 	if (read_dir(s, s->h.gd_offset, &s->gd) || read_dir(s, s->h.rgd_offset, &s->rgd))
 		return err_set(msg, mlen, -EIO, "cannot read the grain directory");
-	for (uint64_t t = 0; t < s->gt_n; t++)
-		if ((uint64_t)s->gd[t] * 512 + tbytes > s->h.overhead * 512 ||
-		    (uint64_t)s->rgd[t] * 512 + tbytes > s->h.overhead * 512 || !s->gd[t] ||
-		    !s->rgd[t])
-			return err_set(msg, mlen, -EINVAL, "grain table %llu outside the metadata",
+	/* Each copy's tables one after the other inside the metadata (as
+	 * create lays them out): together no larger than the file, so neither
+	 * is the copy kept in memory. */
+	for (uint64_t t = 0, gend = 512, rend = 512; t < s->gt_n; t++) {
+		uint64_t g = (uint64_t)s->gd[t] * 512, r = (uint64_t)s->rgd[t] * 512;
+
+		if (g < gend || r < rend || g + tbytes > s->h.overhead * 512 ||
+		    r + tbytes > s->h.overhead * 512)
+			return err_set(msg, mlen, -EINVAL,
+				       "grain table %llu overlaps another or lies outside the "
+				       "metadata",
 				       (unsigned long long)t);
+		gend = g + tbytes;
+		rend = r + tbytes;
+	}
 	s->gt = calloc(s->gt_n, tbytes);
 	if (!s->gt)
 		return err_set(msg, mlen, -ENOMEM, "out of memory");
