@@ -25,6 +25,7 @@
 #ifndef VMM_DEVICES_DISK_GROW_H
 #define VMM_DEVICES_DISK_GROW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct disk_grow {
@@ -36,6 +37,9 @@ struct disk_grow {
 	uint64_t max_ahead; /* the reserve doubles up to this */
 	uint64_t limit;	    /* never grow past it (0: no limit) */
 	uint64_t ahead;	    /* the next step's reserve */
+	/* No fdatasync (disk_open_opts.unsafe: a convert's output, removed
+	 * unless the copy finishes); set after disk_grow_init. */
+	bool unsafe;
 };
 
 /* fd: the file (a buffered descriptor), size: its length now. */

@@ -219,6 +219,7 @@ static int vdi_open(struct disk *d, int fd, const struct disk_open_opts *o, unsi
 	}
 	disk_grow_init(&v->grow, v->bm.fd, fsize, 0, v->h.block_size, 64ULL * v->h.block_size,
 		       v->h.offset_data + (uint64_t)v->h.blocks_in_image * v->h.block_size);
+	v->grow.unsafe = d->unsafe;
 	d->priv = v;
 	d->ops = &vdi_ops;
 	d->format = "vdi";
