@@ -367,11 +367,42 @@ fail:
 	return ret;
 }
 
+/* disk_info.subformat outlives the disk (vmm-img info prints it after the
+ * close): a string of the table, not the descriptor's own copy. */
+static const char *create_type_name(const char *t)
+{
+	static const char *const known[] = {
+		"monolithicSparse",
+		"monolithicFlat",
+		"twoGbMaxExtentSparse",
+		"twoGbMaxExtentFlat",
+		"streamOptimized",
+		"vmfs",
+		"vmfsSparse",
+		"vmfsThin",
+		"vmfsPreallocated",
+		"vmfsRaw",
+		"vmfsRDM",
+		"vmfsRDMP",
+		"fullDevice",
+		"partitionedDevice",
+		"custom",
+		"seSparse",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(t, known[i]))
+			return known[i];
+	return "other";
+}
+
 static void vmdk_info(struct disk *d, struct disk_info *out)
 {
 	struct vmdk *v = d->priv;
 
-	out->subformat = v->create_type;
+	out->subformat = create_type_name(v->create_type);
+	if (!strcmp(out->subformat, "other"))
+		disk_info_add(out, "create-type", false, "%s", v->create_type);
 	for (unsigned int i = 0; i < v->n && !out->cluster_size; i++)
 		if (v->ext[i].type == VMDK_EXTENT_SPARSE)
 			out->cluster_size = v->ext[i].grain;
