@@ -71,9 +71,6 @@ static int open_sparse(struct vmdk_extent *e, bool unsafe, char *err, size_t err
 	}
 	if (ret)
 		return err_set(err, errlen, ret, "%s: %s", e->path, msg);
-	if (e->h.version == 3 && !e->readonly)
-		return err_set(err, errlen, -EROFS,
-			       "%s: VMDK version 3 images can only be opened read-only", e->path);
 	e->grain = e->h.grain_size * 512;
 	e->gd_n = vmdk_gd_entries(&e->h);
 	e->compressed = e->h.flags & VMDK_FLAG_COMPRESS;
@@ -83,6 +80,9 @@ static int open_sparse(struct vmdk_extent *e, bool unsafe, char *err, size_t err
 			       "%s: compressed (streamOptimized) VMDK images are read-only here: "
 			       "open it readonly, or convert it to another format",
 			       e->path);
+	if (e->h.version == 3 && !e->readonly)
+		return err_set(err, errlen, -EROFS,
+			       "%s: VMDK version 3 images can only be opened read-only", e->path);
 	if (e->compressed && !(e->cache = malloc(e->grain)))
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", e->path);
 	ret = read_gd(e, e->h.gd_offset, &e->gd);

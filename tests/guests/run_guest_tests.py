@@ -215,7 +215,7 @@ def sh(cmd, ok=(0,)):
 # Image formats of the blk cases besides raw: vmm-img's format name, and
 # the extra convert options. qcow2c is a compressed qcow2 (convert -c).
 BLK_FORMATS = {'qcow2': ('qcow2', []), 'qcow2c': ('qcow2', ['-c']), 'vdi': ('vdi', []),
-               'qed': ('qed', [])}
+               'qed': ('qed', []), 'vmdks': ('vmdk', ['-o', 'subformat=streamOptimized'])}
 
 
 def make_image(ctx, name, fmt, mib=BLK_MIB, fill=()):
@@ -461,6 +461,24 @@ for _sub in ('monolithicSparse', 'monolithicFlat'):
         blk_case('blk-rw-vmdk-direct-' + _sub, 'rw', 'vmdk', expect=RW_OK,
                  cmdline='serial=disk-7', disks=vmdk_direct_disks(_sub), check=check_rw_image),
     ]
+
+def check_stream_refused(case, run):
+    err = text(run.stderr)
+    return None if 'streamOptimized) VMDK images are read-only' in err else (
+        'no read-only refusal on stderr: ' + err)
+
+
+# A streamOptimized VMDK (vmm-img convert): the guest reads it; writable it
+# is refused with one line.
+BLK_CASES += [
+    blk_case('blk-ro-vmdks', 'ro', 'vmdks', disks=ro_disks('vmdks'),
+             expect=['RO offered', 'writes refused with IOERR, data unchanged',
+                     'mode=ro passed'], check=check_unchanged),
+    blk_case('blk-rw-vmdks-refused', 'rw', 'vmdks', status=1,
+             disks=lambda ctx: disk_arg(make_image(ctx, 'disk', 'vmdks', fill=RO_FILL), 'vmdks'),
+             check=check_stream_refused),
+]
+
 
 def rw_over_compressed(ctx):
     """A compressed qcow2 whose clusters hold other data (tag 2) where the
