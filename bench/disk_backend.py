@@ -57,7 +57,7 @@ GIB = 1 << 30
 # --formats name: (qemu-img/vmm format, file name, extra qemu-img convert options)
 FORMATS = {"raw": ("raw", "bench.raw", []), "qcow2": ("qcow2", "bench.qcow2", []),
            "qcow2c": ("qcow2", "bench-c.qcow2", ["-c"]), "qed": ("qed", "bench.qed", []),
-           "vdi": ("vdi", "bench.vdi", [])}
+           "vdi": ("vdi", "bench.vdi", []), "vmdk": ("vmdk", "bench.vmdk", [])}
 
 
 def prepare(d, size, formats=("raw", "qcow2")):
