@@ -8,8 +8,9 @@
  * place yet, an allocation (vmdk_priv.h: synchronous and crash-safe).
  *
  * A request completes when its last piece does; a counter held by the
- * submitter (released through an IOE_NOP) makes sure done() never runs
- * inside disk_submit().
+ * submitter makes sure done() never runs inside disk_submit(). It is
+ * dropped at the end of the submit when pieces are in flight (they complete
+ * from ioe_process), else released through an IOE_NOP.
  */
 #include <endian.h>
 #include <errno.h>
@@ -28,6 +29,12 @@ struct vmdk_req {
 	unsigned int pending; /* pieces in flight + the submitter's hold */
 	int err;
 	struct ioe_req hold;
+	/* The piece being gathered, not queued yet (n 0: none). */
+	struct {
+		const struct vmdk_extent *e;
+		enum ioe_op op;
+		uint64_t host, pos, n;
+	} run;
 };
 
 struct vmdk_piece {
@@ -99,6 +106,41 @@ static int submit_piece(struct disk *d, struct vmdk_req *r, enum ioe_op op,
 		r->pending--;
 		free(p);
 	}
+	return ret;
+}
+
+/* Queue the gathered piece, if any. */
+static int flush_run(struct disk *d, struct vmdk_req *r)
+{
+	int ret = 0;
+
+	if (r->run.n)
+		ret = submit_piece(d, r, r->run.op, r->run.e, r->run.host, r->run.pos, r->run.n);
+	r->run.n = 0;
+	return ret;
+}
+
+/* [pos, pos + n) of the request at `host` of e's file: one piece with the
+ * one before when that ends where this starts, in the file and in the
+ * request -- grains allocated one after the other (a converted or
+ * sequentially written image) are read and written in one engine request,
+ * not one per grain. */
+static int queue_piece(struct disk *d, struct vmdk_req *r, enum ioe_op op,
+		       const struct vmdk_extent *e, uint64_t host, uint64_t pos, uint64_t n)
+{
+	int ret;
+
+	if (r->run.n && r->run.e == e && r->run.op == op && r->run.host + r->run.n == host &&
+	    r->run.pos + r->run.n == pos) {
+		r->run.n += n;
+		return 0;
+	}
+	ret = flush_run(d, r);
+	r->run.e = e;
+	r->run.op = op;
+	r->run.host = host;
+	r->run.pos = pos;
+	r->run.n = ret ? 0 : n;
 	return ret;
 }
 
@@ -267,15 +309,15 @@ static int sparse_piece(struct vmdk *v, struct vmdk_extent *e, struct vmdk_req *
 					     e->cache + in, n);
 			return ret;
 		}
-		return submit_piece(v->d, r, IOE_READ, e, (uint64_t)gte * 512 + in, pos, n);
+		return queue_piece(v->d, r, IOE_READ, e, (uint64_t)gte * 512 + in, pos, n);
 	case DISK_WRITE:
 		if (!gte)
 			return allocate(v, e, req, g, in, pos, n);
-		return submit_piece(v->d, r, IOE_WRITE, e, (uint64_t)gte * 512 + in, pos, n);
+		return queue_piece(v->d, r, IOE_WRITE, e, (uint64_t)gte * 512 + in, pos, n);
 	case DISK_WRITE_ZEROES:
 		if (!gte)
 			return 0; /* already reads as zeros */
-		return submit_piece(v->d, r, IOE_ZERO_RANGE, e, (uint64_t)gte * 512 + in, pos, n);
+		return queue_piece(v->d, r, IOE_ZERO_RANGE, e, (uint64_t)gte * 512 + in, pos, n);
 	default:
 		return -EINVAL;
 	}
@@ -321,10 +363,12 @@ static int range_pieces(struct vmdk *v, struct vmdk_req *r)
 					 : req->op == DISK_WRITE ? IOE_WRITE
 								 : IOE_ZERO_RANGE;
 
-			ret = submit_piece(v->d, r, op, e, e->flat_off + rel, pos, n);
+			ret = queue_piece(v->d, r, op, e, e->flat_off + rel, pos, n);
 		}
 	}
-	return ret;
+	if (ret)
+		r->run.n = 0; /* not queued: the request fails */
+	return ret ? ret : flush_run(v->d, r);
 }
 
 int vmdk_submit(struct disk *d, struct disk_req *req)
@@ -339,7 +383,7 @@ int vmdk_submit(struct disk *d, struct disk_req *req)
 	if (!r)
 		return -ENOMEM;
 	r->req = req;
-	r->pending = 1; /* the hold: released below through the engine */
+	r->pending = 1; /* the hold: released below */
 	if (req->op == DISK_FLUSH) {
 		for (unsigned int i = 0; i < v->n && !ret; i++)
 			if (v->ext[i].fd >= 0 && !v->ext[i].readonly)
@@ -349,6 +393,12 @@ int vmdk_submit(struct disk *d, struct disk_req *req)
 	}
 	if (ret)
 		r->err = ret; /* pieces already queued finish first */
+	if (r->pending > 1) {
+		/* Pieces in flight complete the request, and only from
+		 * ioe_process: the hold can go without an engine round trip. */
+		r->pending--;
+		return 0;
+	}
 	r->hold = (struct ioe_req){ .op = IOE_NOP, .done = hold_done, .opaque = r };
 	ret = ioe_submit(d->engine, &r->hold);
 	if (ret && --r->pending == 0) {
