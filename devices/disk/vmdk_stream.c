@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "base/err.h"
+#include "base/zero.h"
 #include "devices/disk/vmdk_priv.h"
 
 #define MARKER_FOOTER 3U
@@ -188,11 +189,6 @@ uint64_t vmdk_stream_grain(const struct vmdk_stream *s)
 	return s->grain;
 }
 
-static bool all_zero(const uint8_t *p, uint64_t n)
-{
-	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
-}
-
 /* Grain g (n bytes of it at buf, the rest zeros): compressed and appended. */
 static int put_grain(struct vmdk_stream *s, uint64_t g, const uint8_t *buf, uint64_t n)
 {
@@ -201,7 +197,7 @@ static int put_grain(struct vmdk_stream *s, uint64_t g, const uint8_t *buf, uint
 	uint32_t size;
 	int ret;
 
-	if (all_zero(buf, n))
+	if (buf_is_zero(buf, n))
 		return 0; /* stays unallocated: reads as zeros */
 	if (n < s->grain) {
 		memcpy(s->pad, buf, n);
