@@ -43,23 +43,45 @@ static int bit_get(const uint8_t *bm, uint64_t i)
 	return (bm[i >> 3] >> (7 - (i & 7))) & 1; /* sector 0 is the MSB */
 }
 
+/*
+ * Where data lands in the file. A block is its sector bitmap (512 bytes for
+ * the usual 2 MiB block) then its data, so a block placed right after the
+ * previous one (as QEMU does) has its data 512 bytes past a 4 KiB boundary:
+ * every 4 KiB guest read then spans two page-cache pages and two file-system
+ * blocks (measured: ~10% more CPU per buffered 4 KiB read, bench/
+ * disk_formats.py). New blocks are placed so that their data starts on a
+ * 4 KiB boundary; the gap before the bitmap (under 4 KiB) belongs to no
+ * block, which the format allows (BAT entries are any sector number) and
+ * QEMU reads as it reads any other layout.
+ */
+#define VHD_DATA_ALIGN 4096U
+
 /* Allocate block idx (bmap.h: extend, fdatasync, then the BAT entry). */
 static int vhd_alloc(struct vhd *v, uint64_t idx)
 {
-	uint64_t blk = v->next_free, end = blk + v->h.bitmap_size + v->h.block_size;
+	uint64_t bm = v->h.bitmap_size;
+	uint64_t blk =
+		((v->next_free + bm + VHD_DATA_ALIGN - 1) & ~(uint64_t)(VHD_DATA_ALIGN - 1)) - bm;
+	uint64_t end = blk + bm + v->h.block_size, pad = blk - v->next_free;
+	uint8_t *buf;
 	uint32_t be;
 	int ret;
 
 	if (end / 512 > UINT32_MAX)
 		return -EFBIG;
+	buf = calloc(1, pad + bm);
+	if (!buf)
+		return -ENOMEM;
 	/* The footer moves to the new end first, so the file always ends
-	 * with one; then the bitmap overwrites the old footer. Dynamic
-	 * blocks are all "present" (QEMU); differencing ones all parent's. */
+	 * with one; then the gap's zeros and the bitmap overwrite the old
+	 * footer. Dynamic blocks are all "present" (QEMU); differencing ones
+	 * all parent's. */
 	ret = disk_file_pwrite(v->bm.fd, v->footer, VHD_FOOTER_LEN, end);
 	if (ret == 0) {
-		memset(v->bitmap, v->diff ? 0 : 0xff, v->h.bitmap_size);
-		ret = disk_file_pwrite(v->bm.fd, v->bitmap, v->h.bitmap_size, blk);
+		memset(buf + pad, v->diff ? 0 : 0xff, bm);
+		ret = disk_file_pwrite(v->bm.fd, buf, pad + bm, v->next_free);
 	}
+	free(buf);
 	if (ret == 0 && disk_barrier(v->bm.d, v->bm.fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
