@@ -34,6 +34,9 @@ struct vhd {
 	uint64_t n_bat;
 	uint64_t next_free; /* where the next block goes (the footer is there) */
 	uint8_t *bitmap;    /* scratch: one block's sector bitmap */
+	/* Differencing: blocks whose bitmap is known to be all set (every
+	 * sector ours), so that reads and writes there skip the bitmap. */
+	uint8_t *full; /* one bit per BAT entry */
 	bool diff;
 	char parent[1024]; /* the parent's name as the locator gave it */
 };
@@ -55,6 +58,20 @@ static int bit_get(const uint8_t *bm, uint64_t i)
  * QEMU reads as it reads any other layout.
  */
 #define VHD_DATA_ALIGN 4096U
+
+/* Does v->bitmap (a whole one) say every sector of the block is ours? */
+static bool bitmap_full(const struct vhd *v)
+{
+	uint64_t spb = v->h.block_size / 512;
+
+	for (uint64_t i = 0; i < spb / 8; i++)
+		if (v->bitmap[i] != 0xff)
+			return false;
+	for (uint64_t s = spb & ~7ULL; s < spb; s++)
+		if (!bit_get(v->bitmap, s))
+			return false;
+	return true;
+}
 
 /* Allocate block idx (bmap.h: extend, fdatasync, then the BAT entry). */
 static int vhd_alloc(struct vhd *v, uint64_t idx)
@@ -95,6 +112,34 @@ static int vhd_alloc(struct vhd *v, uint64_t idx)
 	return 0;
 }
 
+/*
+ * A differencing image consults a block's bitmap on every read and sets
+ * bits after every write: one pread (and a pwrite) of the buffered metadata
+ * fd per request. Bitmaps up to this size are read whole (the cost is the
+ * system call, not the bytes), so that a block found with every bit set is
+ * remembered in v->full and its requests skip the bitmap from then on --
+ * a guest that has rewritten a block pays nothing more for it.
+ */
+#define VHD_BITMAP_WHOLE 4096U
+
+/* Bring into v->bitmap at least the bits of sectors [first, last) of the
+ * block at base; the whole bitmap if it is small, marking the block full
+ * when it is. */
+static int bitmap_read(struct vhd *v, uint64_t idx, uint64_t base, uint64_t first, uint64_t last)
+{
+	uint64_t lo = first / 8, hi = (last - 1) / 8 + 1;
+	int ret;
+
+	if (v->h.bitmap_size <= VHD_BITMAP_WHOLE) {
+		lo = 0;
+		hi = v->h.bitmap_size;
+	}
+	ret = disk_file_pread(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
+	if (ret == 0 && hi - lo == v->h.bitmap_size && bitmap_full(v))
+		v->full[idx / 8] |= (uint8_t)(1U << (idx % 8));
+	return ret;
+}
+
 static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_kind *kind,
 		   uint64_t *host, uint64_t *n)
 {
@@ -129,10 +174,11 @@ static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 	if (!v->diff || write)
 		return 0;
 	/* Differencing read: the run of sectors with the first one's bit. */
+	if (v->full[idx / 8] & (1U << (idx % 8)))
+		return 0;
 	first = in / 512;
 	last = (in + *n) / 512;
-	ret = disk_file_pread(v->bm.fd, v->bitmap + first / 8, (last - 1) / 8 - first / 8 + 1,
-			      base + first / 8);
+	ret = bitmap_read(v, idx, base, first, last);
 	if (ret)
 		return ret;
 	bit = bit_get(v->bitmap, first);
@@ -153,23 +199,33 @@ static int vhd_written(void *fmt, uint64_t off, uint64_t len)
 	while (len > 0) {
 		uint64_t idx = off / bs, in = off % bs, n = len < bs - in ? len : bs - in;
 		uint64_t first = in / 512, last = (in + n) / 512, base, lo, hi;
+		bool change = false;
 		int ret;
 
 		if (idx >= v->n_bat || v->bat[idx] == VHD_BAT_FREE)
 			return -EIO;
-		base = (uint64_t)v->bat[idx] * 512;
-		lo = first / 8;
-		hi = (last - 1) / 8 + 1;
-		ret = disk_file_pread(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
-		if (ret)
-			return ret;
-		for (uint64_t s = first; s < last; s++)
-			v->bitmap[s >> 3] |= (uint8_t)(0x80 >> (s & 7));
-		ret = disk_file_pwrite(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
-		if (ret)
-			return ret;
 		off += n;
 		len -= n;
+		if (v->full[idx / 8] & (1U << (idx % 8)))
+			continue;
+		base = (uint64_t)v->bat[idx] * 512;
+		ret = bitmap_read(v, idx, base, first, last);
+		if (ret)
+			return ret;
+		for (uint64_t s = first; s < last; s++) {
+			change |= !bit_get(v->bitmap, s);
+			v->bitmap[s >> 3] |= (uint8_t)(0x80 >> (s & 7));
+		}
+		lo = first / 8;
+		hi = (last - 1) / 8 + 1;
+		if (change) {
+			ret = disk_file_pwrite(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
+			if (ret)
+				return ret;
+		}
+		/* Full now? Only a whole bitmap in v->bitmap can say. */
+		if (v->h.bitmap_size <= VHD_BITMAP_WHOLE && bitmap_full(v))
+			v->full[idx / 8] |= (uint8_t)(1U << (idx % 8));
 	}
 	return 0;
 }
@@ -194,6 +250,7 @@ static void vhd_free(struct vhd *v)
 {
 	free(v->bat);
 	free(v->bitmap);
+	free(v->full);
 	free(v);
 }
 
@@ -279,7 +336,8 @@ static int read_bat(struct vhd *v, uint64_t fsize, char *e, size_t elen)
 			       bat_bytes);
 	v->bat = malloc(bat_bytes ? bat_bytes : 4);
 	v->bitmap = malloc(v->h.bitmap_size);
-	if (!v->bat || !v->bitmap)
+	v->full = calloc(1, v->n_bat / 8 + 1);
+	if (!v->bat || !v->bitmap || !v->full)
 		return err_set(e, elen, -ENOMEM, "out of memory");
 	ret = disk_file_pread(v->bm.fd, v->bat, bat_bytes, v->h.table_offset);
 	if (ret)
