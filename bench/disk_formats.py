@@ -16,6 +16,11 @@ dropped of neither (both tools read the same warm file): seconds and the
 ratio qemu/vmm (target >= 1.0).
 
     python3 bench/disk_formats.py [--formats vpc,vhdx] [--quick] [--repeat 3]
+        [--only '4k-randread cached'] [--formats vpc,vpc@vmm]
+
+FMT@vmm runs both tools on the image vmm-img convert made: its layout can
+differ (a VHD made by vmm-img has its block data on 4 KiB boundaries, one
+made by qemu-img 512 bytes past them).
 """
 import argparse
 import os
@@ -93,7 +98,12 @@ def main():
     ap.add_argument("--size", type=int, default=1, help="image size in GiB")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer requests per run")
-    ap.add_argument("--formats", default="vpc,vhdx")
+    ap.add_argument("--formats", default="vpc,vhdx",
+                    help="comma-separated; FMT@vmm: the image made by vmm-img convert "
+                    "instead of qemu-img convert (both tools still run on it)")
+    ap.add_argument("--only", default="",
+                    help="run only the rows whose 'pattern cache qd' contains this "
+                    "(e.g. '4k-randread direct 32', 'seqwrite')")
     ap.add_argument("--no-convert", action="store_true")
     args = ap.parse_args()
 
@@ -106,10 +116,14 @@ def main():
     files = {"raw": prepare(args.dir, args.size * GIB)["raw"]}
     fmts = args.formats.split(",")
     for fmt in fmts:
+        base, _, maker = fmt.partition("@")
         path = os.path.join(args.dir, "bench." + fmt)
+        if maker not in ("", "vmm"):
+            sys.exit(f"bench: {fmt}: only FMT or FMT@vmm")
         if not os.path.exists(path):
             print(f"disk_formats: converting to {path} ...", flush=True)
-            subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, files["raw"], path],
+            conv = [os.path.join(BUILD, "vmm-img")] if maker else ["qemu-img"]
+            subprocess.run(conv + ["convert", "-f", "raw", "-O", base, files["raw"], path],
                            check=True)
         files[fmt] = path
     div = 4 if args.quick else 1
@@ -119,42 +133,53 @@ def main():
         ("1m-seqread", False, 1 << 20, 1 << 20, 2048, 1024, 1024),
         ("1m-seqwrite", True, 1 << 20, 1 << 20, 2048, 1024, 1024),
     ]
-    print(f"disk_formats: {args.size} GiB images, median of {args.repeat}; "
-          "IOPS for 4k, MB/s for 1m")
+    print(f"disk_formats: {args.size} GiB images, median of {args.repeat} (vmm and qemu "
+          "runs interleaved); IOPS for 4k, MB/s for 1m")
     hdr = f"{'pattern':13} {'cache':6} {'qd':>3} {'vmm-raw':>9}"
     for fmt in fmts:
         hdr += f" {'vmm-' + fmt:>9} {'qemu-' + fmt:>10} {'/qemu':>6} {'/raw':>6}"
-    print(hdr)
+    print(hdr + f" {'spread':>6}")
     for name, w, bs, stride, c_cached, c_d1, c_d32 in patterns:
         for direct in (False, True):
             for depth in (1, 32):
+                row = f"{name:13} {'direct' if direct else 'cached':6} {depth:>3}"
+                if args.only and args.only not in " ".join(row.split()):
+                    continue
                 count = (c_cached if not direct else c_d1 if depth == 1 else c_d32) // div
-                cell = {}
-                for fmt in ["raw"] + fmts:
-                    for who in ("vmm", "qemu") if fmt != "raw" else ("vmm",):
-                        ts = []
-                        for _ in range(args.repeat):
-                            settle(files[fmt], not direct)
-                            if who == "vmm":
-                                t, _ = run_vmm(tool, files[fmt], fmt, w, direct, bs, depth,
-                                               count, stride)
-                            else:
-                                t, _ = run_qemu(files[fmt], fmt, w, direct, bs, depth, count,
-                                                stride)
-                            if t is not None:
-                                ts.append(t)
-                        if ts:
-                            rate = count / statistics.median(ts)
-                            cell[(who, fmt)] = rate * bs / 1e6 if bs >= 1 << 20 else rate
-                line = f"{name:13} {'direct' if direct else 'cached':6} {depth:>3}"
-                line += f" {cell.get(('vmm', 'raw'), 0):>9.0f}"
+                runs = [(who, fmt) for fmt in ["raw"] + fmts
+                        for who in (("vmm", "qemu") if fmt != "raw" else ("vmm",))]
+                times = {k: [] for k in runs}
+                # Repeats outermost: a burst of load on the host lands on
+                # every cell of the row, not on all the runs of one of them.
+                for _ in range(args.repeat):
+                    for who, fmt in runs:
+                        base = fmt.partition("@")[0]
+                        settle(files[fmt], not direct)
+                        run = run_vmm if who == "vmm" else run_qemu
+                        args_ = (tool,) if who == "vmm" else ()
+                        t, _ = run(*args_, files[fmt], base, w, direct, bs, depth, count,
+                                   stride)
+                        if t is not None:
+                            times[(who, fmt)].append(t)
+                cell, spread = {}, 0.0
+                for k, ts in times.items():
+                    if ts:
+                        med = statistics.median(ts)
+                        spread = max(spread, (max(ts) - min(ts)) / med)
+                        rate = count / med
+                        cell[k] = rate * bs / 1e6 if bs >= 1 << 20 else rate
+                line = row + f" {cell.get(('vmm', 'raw'), 0):>9.0f}"
                 for fmt in fmts:
                     v, q, r = (cell.get((who, f)) for who, f in
                                (("vmm", fmt), ("qemu", fmt), ("vmm", "raw")))
                     line += f" {v or 0:>9.0f} {q or 0:>10.0f}"
                     line += f" {v / q:>6.2f}" if v and q else f" {'n/a':>6}"
                     line += f" {v / r:>6.2f}" if v and r else f" {'n/a':>6}"
+                line += f" {spread * 100:>5.0f}%" if args.repeat > 1 else f" {'-':>6}"
                 print(line, flush=True)
+    print("/qemu: vmm FMT / qemu-img bench FMT (target >= 1.0); /raw: vmm FMT / vmm raw "
+          "(target >= 0.9 for dynamic formats); spread: max (max-min)/median of the row's "
+          "cells")
     if not args.no_convert:
         bench_convert(args.dir, fmts, args.size * GIB, args.repeat)
 
