@@ -181,7 +181,8 @@ def main():
           "(target >= 0.9 for dynamic formats); spread: max (max-min)/median of the row's "
           "cells")
     if not args.no_convert:
-        bench_convert(args.dir, fmts, args.size * GIB, args.repeat)
+        bench_convert(args.dir, list(dict.fromkeys(f.partition("@")[0] for f in fmts)),
+                      args.size * GIB, args.repeat)
 
 
 if __name__ == "__main__":
