@@ -16,9 +16,22 @@ dropped of neither (both tools read the same warm file): seconds and the
 ratio qemu/vmm (target >= 1.0).
 
     python3 bench/disk_formats.py [--formats vpc,vhdx] [--quick] [--repeat 3]
+        [--only '4k-randread cached'] [--formats vpc,vpc@vmm]
+
+FMT@vmm runs both tools on the image vmm-img convert made: its layout can
+differ (a VHD made by vmm-img has its block data on 4 KiB boundaries, one
+made by qemu-img 512 bytes past them).
+
+Compare like with like: the cost of a buffered write depends on how the file
+was written (measured 2026-12, --cpu: vmm's raw driver on a copy of
+bench.raw made by `qemu-img convert -O raw` took 46-50 us of CPU per 4 KiB
+write, 16 us on bench.raw itself), so a /raw ratio of a qemu-made image
+mixes the format's cost with the file's history; FMT@vmm files are written
+the way bench.raw is.
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,6 +40,12 @@ import time
 
 from common import BUILD
 from disk_backend import GIB, STEP, prepare, run_qemu, run_vmm, settle
+
+
+def children_cpu():
+    """User + system seconds of every finished child process so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def convert_source(d, size):
@@ -93,7 +112,18 @@ def main():
     ap.add_argument("--size", type=int, default=1, help="image size in GiB")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer requests per run")
-    ap.add_argument("--formats", default="vpc,vhdx")
+    ap.add_argument("--formats", default="vpc,vhdx",
+                    help="comma-separated; FMT@vmm: the image made by vmm-img convert "
+                    "instead of qemu-img convert (both tools still run on it)")
+    ap.add_argument("--only", default="",
+                    help="run only the rows whose 'pattern cache qd' contains this "
+                    "(e.g. '4k-randread direct 32', 'seqwrite')")
+    ap.add_argument("--cpu", action="store_true",
+                    help="per CPU-second instead of per second: requests (or MB) per "
+                    "second of user+system time of the tool's process, start-up "
+                    "subtracted. On a loaded host wall-clock rates say more about the "
+                    "scheduler than the code (a tool with more threads gets more "
+                    "share); CPU per request does not")
     ap.add_argument("--no-convert", action="store_true")
     args = ap.parse_args()
 
@@ -106,10 +136,14 @@ def main():
     files = {"raw": prepare(args.dir, args.size * GIB)["raw"]}
     fmts = args.formats.split(",")
     for fmt in fmts:
+        base, _, maker = fmt.partition("@")
         path = os.path.join(args.dir, "bench." + fmt)
+        if maker not in ("", "vmm"):
+            sys.exit(f"bench: {fmt}: only FMT or FMT@vmm")
         if not os.path.exists(path):
             print(f"disk_formats: converting to {path} ...", flush=True)
-            subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, files["raw"], path],
+            conv = [os.path.join(BUILD, "vmm-img")] if maker else ["qemu-img"]
+            subprocess.run(conv + ["convert", "-f", "raw", "-O", base, files["raw"], path],
                            check=True)
         files[fmt] = path
     div = 4 if args.quick else 1
@@ -119,44 +153,67 @@ def main():
         ("1m-seqread", False, 1 << 20, 1 << 20, 2048, 1024, 1024),
         ("1m-seqwrite", True, 1 << 20, 1 << 20, 2048, 1024, 1024),
     ]
-    print(f"disk_formats: {args.size} GiB images, median of {args.repeat}; "
-          "IOPS for 4k, MB/s for 1m")
+    per = "CPU-second (--cpu)" if args.cpu else "second"
+    print(f"disk_formats: {args.size} GiB images, median of {args.repeat} (vmm and qemu "
+          f"runs interleaved); IOPS for 4k, MB/s for 1m, per {per}")
     hdr = f"{'pattern':13} {'cache':6} {'qd':>3} {'vmm-raw':>9}"
     for fmt in fmts:
         hdr += f" {'vmm-' + fmt:>9} {'qemu-' + fmt:>10} {'/qemu':>6} {'/raw':>6}"
-    print(hdr)
+    print(hdr + f" {'spread':>6}")
     for name, w, bs, stride, c_cached, c_d1, c_d32 in patterns:
         for direct in (False, True):
             for depth in (1, 32):
+                row = f"{name:13} {'direct' if direct else 'cached':6} {depth:>3}"
+                if args.only and args.only not in " ".join(row.split()):
+                    continue
                 count = (c_cached if not direct else c_d1 if depth == 1 else c_d32) // div
-                cell = {}
-                for fmt in ["raw"] + fmts:
-                    for who in ("vmm", "qemu") if fmt != "raw" else ("vmm",):
-                        ts = []
-                        for _ in range(args.repeat):
-                            settle(files[fmt], not direct)
-                            if who == "vmm":
-                                t, _ = run_vmm(tool, files[fmt], fmt, w, direct, bs, depth,
-                                               count, stride)
-                            else:
-                                t, _ = run_qemu(files[fmt], fmt, w, direct, bs, depth, count,
-                                                stride)
-                            if t is not None:
-                                ts.append(t)
-                        if ts:
-                            rate = count / statistics.median(ts)
-                            cell[(who, fmt)] = rate * bs / 1e6 if bs >= 1 << 20 else rate
-                line = f"{name:13} {'direct' if direct else 'cached':6} {depth:>3}"
-                line += f" {cell.get(('vmm', 'raw'), 0):>9.0f}"
+                runs = [(who, fmt) for fmt in ["raw"] + fmts
+                        for who in (("vmm", "qemu") if fmt != "raw" else ("vmm",))]
+                times = {k: [] for k in runs}
+
+                def one(who, fmt, n):
+                    """Seconds and CPU seconds of one run (None: failed)."""
+                    settle(files[fmt], not direct)
+                    run = run_vmm if who == "vmm" else run_qemu
+                    args_ = (tool,) if who == "vmm" else ()
+                    c0 = children_cpu()
+                    t, _ = run(*args_, files[fmt], fmt.partition("@")[0], w, direct, bs,
+                               depth, n, stride)
+                    return (t, children_cpu() - c0) if t is not None else None
+
+                # --cpu: what a run costs without its requests (start-up,
+                # open; qemu-img's is ~20x vmm's), measured once, subtracted.
+                fixed = {k: (one(*k, 1) or (0, 0))[1] if args.cpu else 0 for k in runs}
+                # Repeats outermost: a burst of load on the host lands on
+                # every cell of the row, not on all the runs of one of them.
+                for _ in range(args.repeat):
+                    for k in runs:
+                        r = one(*k, count)
+                        if r is not None:
+                            t = max(r[1] - fixed[k], 1e-6) if args.cpu else r[0]
+                            times[k].append(t)
+                cell, spread = {}, 0.0
+                for k, ts in times.items():
+                    if ts:
+                        med = statistics.median(ts)
+                        spread = max(spread, (max(ts) - min(ts)) / med)
+                        rate = count / med
+                        cell[k] = rate * bs / 1e6 if bs >= 1 << 20 else rate
+                line = row + f" {cell.get(('vmm', 'raw'), 0):>9.0f}"
                 for fmt in fmts:
                     v, q, r = (cell.get((who, f)) for who, f in
                                (("vmm", fmt), ("qemu", fmt), ("vmm", "raw")))
                     line += f" {v or 0:>9.0f} {q or 0:>10.0f}"
                     line += f" {v / q:>6.2f}" if v and q else f" {'n/a':>6}"
                     line += f" {v / r:>6.2f}" if v and r else f" {'n/a':>6}"
+                line += f" {spread * 100:>5.0f}%" if args.repeat > 1 else f" {'-':>6}"
                 print(line, flush=True)
+    print("/qemu: vmm FMT / qemu-img bench FMT (target >= 1.0); /raw: vmm FMT / vmm raw "
+          "(target >= 0.9 for dynamic formats); spread: max (max-min)/median of the row's "
+          "cells")
     if not args.no_convert:
-        bench_convert(args.dir, fmts, args.size * GIB, args.repeat)
+        bench_convert(args.dir, list(dict.fromkeys(f.partition("@")[0] for f in fmts)),
+                      args.size * GIB, args.repeat)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@
  * block did for a non-differencing image, and like the parent's data for a
  * differencing one (its bitmap is all clear). The guest data itself goes
  * through the I/O engine asynchronously like any in-place write. Blocks are
- * large (VHD 2 MiB, VHDX 1-256 MiB), so allocation is rare.
+ * large (VHD 2 MiB, VHDX 1-256 MiB), so allocation is rare. These ordering
+ * syncs are disk_barrier()s: none on an unsafe disk (a convert's output,
+ * removed unless the conversion finishes).
  */
 #ifndef VMM_DEVICES_DISK_BMAP_H
 #define VMM_DEVICES_DISK_BMAP_H

@@ -23,7 +23,8 @@
  * a clean close syncs and clears it. (QEMU also logs the BAT sector but
  * empties the log after every entry: four more syncs per allocation.)
  * Headers are updated the spec's way: the non-current one with sequence +
- * 1, synced, twice (2.2.2.1).
+ * 1, synced, twice (2.2.2.1). Those syncs are disk_barrier()s (none on
+ * an unsafe disk, bmap.h).
  *
  * Differencing VHDX (has_parent) is refused: not implemented.
  */

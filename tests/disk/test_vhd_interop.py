@@ -64,7 +64,27 @@ def patch(path, off, data):
         f.write(data)
 
 
+def vpc_data_offsets(path):
+    """The file offsets of the data of a dynamic VHD's allocated blocks."""
+    with open(path, 'rb') as f:
+        f.seek(16)
+        dyn = struct.unpack('>Q', f.read(8))[0]
+        f.seek(dyn + 16)
+        table = struct.unpack('>Q', f.read(8))[0]
+        entries, block = struct.unpack('>II', f.read(12)[4:12])
+        f.seek(table)
+        bat = struct.unpack(f'>{entries}I', f.read(entries * 4))
+    bitmap = (block // 512 // 8 + 511) & ~511
+    return [e * 512 + bitmap for e in bat if e != 0xffffffff]
+
+
 class Vhd(tvi.ImgTest):
+    def assert_vpc_aligned(self, img):
+        """Blocks we allocate keep their data on 4 KiB boundaries (vhd.c)."""
+        offs = vpc_data_offsets(img)
+        self.assertTrue(offs, img)
+        self.assertEqual([o for o in offs if o % 4096], [], img)
+
     def same_through_both(self, image, fmt):
         mine, theirs = self.p('mine.raw'), self.p('theirs.raw')
         tvi.run('convert', '-f', fmt, '-O', 'raw', image, mine, check=0)
@@ -105,6 +125,8 @@ class Vhd(tvi.ImgTest):
                 tvi.run('convert', '-O', fmt, '-o', opts, src, img, check=0)
                 if fmt == 'vhdx':
                     qemu('qemu-img', 'check', img)
+                if opts == 'subformat=dynamic' and fmt == 'vpc':
+                    self.assert_vpc_aligned(img)
                 qinfo = qemu('qemu-img', 'info', '-f', fmt, img)[1]
                 self.assertIn('file format: ' + fmt, qinfo)
                 # CHS rounding may grow a vpc image; compare the source's part
@@ -139,8 +161,25 @@ class Vhd(tvi.ImgTest):
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 if fmt == 'vhdx':
                     qemu('qemu-img', 'check', img)
+                else:
+                    self.assert_vpc_aligned(img)
                 self.same_through_both(img, fmt)
                 os.unlink(img)
+
+    def test_vpc_our_blocks_in_qemu_image(self):
+        """Blocks we add to a qemu-made VHD (whose data is off 4 KiB) are
+        aligned, and qemu-img reads old and new identically to us."""
+        img = self.p('qa.vhd')
+        qemu('qemu-img', 'create', '-q', '-f', 'vpc', img, '16M')
+        qemu_write(img, 'write -P 0x41 0 3M', fmt='vpc')
+        before = vpc_data_offsets(img)
+        self.assertTrue(all(o % 4096 for o in before), before)
+        stress(img, '--ops', '300', '--seed', '5', '--cluster-size', str(MiB))
+        after = vpc_data_offsets(img)
+        self.assertGreater(len(after), len(before))
+        self.assertEqual([o for o in after if o not in before and o % 4096], [])
+        self.assertEqual(tvi.run('check', img)[0], 0)
+        self.same_through_both(img, 'vpc')
 
     def test_vpc_differencing(self):
         parent, child = self.p('p.vhd'), self.p('c.vhd')
@@ -161,6 +200,7 @@ class Vhd(tvi.ImgTest):
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(tvi.run('check', child)[0], 0)
+        self.assert_vpc_aligned(child)
         # The parent is found by its relative locator from another directory
         # too, and a parent that is not the recorded one (UUID) is refused.
         os.rename(parent, self.p('p2.vhd'))
