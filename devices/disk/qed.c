@@ -153,10 +153,9 @@ static int cow_cluster(struct qed *q, uint64_t goff, uint64_t host)
 	return ret ? ret : disk_file_pwrite(q->bm.fd, q->cow_buf, cs, host);
 }
 
-/* Allocate guest clusters [gc, gc + m) (entries i.. of table s), the first
- * and last only partly covered by [off, off + len). */
-static int alloc_run(struct qed *q, struct qed_l2 *s, uint64_t gc, uint64_t m, uint64_t off,
-		     uint64_t len, uint64_t *host)
+/* Allocate guest clusters [gc, gc + m) (entries i.. of table s) at the end
+ * of the file. */
+static int alloc_run(struct qed *q, struct qed_l2 *s, uint64_t gc, uint64_t m, uint64_t *host)
 {
 	uint64_t cs = q->h.cluster_size, i = gc & (q->h.table_entries - 1), h = q->file_end;
 	uint64_t l2off = le64toh(q->l1[s->l1_idx]), buf[64];
@@ -165,14 +164,21 @@ static int alloc_run(struct qed *q, struct qed_l2 *s, uint64_t gc, uint64_t m, u
 	ret = need_check_set(q);
 	if (ret == 0 && ftruncate(q->bm.fd, (off_t)(h + m * cs)) < 0)
 		ret = -errno;
-	for (uint64_t k = 0; ret == 0 && k < m && q->bm.d->backing; k++) {
-		uint64_t g = (gc + k) * cs;
-
-		/* Unallocated (not zero) clusters the write covers only in part
-		 * show the backing file's data in the rest. */
-		if (s->t[i + k] == 0 && (off > g || off + len < g + cs))
-			ret = cow_cluster(q, g, h + k * cs);
-	}
+	/*
+	 * Over a backing file, an unallocated (not zero) cluster shows the
+	 * backing file's data. The new cluster gets all of it, and it is
+	 * stable before the L2 entry can be: the entry is written before the
+	 * guest's data (bmap.h), so after a power loss that kept the entry but
+	 * not the data, every sector still reads as before or as written --
+	 * never as the zeros of a hole. (QEMU flushes between the new
+	 * cluster's data and its L2 entry for the same reason.) Without a
+	 * backing file the hole's zeros are what the cluster read as before.
+	 */
+	for (uint64_t k = 0; ret == 0 && k < m && q->bm.d->backing; k++)
+		if (s->t[i + k] == 0)
+			ret = cow_cluster(q, (gc + k) * cs, h + k * cs);
+	if (ret == 0 && q->bm.d->backing && disk_barrier(q->bm.d, q->bm.fd) < 0)
+		ret = -errno;
 	for (uint64_t done = 0; ret == 0 && done < m;) {
 		uint64_t c = m - done < 64 ? m - done : 64;
 
@@ -227,7 +233,7 @@ static int qed_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 	} else {
 		while (m < run && le64toh(s->t[i + m]) <= QED_ZERO_CLUSTER)
 			m++;
-		ret = alloc_run(q, s, gc, m, off, len, host);
+		ret = alloc_run(q, s, gc, m, host);
 		if (ret) {
 			log_warn_ratelimited(&q->bm.rl, "%s: cannot allocate QED clusters: %s",
 					     q->bm.d->path, strerror(-ret));
