@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "vmm/vm.h"
 
 /* The state tree is read whole into memory: bound what a file can ask for
@@ -130,7 +131,7 @@ static int disk_identity(const char *path, struct snapshot_disk *d, char *err, s
 	int fd;
 
 	memset(d, 0, sizeof(*d));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* only fstat: base/file.h */
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
 
@@ -321,8 +322,12 @@ int snapshot_open(const char *uri, struct snapshot_in *in, char *err, size_t err
 	if (strncmp(uri, "file:", 5) || !uri[5])
 		return err_set(err, errlen, -EINVAL, "%s: only file:PATH is supported", uri);
 	path = uri + 5;
-	in->fd = open(path, O_RDONLY | O_CLOEXEC);
+	in->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* base/file.h */
 	if (in->fd < 0 || fstat(in->fd, &st) < 0)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, errlen, -EINVAL, "%s: not a regular file", path);
+	if (file_set_blocking(in->fd) < 0)
 		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	in->file_size = (uint64_t)st.st_size;
 	if (pread(in->fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||

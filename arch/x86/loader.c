@@ -26,6 +26,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/loader_priv.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/layout.h"
 
 /* "HdrS" at offset 0x202 marks a kernel with a 2.00+ setup header. */
@@ -97,7 +98,7 @@ static int open_regular(const char *path, uint64_t *size)
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* base/file.h */
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -108,6 +109,11 @@ static int open_regular(const char *path, uint64_t *size)
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return -EINVAL;
+	}
+	ret = file_set_blocking(fd);
+	if (ret) {
+		close(fd);
+		return ret;
 	}
 	*size = (uint64_t)st.st_size;
 	return fd;

@@ -19,6 +19,7 @@
 #include "devices/disk/io_engine.h"
 #include "devices/disk/format.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/iov.h"
 #include "base/log.h"
 
@@ -134,7 +135,7 @@ static int check_file_type(int fd, const char *path, char *err, size_t errlen)
 static int open_file(const char *path, bool readonly, bool direct, int *fdp, char *err,
 		     size_t errlen)
 {
-	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK; /* base/file.h */
 	int fd = -1, ret;
 
 	fd = open(path, flags | (direct ? O_DIRECT : 0));
@@ -153,6 +154,11 @@ static int open_file(const char *path, bool readonly, bool direct, int *fdp, cha
 	ret = check_file_type(fd, path, err, errlen);
 	if (ret)
 		goto err_close;
+	ret = file_set_blocking(fd);
+	if (ret) {
+		err_set(err, errlen, ret, "%s: %s", path, strerror(-ret));
+		goto err_close;
+	}
 	ret = lock_image(fd, readonly, path, err, errlen);
 	if (ret)
 		goto err_close;
@@ -221,7 +227,7 @@ int disk_probe_file(const char *path, const char *format, const struct disk_form
 
 	/* No lock: only the first bytes are read, and the check that follows
 	 * opens the image itself. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* base/file.h */
 	if (fd < 0)
 		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	ret = check_file_type(fd, path, err, errlen);

@@ -57,6 +57,9 @@ bad_qcow2[4:8] = (3).to_bytes(4, "big")     # version 3
 bad_qcow2[20:24] = (40).to_bytes(4, "big")  # cluster_bits 40: nonsense
 corrupt_qcow2 = write("corrupt.qcow2", bytes(bad_qcow2))
 short_qcow2 = write("short.qcow2", b"QFI\xfb\x00\x00\x00\x03")
+# a FIFO: open(2) would wait for a writer (and restart after SIGTERM)
+fifo = os.path.join(tmp, "fifo")
+os.mkfifo(fifo)
 orphan = os.path.join(tmp, "orphan.qcow2")
 subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b",
                 os.path.join(tmp, "gone.qcow2"), "-F", "qcow2", orphan, "1M"],
@@ -88,6 +91,8 @@ CASES = [
     ("stray argument", ["--kernel", hello, "extra"], 2, ["extra"], False),
     ("missing kernel", ["--kernel", os.path.join(tmp, "nope")], 1, ["nope"], True),
     ("kernel is a directory", ["--kernel", tmp], 1, [tmp], True),
+    ("kernel is a FIFO", ["--kernel", fifo], 1, ["fifo"], True),
+    ("initrd is a FIFO", ["--kernel", hello, "--initrd", fifo], 1, ["fifo"], True),
     ("empty kernel", ["--kernel", empty], 1, ["empty"], True),
     ("text file as kernel", ["--kernel", text_file], 1, ["notes.txt"], True),
     ("truncated ELF", ["--kernel", truncated_elf], 1, ["truncated.elf"], True),
@@ -104,6 +109,7 @@ CASES = [
     ("missing disk", ["--kernel", hello, "--disk", os.path.join(tmp, "nodisk.img")], 1,
      ["nodisk.img"], True),
     ("disk is a directory", ["--kernel", hello, "--disk", tmp], 1, [tmp], True),
+    ("disk is a FIFO", ["--kernel", hello, "--disk", fifo], 1, ["fifo"], True),
     ("empty disk", ["--kernel", hello, "--disk", empty], 1, ["empty"], True),
     ("corrupt qcow2", ["--kernel", hello, "--disk", corrupt_qcow2], 1, ["corrupt.qcow2"], True),
     ("truncated qcow2", ["--kernel", hello, "--disk", short_qcow2], 1, ["short.qcow2"], True),

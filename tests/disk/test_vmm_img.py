@@ -242,6 +242,11 @@ class TestInfo(ImgTest):
                      'disk size: ', 'cluster_size: 65536', 'compat: 1.1'):
             self.assertIn(want, out)
 
+    def test_fifo_is_refused_not_waited_for(self):
+        os.mkfifo(self.p('fifo'))
+        for cmd in (['info', 'fifo'], ['check', 'fifo'], ['convert', 'fifo', 'out.raw']):
+            self.assert_one_error(cmd, 'fifo', rc_want=1)
+
     def test_errors(self):
         self.assert_one_error(['info', 'missing.qcow2'], 'missing.qcow2')
         with open(self.p('junk.qcow2'), 'wb') as f:
