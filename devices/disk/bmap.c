@@ -38,7 +38,6 @@ int bmap_init(struct bmap *b, struct disk *d, int fd, const struct bmap_ops *ops
 	      char *err, size_t errlen)
 {
 	int fl = fcntl(fd, F_GETFL);
-	char p[64];
 
 	*b = (struct bmap){ .d = d, .fd = fd, .data_fd = fd, .ops = ops, .fmt = fmt };
 	b->cached = fl >= 0 && !(fl & O_DIRECT);
@@ -46,8 +45,7 @@ int bmap_init(struct bmap *b, struct disk *d, int fd, const struct bmap_ops *ops
 		return 0;
 	/* Metadata is read and written in pieces smaller than O_DIRECT
 	 * allows: give it its own buffered descriptor of the same file. */
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	b->fd = open(p, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	b->fd = disk_reopen_fd(fd, d->readonly ? O_RDONLY : O_RDWR);
 	if (b->fd < 0) {
 		int e = errno;
 

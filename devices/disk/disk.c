@@ -318,6 +318,14 @@ err_free:
 	return ret;
 }
 
+int disk_reopen_fd(int fd, int flags)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC);
+}
+
 int disk_file_pread(int fd, void *buf, size_t len, uint64_t off)
 {
 	uint8_t *p = buf;

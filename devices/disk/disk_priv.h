@@ -39,6 +39,12 @@ int disk_file_pread(int fd, void *buf, size_t len, uint64_t off)
 int disk_file_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	__attribute__((warn_unused_result));
 
+/* A second descriptor of the file open as fd -- the same file, whatever
+ * happened to its name since -- with other flags (O_DIRECT or not; a
+ * driver keeps a buffered one for metadata beside an O_DIRECT one for guest
+ * data). open(2)'s convention: the fd, or -1 with errno. */
+int disk_reopen_fd(int fd, int flags);
+
 /* An ordering barrier inside a driver (what new metadata points to is
  * stable before the metadata is written): fdatasync(fd), or nothing for an
  * unsafe disk (disk_open_opts.unsafe). fdatasync's return convention. */

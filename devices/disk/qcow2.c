@@ -387,13 +387,11 @@ static int read_header(struct qcow2 *q, uint64_t file_size, char *err, size_t er
 static int open_meta_fd(struct qcow2 *q, int fd, char *err, size_t errlen)
 {
 	int fl = fcntl(fd, F_GETFL);
-	char p[64];
 
 	q->data_cached = fl >= 0 && !(fl & O_DIRECT);
 	if (fl < 0 || !(fl & O_DIRECT))
 		return 0;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	q->fd = open(p, (q->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	q->fd = disk_reopen_fd(fd, q->readonly ? O_RDONLY : O_RDWR);
 	if (q->fd < 0) {
 		q->fd = fd;
 		return err_set(err, errlen, -errno, "%s: cannot reopen for metadata: %s",

@@ -40,16 +40,6 @@ static int read_gd(struct vmdk_extent *e, uint64_t sector, uint32_t **out)
 	return 0;
 }
 
-/* A second descriptor of the open file fd -- the same file, whatever
- * happened to its name since -- with other flags (O_DIRECT or not). */
-static int reopen_fd(int fd, int flags)
-{
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, flags | O_CLOEXEC | O_NOCTTY);
-}
-
 /* The header, grain directories and limits of a sparse extent. */
 static int open_sparse(struct vmdk_extent *e, bool unsafe, char *err, size_t errlen)
 {
@@ -128,7 +118,7 @@ static int open_extent_file(struct vmdk *v, struct vmdk_extent *e, const char *n
 	e->file_size = (uint64_t)st.st_size;
 	if (!direct)
 		return 0;
-	e->data_fd = reopen_fd(e->fd, (e->readonly ? O_RDONLY : O_RDWR) | O_DIRECT);
+	e->data_fd = disk_reopen_fd(e->fd, (e->readonly ? O_RDONLY : O_RDWR) | O_DIRECT);
 	if (e->data_fd < 0)
 		return err_set(err, errlen, -errno, "%s: extent %s: cannot open with O_DIRECT: %s",
 			       v->d->path, e->path, strerror(errno));
@@ -330,7 +320,7 @@ static int vmdk_open(struct disk *d, int fd, const struct disk_open_opts *o, uns
 	v->desc_fd = -1;
 	/* cache=none: fd is O_DIRECT; headers, tables and the descriptor are
 	 * read through a buffered descriptor of the same file (vmdk_priv.h). */
-	if (o->direct && (bfd = reopen_fd(fd, d->readonly ? O_RDONLY : O_RDWR)) < 0) {
+	if (o->direct && (bfd = disk_reopen_fd(fd, d->readonly ? O_RDONLY : O_RDWR)) < 0) {
 		ret = err_set(err, errlen, -errno, "%s: cannot reopen for metadata: %s", d->path,
 			      strerror(errno));
 		goto fail;
