@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "devices/disk/disk_priv.h"
 #include "devices/disk/grow.h"
 
-void disk_grow_init(struct disk_grow *g, int fd, uint64_t size, uint64_t align, uint64_t unit,
-		    uint64_t max_ahead, uint64_t limit)
+void disk_grow_init(struct disk_grow *g, const struct disk *d, int fd, uint64_t size,
+		    uint64_t align, uint64_t unit, uint64_t max_ahead, uint64_t limit)
 {
-	*g = (struct disk_grow){ .fd = fd,
+	*g = (struct disk_grow){ .d = d,
+				 .fd = fd,
 				 .end = size,
 				 .orig = size,
 				 .align = align,
@@ -28,7 +30,7 @@ int disk_grow_ensure(struct disk_grow *g, uint64_t need)
 		want = (want + g->align - 1) / g->align * g->align;
 	if (g->limit && want > g->limit)
 		want = need > g->limit ? need : g->limit;
-	if (ftruncate(g->fd, (off_t)want) < 0 || (!g->unsafe && fdatasync(g->fd) < 0))
+	if (ftruncate(g->fd, (off_t)want) < 0 || disk_barrier(g->d, g->fd) < 0)
 		return -errno;
 	g->end = want;
 	/* The next step reserves more: a guest filling a new disk (or a

@@ -25,10 +25,12 @@
 #ifndef VMM_DEVICES_DISK_GROW_H
 #define VMM_DEVICES_DISK_GROW_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
+struct disk;
+
 struct disk_grow {
+	const struct disk *d; /* whose ordering syncs are disk_barrier()s */
 	int fd;
 	uint64_t end;	    /* [0, end) exists, and that length is stable */
 	uint64_t orig;	    /* the length at init: trim never cuts below it */
@@ -37,14 +39,13 @@ struct disk_grow {
 	uint64_t max_ahead; /* the reserve doubles up to this */
 	uint64_t limit;	    /* never grow past it (0: no limit) */
 	uint64_t ahead;	    /* the next step's reserve */
-	/* No fdatasync (disk_open_opts.unsafe: a convert's output, removed
-	 * unless the copy finishes); set after disk_grow_init. */
-	bool unsafe;
 };
 
-/* fd: the file (a buffered descriptor), size: its length now. */
-void disk_grow_init(struct disk_grow *g, int fd, uint64_t size, uint64_t align, uint64_t unit,
-		    uint64_t max_ahead, uint64_t limit);
+/* d: the disk the file belongs to (an unsafe one -- a convert's output --
+ * skips the fdatasync: disk_barrier), fd: the file (a buffered
+ * descriptor), size: its length now. */
+void disk_grow_init(struct disk_grow *g, const struct disk *d, int fd, uint64_t size,
+		    uint64_t align, uint64_t unit, uint64_t max_ahead, uint64_t limit);
 /* [0, need) exists and is stable (see above). 0 or -errno. */
 int disk_grow_ensure(struct disk_grow *g, uint64_t need) __attribute__((warn_unused_result));
 /* At close: give back the reserve beyond max(used, the length at init).

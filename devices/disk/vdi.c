@@ -217,9 +217,8 @@ static int vdi_open(struct disk *d, int fd, const struct disk_open_opts *o, unsi
 		vdi_free(v);
 		return err_set(err, errlen, ret, "%s: %s", d->path, e);
 	}
-	disk_grow_init(&v->grow, v->bm.fd, fsize, 0, v->h.block_size, 64ULL * v->h.block_size,
+	disk_grow_init(&v->grow, d, v->bm.fd, fsize, 0, v->h.block_size, 64ULL * v->h.block_size,
 		       v->h.offset_data + (uint64_t)v->h.blocks_in_image * v->h.block_size);
-	v->grow.unsafe = d->unsafe;
 	d->priv = v;
 	d->ops = &vdi_ops;
 	d->format = "vdi";

@@ -41,7 +41,7 @@ static int read_gd(struct vmdk_extent *e, uint64_t sector, uint32_t **out)
 }
 
 /* The header, grain directories and limits of a sparse extent. */
-static int open_sparse(struct vmdk_extent *e, bool unsafe, char *err, size_t errlen)
+static int open_sparse(const struct disk *d, struct vmdk_extent *e, char *err, size_t errlen)
 {
 	uint8_t hdr[512];
 	char msg[256];
@@ -84,8 +84,7 @@ static int open_sparse(struct vmdk_extent *e, bool unsafe, char *err, size_t err
 		return err_set(err, errlen, ret, "%s: cannot read the grain directory: %s", e->path,
 			       strerror(-ret));
 	e->next_alloc = (e->file_size + 511) / 512 * 512;
-	disk_grow_init(&e->grow, e->fd, e->file_size, VMDK_GROW, 0, 0, 0);
-	e->grow.unsafe = unsafe;
+	disk_grow_init(&e->grow, d, e->fd, e->file_size, VMDK_GROW, 0, 0, 0);
 	return 0;
 }
 
@@ -175,7 +174,7 @@ static int open_descriptor(struct vmdk *v, int fd, uint64_t size, bool direct, c
 		}
 		e->flat_off = x->offset * 512;
 		if (x->type == VMDK_EXTENT_SPARSE) {
-			ret = open_sparse(e, v->d->unsafe, err, errlen);
+			ret = open_sparse(v->d, e, err, errlen);
 			if (!ret && x->sectors > e->h.capacity)
 				ret = err_set(err, errlen, -EINVAL,
 					      "%s: extent %s is %llu sectors in the descriptor but "
@@ -220,7 +219,7 @@ static int open_monolithic(struct vmdk *v, int fd, int data_fd, uint64_t size, c
 	e->path = strdup(v->d->path);
 	if (!e->path)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", v->d->path);
-	ret = open_sparse(e, v->d->unsafe, err, errlen);
+	ret = open_sparse(v->d, e, err, errlen);
 	if (ret)
 		return ret;
 	e->len = e->h.capacity * 512;

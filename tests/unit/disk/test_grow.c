@@ -19,7 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/disk/disk.h"
 #include "devices/disk/grow.h"
+
+/* A disk that is not unsafe: every growth step is synced. */
+static const struct disk safe_disk;
 
 struct fx {
 	char path[256];
@@ -66,7 +70,7 @@ static void test_aligned(void **state)
 	struct disk_grow g;
 
 	assert_int_equal(ftruncate(f->fd, 1000), 0);
-	disk_grow_init(&g, f->fd, 1000, 4096, 0, 0, 0);
+	disk_grow_init(&g, &safe_disk, f->fd, 1000, 4096, 0, 0, 0);
 	assert_int_equal(disk_grow_ensure(&g, 1000), 0);
 	assert_int_equal(file_size(f->fd), 1000); /* already there: untouched */
 	assert_int_equal(disk_grow_ensure(&g, 1001), 0);
@@ -91,7 +95,7 @@ static void test_ahead(void **state)
 	static const uint64_t need[] = { 10, 11, 112, 313, 714, 1115, 1300 };
 	static const uint64_t want[] = { 10, 111, 312, 713, 1114, 1200, 1300 };
 
-	disk_grow_init(&g, f->fd, 0, 0, 100, 400, 1200);
+	disk_grow_init(&g, &safe_disk, f->fd, 0, 0, 100, 400, 1200);
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		assert_int_equal(disk_grow_ensure(&g, need[i]), 0);
 		if (file_size(f->fd) != want[i])
@@ -108,7 +112,7 @@ static void test_trim_floor(void **state)
 	struct disk_grow g;
 
 	assert_int_equal(ftruncate(f->fd, 2000), 0);
-	disk_grow_init(&g, f->fd, 2000, 1024, 0, 0, 0);
+	disk_grow_init(&g, &safe_disk, f->fd, 2000, 1024, 0, 0, 0);
 	assert_int_equal(disk_grow_ensure(&g, 2500), 0);
 	assert_int_equal(file_size(f->fd), 3072);
 	assert_int_equal(disk_grow_trim(&g, 100), 0);
@@ -123,7 +127,7 @@ static void test_error(void **state)
 	int ro = open(f->path, O_RDONLY | O_CLOEXEC);
 
 	assert_true(ro >= 0);
-	disk_grow_init(&g, ro, 0, 4096, 0, 0, 0);
+	disk_grow_init(&g, &safe_disk, ro, 0, 4096, 0, 0, 0);
 	assert_true(disk_grow_ensure(&g, 1) < 0);
 	assert_int_equal(g.end, 0);
 	assert_int_equal(file_size(f->fd), 0);
