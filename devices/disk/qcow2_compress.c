@@ -151,6 +151,17 @@ void q2_comp_range(uint64_t e, unsigned int cluster_bits, uint64_t *off, uint64_
 	*len = nsect * 512 - (*off & 511);
 }
 
+/* The compressed-cluster buffers, allocated on first use: cbuf (a
+ * compressed cluster, read or made) and ccache (the last one inflated). */
+static int comp_buffers(struct qcow2 *q)
+{
+	if (!q->cbuf)
+		q->cbuf = malloc(2 * q->cluster_size);
+	if (!q->ccache)
+		q->ccache = malloc(q->cluster_size);
+	return q->cbuf && q->ccache ? 0 : -ENOMEM;
+}
+
 int q2_comp_load(struct qcow2 *q, uint64_t e)
 {
 	uint64_t off, len, end;
@@ -158,12 +169,8 @@ int q2_comp_load(struct qcow2 *q, uint64_t e)
 
 	if (q->ccache_e == e && q->ccache_e)
 		return 0;
-	if (!q->cbuf) {
-		q->cbuf = malloc(2 * q->cluster_size);
-		q->ccache = malloc(q->cluster_size);
-		if (!q->cbuf || !q->ccache)
-			return -ENOMEM;
-	}
+	if (comp_buffers(q))
+		return -ENOMEM;
 	if (!q->codec && !(q->codec = calloc(1, sizeof(*q->codec))))
 		return -ENOMEM;
 	q2_comp_range(e, q->cluster_bits, &off, &len);
@@ -366,12 +373,8 @@ int qcow2_write_compressed(struct disk *d, uint64_t goff, const void *buf, size_
 	if ((goff & (q->cluster_size - 1)) || len == 0 || len > q->cluster_size ||
 	    (len < q->cluster_size && goff + len != d->size))
 		return -EINVAL;
-	if (!q->cbuf) { /* as q2_comp_load allocates them: both or neither */
-		q->cbuf = malloc(2 * q->cluster_size);
-		q->ccache = malloc(q->cluster_size);
-		if (!q->cbuf || !q->ccache)
-			return -ENOMEM;
-	}
+	if (comp_buffers(q))
+		return -ENOMEM;
 	ret = qcow2_compress_cluster(d, buf, len, q->cbuf, &clen);
 	return ret ?: qcow2_write_compressed_buf(d, goff, q->cbuf, clen);
 }
