@@ -73,6 +73,19 @@ static bool bitmap_full(const struct vhd *v)
 	return true;
 }
 
+/* v->full: is block idx known to be all ours; mark it so when the whole
+ * bitmap now in v->bitmap says it is. */
+static bool block_full(const struct vhd *v, uint64_t idx)
+{
+	return v->full[idx / 8] & (1U << (idx % 8));
+}
+
+static void mark_if_full(struct vhd *v, uint64_t idx)
+{
+	if (bitmap_full(v))
+		v->full[idx / 8] |= (uint8_t)(1U << (idx % 8));
+}
+
 /* Allocate block idx (bmap.h: extend, fdatasync, then the BAT entry). */
 static int vhd_alloc(struct vhd *v, uint64_t idx)
 {
@@ -135,8 +148,8 @@ static int bitmap_read(struct vhd *v, uint64_t idx, uint64_t base, uint64_t firs
 		hi = v->h.bitmap_size;
 	}
 	ret = disk_file_pread(v->bm.fd, v->bitmap + lo, hi - lo, base + lo);
-	if (ret == 0 && hi - lo == v->h.bitmap_size && bitmap_full(v))
-		v->full[idx / 8] |= (uint8_t)(1U << (idx % 8));
+	if (ret == 0 && hi - lo == v->h.bitmap_size)
+		mark_if_full(v, idx);
 	return ret;
 }
 
@@ -174,7 +187,7 @@ static int vhd_map(void *fmt, uint64_t off, uint64_t len, bool write, enum bmap_
 	if (!v->diff || write)
 		return 0;
 	/* Differencing read: the run of sectors with the first one's bit. */
-	if (v->full[idx / 8] & (1U << (idx % 8)))
+	if (block_full(v, idx))
 		return 0;
 	first = in / 512;
 	last = (in + *n) / 512;
@@ -206,7 +219,7 @@ static int vhd_written(void *fmt, uint64_t off, uint64_t len)
 			return -EIO;
 		off += n;
 		len -= n;
-		if (v->full[idx / 8] & (1U << (idx % 8)))
+		if (block_full(v, idx))
 			continue;
 		base = (uint64_t)v->bat[idx] * 512;
 		ret = bitmap_read(v, idx, base, first, last);
@@ -224,8 +237,8 @@ static int vhd_written(void *fmt, uint64_t off, uint64_t len)
 				return ret;
 		}
 		/* Full now? Only a whole bitmap in v->bitmap can say. */
-		if (v->h.bitmap_size <= VHD_BITMAP_WHOLE && bitmap_full(v))
-			v->full[idx / 8] |= (uint8_t)(1U << (idx % 8));
+		if (v->h.bitmap_size <= VHD_BITMAP_WHOLE)
+			mark_if_full(v, idx);
 	}
 	return 0;
 }
