@@ -528,7 +528,9 @@ static int convert_stream_copy(struct disk *src, struct vmdk_stream *vs, const c
 		enum disk_status kind;
 		uint64_t n, len;
 
-		n = src->size - off < CONVERT_STATUS_MAX ? src->size - off : CONVERT_STATUS_MAX;
+		/* One chunk's worth: the answer is used for the next chunk only,
+		 * and a driver walks its tables as far as it is asked. */
+		n = src->size - off < CONVERT_CHUNK ? src->size - off : CONVERT_CHUNK;
 		ret = disk_block_status(src, off, n, &kind, &n);
 		if (ret) {
 			err_set(err, errlen, ret, "%s: block status at %llu: %s", src->path,
